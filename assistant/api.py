@@ -1,0 +1,154 @@
+"""The Python API: the same assistant as the CLI, embeddable in other programs.
+
+    import asyncio
+    from assistant import Assistant
+
+    async def main() -> None:
+        async with Assistant() as bot:          # no endpoint configured: the local model
+            @bot.tool
+            def add(a: int, b: int) -> int:
+                "Add two integers."
+                return a + b
+            print(await bot.ask("What is 2 + 40? Use the add tool."))
+
+    asyncio.run(main())
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from importlib import resources
+from typing import Any
+
+from assistant.agent import Agent
+from assistant.config import Settings, load_settings
+from assistant.conversation import Conversation
+from assistant.endpoint import Endpoint, EndpointConfig
+from assistant.errors import EndpointError
+from assistant.events import Event
+from assistant.tools import Tool, ToolRegistry
+
+
+def default_system_prompt() -> str:
+    return (resources.files("assistant.prompts") / "system.md").read_text(encoding="utf-8").strip()
+
+
+class Assistant:
+    """An async context manager around one conversation with one endpoint.
+
+    Keyword arguments override settings from the environment and config file
+    (``base_url``, ``model``, ``api_key``, ``profile``, ``max_steps``, ...).
+    With no ``base_url`` anywhere, the embedded local model is started (or a
+    running ``assistant serve`` reused) and stopped again on exit.
+    """
+
+    def __init__(
+        self,
+        *,
+        settings: Settings | None = None,
+        system_prompt: str | None = None,
+        tools: ToolRegistry | None = None,
+        on_status: Callable[[str], None] | None = None,
+        **overrides: Any,
+    ) -> None:
+        self.settings = settings or load_settings(overrides)
+        self.tools = tools or ToolRegistry(timeout=self.settings.tool_timeout)
+        self.system_prompt = system_prompt if system_prompt is not None else default_system_prompt()
+        self.on_status = on_status
+        self.endpoint: Endpoint | None = None
+        self.agent: Agent | None = None
+        self.local_server: Any = None
+        self._stack = contextlib.AsyncExitStack()
+
+    async def __aenter__(self) -> Assistant:
+        try:
+            await self._connect()
+        except BaseException:
+            await self._stack.aclose()
+            raise
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._stack.aclose()
+
+    async def _connect(self) -> None:
+        s = self.settings
+        base_url, model = s.base_url, s.model
+        if base_url is None:
+            from assistant.local.server import open_local_server
+
+            self.local_server = await self._stack.enter_async_context(
+                open_local_server(s.local_model, ctx=s.context_size, on_status=self.on_status)
+            )
+            base_url, model = self.local_server.base_url, self.local_server.model
+        endpoint = Endpoint(
+            EndpointConfig(
+                base_url=base_url,
+                model=model or "",
+                api_key=s.api_key,
+                timeout=s.timeout,
+                connect_timeout=s.connect_timeout,
+                max_retries=s.max_retries,
+                text_tool_calls=s.recognise_text_calls,
+            )
+        )
+        self._stack.push_async_callback(endpoint.aclose)
+        if not model:
+            models = await endpoint.list_models()
+            if not models:
+                raise EndpointError(f"{base_url} lists no models.", hint="Pass --model.")
+            endpoint = Endpoint(_with_model(endpoint.config, models[0]))
+            self._stack.push_async_callback(endpoint.aclose)
+        self.endpoint = endpoint
+        params: dict[str, Any] = {"temperature": s.temperature, "max_tokens": s.max_tokens}
+        self.agent = Agent(
+            endpoint,
+            self.tools,
+            Conversation(),
+            system_prompt=self.system_prompt,
+            max_steps=s.max_steps,
+            params=params,
+        )
+
+    @property
+    def model(self) -> str:
+        return self.endpoint.config.model if self.endpoint else ""
+
+    @property
+    def base_url(self) -> str:
+        return self.endpoint.config.base_url if self.endpoint else ""
+
+    def tool(self, func: Callable[..., Any] | None = None, *, name: str | None = None) -> Any:
+        """Register a Python function as a tool (decorator or call)."""
+        return self.tools.function(func, name=name)
+
+    def add_tool(self, tool: Tool) -> None:
+        self.tools.add(tool)
+
+    def _require_agent(self) -> Agent:
+        if self.agent is None:
+            raise RuntimeError("Use Assistant inside 'async with'.")
+        return self.agent
+
+    async def stream(self, text: str) -> AsyncIterator[Event]:
+        """Events of one turn as they happen."""
+        async for event in self._require_agent().run(text):
+            yield event
+
+    async def ask(self, text: str) -> str:
+        """One turn, drained: the final answer text."""
+        return await self._require_agent().ask(text)
+
+    def new_conversation(self) -> None:
+        self._require_agent().conversation = Conversation()
+
+    @property
+    def conversation(self) -> Conversation:
+        return self._require_agent().conversation
+
+
+def _with_model(config: EndpointConfig, model: str) -> EndpointConfig:
+    from dataclasses import replace
+
+    return replace(config, model=model)

@@ -1,0 +1,40 @@
+"""The `assistant` command. Heavy imports happen inside commands, so `--help` stays fast."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from assistant.cli import ask as ask_cmd
+from assistant.cli import chat as chat_cmd
+from assistant.cli import local as local_cmd
+
+app = typer.Typer(
+    name="assistant",
+    help="A chat assistant that calls tools and shows how it works. With no command: chat.",
+    no_args_is_help=False,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+@app.callback(invoke_without_command=True)
+def _root(ctx: typer.Context) -> None:
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(chat_cmd.chat)
+
+
+app.command("chat")(chat_cmd.chat)
+app.command("ask")(ask_cmd.ask)
+app.command("models")(local_cmd.models)
+app.command("serve")(local_cmd.serve)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.stderr.write("\nInterrupted.\n")
+        sys.exit(130)

@@ -1,0 +1,83 @@
+"""`assistant ask`: one question, answer to stdout; reads stdin too; non-zero exit on failure."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import Annotated
+
+import typer
+
+from assistant.cli.common import (
+    ApiKey,
+    BaseUrl,
+    MaxSteps,
+    Model,
+    Profile,
+    Temperature,
+    TextTools,
+    fail,
+    install_sigterm_as_interrupt,
+    settings_flags,
+    status_printer,
+    user_errors,
+)
+
+
+def ask(
+    question: Annotated[str | None, typer.Argument(help="The question; '-' or nothing reads stdin.")] = None,
+    base_url: BaseUrl = None,
+    model: Model = None,
+    api_key: ApiKey = None,
+    profile: Profile = None,
+    max_steps: MaxSteps = None,
+    temperature: Temperature = None,
+    text_tools: TextTools = None,
+    json_output: Annotated[bool, typer.Option("--json", help="One JSON event per line.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No status lines on stderr.")] = False,
+) -> None:
+    """Ask one question and print the answer (streamed). Piped stdin is appended to the question."""
+    text = _read_question(question)
+    install_sigterm_as_interrupt()
+    flags = settings_flags(
+        base_url=base_url, model=model, api_key=api_key, profile=profile,
+        max_steps=max_steps, temperature=temperature, text_tools=text_tools,
+    )  # fmt: skip
+    with user_errors():
+        from assistant.config import load_settings
+
+        settings = load_settings(flags)
+        try:
+            asyncio.run(_ask(settings, text, json_output, quiet))
+        except KeyboardInterrupt:
+            sys.stderr.write("\n[interrupted]\n")
+            raise typer.Exit(130) from None
+
+
+def _read_question(question: str | None) -> str:
+    """The argument, plus stdin when it is piped (like `cat file | assistant ask "explain"`)."""
+    parts: list[str] = []
+    if question and question != "-":
+        parts.append(question)
+    stdin = sys.stdin
+    if stdin is not None and not stdin.isatty():
+        data = stdin.read()
+        if data.strip():
+            parts.append(data.rstrip("\n"))
+    text = "\n\n".join(parts).strip()
+    if not text:
+        raise fail("nothing to ask: give a question or pipe text on stdin.", code=2)
+    return text
+
+
+async def _ask(settings: object, text: str, json_output: bool, quiet: bool) -> None:
+    from assistant.api import Assistant
+    from assistant.cli.render import JsonRenderer, PlainRenderer
+    from assistant.config import Settings
+
+    assert isinstance(settings, Settings)
+    on_status = None if quiet or json_output else status_printer()
+    renderer = JsonRenderer() if json_output else PlainRenderer(show_stats=False)
+    async with Assistant(settings=settings, on_status=on_status) as bot:
+        async for event in bot.stream(text):
+            renderer.handle(event)

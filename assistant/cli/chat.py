@@ -1,0 +1,152 @@
+"""`assistant chat`: a plain streaming REPL (Ctrl-C cancels the answer, Ctrl-D leaves)."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from assistant.cli.common import (
+    ApiKey,
+    BaseUrl,
+    MaxSteps,
+    Model,
+    Profile,
+    Temperature,
+    TextTools,
+    install_sigterm_as_interrupt,
+    settings_flags,
+    status_printer,
+    user_errors,
+)
+
+if TYPE_CHECKING:
+    from assistant.api import Assistant
+    from assistant.cli.render import PlainRenderer
+
+HELP = """Commands: /new (start over)  /tools (what the model can call)  /model  /help  /exit
+Ctrl-C stops an answer (the partial answer is kept); Ctrl-D or /exit leaves."""
+
+
+def chat(
+    base_url: BaseUrl = None,
+    model: Model = None,
+    api_key: ApiKey = None,
+    profile: Profile = None,
+    max_steps: MaxSteps = None,
+    temperature: Temperature = None,
+    text_tools: TextTools = None,
+) -> None:
+    """Chat in the terminal, streaming answers and showing tool calls."""
+    install_sigterm_as_interrupt()
+    flags = settings_flags(
+        base_url=base_url, model=model, api_key=api_key, profile=profile,
+        max_steps=max_steps, temperature=temperature, text_tools=text_tools,
+    )  # fmt: skip
+    with user_errors():
+        from assistant.config import load_settings
+
+        settings = load_settings(flags)
+        _repl(settings)
+
+
+def _repl(settings: Any) -> None:
+    from assistant.api import Assistant
+    from assistant.builtin_tools import register_default_tools
+    from assistant.cli.render import PlainRenderer
+
+    bot = Assistant(settings=settings, on_status=status_printer())
+    register_default_tools(bot.tools)
+    renderer = PlainRenderer(show_stats=True)
+    with asyncio.Runner() as runner:
+        try:
+            runner.run(bot.__aenter__())
+        except KeyboardInterrupt:
+            sys.stderr.write("\n[interrupted while starting]\n")
+            runner.run(bot.__aexit__(None, None, None))
+            raise typer.Exit(130) from None
+        try:
+            _banner(bot)
+            _loop(runner, bot, renderer)
+        finally:
+            runner.run(bot.__aexit__(None, None, None))
+
+
+def _banner(bot: Assistant) -> None:
+    where = "local llama-server (started for this chat)"
+    if bot.local_server is not None and not bot.local_server.owned:
+        where = "local llama-server (shared, from `assistant serve`)"
+    elif bot.local_server is None:
+        where = bot.base_url
+    sys.stderr.write(f"Chatting with {bot.model} at {where}. /help for commands.\n")
+
+
+def _loop(runner: asyncio.Runner, bot: Assistant, renderer: PlainRenderer) -> None:
+    _enable_line_editing()
+    while True:
+        try:
+            line = input("you> ")
+        except EOFError:
+            sys.stderr.write("\n")
+            return
+        except KeyboardInterrupt:
+            sys.stderr.write("\n(Ctrl-D or /exit to leave)\n")
+            continue
+        text = line.strip()
+        if not text:
+            continue
+        if text.startswith("/"):
+            if _command(bot, text) == "exit":
+                return
+            continue
+        _turn(runner, bot, renderer, text)
+
+
+def _turn(runner: asyncio.Runner, bot: Assistant, renderer: PlainRenderer, text: str) -> None:
+    from assistant.errors import AssistantError
+
+    async def go() -> None:
+        async for event in bot.stream(text):
+            renderer.handle(event)
+
+    try:
+        runner.run(go())
+    except KeyboardInterrupt:
+        renderer._end_line()
+        sys.stderr.write("[interrupted: partial answer kept]\n")
+    except AssistantError as exc:
+        renderer._end_line()
+        sys.stderr.write(f"error: {exc.user_line()}\n")
+
+
+def _command(bot: Assistant, text: str) -> str | None:
+    cmd = text.split()[0].lower()
+    if cmd in ("/exit", "/quit"):
+        return "exit"
+    if cmd == "/help":
+        sys.stderr.write(HELP + "\n")
+    elif cmd == "/new":
+        bot.new_conversation()
+        sys.stderr.write("[new conversation]\n")
+    elif cmd == "/tools":
+        names = bot.tools.names()
+        sys.stderr.write(("Tools: " + ", ".join(names) if names else "No tools.") + "\n")
+    elif cmd == "/model":
+        sys.stderr.write(f"{bot.model} at {bot.base_url}\n")
+    else:
+        import difflib
+
+        known = ["/exit", "/help", "/new", "/tools", "/model"]
+        near = difflib.get_close_matches(cmd, known, n=1)
+        hint = f" Did you mean {near[0]}?" if near else " /help lists them."
+        sys.stderr.write(f"Unknown command {cmd}.{hint}\n")
+    return None
+
+
+def _enable_line_editing() -> None:
+    try:
+        import readline  # noqa: F401  (arrow keys and history for input())
+    except ImportError:
+        pass

@@ -1,0 +1,94 @@
+"""Plain streaming output of agent events (the full terminal UI builds on this)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from typing import IO
+
+from assistant.cli.common import short
+from assistant.events import (
+    Event,
+    StepStart,
+    StreamError,
+    TextDelta,
+    Timing,
+    ToolCallReady,
+    ToolResult,
+    TurnEnd,
+    Usage,
+    event_to_dict,
+)
+
+
+@dataclass
+class PlainRenderer:
+    """Answer text to ``out``; tool activity and stats to ``info``."""
+
+    out: IO[str] = field(default_factory=lambda: sys.stdout)
+    info: IO[str] = field(default_factory=lambda: sys.stderr)
+    show_stats: bool = False
+    _line_open: bool = False
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    gen_speed: float | None = None
+
+    def handle(self, event: Event) -> None:
+        if isinstance(event, TextDelta):
+            self.out.write(event.text)
+            self.out.flush()
+            self._line_open = not event.text.endswith("\n")
+        elif isinstance(event, ToolCallReady):
+            self._end_line()
+            c = event.call
+            self.info.write(f"→ {c.name}({short(c.arguments, 200)})\n")
+        elif isinstance(event, ToolResult):
+            mark = "✗" if event.is_error else "←"
+            self.info.write(f"{mark} {event.call.name}: {short(event.content, 200)} ({event.seconds:.2f}s)\n")
+        elif isinstance(event, StreamError):
+            self._end_line()
+            self.info.write(f"[{event.message}; partial answer kept]\n")
+        elif isinstance(event, Usage):
+            self.prompt_tokens += event.prompt_tokens
+            self.completion_tokens += event.completion_tokens
+        elif isinstance(event, Timing):
+            self._timing(event)
+        elif isinstance(event, TurnEnd):
+            self._end_line()
+            if self.show_stats:
+                self._stats(event)
+        elif isinstance(event, StepStart) and event.step > 1:
+            self._end_line()
+        self.info.flush()
+
+    def _timing(self, event: Timing) -> None:
+        speed = event.server_timings.get("predicted_per_second")
+        if isinstance(speed, int | float):
+            self.gen_speed = float(speed)
+
+    def _stats(self, event: TurnEnd) -> None:
+        parts = [f"{event.steps} request{'s' if event.steps != 1 else ''}"]
+        if self.prompt_tokens or self.completion_tokens:
+            parts.append(f"{self.prompt_tokens} prompt + {self.completion_tokens} generated tokens")
+        if self.gen_speed:
+            parts.append(f"{self.gen_speed:.1f} tok/s")
+        self.info.write("[" + ", ".join(parts) + "]\n")
+        self.prompt_tokens = self.completion_tokens = 0
+
+    def _end_line(self) -> None:
+        if self._line_open:
+            self.out.write("\n")
+            self.out.flush()
+            self._line_open = False
+
+
+class JsonRenderer:
+    """One JSON object per line per event (for scripts)."""
+
+    def __init__(self, out: IO[str] | None = None) -> None:
+        self.out = out or sys.stdout
+
+    def handle(self, event: Event) -> None:
+        self.out.write(json.dumps(event_to_dict(event), ensure_ascii=False) + "\n")
+        self.out.flush()

@@ -1,0 +1,305 @@
+"""The one boundary to the model: an async stream of typed events over any OpenAI-compatible server.
+
+Built on ``openai.AsyncOpenAI`` (imported lazily). The SDK already retries, with
+exponential backoff and ``Retry-After``, on connection errors, 408/409/429 and
+5xx before a response arrives; we set how many times. Once the stream has
+started nothing is retried: a cut ends in a ``StreamError`` event carrying the
+partial text. Every SDK error is mapped to our own exception types.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from assistant.errors import (
+    AuthenticationFailed,
+    BadResponse,
+    EndpointError,
+    EndpointUnreachable,
+    ModelNotFound,
+    RateLimited,
+    ServerError,
+)
+from assistant.events import (
+    Event,
+    Finish,
+    StreamError,
+    TextDelta,
+    Timing,
+    ToolCall,
+    ToolCallDelta,
+    ToolCallReady,
+    Usage,
+)
+
+if TYPE_CHECKING:
+    from openai import AsyncOpenAI
+
+
+@dataclass(frozen=True)
+class EndpointConfig:
+    base_url: str
+    model: str
+    api_key: str | None = None
+    timeout: float = 600.0
+    connect_timeout: float = 10.0
+    max_retries: int = 2
+    text_tool_calls: bool = False  # recognise calls the model writes as text
+    include_usage: bool = True  # stream_options.include_usage (standard OpenAI)
+    extra_body: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class _PendingCall:
+    id: str = ""
+    name: str = ""
+    arguments: str = ""
+
+
+class Endpoint:
+    """Streams chat completions from one OpenAI-compatible endpoint."""
+
+    def __init__(self, config: EndpointConfig) -> None:
+        self.config = config
+        self._client: AsyncOpenAI | None = None
+
+    @property
+    def client(self) -> AsyncOpenAI:
+        if self._client is None:
+            import httpx
+            from openai import AsyncOpenAI
+
+            cfg = self.config
+            self._client = AsyncOpenAI(
+                base_url=cfg.base_url,
+                api_key=cfg.api_key or "no-key",
+                max_retries=cfg.max_retries,
+                timeout=httpx.Timeout(cfg.timeout, connect=cfg.connect_timeout),
+            )
+        return self._client
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
+
+    async def list_models(self) -> list[str]:
+        """Model ids the endpoint offers (GET /models)."""
+        try:
+            page = await self.client.models.list()
+            return [m.id for m in page.data]
+        except Exception as exc:
+            raise map_error(exc, self.config) from None
+
+    async def stream(
+        self,
+        messages: Sequence[dict[str, Any]],
+        tools: Sequence[dict[str, Any]] | None = None,
+        **params: Any,
+    ) -> AsyncIterator[Event]:
+        """One request, streamed: TextDelta/ToolCallDelta..., ToolCallReady*, Usage?, Timing, Finish.
+
+        Raises an EndpointError subclass if the request fails before the stream
+        starts; yields StreamError then Finish("error") if it breaks after.
+        """
+        started = time.perf_counter()
+        stream = await self._open(messages, tools, params)
+        first_byte = time.perf_counter() - started
+        state = _StreamState(tools if self.config.text_tool_calls else None)
+        try:
+            async for chunk in stream:
+                for event in state.on_chunk(chunk, started):
+                    yield event
+        except Exception as exc:
+            err = map_error(exc, self.config)
+            partial = state.text
+            yield StreamError(message=f"The stream broke: {err.message}", partial_text=partial)
+            yield Timing(first_byte, state.first_token_at, time.perf_counter() - started, state.server_timings)
+            yield Finish("error")
+            return
+        finally:
+            await stream.close()
+        if not state.saw_chunk:
+            raise BadResponse(
+                f"{self.config.base_url} answered with no completion events.",
+                hint="Is it an OpenAI-compatible /v1 endpoint?",
+            )
+        for event in state.finish():
+            yield event
+        yield Timing(first_byte, state.first_token_at, time.perf_counter() - started, state.server_timings)
+        yield Finish(state.finish_reason)
+
+    async def _open(
+        self, messages: Sequence[dict[str, Any]], tools: Sequence[dict[str, Any]] | None, params: dict[str, Any]
+    ) -> Any:
+        body: dict[str, Any] = {"model": self.config.model, "messages": list(messages), "stream": True}
+        if tools:
+            body["tools"] = list(tools)
+        if self.config.include_usage:
+            body["stream_options"] = {"include_usage": True}
+        body.update({k: v for k, v in params.items() if v is not None})
+        extra = dict(self.config.extra_body)
+        try:
+            stream = await self.client.chat.completions.create(**body, extra_body=extra or None)
+        except Exception as exc:
+            raise await self._explain(exc) from None
+        content_type = stream.response.headers.get("content-type", "")
+        if "text/html" in content_type:
+            await stream.close()
+            raise BadResponse(
+                f"{self.config.base_url} replied with an HTML page, not the OpenAI API.",
+                hint="Check the URL: it usually ends in /v1.",
+            )
+        return stream
+
+    async def _explain(self, exc: Exception) -> EndpointError:
+        err = map_error(exc, self.config)
+        if isinstance(err, ModelNotFound) or (isinstance(err, ServerError) and "model" in err.message.lower()):
+            try:
+                available = await self.list_models()
+            except EndpointError:
+                return err
+            if self.config.model not in available:
+                return ModelNotFound(
+                    f"{self.config.base_url} does not serve model '{self.config.model}'.",
+                    available=available,
+                    hint="It offers: " + (", ".join(available) or "nothing") + ". Use --model.",
+                )
+        return err
+
+
+class _StreamState:
+    """Folds chunks into events: text, tool-call deltas assembled by index, usage, finish reason."""
+
+    def __init__(self, text_call_tools: Sequence[dict[str, Any]] | None) -> None:
+        self.text = ""
+        self.saw_chunk = False
+        self.first_token_at: float | None = None
+        self.finish_reason = "stop"
+        self.server_timings: dict[str, Any] = {}
+        self.pending: dict[int, _PendingCall] = {}
+        self.usage: Usage | None = None
+        self.filter = None
+        if text_call_tools:
+            from assistant.textcalls import TextCallFilter
+
+            self.filter = TextCallFilter(text_call_tools)
+
+    def on_chunk(self, chunk: Any, started: float) -> list[Event]:
+        self.saw_chunk = True
+        events: list[Event] = []
+        extra = getattr(chunk, "model_extra", None) or {}
+        if isinstance(extra.get("timings"), dict):
+            self.server_timings = extra["timings"]
+        if chunk.usage is not None:
+            u = chunk.usage
+            self.usage = Usage(u.prompt_tokens or 0, u.completion_tokens or 0, u.total_tokens or 0)
+        for choice in chunk.choices or []:
+            delta = choice.delta
+            if delta is not None and delta.content:
+                if self.first_token_at is None:
+                    self.first_token_at = time.perf_counter() - started
+                self.text += delta.content
+                shown = self.filter.feed(delta.content) if self.filter else delta.content
+                if shown:
+                    events.append(TextDelta(shown))
+            for tc in (delta.tool_calls if delta is not None else None) or []:
+                events.append(self._on_tool_delta(tc, started))
+            if choice.finish_reason:
+                self.finish_reason = choice.finish_reason
+        return events
+
+    def _on_tool_delta(self, tc: Any, started: float) -> ToolCallDelta:
+        if self.first_token_at is None:
+            self.first_token_at = time.perf_counter() - started
+        index = tc.index if tc.index is not None else len(self.pending)
+        call = self.pending.setdefault(index, _PendingCall())
+        name = tc.function.name if tc.function is not None else None
+        args = (tc.function.arguments if tc.function is not None else None) or ""
+        if tc.id:
+            call.id = tc.id
+        if name:
+            call.name += name if not call.name or call.name != name else ""
+        call.arguments += args
+        return ToolCallDelta(index=index, id=tc.id, name=name, arguments=args)
+
+    def finish(self) -> list[Event]:
+        events: list[Event] = []
+        calls = [
+            ToolCall(id=p.id or f"call_{i}", name=p.name, arguments=p.arguments)
+            for i, p in sorted(self.pending.items())
+        ]
+        if self.filter is not None:
+            rest, text_calls = self.filter.finish()
+            if rest:
+                events.append(TextDelta(rest))
+            if not calls and text_calls:
+                calls = text_calls
+        events.extend(ToolCallReady(c) for c in calls)
+        if calls:
+            self.finish_reason = "tool_calls"
+        if self.usage is not None:
+            events.append(self.usage)
+        return events
+
+
+def map_error(exc: BaseException, config: EndpointConfig) -> EndpointError:
+    """Turn an SDK or transport error into one of ours, with one readable line."""
+    import openai
+
+    url = config.base_url
+    if isinstance(exc, EndpointError):
+        return exc
+    if isinstance(exc, openai.APITimeoutError):
+        return EndpointUnreachable(
+            f"Timed out waiting for {url}.", hint="Is the server overloaded? Raise timeout in the config."
+        )
+    if isinstance(exc, openai.APIConnectionError):
+        return EndpointUnreachable(
+            f"Cannot reach the model endpoint at {url}.",
+            hint="Is the server running, and is --base-url / OPENAI_BASE_URL right?",
+        )
+    if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
+        return AuthenticationFailed(
+            f"{url} refused the API key (HTTP {exc.status_code}).",
+            hint="Set --api-key or OPENAI_API_KEY, or api_key_env in the config profile.",
+        )
+    if isinstance(exc, openai.NotFoundError):
+        detail = _short_detail(exc)
+        if "model" in detail.lower():
+            return ModelNotFound(f"{url}: {detail}")
+        return BadResponse(f"{url} answered 404 Not Found.", hint="Check the URL: it usually ends in /v1.")
+    if isinstance(exc, openai.RateLimitError):
+        return RateLimited(f"{url} is rate-limiting requests (HTTP 429) and retries ran out.")
+    if isinstance(exc, openai.APIStatusError):
+        return ServerError(f"{url} answered HTTP {exc.status_code}: {_short_detail(exc)}")
+    if isinstance(exc, openai.APIResponseValidationError | ValueError):
+        return BadResponse(f"{url} sent a reply that is not valid OpenAI JSON: {_one_line(str(exc))}")
+    if isinstance(exc, openai.APIError):
+        return ServerError(f"{url} reported an error: {_one_line(exc.message)}")
+    import httpx
+
+    if isinstance(exc, httpx.HTTPError):
+        return EndpointUnreachable(f"Connection to {url} failed: {_one_line(str(exc)) or type(exc).__name__}.")
+    return EndpointError(f"Unexpected error talking to {url}: {type(exc).__name__}: {_one_line(str(exc))}")
+
+
+def _short_detail(exc: Any) -> str:
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        err = body.get("error", body)
+        if isinstance(err, dict) and err.get("message"):
+            return _one_line(str(err["message"]))
+        if isinstance(err, str):
+            return _one_line(err)
+    return _one_line(str(getattr(exc, "message", "") or exc))
+
+
+def _one_line(text: str, limit: int = 200) -> str:
+    line = " ".join(text.split())
+    if "<html" in line.lower() or "<!doctype" in line.lower():
+        return "an HTML page (not the OpenAI API)"
+    return line if len(line) <= limit else line[: limit - 1] + "…"

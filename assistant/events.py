@@ -1,0 +1,132 @@
+"""Typed events: what the endpoint stream and the agent loop yield.
+
+The endpoint yields TextDelta, ToolCallDelta, ToolCallReady, Usage, Finish and
+StreamError. The agent loop passes those through and adds StepStart,
+ToolResult and TurnEnd. Every event is a small frozen dataclass so chat,
+``ask --json``, traces and evals can all consume the same stream.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """A complete request from the model to run one tool."""
+
+    id: str
+    name: str
+    arguments: str  # raw JSON text as the model produced it
+    source: Literal["native", "text"] = "native"  # text: recognised in message content
+
+    def parsed_arguments(self) -> dict[str, Any]:
+        """Arguments as a dict; raises ValueError when they are not a JSON object."""
+        if not self.arguments.strip():
+            return {}
+        value = json.loads(self.arguments)
+        if not isinstance(value, dict):
+            raise ValueError("tool arguments must be a JSON object")
+        return value
+
+
+@dataclass(frozen=True)
+class StepStart:
+    step: int  # 1-based index of the model request within the turn
+    request_messages: int  # how many messages this request carries (stateless: all of them)
+    kind: Literal["step_start"] = "step_start"
+
+
+@dataclass(frozen=True)
+class TextDelta:
+    text: str
+    kind: Literal["text"] = "text"
+
+
+@dataclass(frozen=True)
+class ToolCallDelta:
+    """A fragment of a streamed native tool call (assembled by index)."""
+
+    index: int
+    id: str | None
+    name: str | None
+    arguments: str
+    kind: Literal["tool_call_delta"] = "tool_call_delta"
+
+
+@dataclass(frozen=True)
+class ToolCallReady:
+    call: ToolCall
+    kind: Literal["tool_call"] = "tool_call"
+
+
+@dataclass(frozen=True)
+class Usage:
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+    kind: Literal["usage"] = "usage"
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Wall-clock timing of one model request, measured on our side."""
+
+    seconds_to_first_byte: float | None
+    seconds_to_first_token: float | None
+    seconds_total: float
+    server_timings: dict[str, Any] = field(default_factory=dict)  # llama-server's own, when sent
+    kind: Literal["timing"] = "timing"
+
+
+@dataclass(frozen=True)
+class Finish:
+    reason: str  # stop, tool_calls, length, interrupted, error ...
+    kind: Literal["finish"] = "finish"
+
+
+@dataclass(frozen=True)
+class StreamError:
+    """The stream broke after it started; ``partial_text`` is what had arrived."""
+
+    message: str
+    partial_text: str
+    kind: Literal["error"] = "error"
+
+
+@dataclass(frozen=True)
+class ToolResult:
+    call: ToolCall
+    content: str
+    is_error: bool
+    seconds: float
+    kind: Literal["tool_result"] = "tool_result"
+
+
+@dataclass(frozen=True)
+class TurnEnd:
+    text: str
+    steps: int
+    finish_reason: str
+    kind: Literal["turn_end"] = "turn_end"
+
+
+Event = (
+    StepStart
+    | TextDelta
+    | ToolCallDelta
+    | ToolCallReady
+    | Usage
+    | Timing
+    | Finish
+    | StreamError
+    | ToolResult
+    | TurnEnd
+)
+
+
+def event_to_dict(event: Event) -> dict[str, Any]:
+    """A JSON-ready dict of an event (for ``ask --json`` and traces)."""
+    return asdict(event)
