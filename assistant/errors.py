@@ -11,7 +11,7 @@ class AssistantError(Exception):
     """
 
     def __init__(self, message: str, *, hint: str = "") -> None:
-        super().__init__(message)
+        super().__init__(f"{message} {hint}".strip())
         self.message = message
         self.hint = hint
 

@@ -49,10 +49,10 @@ def user_errors() -> Iterator[None]:
 
 
 def install_sigterm_as_interrupt() -> None:
-    """SIGTERM unwinds like Ctrl-C, so context managers stop the local server."""
+    """SIGTERM unwinds the stack (exit 143), so context managers stop the local server."""
 
     def handler(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
+        raise SystemExit(128 + signum)
 
     signal.signal(signal.SIGTERM, handler)
 

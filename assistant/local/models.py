@@ -165,8 +165,8 @@ def find_parts(spec: ModelSpec) -> tuple[list[Path], list[ModelPart]]:
         except (ImportError, ValueError):
             mod = None
         locations = list(mod.submodule_search_locations or []) if mod is not None else []
-        candidate = next((Path(loc) / part.relpath for loc in locations if (Path(loc) / part.relpath).is_file()),
-                         None)
+        paths = [Path(loc) / part.relpath for loc in locations]
+        candidate = next((p for p in paths if p.is_file()), None)
         if candidate is None:
             missing.append(part)
         else:
@@ -299,7 +299,9 @@ def _clean_stale_temps(path: Path) -> None:
         _remove(stale)
 
 
-def ensure_model_file(name_or_spec: str | ModelSpec = DEFAULT_MODEL, progress: ProgressFn | None = None) -> Path:
+def ensure_model_file(
+    name_or_spec: str | ModelSpec = DEFAULT_MODEL, progress: ProgressFn | None = None
+) -> Path:
     """Return the path of a verified GGUF file for the model, assembling it first if needed.
 
     Safe to call from several processes at once (an exclusive ``flock`` serialises assembly).

@@ -1,0 +1,38 @@
+# Two commands for a fresh clone: `make chat` and `make test`. Both set everything up first.
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+PYTHON ?= python3
+
+.PHONY: setup chat test test-fast lint bench clean
+
+$(STAMP): pyproject.toml scripts/build-llama-server.sh
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip setuptools wheel
+	$(PY) -m pip install -q -e '.[local,dev]'
+	scripts/build-llama-server.sh $(PY)
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+chat: setup
+	$(VENV)/bin/assistant chat
+
+# Everything, the slow end-to-end tests against the real local model included.
+test: setup
+	$(PY) -m pytest -ra
+
+# Only the fast tests (scripted server, unit tests).
+test-fast: setup
+	$(PY) -m pytest -ra -m "not slow"
+
+lint: setup
+	$(VENV)/bin/ruff check assistant tests benchmarks tools
+	$(VENV)/bin/ruff format --check assistant
+	$(VENV)/bin/mypy
+
+bench: setup
+	$(PY) benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,185 @@
+"""The real `assistant` command in a subprocess, against the scripted server."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pexpect
+import pytest
+
+from tests.scripted_server import Reply, ScriptedServer, text, tool_calls
+
+
+def run(*args: str, stdin: str | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "assistant", *args],
+        input=stdin if stdin is not None else "",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess[str], needle: str) -> None:
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
+    assert needle in lines[0]
+
+
+def test_ask_streams_answer(scripted: ScriptedServer) -> None:
+    scripted.script(text("Four."))
+    proc = run("ask", "What is 2+2?", "--base-url", scripted.base_url, "--model", "m")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "Four.\n"
+    assert scripted.requests[0]["messages"][-1] == {"role": "user", "content": "What is 2+2?"}
+
+
+def test_ask_reads_piped_stdin_and_env(scripted: ScriptedServer) -> None:
+    scripted.script(text("It prints hello."))
+    env = {"OPENAI_BASE_URL": scripted.base_url, "ASSISTANT_MODEL": "m", "OPENAI_API_KEY": "sk-test"}
+    proc = run("ask", "Explain:", stdin="print('hello')\n", env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert scripted.requests[0]["messages"][-1]["content"] == "Explain:\n\nprint('hello')"
+    assert scripted.headers[0]["authorization"] == "Bearer sk-test"
+
+
+def test_ask_model_defaults_to_first_listed(scripted: ScriptedServer) -> None:
+    scripted.models = ["only-model"]
+    scripted.script(text("hi"))
+    proc = run("ask", "hello", "--base-url", scripted.base_url)
+    assert proc.returncode == 0, proc.stderr
+    assert scripted.requests[0]["model"] == "only-model"
+
+
+def test_ask_json_events(scripted: ScriptedServer) -> None:
+    scripted.script(text("a b"))
+    proc = run("ask", "x", "--json", "--base-url", scripted.base_url, "-m", "m")
+    events = [json.loads(line) for line in proc.stdout.splitlines()]
+    kinds = [e["kind"] for e in events]
+    assert kinds[0] == "step_start" and kinds[-1] == "turn_end"
+    assert "".join(e["text"] for e in events if e["kind"] == "text") == "a b"
+    assert "usage" in kinds and "timing" in kinds
+
+
+def test_ask_tool_activity_on_stderr(scripted: ScriptedServer) -> None:
+    # ask has no tools registered: a call to an unknown tool goes back to the model as an error
+    scripted.script(tool_calls(("read_file", {"path": "x"})), text("I cannot read files."))
+    proc = run("ask", "read x", "--base-url", scripted.base_url, "-m", "m")
+    assert proc.returncode == 0
+    assert proc.stdout == "I cannot read files.\n"
+    assert "read_file" in proc.stderr and "no tool named" in proc.stderr
+
+
+def test_unreachable_endpoint_one_line() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = run("ask", "hi", "--base-url", f"http://127.0.0.1:{port}/v1", "-m", "m")
+    assert_one_line_error(proc, f"127.0.0.1:{port}")
+
+
+def test_401_one_line(scripted: ScriptedServer) -> None:
+    scripted.script(Reply(kind="status", status=401, body={"error": {"message": "bad key"}}))
+    proc = run("ask", "hi", "--base-url", scripted.base_url, "-m", "m", "--api-key", "sk-bad")
+    assert_one_line_error(proc, "refused the API key")
+
+
+def test_wrong_model_lists_models_one_line(scripted: ScriptedServer) -> None:
+    scripted.models = ["alpha", "beta"]
+    scripted.script(Reply(kind="status", status=404, body={"error": {"message": "model not found"}}))
+    proc = run("ask", "hi", "--base-url", scripted.base_url, "-m", "gamma")
+    assert_one_line_error(proc, "It offers: alpha, beta")
+
+
+def test_html_reply_one_line(scripted: ScriptedServer) -> None:
+    scripted.script(Reply(kind="html"))
+    proc = run("ask", "hi", "--base-url", scripted.base_url, "-m", "m")
+    assert_one_line_error(proc, "HTML")
+
+
+def test_corrupt_config_one_line(tmp_path: Path) -> None:
+    cfg = tmp_path / "config.toml"
+    cfg.write_text('[profiles.a]\nbase_url = "http://x/v1"\nmodel = = "m"\n')
+    proc = run("ask", "hi", env={"ASSISTANT_CONFIG": str(cfg)})
+    assert_one_line_error(proc, "line 3")
+    assert str(cfg) in proc.stderr
+
+
+def test_nothing_to_ask_exit_2() -> None:
+    proc = run("ask")
+    assert proc.returncode == 2 and "nothing to ask" in proc.stderr
+
+
+def test_help_is_fast_and_lists_commands() -> None:
+    proc = run("--help")
+    assert proc.returncode == 0
+    for cmd in ("chat", "ask", "models", "serve"):
+        assert cmd in proc.stdout
+
+
+def spawn_chat(server: ScriptedServer) -> pexpect.spawn:
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "assistant", "chat", "--base-url", server.base_url, "-m", "m"],
+        encoding="utf-8",
+        timeout=20,
+        env={**os.environ, "TERM": "dumb"},
+    )
+    child.expect("you> ")
+    return child
+
+
+def test_chat_repl_two_turns_and_exit(scripted: ScriptedServer) -> None:
+    scripted.script(text("Hello human."), text("You said hi before."))
+    child = spawn_chat(scripted)
+    child.sendline("hi")
+    child.expect("Hello human.")
+    child.expect("you> ")
+    child.sendline("what did I say?")
+    child.expect("You said hi before.")
+    child.expect("you> ")
+    child.sendline("/exit")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    assert [m["content"] for m in scripted.requests[1]["messages"][1:]] == ["hi", "Hello human.", "what did I say?"]
+
+
+def test_chat_ctrl_c_cancels_answer_and_keeps_chatting(scripted: ScriptedServer) -> None:
+    slow = text(" ".join(f"word{i}" for i in range(200)), delay=0.05)
+    scripted.script(slow, text("Still here."))
+    child = spawn_chat(scripted)
+    child.sendline("long answer please")
+    child.expect("word5 ")
+    child.sendintr()
+    child.expect("interrupted")
+    child.expect("you> ")
+    child.sendline("/nwe")
+    child.expect("Did you mean /new")
+    child.sendline("still there?")
+    child.expect("Still here.")
+    child.expect("you> ")
+    child.sendeof()
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    partial = scripted.requests[1]["messages"][2]
+    assert partial["role"] == "assistant" and partial["content"].startswith("word0 word1")
+    assert "interrupted" in partial["content"]
+
+
+@pytest.mark.parametrize("sig", ["SIGTERM"])
+def test_chat_sigterm_exits_cleanly(scripted: ScriptedServer, sig: str) -> None:
+    child = spawn_chat(scripted)
+    child.kill(15)
+    child.expect(pexpect.EOF)
+    child.close()
+    assert "Traceback" not in (child.before or "")
