@@ -148,7 +148,7 @@ class _ToolSet:
                 cls.check_schema(schema)
                 validator = self._validators[name] = cls(schema)
             return bool(validator.is_valid(arguments))
-        except Exception:  # noqa: BLE001 - a broken schema must not decide anything
+        except Exception:  # a broken schema must not decide anything
             return True
 
 
@@ -314,3 +314,428 @@ class _JsonScan:
         elif not self.stack:
             return "reject"  # a scalar at top level is not a call
         return "more"
+
+
+# ---------------------------------------------------------------- the streaming filter
+
+
+@dataclass
+class _Candidate:
+    """Text held because it may be a call, and what has been read of it."""
+
+    kind: str  # _BARE, _FENCE or _TAG
+    held: list[str] = field(default_factory=list)
+    size: int = 0
+    values: list[Any] = field(default_factory=list)
+    scan: _JsonScan | None = None
+    value_parts: list[str] = field(default_factory=list)
+    close: str = ""  # what has been read of the closing fence or tag
+    skip_info: bool = False  # inside <tool_call>: reading a fence's info string
+
+    def hold(self, text: str) -> None:
+        if text:
+            self.held.append(text)
+            self.size += len(text)
+
+
+def _closes(line: str, fence: tuple[str, int]) -> bool:
+    """Whether a line inside a code fence is its closing fence."""
+    mark, count = fence
+    body = line.strip(" \t\r\n")
+    return len(body) >= count and body == mark * len(body) and len(line) - len(line.lstrip(" ")) <= 3
+
+
+_TEXT_STOP = re.compile(r"[\n<]")
+_WS = " \t\r\n"
+
+
+class TextCallFilter:
+    """Streaming hold-back: feed content deltas; returns text that is safe to show the user now.
+
+    Text that might be the start of a call (a fence whose body starts with ``{`` or ``[``, a line
+    starting with ``{`` or ``[``, ``<tool_call>``) is held until it can be decided; prose and code
+    (a ```` ```python ```` fence) stream through. ``finish()`` returns the held text that turned out
+    not to be a call, and the calls. Never raises on odd input.
+    """
+
+    def __init__(self, tools: Sequence[dict[str, Any]]) -> None:
+        self._tools = _ToolSet(tools or ())
+        self._on = bool(self._tools.schemas)
+        self._finished = False
+        self._state = _LINE
+        self._look = ""  # held lookahead: a line's indentation, a "<tool_call" prefix, a fence line
+        self._fence: tuple[str, int] = ("`", 3)  # the fence we are in: mark and length
+        self._code_line = ""  # the current line inside a code fence (its start), to spot the end
+        self._cand: _Candidate | None = None
+        self._out: list[str] = []
+        self._seen_prose = False  # some non-blank text was released (the message is not only calls)
+        self._pending: list[tuple[str, bool]] = []  # held behind unknown-name calls: (text, is call)
+        self._pending_slots: list[int] = []
+        self._slots: list[list[_Parsed]] = []  # accepted calls, one slot per candidate
+        self._steps = {
+            _LINE: self._line,
+            _TEXT: self._text,
+            _TAGPFX: self._tag_prefix,
+            _FOPEN: self._fence_open,
+            _FBODY: self._fence_body,
+            _CODE: self._code,
+        }
+
+    # -- public
+
+    def feed(self, delta: str) -> str:
+        """Take the next content delta; return the text that can be shown now."""
+        if not isinstance(delta, str):
+            return ""
+        if not self._on or self._finished:
+            return delta
+        pos = 0
+        try:
+            while pos < len(delta):
+                pos = self._steps.get(self._state, self._candidate)(delta, pos)
+        except Exception:  # never break the stream: fall back to pass-through
+            self._give_up(delta[pos:])
+        return self._take()
+
+    def finish(self) -> tuple[str, list[ToolCall]]:
+        """End of stream: (held text to show because it was not a call, the calls found)."""
+        if self._finished:
+            return "", []
+        self._finished = True
+        if self._on:
+            try:
+                self._end_of_stream()
+            except Exception:  # as in feed()
+                self._give_up("")
+        return self._take(), self._calls()
+
+    # -- output
+
+    def _take(self) -> str:
+        text = "".join(self._out)
+        self._out.clear()
+        return text
+
+    def _emit(self, text: str) -> None:
+        """Release text to the user (behind any held unknown-name calls, which it turns into text)."""
+        if not text:
+            return
+        blank = text.isspace()
+        if self._pending_slots:
+            if blank:
+                self._pending.append((text, False))
+                return
+            self._out.extend(held for held, _ in self._pending)
+            for slot in self._pending_slots:
+                self._slots[slot] = []
+            self._pending.clear()
+            self._pending_slots.clear()
+        if not blank:
+            self._seen_prose = True
+        self._out.append(text)
+
+    def _calls(self) -> list[ToolCall]:
+        calls: list[ToolCall] = []
+        for slot in self._slots:
+            for parsed in slot:
+                calls.append(
+                    ToolCall(
+                        id=f"call_text_{len(calls)}_{secrets.token_hex(4)}",
+                        name=parsed.name,
+                        arguments=json.dumps(parsed.arguments, separators=(",", ":"), ensure_ascii=False),
+                        source="text",
+                    )
+                )
+        return calls
+
+    def _give_up(self, rest: str) -> None:
+        """After an internal error: release everything held and pass text through from now on."""
+        held = self._look + ("".join(self._cand.held) if self._cand else "")
+        self._out.extend(text for text, _ in self._pending)
+        for slot in self._pending_slots:
+            self._slots[slot] = []
+        self._pending.clear()
+        self._pending_slots.clear()
+        self._out.append(held + rest)
+        self._look, self._cand, self._on = "", None, False
+
+    def _end_of_stream(self) -> None:
+        state, cand = self._state, self._cand
+        if cand is not None:
+            if state != _JSON and cand.values:
+                self._complete(0, _TEXT)
+            else:
+                self._reject(0)
+        elif state in (_LINE, _TAGPFX, _FOPEN, _FBODY):
+            self._emit(self._look)
+            self._look = ""
+        # unknown-name calls still held: the message was nothing but calls, so they stand
+        self._out.extend(text for text, is_call in self._pending if not is_call)
+        self._pending.clear()
+        self._pending_slots.clear()
+
+    # -- prose and code: nothing held but a line's start
+
+    def _line(self, s: str, pos: int) -> int:
+        """At the start of a line: hold indentation until the first visible character decides."""
+        ch = s[pos]
+        if ch in " \t\r" and len(self._look) < 64:
+            self._look += ch
+            return pos + 1
+        indent, self._look = self._look, ""
+        if ch == "\n":
+            self._emit(indent + ch)
+            return pos + 1
+        if ch in "{[":
+            self._start(_BARE, indent)
+        elif ch in "`~":
+            self._look = indent
+            self._state = _FOPEN
+        else:
+            self._emit(indent)
+            self._state = _TAGPFX if ch == "<" else _TEXT
+        return pos
+
+    def _text(self, s: str, pos: int) -> int:
+        """Inside a line of prose: release everything up to a newline or a '<'."""
+        m = _TEXT_STOP.search(s, pos)
+        if m is None:
+            self._emit(s[pos:])
+            return len(s)
+        end = m.start()
+        if s[end] == "\n":
+            self._emit(s[pos : end + 1])
+            self._state = _LINE
+            return end + 1
+        self._emit(s[pos:end])
+        self._state = _TAGPFX
+        return end
+
+    def _tag_prefix(self, s: str, pos: int) -> int:
+        """Hold what may be '<tool_call>' until it is, or is not."""
+        while pos < len(s):
+            grown = self._look + s[pos]
+            if not _TAG_OPEN.startswith(grown):
+                self._emit(self._look)
+                self._look = ""
+                self._state = _TEXT
+                return pos if grown != s[pos] else pos + 1
+            self._look = grown
+            pos += 1
+            if grown == _TAG_OPEN:
+                self._look = ""
+                self._start(_TAG, _TAG_OPEN)
+                break
+        return pos
+
+    def _fence_open(self, s: str, pos: int) -> int:
+        """Hold a fence's opening line until its info string is known."""
+        while pos < len(s):
+            ch = s[pos]
+            pos += 1
+            self._look += ch
+            if ch == "\n":
+                return self._fence_line(pos)
+            body = self._look.lstrip(" \t\r")
+            mark = body[0]
+            run = len(body) - len(body.lstrip(mark))
+            if (run < len(body) and run < 3) or (mark == "`" and "`" in body[run:]):
+                self._emit(self._look)  # ``code`` or a lone backtick: prose
+                self._look = ""
+                self._state = _TEXT
+                return pos
+            if len(self._look) > 256:  # an absurd info string: treat as a code fence
+                return self._fence_line(pos)
+        return pos
+
+    def _fence_line(self, pos: int) -> int:
+        line, self._look = self._look, ""
+        body = line.strip(" \t\r\n")
+        mark = body[0]
+        run = len(body) - len(body.lstrip(mark))
+        if run < 3:
+            self._emit(line)
+            self._state = _LINE
+            return pos
+        self._fence = (mark, run)
+        info = body[run:].split()
+        if (info[0].lower() if info else "") in _JSON_INFO:
+            self._look = line
+            self._state = _FBODY
+        else:
+            self._emit(line)
+            self._code_line = ""
+            self._state = _CODE
+        return pos
+
+    def _fence_body(self, s: str, pos: int) -> int:
+        """After a JSON-like fence opener: hold blank lines until the body's first character."""
+        while pos < len(s):
+            ch = s[pos]
+            if ch in _WS and len(self._look) < 1024:
+                self._look += ch
+                pos += 1
+                continue
+            if ch in "{[":
+                head, self._look = self._look, ""
+                self._start(_FENCE, head)
+            else:
+                self._to_code(self._look)
+                self._look = ""
+            return pos
+        return pos
+
+    def _to_code(self, released: str) -> None:
+        """Release text that is inside a code fence, and carry on streaming the fence."""
+        self._emit(released)
+        self._code_line = released[released.rfind("\n") + 1 :][:80]
+        self._state = _CODE
+
+    def _code(self, s: str, pos: int) -> int:
+        """Inside a code fence: release everything; watch each line for the closing fence."""
+        end = s.find("\n", pos)
+        piece = s[pos:] if end < 0 else s[pos : end + 1]
+        if len(self._code_line) <= 80:
+            self._code_line += piece[:81]
+        self._emit(piece)
+        if end < 0:
+            return len(s)
+        line, self._code_line = self._code_line, ""
+        if _closes(line, self._fence):
+            self._state = _LINE
+        return end + 1
+
+    # -- candidates
+
+    def _start(self, kind: str, head: str) -> None:
+        self._cand = _Candidate(kind)
+        self._cand.hold(head)
+        self._state = _AFTER if kind == _TAG else _JSON
+
+    def _candidate(self, s: str, pos: int) -> int:
+        cand = self._cand
+        if cand is None:  # cannot happen; recover as prose
+            self._state = _TEXT
+            return pos
+        if self._state == _JSON:
+            pos = self._json(cand, s, pos)
+        elif self._state == _AFTER:
+            pos = self._after(cand, s, pos)
+        elif self._state == _FCLOSE:
+            pos = self._fence_close(cand, s, pos)
+        else:
+            pos = self._tag_close(cand, s, pos)
+        if self._cand is cand and cand.size > MAX_CANDIDATE:
+            return self._reject(pos)
+        return pos
+
+    def _json(self, cand: _Candidate, s: str, pos: int) -> int:
+        if cand.scan is None:
+            cand.scan = _JsonScan()
+        status, end = cand.scan.scan(s, pos)
+        piece = s[pos:end]
+        cand.hold(piece)
+        cand.value_parts.append(piece)
+        if status == "more":
+            return end
+        if status == "reject":
+            return self._reject(end)
+        text = "".join(cand.value_parts)
+        cand.scan, cand.value_parts = None, []
+        try:
+            value = json.loads(text, strict=False)
+        except ValueError:
+            return self._reject(end)
+        if _judge([value], self._tools) is None:
+            return self._reject(end)  # well-formed JSON, but not a call: release it now
+        cand.values.append(value)
+        self._state = _AFTER
+        return end
+
+    def _after(self, cand: _Candidate, s: str, pos: int) -> int:
+        """Between and after a candidate's JSON values."""
+        ch = s[pos]
+        if ch in "{[" and cand.kind != _BARE:
+            self._state = _JSON
+            return pos
+        if ch in _WS:
+            cand.hold(ch)
+            cand.skip_info = False
+            if ch == "\n" and cand.kind == _BARE:
+                return self._complete(pos + 1, _LINE)
+            return pos + 1
+        if cand.kind == _FENCE and ch == self._fence[0]:
+            self._state = _FCLOSE
+            return pos
+        if cand.kind == _TAG:
+            if ch == "<":
+                self._state = _TCLOSE
+                return pos
+            if ch == "`" or (cand.skip_info and (ch.isalnum() or ch == "_")):
+                cand.hold(ch)  # a fence inside the tags: skip its marks and info string
+                cand.skip_info = True
+                return pos + 1
+        return self._reject(pos)
+
+    def _fence_close(self, cand: _Candidate, s: str, pos: int) -> int:
+        ch = s[pos]
+        mark, count = self._fence
+        in_marks = ch == mark and cand.close.strip(mark) == ""
+        if in_marks or (ch in " \t\r" and len(cand.close) >= count):
+            cand.close += ch
+        elif ch == "\n" and len(cand.close.rstrip()) >= count:
+            cand.hold(cand.close + ch)
+            return self._complete(pos + 1, _LINE)
+        else:
+            cand.hold(cand.close)
+            cand.close = ""
+            return self._reject(pos)
+        return pos + 1
+
+    def _tag_close(self, cand: _Candidate, s: str, pos: int) -> int:
+        grown = cand.close + s[pos]
+        if not _TAG_CLOSE.startswith(grown):
+            cand.hold(cand.close)
+            cand.close = ""
+            return self._reject(pos)
+        cand.close = grown
+        if grown == _TAG_CLOSE:
+            cand.hold(grown)
+            return self._complete(pos + 1, _TEXT)
+        return pos + 1
+
+    def _complete(self, pos: int, next_state: int) -> int:
+        """A whole candidate has been read: keep it as calls, or release it as text."""
+        cand = self._cand
+        assert cand is not None
+        self._cand = None
+        self._state = next_state
+        cand.hold(cand.close)
+        text = "".join(cand.held)
+        verdict = _judge(cand.values, self._tools) if cand.values else None
+        if verdict is None:
+            self._emit(text)
+            return pos
+        calls, unknown = verdict
+        if unknown and cand.kind != _TAG:
+            if self._seen_prose:
+                self._emit(text)
+                return pos
+            self._pending.append((text, True))
+            self._pending_slots.append(len(self._slots))
+        self._slots.append(calls)
+        return pos
+
+    def _reject(self, pos: int) -> int:
+        """The held candidate is not a call: release it and carry on from pos."""
+        cand = self._cand
+        assert cand is not None
+        self._cand = None
+        cand.hold(cand.close)
+        text = "".join(cand.held)
+        if cand.kind == _FENCE:
+            self._to_code(text)
+        else:
+            self._emit(text)
+            self._state = _LINE if text.endswith("\n") else _TEXT
+        return pos
