@@ -76,12 +76,7 @@ class Assistant:
         s = self.settings
         base_url, model = s.base_url, s.model
         if base_url is None:
-            from assistant.local.server import open_local_server
-
-            self.local_server = await self._stack.enter_async_context(
-                open_local_server(s.local_model, ctx=s.context_size, on_status=self.on_status)
-            )
-            base_url, model = self.local_server.base_url, self.local_server.model
+            base_url, model = await self._open_local()
         endpoint = Endpoint(
             EndpointConfig(
                 base_url=base_url,
@@ -109,7 +104,25 @@ class Assistant:
             system_prompt=self.system_prompt,
             max_steps=s.max_steps,
             params=params,
+            fold_tool_results=s.recognise_text_calls,
         )
+
+    async def _open_local(self) -> tuple[str, str]:
+        import time
+
+        from assistant.local.server import open_local_server
+
+        s = self.settings
+        status = self.on_status or (lambda _msg: None)
+        started = time.perf_counter()
+        status(f"starting the local model {s.local_model} (llama-server)…")
+        server = await self._stack.enter_async_context(
+            open_local_server(s.local_model, ctx=s.context_size, progress=_progress_reporter(status))
+        )
+        self.local_server = server
+        how = "started" if server.owned else "reusing the running `assistant serve`"
+        status(f"local model ready: {how}, {time.perf_counter() - started:.1f} s, {server.base_url}")
+        return server.base_url, server.model
 
     @property
     def model(self) -> str:
@@ -146,6 +159,21 @@ class Assistant:
     @property
     def conversation(self) -> Conversation:
         return self._require_agent().conversation
+
+
+def _progress_reporter(status: Callable[[str], None]) -> Callable[[str, int, int], None]:
+    """Model assembly progress as a few status lines (every 25%)."""
+    words = {"wait": "waiting for another process assembling the model",
+             "verify": "verifying the model file", "assemble": "assembling the model file"}  # fmt: skip
+    shown: set[tuple[str, int]] = set()
+
+    def report(phase: str, done: int, total: int) -> None:
+        quarter = 4 * done // total if total else 4
+        if (phase, quarter) not in shown:
+            shown.add((phase, quarter))
+            status(f"{words.get(phase, phase)}: {25 * quarter}%")
+
+    return report
 
 
 def _with_model(config: EndpointConfig, model: str) -> EndpointConfig:

@@ -51,3 +51,42 @@ class Conversation:
 
     def wire(self) -> list[dict[str, Any]]:
         return [m.to_wire() for m in self.messages]
+
+
+ANSWER_NOTE = "\n\n[Answer using these results.]"
+
+
+def fold_tool_exchanges(messages: list[Message]) -> list[dict[str, Any]]:
+    """Wire messages with tool calls and results folded into the user turn before them.
+
+    For small local models that write tool calls as text (Qwen2.5-Coder 0.5B/1.5B): shown their
+    own call followed by a tool message, they repeat the call instead of answering (seen in every
+    layout tried: native tool_calls, the call as text, results as tool or user messages). Shown the
+    result as part of the user's turn, they answer from it. History keeps the real structure; only
+    the request is folded.
+    """
+    wire: list[dict[str, Any]] = []
+    folded: list[dict[str, Any]] = []
+    last_user: dict[str, Any] | None = None
+    calls: dict[str, ToolCall] = {}
+    for msg in messages:
+        if msg.role == "assistant" and msg.tool_calls:
+            calls.update({c.id: c for c in msg.tool_calls})
+            continue
+        if msg.role == "tool":
+            call = calls.get(msg.tool_call_id or "")
+            label = f"{call.name}({call.arguments})" if call else (msg.name or "tool")
+            if last_user is None:
+                last_user = {"role": "user", "content": ""}
+                wire.append(last_user)
+            if not any(last_user is f for f in folded):
+                folded.append(last_user)
+            last_user["content"] += f"\n\n[The tool call {label} returned:]\n{msg.content or ''}"
+            continue
+        out = msg.to_wire()
+        if msg.role == "user":
+            last_user = out
+        wire.append(out)
+    for user in folded:
+        user["content"] += ANSWER_NOTE
+    return wire

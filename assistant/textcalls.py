@@ -684,23 +684,18 @@ class TextCallFilter:
         if in_marks or (ch in " \t\r" and len(cand.close) >= count):
             cand.close += ch
         elif ch == "\n" and len(cand.close.rstrip()) >= count:
-            cand.hold(cand.close + ch)
+            cand.close += ch
             return self._complete(pos + 1, _LINE)
         else:
-            cand.hold(cand.close)
-            cand.close = ""
             return self._reject(pos)
         return pos + 1
 
     def _tag_close(self, cand: _Candidate, s: str, pos: int) -> int:
         grown = cand.close + s[pos]
         if not _TAG_CLOSE.startswith(grown):
-            cand.hold(cand.close)
-            cand.close = ""
             return self._reject(pos)
         cand.close = grown
         if grown == _TAG_CLOSE:
-            cand.hold(grown)
             return self._complete(pos + 1, _TEXT)
         return pos + 1
 
@@ -711,6 +706,7 @@ class TextCallFilter:
         self._cand = None
         self._state = next_state
         cand.hold(cand.close)
+        cand.close = ""
         text = "".join(cand.held)
         verdict = _judge(cand.values, self._tools) if cand.values else None
         if verdict is None:
@@ -732,6 +728,7 @@ class TextCallFilter:
         assert cand is not None
         self._cand = None
         cand.hold(cand.close)
+        cand.close = ""
         text = "".join(cand.held)
         if cand.kind == _FENCE:
             self._to_code(text)

@@ -33,3 +33,25 @@ def scripted() -> Iterator[ScriptedServer]:
 
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def shared_local_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data dir with the real 0.5B model assembled and verified once per session.
+
+    No skip: if the model packages or llama-server are missing, the install is broken and the
+    end-to-end tests must fail, not quietly pass.
+    """
+    from assistant.local.models import DEFAULT_MODEL, ensure_model_file
+
+    path = tmp_path_factory.mktemp("shared-data")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ASSISTANT_DATA_DIR", str(path))
+        ensure_model_file(DEFAULT_MODEL)
+    return path
+
+
+@pytest.fixture
+def local_data(shared_local_data: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("ASSISTANT_DATA_DIR", str(shared_local_data))
+    return shared_local_data

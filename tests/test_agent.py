@@ -172,3 +172,42 @@ async def test_turn_with_endpoint_error_keeps_history(scripted: ScriptedServer) 
     assert await agent.ask("three") == "third"
     contents = [m["content"] for m in scripted.requests[-1]["messages"]]
     assert contents[:3] == ["You are terse.", "one", "first"]
+
+
+async def test_repeated_identical_call_is_answered_and_tools_withdrawn(scripted: ScriptedServer) -> None:
+    seen: list[dict[str, Any]] = []
+    scripted.script(
+        tool_calls(("get_weather", {"city": "Oslo"})),
+        tool_calls(("get_weather", '{"city":  "Oslo"}')),  # same call, other spacing
+        text("Sunny, 21 C."),
+    )
+    agent = make_agent(scripted, weather_tools(seen))
+    events = [e async for e in agent.run("Weather in Oslo?")]
+    assert seen == [{"city": "Oslo", "unit": "C"}], "the repeated call must not run the tool again"
+    results = [e for e in events if isinstance(e, ToolResult)]
+    assert len(results) == 2 and "repeats an earlier call" in results[1].content
+    assert "tools" in scripted.requests[1] and "tools" not in scripted.requests[2]
+    assert isinstance(events[-1], TurnEnd) and events[-1].text == "Sunny, 21 C."
+
+
+async def test_fold_mode_puts_results_in_the_user_turn_and_withdraws_tools(scripted: ScriptedServer) -> None:
+    seen: list[dict[str, Any]] = []
+    scripted.script(tool_calls(("get_weather", {"city": "Oslo"})), text("Sunny in Oslo."), text("You're welcome."))
+    agent = make_agent(scripted, weather_tools(seen), fold_tool_results=True)
+    assert await agent.ask("Weather in Oslo?") == "Sunny in Oslo."
+    second = scripted.requests[1]
+    assert "tools" not in second
+    assert second["messages"] == [
+        {"role": "system", "content": "You are terse."},
+        {
+            "role": "user",
+            "content": 'Weather in Oslo?\n\n[The tool call get_weather({"city": "Oslo"}) returned:]\n'
+            "Oslo: 21 C, sunny\n\n[Answer using these results.]",
+        },
+    ]
+    # history keeps the real structure
+    assert [m.role for m in agent.conversation.messages] == ["user", "assistant", "tool", "assistant"]
+    await agent.ask("Thanks")
+    third = scripted.requests[2]
+    assert "tools" in third  # a new turn offers tools again
+    assert [m["role"] for m in third["messages"]] == ["system", "user", "assistant", "user"]

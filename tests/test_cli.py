@@ -70,12 +70,12 @@ def test_ask_json_events(scripted: ScriptedServer) -> None:
 
 
 def test_ask_tool_activity_on_stderr(scripted: ScriptedServer) -> None:
-    # ask has no tools registered: a call to an unknown tool goes back to the model as an error
-    scripted.script(tool_calls(("read_file", {"path": "x"})), text("I cannot read files."))
+    # a call to an unknown tool goes back to the model as an error
+    scripted.script(tool_calls(("fetch_url", {"url": "x"})), text("I cannot read files."))
     proc = run("ask", "read x", "--base-url", scripted.base_url, "-m", "m")
     assert proc.returncode == 0
     assert proc.stdout == "I cannot read files.\n"
-    assert "read_file" in proc.stderr and "no tool named" in proc.stderr
+    assert "fetch_url" in proc.stderr and "no tool named" in proc.stderr
 
 
 def test_unreachable_endpoint_one_line() -> None:

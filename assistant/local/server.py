@@ -26,7 +26,6 @@ import socket
 import subprocess
 import sys
 import time
-import weakref
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -51,7 +50,7 @@ STARTUP_TIMEOUT = 120.0
 STOP_GRACE = 5.0
 _PR_SET_PDEATHSIG = 1
 _LOG_MAX_AGE = 7 * 24 * 3600
-_HTTP_TIMEOUT = httpx.Timeout(3.0)
+_HTTP_TIMEOUT = httpx.Timeout(3.0, connect=1.0)
 
 
 def llama_server_binary() -> Path:
@@ -126,7 +125,7 @@ def _pdeathsig_preexec(parent_pid: int) -> Callable[[], None] | None:
     return preexec
 
 
-_RUNNING: weakref.WeakSet[LocalServer] = weakref.WeakSet()
+_RUNNING: set[LocalServer] = set()  # owned servers not yet stopped, for the atexit hook
 
 
 def _stop_all_at_exit() -> None:
@@ -259,7 +258,8 @@ class LocalServer:
         assert proc is not None
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.startup_timeout
-        async with httpx.AsyncClient(timeout=_HTTP_TIMEOUT, trust_env=False) as client:
+        # Short timeouts: something else listening on our port must not stall noticing our exit.
+        async with httpx.AsyncClient(timeout=httpx.Timeout(1.0), trust_env=False) as client:
             while True:
                 code = proc.poll()
                 if code is not None:
@@ -268,9 +268,9 @@ class LocalServer:
                         raise _PortTaken
                     raise LocalModelError(f"llama-server exited with code {code} while starting.",
                                           hint=f"Log {self.log_path}: {tail}")
-                with contextlib.suppress(httpx.TransportError):
-                    if (await client.get(f"{self.root_url}/health")).status_code == 200:
-                        return
+                # Ours, not whatever else might answer on this port: our alias, and still running.
+                if await probe_server(self.port, self.model, client) and proc.poll() is None:
+                    return
                 if loop.time() > deadline:
                     raise LocalModelError(
                         f"llama-server did not become healthy within {self.startup_timeout:.0f} s.",
@@ -453,7 +453,7 @@ async def find_running_server(model_name: str = DEFAULT_MODEL) -> LocalServer | 
                               log_path=Path(state.log_path) if state.log_path else None)
 
 
-class _ServerOpener:
+class ServerOpener:
     """What ``open_local_server`` returns: ``await`` it, or use it with ``async with``."""
 
     def __init__(self, model_name: str, ctx: int | None, reuse: bool, progress: ProgressFn | None,
@@ -496,7 +496,7 @@ def open_local_server(
     reuse: bool = True,
     progress: ProgressFn | None = None,
     **options: Any,
-) -> _ServerOpener:
+) -> ServerOpener:
     """Reuse a served llama-server for ``model_name`` if one is running, else start our own.
 
     ``async with open_local_server() as srv:`` stops a server we started when the block ends (a
@@ -504,4 +504,4 @@ def open_local_server(
     (``await srv.stop()``). ``options`` go to ``LocalServer`` (threads, parallel, extra_args, ...).
     ``progress`` sees the first-run model assembly, from a worker thread.
     """
-    return _ServerOpener(model_name, ctx, reuse, progress, options)
+    return ServerOpener(model_name, ctx, reuse, progress, options)
