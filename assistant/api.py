@@ -1,17 +1,17 @@
 """The Python API: the same assistant as the CLI, embeddable in other programs.
 
-    import asyncio
-    from assistant import Assistant
+import asyncio
+from assistant import Assistant
 
-    async def main() -> None:
-        async with Assistant() as bot:          # no endpoint configured: the local model
-            @bot.tool
-            def add(a: int, b: int) -> int:
-                "Add two integers."
-                return a + b
-            print(await bot.ask("What is 2 + 40? Use the add tool."))
+async def main() -> None:
+    async with Assistant() as bot:          # no endpoint configured: the local model
+        @bot.tool
+        def add(a: int, b: int) -> int:
+            "Add two integers."
+            return a + b
+        print(await bot.ask("What is 2 + 40? Use the add tool."))
 
-    asyncio.run(main())
+asyncio.run(main())
 """
 
 from __future__ import annotations

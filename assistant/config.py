@@ -98,9 +98,7 @@ def _check_values(table: dict[str, Any], where: str, path: Path) -> dict[str, An
         if not isinstance(value, types):
             want = " or ".join(t.__name__ for t in types) or "a number"
             raise ConfigError(f"{path}: '{key}' in {where} must be {want}, not {type(value).__name__}.")
-        out[key] = float(value) if float in types and not isinstance(value, bool) else value
-        if int in types and float not in types:
-            out[key] = value
+        out[key] = float(value) if float in types and isinstance(value, int | float) else value
     return out
 
 
@@ -122,7 +120,7 @@ def load_config_file(path: Path | None = None) -> dict[str, Any]:
         if key not in allowed:
             raise ConfigError(
                 f"{path}: unknown top-level key '{key}'.",
-                hint="Use [defaults], [profiles.NAME] and profile = \"NAME\".",
+                hint='Use [defaults], [profiles.NAME] and profile = "NAME".',
             )
     return data
 

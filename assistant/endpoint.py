@@ -69,15 +69,14 @@ class Endpoint:
     @property
     def client(self) -> AsyncOpenAI:
         if self._client is None:
-            import httpx
-            from openai import AsyncOpenAI
+            from openai import AsyncOpenAI, Timeout
 
             cfg = self.config
             self._client = AsyncOpenAI(
                 base_url=cfg.base_url,
                 api_key=cfg.api_key or "no-key",
                 max_retries=cfg.max_retries,
-                timeout=httpx.Timeout(cfg.timeout, connect=cfg.connect_timeout),
+                timeout=Timeout(cfg.timeout, connect=cfg.connect_timeout),
             )
         return self._client
 
@@ -114,9 +113,10 @@ class Endpoint:
                 for event in state.on_chunk(chunk, started):
                     yield event
         except Exception as exc:
-            err = map_error(exc, self.config)
-            partial = state.text
-            yield StreamError(message=f"The stream broke: {err.message}", partial_text=partial)
+            cause = exc.__cause__ or exc
+            detail = _one_line(f"{type(cause).__name__}: {cause}", 120)
+            message = f"The stream from {self.config.base_url} broke mid-answer (connection lost: {detail})"
+            yield StreamError(message=message, partial_text=state.text)
             yield Timing(first_byte, state.first_token_at, time.perf_counter() - started, state.server_timings)
             yield Finish("error")
             return
@@ -300,10 +300,9 @@ def map_error(exc: BaseException, config: EndpointConfig) -> EndpointError:
         return BadResponse(f"{url} sent a reply that is not valid OpenAI JSON: {_one_line(str(exc))}")
     if isinstance(exc, openai.APIError):
         return ServerError(f"{url} reported an error: {_one_line(exc.message)}")
-    import httpx
-
-    if isinstance(exc, httpx.HTTPError):
-        return EndpointUnreachable(f"Connection to {url} failed: {_one_line(str(exc)) or type(exc).__name__}.")
+    if type(exc).__module__.split(".")[0] in ("httpx", "httpx2", "httpcore", "httpcore2"):
+        detail = _one_line(str(exc)) or type(exc).__name__
+        return EndpointUnreachable(f"The connection to {url} failed: {detail}.")
     return EndpointError(f"Unexpected error talking to {url}: {type(exc).__name__}: {_one_line(str(exc))}")
 
 

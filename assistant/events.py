@@ -114,16 +114,7 @@ class TurnEnd:
 
 
 Event = (
-    StepStart
-    | TextDelta
-    | ToolCallDelta
-    | ToolCallReady
-    | Usage
-    | Timing
-    | Finish
-    | StreamError
-    | ToolResult
-    | TurnEnd
+    StepStart | TextDelta | ToolCallDelta | ToolCallReady | Usage | Timing | Finish | StreamError | ToolResult | TurnEnd
 )
 
 

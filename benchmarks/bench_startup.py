@@ -31,7 +31,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=15)
     args = parser.parse_args()
     results: dict[str, list[float]] = {name: [] for name in CASES}
-    for name, cmd in CASES.items():
+    for cmd in CASES.values():
         time_once(cmd)  # warm the file cache
     for _ in range(args.runs):
         for name, cmd in CASES.items():

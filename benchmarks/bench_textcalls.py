@@ -226,7 +226,7 @@ async def run_one(client: Any, model: str, item: dict[str, Any], system: str, ma
                         call["arguments"] += tc.function.arguments or ""
                 if choice.finish_reason:
                     raw.finish_reason = choice.finish_reason
-    except Exception as exc:  # noqa: BLE001 - reported per prompt, the run goes on
+    except Exception as exc:
         raw.error = f"{type(exc).__name__}: {exc}"
     raw.native = [pending[i] for i in sorted(pending)]
     raw.seconds = time.perf_counter() - started

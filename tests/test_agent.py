@@ -16,7 +16,6 @@ from assistant.events import TextDelta, ToolResult, TurnEnd
 from assistant.tools import ToolRegistry
 from tests.scripted_server import Reply, ScriptedServer, text, tool_calls
 
-
 _open: list[Endpoint] = []
 
 

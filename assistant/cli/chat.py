@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -146,7 +147,5 @@ def _command(bot: Assistant, text: str) -> str | None:
 
 
 def _enable_line_editing() -> None:
-    try:
+    with contextlib.suppress(ImportError):
         import readline  # noqa: F401  (arrow keys and history for input())
-    except ImportError:
-        pass

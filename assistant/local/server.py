@@ -203,8 +203,21 @@ class LocalServer:
     def command(self, port: int) -> list[str]:
         if self.model_path is None:
             raise LocalModelError("This LocalServer has no model file to start (it was attached).")
-        cmd = [str(llama_server_binary()), "-m", str(self.model_path), "--host", "127.0.0.1",
-               "--port", str(port), "--jinja", "-c", str(self.ctx), "--metrics", "--alias", self.model]
+        cmd = [
+            str(llama_server_binary()),
+            "-m",
+            str(self.model_path),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--jinja",
+            "-c",
+            str(self.ctx),
+            "--metrics",
+            "--alias",
+            self.model,
+        ]
         if self.threads:
             cmd += ["--threads", str(self.threads)]
         if self.parallel:
@@ -224,8 +237,9 @@ class LocalServer:
                 await self._wait_healthy()
             except _PortTaken:
                 if attempt + 1 == attempts:
-                    raise LocalModelError(f"llama-server could not listen on 127.0.0.1:{port}: "
-                                          "the port is in use.") from None
+                    raise LocalModelError(
+                        f"llama-server could not listen on 127.0.0.1:{port}: the port is in use."
+                    ) from None
                 continue
             except BaseException:
                 self.stop_blocking(grace=1.0)  # cancelled (Ctrl-C) or failed: leave nothing behind
@@ -245,8 +259,13 @@ class LocalServer:
         with open(self.log_path, "wb") as log:
             try:
                 self._proc = subprocess.Popen(
-                    cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                    start_new_session=True, preexec_fn=preexec, close_fds=True,
+                    cmd,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                    preexec_fn=preexec,
+                    close_fds=True,
                 )
             except OSError as exc:
                 raise LocalModelError(f"Could not run llama-server ({cmd[0]}): {exc.strerror}") from exc
@@ -266,15 +285,17 @@ class LocalServer:
                     tail = log_tail(self.log_path)
                     if "couldn't bind" in tail and not self._fixed_port:
                         raise _PortTaken
-                    raise LocalModelError(f"llama-server exited with code {code} while starting.",
-                                          hint=f"Log {self.log_path}: {tail}")
+                    raise LocalModelError(
+                        f"llama-server exited with code {code} while starting.", hint=f"Log {self.log_path}: {tail}"
+                    )
                 # Ours, not whatever else might answer on this port: our alias, and still running.
                 if await probe_server(self.port, self.model, client) and proc.poll() is None:
                     return
                 if loop.time() > deadline:
                     raise LocalModelError(
                         f"llama-server did not become healthy within {self.startup_timeout:.0f} s.",
-                        hint=f"Log {self.log_path}: {log_tail(self.log_path)}")
+                        hint=f"Log {self.log_path}: {log_tail(self.log_path)}",
+                    )
                 await asyncio.sleep(0.1)
 
     async def stop(self, grace: float = STOP_GRACE) -> None:
@@ -317,8 +338,9 @@ class LocalServer:
     async def __aenter__(self) -> LocalServer:
         return await self.start()
 
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         await self.stop()
 
 
@@ -338,6 +360,7 @@ class _PortTaken(Exception):
 
 
 # ---- the state file written by `assistant serve` ------------------------------------------------
+
 
 @dataclass
 class ServedState:
@@ -449,15 +472,17 @@ async def find_running_server(model_name: str = DEFAULT_MODEL) -> LocalServer | 
         return None  # alive but unhealthy or busy: leave its state file to its owner
     with contextlib.suppress(OSError):
         os.utime(state_path(spec.name))
-    return LocalServer.attach(model=spec.name, port=state.port, pid=state.pid,
-                              log_path=Path(state.log_path) if state.log_path else None)
+    return LocalServer.attach(
+        model=spec.name, port=state.port, pid=state.pid, log_path=Path(state.log_path) if state.log_path else None
+    )
 
 
 class ServerOpener:
     """What ``open_local_server`` returns: ``await`` it, or use it with ``async with``."""
 
-    def __init__(self, model_name: str, ctx: int | None, reuse: bool, progress: ProgressFn | None,
-                 options: dict[str, Any]) -> None:
+    def __init__(
+        self, model_name: str, ctx: int | None, reuse: bool, progress: ProgressFn | None, options: dict[str, Any]
+    ) -> None:
         self._model = model_name
         self._ctx = ctx
         self._reuse = reuse
@@ -483,8 +508,9 @@ class ServerOpener:
         self._server = await self._open()
         return self._server
 
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         if self._server is not None:
             await self._server.stop()
 
