@@ -1,0 +1,22 @@
+"""Run every benchmark in turn (`make bench`). Each prints its own side-by-side figures."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+BENCHES = ["bench_startup.py", "bench_loop_overhead.py", "bench_ttft.py", "bench_textcalls.py"]
+
+
+def main() -> int:
+    failed = 0
+    for name in BENCHES:
+        print(f"\n=== {name} ===", flush=True)
+        failed += subprocess.run([sys.executable, str(HERE / name)], cwd=HERE.parent).returncode != 0
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
