@@ -6,7 +6,8 @@ PYTHON ?= python3
 
 .PHONY: setup chat test test-fast lint bench clean
 
-$(STAMP): pyproject.toml scripts/build-llama-server.sh
+$(STAMP): pyproject.toml scripts/build-llama-server.sh scripts/system-deps.sh
+	scripts/system-deps.sh
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip setuptools wheel
 	$(PY) -m pip install -q -e '.[local,dev]'
