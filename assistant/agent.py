@@ -32,11 +32,14 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from assistant.conversation import Conversation, Message, fold_tool_exchanges
+from assistant.context import ContextBuilder, ContextReport, EstimateCounter
+from assistant.conversation import Conversation, Message
 from assistant.endpoint import Endpoint
 from assistant.errors import MaxStepsExceeded, StreamInterrupted
 from assistant.events import (
+    ContextEvent,
     Event,
+    Notice,
     Finish,
     StepStart,
     StreamError,
@@ -45,6 +48,7 @@ from assistant.events import (
     ToolCallReady,
     ToolResult,
     TurnEnd,
+    Usage,
 )
 from assistant.tools import ToolRegistry
 
@@ -76,6 +80,7 @@ class Agent:
         max_steps: int = 8,
         params: dict[str, Any] | None = None,
         fold_tool_results: bool = False,
+        builder: ContextBuilder | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.tools = tools if tools is not None else ToolRegistry()
@@ -83,41 +88,72 @@ class Agent:
         self.system_prompt = system_prompt
         self.max_steps = max_steps
         self.params = dict(params or {})
-        self.fold_tool_results = fold_tool_results
-        self.last_request: list[dict[str, Any]] = []
+        self.builder = builder or ContextBuilder(EstimateCounter(), 1 << 20, fold_tool_results=fold_tool_results)
+        self.builder.fold = fold_tool_results
+        self.last_report: ContextReport | None = None
+        self._turn_unsaved = False
 
-    def build_messages(self) -> list[dict[str, Any]]:
+    @property
+    def fold_tool_results(self) -> bool:
+        return self.builder.fold
+
+    @property
+    def last_request(self) -> list[dict[str, Any]]:
+        return self.last_report.messages if self.last_report else []
+
+    async def build(self, offer_tools: bool = True, pending: Message | None = None) -> ContextReport:
         """The full context of the next request, rebuilt from history every time."""
-        messages: list[dict[str, Any]] = []
-        if self.system_prompt:
-            messages.append({"role": "system", "content": self.system_prompt})
-        if self.fold_tool_results:
-            messages.extend(fold_tool_exchanges(self.conversation.messages))
-        else:
-            messages.extend(self.conversation.wire())
-        return messages
+        messages = self.conversation.messages + ([pending] if pending else [])
+        tools = self.tools.schemas() if offer_tools else []
+        return await self.builder.build(self.system_prompt, messages, tools)
+
+    def start_new_conversation(self, conversation: Conversation) -> None:
+        self.conversation = conversation
+        self.builder.reset()
 
     async def run(self, user_text: str) -> AsyncIterator[Event]:
-        self.conversation.add(Message("user", user_text))
+        """One turn (see the module docstring for the contract)."""
+        conv = self.conversation
+        if conv.store is not None:
+            await asyncio.to_thread(conv.store.acquire_lease, conv.id)
+        try:
+            async for event in self._turn(user_text):
+                yield event
+        finally:
+            if conv.store is not None:
+                conv.store.release_lease(conv.id)
+
+    async def _turn(self, user_text: str) -> AsyncIterator[Event]:
+        if self.conversation.sync():
+            yield Notice("info", "Loaded messages another chat added to this conversation.")
+        self._turn_unsaved = False
+        pending = Message("user", user_text)
+        report = await self.build(pending=pending)  # refuses an oversized input before saving it
+        for notice in self._save(pending):
+            yield notice
         done_calls: dict[tuple[str, str], str] = {}  # (name, arguments) -> result, this turn
         offer_tools = True
         for step_no in range(1, self.max_steps + 1):
-            messages = self.build_messages()
-            self.last_request = messages
-            yield StepStart(step_no, len(messages))
+            if step_no > 1:
+                report = await self.build(offer_tools)
+            self.last_report = report
+            yield StepStart(step_no, len(report.messages))
+            yield ContextEvent(report)
             step = _Step()
-            tools = self.tools.schemas() if offer_tools else []
             try:
-                async for event in self.endpoint.stream(messages, tools or None, **self.params):
+                async for event in self.endpoint.stream(report.messages, report.tools or None, **self.params):
                     self._fold(step, event)
+                    if isinstance(event, Usage):
+                        report.actual_prompt_tokens = event.prompt_tokens
                     yield event
             except asyncio.CancelledError:
-                self.conversation.add(Message("assistant", step.text, status="interrupted"))
+                self._save(Message("assistant", step.text, status="interrupted"))
                 raise
             if step.error is not None:
-                self.conversation.add(Message("assistant", step.text, status="error"))
+                self._save(Message("assistant", step.text, status="error"))
                 raise StreamInterrupted(step.error, hint="The partial answer was kept and marked.")
-            self.conversation.add(Message("assistant", step.text, tool_calls=list(step.calls)))
+            for notice in self._save(Message("assistant", step.text, tool_calls=list(step.calls))):
+                yield notice
             if not step.calls:
                 yield TurnEnd(step.text, step_no, step.finish)
                 return
@@ -138,12 +174,25 @@ class Agent:
             hint="Raise max_steps (--max-steps) if the task needs more.",
         )
 
+    def _save(self, message: Message) -> list[Notice]:
+        """Keep a message; after a failed write, the rest of the turn stays in memory only,
+        so the history never holds half a turn."""
+        if self._turn_unsaved:
+            self.conversation.messages.append(message)
+            return []
+        if self.conversation.add(message):
+            return []
+        self._turn_unsaved = True
+        return [
+            Notice("warning", f"Not saved to history: {self.conversation.last_error} This turn stays in memory only.")
+        ]
+
     def _repeat_result(self, call: ToolCall, previous: str) -> ToolResult:
         content = (
             f"{previous}\n\n(This repeats an earlier call with the same arguments; the result is the same. "
             "Use it to answer the user now.)"
         )
-        self.conversation.add(Message("tool", content, tool_call_id=call.id, name=call.name))
+        self._save(Message("tool", content, tool_call_id=call.id, name=call.name))
         return ToolResult(call, content, False, 0.0)
 
     @staticmethod
@@ -164,9 +213,7 @@ class Agent:
         try:
             for task in tasks:
                 result = await task
-                self.conversation.add(
-                    Message("tool", result.content, tool_call_id=result.call.id, name=result.call.name)
-                )
+                self._save(Message("tool", result.content, tool_call_id=result.call.id, name=result.call.name))
                 done += 1
                 yield result
         finally:
@@ -174,9 +221,7 @@ class Agent:
                 task.cancel()
             # Every call needs a result in history, or the next request is invalid.
             for call in calls[done:]:
-                self.conversation.add(
-                    Message("tool", "Error: cancelled by the user.", tool_call_id=call.id, name=call.name)
-                )
+                self._save(Message("tool", "Error: cancelled by the user.", tool_call_id=call.id, name=call.name))
 
     async def ask(self, user_text: str) -> str:
         """Non-streaming: the same loop, drained; returns the final text."""

@@ -19,7 +19,8 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from importlib import resources
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from assistant.agent import Agent
 from assistant.config import Settings, load_settings
@@ -28,6 +29,9 @@ from assistant.endpoint import Endpoint, EndpointConfig
 from assistant.errors import EndpointError
 from assistant.events import Event
 from assistant.tools import Tool, ToolRegistry
+
+if TYPE_CHECKING:
+    from assistant.context import ContextBuilder, ContextReport
 
 
 def default_system_prompt() -> str:
@@ -50,12 +54,18 @@ class Assistant:
         system_prompt: str | None = None,
         tools: ToolRegistry | None = None,
         on_status: Callable[[str], None] | None = None,
+        history: bool | Path = True,
+        conversation: str | None = None,
+        continue_last: bool = False,
         **overrides: Any,
     ) -> None:
         self.settings = settings or load_settings(overrides)
         self.tools = tools or ToolRegistry(timeout=self.settings.tool_timeout)
         self.system_prompt = system_prompt if system_prompt is not None else default_system_prompt()
         self.on_status = on_status
+        self.history = history  # False: memory only; a Path: that database file
+        self.conversation_id = conversation
+        self.continue_last = continue_last
         self.endpoint: Endpoint | None = None
         self.agent: Agent | None = None
         self.local_server: Any = None
@@ -100,10 +110,43 @@ class Assistant:
         self.agent = Agent(
             endpoint,
             self.tools,
-            Conversation(),
+            self._open_conversation(),
             system_prompt=self.system_prompt,
             max_steps=s.max_steps,
             params=params,
+            fold_tool_results=s.recognise_text_calls,
+            builder=await self._context_builder(endpoint.config.base_url),
+        )
+
+    def _open_conversation(self) -> Conversation:
+        """The conversation to continue, or a new one; in the SQLite history unless history=False."""
+        if self.history is False:
+            return Conversation()
+        from assistant.history import History
+
+        store = History(self.history if isinstance(self.history, Path) else None)
+        self._stack.callback(store.close)
+        if self.continue_last and not self.conversation_id:
+            self.conversation_id = store.latest()
+        if self.conversation_id:
+            return Conversation.load(store, self.conversation_id)
+        conv = Conversation.create(store, model=self.settings.model or "", endpoint=self.settings.base_url or "")
+        self._stack.callback(_drop_if_empty, conv)
+        return conv
+
+    async def _context_builder(self, base_url: str) -> ContextBuilder:
+        """Exact token counts and the real window from llama-server where possible, else estimates."""
+        from assistant.context import ContextBuilder, detect_counter
+
+        s = self.settings
+        counter, window = await detect_counter(base_url)
+        closer = getattr(counter, "aclose", None)
+        if closer is not None:
+            self._stack.push_async_callback(closer)
+        return ContextBuilder(
+            counter,
+            window or s.context_size,
+            reserve=s.max_tokens or 1024,
             fold_tool_results=s.recognise_text_calls,
         )
 
@@ -154,11 +197,42 @@ class Assistant:
         return await self._require_agent().ask(text)
 
     def new_conversation(self) -> None:
-        self._require_agent().conversation = Conversation()
+        """Start over: a new conversation (the old one stays in the history)."""
+        agent = self._require_agent()
+        store = agent.conversation.store
+        if store is None:
+            agent.start_new_conversation(Conversation())
+            return
+        _drop_if_empty(agent.conversation)
+        conv = Conversation.create(store, model=self.model, endpoint=self.base_url)
+        self._stack.callback(_drop_if_empty, conv)
+        agent.start_new_conversation(conv)
+
+    def switch_conversation(self, conversation_id: str) -> None:
+        agent = self._require_agent()
+        if agent.conversation.store is None:
+            raise RuntimeError("This assistant keeps no history (history=False).")
+        agent.start_new_conversation(Conversation.load(agent.conversation.store, conversation_id))
+
+    @property
+    def last_report(self) -> ContextReport | None:
+        """What the last request carried, per source (see assistant.context.ContextReport)."""
+        return self._require_agent().last_report
 
     @property
     def conversation(self) -> Conversation:
         return self._require_agent().conversation
+
+
+def _drop_if_empty(conv: Conversation) -> None:
+    if conv.store is not None and not conv.messages:
+        import contextlib as _cl
+
+        from assistant.errors import AssistantError
+
+        with _cl.suppress(AssistantError):
+            if conv.store.count(conv.id) == 0:
+                conv.store.delete(conv.id)
 
 
 def _progress_reporter(status: Callable[[str], None]) -> Callable[[str, int, int], None]:

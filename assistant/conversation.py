@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from assistant.events import ToolCall
+
+if TYPE_CHECKING:
+    from assistant.history import History
 
 Status = Literal["complete", "interrupted", "error"]
 INTERRUPTED_NOTE = "[answer interrupted before it was complete]"
@@ -42,12 +45,49 @@ class Message:
 
 @dataclass
 class Conversation:
+    """The messages of one conversation, in memory and (with a store) in the SQLite history."""
+
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     messages: list[Message] = field(default_factory=list)
+    store: History | None = None
+    last_seq: int = 0  # the last stored message this object has seen
+    unsaved: int = 0
+    last_error: str = ""
 
-    def add(self, message: Message) -> Message:
+    @classmethod
+    def create(cls, store: History, *, model: str = "", endpoint: str = "") -> Conversation:
+        return cls(id=store.create(model=model, endpoint=endpoint), store=store)
+
+    @classmethod
+    def load(cls, store: History, cid: str) -> Conversation:
+        conv = cls(id=store.resolve(cid), store=store)
+        conv.sync()
+        return conv
+
+    def add(self, message: Message) -> bool:
+        """Append; with a store, write it in its own transaction. False if the write failed."""
+        from assistant.errors import AssistantError
+
         self.messages.append(message)
-        return message
+        if self.store is None:
+            return True
+        try:
+            self.last_seq = self.store.append(self.id, message)
+        except AssistantError as exc:
+            self.unsaved += 1
+            self.last_error = exc.user_line()
+            return False
+        return True
+
+    def sync(self) -> int:
+        """Load messages other processes stored since we last looked; returns how many."""
+        if self.store is None:
+            return 0
+        new = self.store.messages(self.id, after_seq=self.last_seq)
+        for seq, message in new:
+            self.messages.append(message)
+            self.last_seq = seq
+        return len(new)
 
     def wire(self) -> list[dict[str, Any]]:
         return [m.to_wire() for m in self.messages]

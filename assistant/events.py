@@ -106,6 +106,15 @@ class ToolResult:
 
 
 @dataclass(frozen=True)
+class Notice:
+    """Something the user should know that is not part of the answer (e.g. history not saved)."""
+
+    level: Literal["info", "warning"]
+    message: str
+    kind: Literal["notice"] = "notice"
+
+
+@dataclass(frozen=True)
 class TurnEnd:
     text: str
     steps: int
@@ -113,11 +122,32 @@ class TurnEnd:
     kind: Literal["turn_end"] = "turn_end"
 
 
+@dataclass(frozen=True)
+class ContextEvent:
+    """What the next request carries: the context report (see assistant.context)."""
+
+    report: Any  # assistant.context.ContextReport
+    kind: Literal["context"] = "context"
+
+
 Event = (
-    StepStart | TextDelta | ToolCallDelta | ToolCallReady | Usage | Timing | Finish | StreamError | ToolResult | TurnEnd
+    StepStart
+    | ContextEvent
+    | TextDelta
+    | ToolCallDelta
+    | ToolCallReady
+    | Usage
+    | Timing
+    | Finish
+    | StreamError
+    | ToolResult
+    | Notice
+    | TurnEnd
 )
 
 
 def event_to_dict(event: Event) -> dict[str, Any]:
     """A JSON-ready dict of an event (for ``ask --json`` and traces)."""
+    if isinstance(event, ContextEvent):
+        return {"kind": event.kind, "report": event.report.summary()}
     return asdict(event)

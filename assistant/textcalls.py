@@ -85,7 +85,7 @@ _STR_RUN = re.compile(r'[^"\\]*')
 _NO_ARGS = object()
 
 # states of the filter
-_LINE, _TEXT, _TAGPFX, _FOPEN, _FBODY, _CODE, _JSON, _AFTER, _FCLOSE, _TCLOSE, _DONE = range(11)
+_LINE, _TEXT, _TAGPFX, _FOPEN, _FBODY, _CODE, _JSON, _AFTER, _FCLOSE, _TCLOSE = range(10)
 # kinds of candidate
 _BARE, _FENCE, _TAG = "bare", "fence", "tag"
 
@@ -118,7 +118,7 @@ class _ToolSet:
 
     def __init__(self, tools: Sequence[dict[str, Any]]) -> None:
         self.schemas: dict[str, dict[str, Any]] = {}
-        for tool in tools:
+        for tool in tools if isinstance(tools, Sequence) else ():
             fn = tool.get("function") if isinstance(tool, dict) else None
             if isinstance(fn, dict) and isinstance(fn.get("name"), str):
                 params = fn.get("parameters")
@@ -135,6 +135,25 @@ class _ToolSet:
             if candidate.lower() in self._lower:
                 return self._lower[candidate.lower()]
         return None
+
+    def fit(self, arguments: dict[str, Any]) -> str | None:
+        """The one offered tool whose parameters these arguments spell exactly, if there is one.
+
+        Exactly: at least one argument, every argument a declared property, every required
+        property present, and the schema satisfied.
+        """
+        if not arguments:
+            return None
+        fits = []
+        for name, schema in self.schemas.items():
+            props = schema.get("properties")
+            required = schema.get("required") or []
+            if not isinstance(props, dict) or not isinstance(required, list):
+                continue
+            spelt = arguments.keys() <= props.keys() and set(required) <= arguments.keys()
+            if spelt and self.is_valid(name, arguments):
+                fits.append(name)
+        return fits[0] if len(fits) == 1 else None
 
     def is_valid(self, name: str, arguments: dict[str, Any]) -> bool:
         """Whether arguments satisfy the tool's schema (True when the schema itself is unusable)."""
@@ -199,6 +218,8 @@ def _judge(values: list[Any], tools: _ToolSet) -> tuple[list[_Parsed], bool] | N
     out: list[_Parsed] = []
     for call in calls:
         known = tools.canonical(call.name)
+        if known is None and call.explicit:
+            known = tools.fit(call.arguments)  # an invented name, but a real tool's arguments
         if known is None:
             if not call.explicit:
                 return None
@@ -342,7 +363,7 @@ def _closes(line: str, fence: tuple[str, int]) -> bool:
     """Whether a line inside a code fence is its closing fence."""
     mark, count = fence
     body = line.strip(" \t\r\n")
-    return len(body) >= count and body == mark * len(body) and len(line) - len(line.lstrip(" ")) <= 3
+    return len(body) >= count and body == mark * len(body)
 
 
 _TEXT_STOP = re.compile(r"[\n<]")
@@ -368,10 +389,7 @@ class TextCallFilter:
         self._code_line = ""  # the current line inside a code fence (its start), to spot the end
         self._cand: _Candidate | None = None
         self._out: list[str] = []
-        self._seen_prose = False  # some non-blank text was released (the message is not only calls)
-        self._pending: list[tuple[str, bool]] = []  # held behind unknown-name calls: (text, is call)
-        self._pending_slots: list[int] = []
-        self._slots: list[list[_Parsed]] = []  # accepted calls, one slot per candidate
+        self._found: list[_Parsed] = []
         self._steps = {
             _LINE: self._line,
             _TEXT: self._text,
@@ -417,51 +435,32 @@ class TextCallFilter:
         return text
 
     def _emit(self, text: str) -> None:
-        """Release text to the user (behind any held unknown-name calls, which it turns into text)."""
-        if not text:
-            return
-        blank = text.isspace()
-        if self._pending_slots:
-            if blank:
-                self._pending.append((text, False))
-                return
-            self._out.extend(held for held, _ in self._pending)
-            for slot in self._pending_slots:
-                self._slots[slot] = []
-            self._pending.clear()
-            self._pending_slots.clear()
-        if not blank:
-            self._seen_prose = True
-        self._out.append(text)
+        """Release text to the user."""
+        if text:
+            self._out.append(text)
 
     def _calls(self) -> list[ToolCall]:
-        calls: list[ToolCall] = []
-        for slot in self._slots:
-            for parsed in slot:
-                calls.append(
-                    ToolCall(
-                        id=f"call_text_{len(calls)}_{secrets.token_hex(4)}",
-                        name=parsed.name,
-                        arguments=json.dumps(parsed.arguments, separators=(",", ":"), ensure_ascii=False),
-                        source="text",
-                    )
-                )
-        return calls
+        return [
+            ToolCall(
+                id=f"call_text_{n}_{secrets.token_hex(4)}",
+                name=parsed.name,
+                arguments=json.dumps(parsed.arguments, separators=(",", ":"), ensure_ascii=False),
+                source="text",
+            )
+            for n, parsed in enumerate(self._found)
+        ]
 
     def _give_up(self, rest: str) -> None:
         """After an internal error: release everything held and pass text through from now on."""
         held = self._look + ("".join(self._cand.held) if self._cand else "")
-        self._out.extend(text for text, _ in self._pending)
-        for slot in self._pending_slots:
-            self._slots[slot] = []
-        self._pending.clear()
-        self._pending_slots.clear()
         self._out.append(held + rest)
         self._look, self._cand, self._on = "", None, False
 
     def _end_of_stream(self) -> None:
         state, cand = self._state, self._cand
         if cand is not None:
+            if state == _JSON and self._repair(cand):
+                state = _AFTER
             if state != _JSON and cand.values:
                 self._complete(0, _TEXT)
             else:
@@ -469,10 +468,6 @@ class TextCallFilter:
         elif state in (_LINE, _TAGPFX, _FOPEN, _FBODY):
             self._emit(self._look)
             self._look = ""
-        # unknown-name calls still held: the message was nothing but calls, so they stand
-        self._out.extend(text for text, is_call in self._pending if not is_call)
-        self._pending.clear()
-        self._pending_slots.clear()
 
     # -- prose and code: nothing held but a line's start
 
@@ -639,7 +634,7 @@ class TextCallFilter:
         if status == "more":
             return end
         if status == "reject":
-            return self._reject(end)
+            return self._broken_value(cand, s, end)
         text = "".join(cand.value_parts)
         cand.scan, cand.value_parts = None, []
         try:
@@ -651,6 +646,36 @@ class TextCallFilter:
         cand.values.append(value)
         self._state = _AFTER
         return end
+
+    def _broken_value(self, cand: _Candidate, s: str, pos: int) -> int:
+        """The JSON scan stopped at s[pos]: a closing fence or tag after a value with its last
+        brackets missing (small models drop them) is repaired; anything else is not a call."""
+        ch = s[pos] if pos < len(s) else ""
+        text = "".join(cand.value_parts)
+        at_line_start = text[text.rfind("\n") + 1 :].strip() == "" and "\n" in text
+        closing = (cand.kind == _FENCE and ch == self._fence[0] and at_line_start) or (
+            cand.kind == _TAG and ch == "<"
+        )
+        if closing and self._repair(cand):
+            self._state = _FCLOSE if cand.kind == _FENCE else _TCLOSE
+            return pos
+        return self._reject(pos)
+
+    def _repair(self, cand: _Candidate) -> bool:
+        """Close the brackets a cut-short value left open; keep it if it is then a call."""
+        scan = cand.scan
+        if scan is None or scan.in_str or scan.bad or not 0 < len(scan.stack) <= 3:
+            return False
+        closers = "".join("}" if b == "{" else "]" for b in reversed(scan.stack))
+        try:
+            value = json.loads("".join(cand.value_parts) + closers, strict=False)
+        except ValueError:
+            return False
+        if _judge([value], self._tools) is None:
+            return False
+        cand.values.append(value)
+        cand.scan, cand.value_parts = None, []
+        return True
 
     def _after(self, cand: _Candidate, s: str, pos: int) -> int:
         """Between and after a candidate's JSON values."""
@@ -681,7 +706,7 @@ class TextCallFilter:
         ch = s[pos]
         mark, count = self._fence
         in_marks = ch == mark and cand.close.strip(mark) == ""
-        if in_marks or (ch in " \t\r" and len(cand.close) >= count):
+        if len(cand.close) < 64 and (in_marks or (ch in " \t\r" and len(cand.close) >= count)):
             cand.close += ch
         elif ch == "\n" and len(cand.close.rstrip()) >= count:
             cand.close += ch
@@ -709,17 +734,10 @@ class TextCallFilter:
         cand.close = ""
         text = "".join(cand.held)
         verdict = _judge(cand.values, self._tools) if cand.values else None
-        if verdict is None:
-            self._emit(text)
-            return pos
-        calls, unknown = verdict
-        if unknown and cand.kind != _TAG:
-            if self._seen_prose:
-                self._emit(text)
-                return pos
-            self._pending.append((text, True))
-            self._pending_slots.append(len(self._slots))
-        self._slots.append(calls)
+        if verdict is None or (verdict[1] and cand.kind != _TAG):
+            self._emit(text)  # not a call, or an unknown tool outside <tool_call> tags
+        else:
+            self._found.extend(verdict[0])
         return pos
 
     def _reject(self, pos: int) -> int:

@@ -57,7 +57,7 @@ async def measure(server: ScriptedServer, n: int, reps: int) -> tuple[list[float
         for i in range(reps + 3):
             server.script(text(ANSWER), text(ANSWER))
             body = {"model": "m", "stream": True, "stream_options": {"include_usage": True},
-                    "messages": [*agent.build_messages(), {"role": "user", "content": "next question"}]}  # fmt: skip
+                    "messages": [*(await agent.build()).messages, {"role": "user", "content": "next question"}]}  # fmt: skip
             r = await raw_turn(client, server, body)
             o = await agent_turn(agent)
             if i >= 3:  # warm-up

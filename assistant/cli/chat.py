@@ -17,6 +17,8 @@ from assistant.cli.common import (
     Profile,
     Temperature,
     TextTools,
+    ContinueLast,
+    ConversationId,
     install_sigterm_as_interrupt,
     settings_flags,
     status_printer,
@@ -27,7 +29,7 @@ if TYPE_CHECKING:
     from assistant.api import Assistant
     from assistant.cli.render import PlainRenderer
 
-HELP = """Commands: /new (start over)  /tools (what the model can call)  /model  /help  /exit
+HELP = """Commands: /new (start over)  /context (what the model saw)  /tools  /model  /help  /exit
 Ctrl-C stops an answer (the partial answer is kept); Ctrl-D or /exit leaves."""
 
 
@@ -39,6 +41,8 @@ def chat(
     max_steps: MaxSteps = None,
     temperature: Temperature = None,
     text_tools: TextTools = None,
+    continue_last: ContinueLast = False,
+    conversation: ConversationId = None,
 ) -> None:
     """Chat in the terminal, streaming answers and showing tool calls."""
     install_sigterm_as_interrupt()
@@ -50,15 +54,17 @@ def chat(
         from assistant.config import load_settings
 
         settings = load_settings(flags)
-        _repl(settings)
+        _repl(settings, continue_last, conversation)
 
 
-def _repl(settings: Any) -> None:
+def _repl(settings: Any, continue_last: bool = False, conversation: str | None = None) -> None:
     from assistant.api import Assistant
     from assistant.builtin_tools import register_default_tools
     from assistant.cli.render import PlainRenderer
 
-    bot = Assistant(settings=settings, on_status=status_printer())
+    bot = Assistant(
+        settings=settings, on_status=status_printer(), continue_last=continue_last, conversation=conversation
+    )
     register_default_tools(bot.tools)
     renderer = PlainRenderer(show_stats=True)
     with asyncio.Runner() as runner:
@@ -82,6 +88,9 @@ def _banner(bot: Assistant) -> None:
     elif bot.local_server is None:
         where = bot.base_url
     sys.stderr.write(f"Chatting with {bot.model} at {where}. /help for commands.\n")
+    conv = bot.conversation
+    if conv.messages:
+        sys.stderr.write(f"Continuing conversation {conv.id} ({len(conv.messages)} messages).\n")
 
 
 def _loop(runner: asyncio.Runner, bot: Assistant, renderer: PlainRenderer) -> None:
@@ -136,10 +145,15 @@ def _command(bot: Assistant, text: str) -> str | None:
         sys.stderr.write(("Tools: " + ", ".join(names) if names else "No tools.") + "\n")
     elif cmd == "/model":
         sys.stderr.write(f"{bot.model} at {bot.base_url}\n")
+    elif cmd == "/context":
+        from assistant.cli.render import format_context
+
+        report = bot.last_report
+        sys.stderr.write((format_context(report) if report else "No request sent yet.") + "\n")
     else:
         import difflib
 
-        known = ["/exit", "/help", "/new", "/tools", "/model"]
+        known = ["/exit", "/help", "/new", "/tools", "/model", "/context"]
         near = difflib.get_close_matches(cmd, known, n=1)
         hint = f" Did you mean {near[0]}?" if near else " /help lists them."
         sys.stderr.write(f"Unknown command {cmd}.{hint}\n")

@@ -27,6 +27,14 @@ TextTools = Annotated[
 ]
 
 
+ContinueLast = Annotated[
+    bool, typer.Option("--continue", "-c", help="Continue the most recent conversation.")
+]
+ConversationId = Annotated[
+    str | None, typer.Option("--conversation", help="Continue this conversation (id or prefix).")
+]
+
+
 def settings_flags(**kwargs: Any) -> dict[str, Any]:
     mapping = {"text_tools": "text_tool_calls"}
     return {mapping.get(k, k): v for k, v in kwargs.items() if v is not None}

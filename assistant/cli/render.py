@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import dataclass, field
-from typing import IO
+from typing import IO, Any
 
 from assistant.cli.common import short
 from assistant.events import (
     Event,
+    Notice,
     StepStart,
     StreamError,
     TextDelta,
@@ -60,6 +61,9 @@ class PlainRenderer:
                 self._stats(event)
         elif isinstance(event, StepStart) and event.step > 1:
             self._end_line()
+        elif isinstance(event, Notice):
+            self._end_line()
+            self.info.write(f"[{event.level}: {event.message}]\n")
         self.info.flush()
 
     def _timing(self, event: Timing) -> None:
@@ -92,3 +96,34 @@ class JsonRenderer:
     def handle(self, event: Event) -> None:
         self.out.write(json.dumps(event_to_dict(event), ensure_ascii=False) + "\n")
         self.out.flush()
+
+
+SOURCE_LABELS = {
+    "system": "system prompt",
+    "tools": "tool schemas",
+    "retrieval": "retrieved passages",
+    "history": "history (earlier turns)",
+    "input": "current input",
+    "tool_results": "tool calls & results",
+}
+
+
+def format_context(report: Any) -> str:
+    """A plain table of what the last request carried (a ContextReport)."""
+    total = report.total_tokens
+    lines = [f"{'source':26} {'msgs':>5} {'tokens':>8} {'of window':>10}"]
+    for key, label in SOURCE_LABELS.items():
+        src = report.sources[key]
+        share = 100 * src.tokens / report.window if report.window else 0.0
+        lines.append(f"{label:26} {src.messages:>5} {src.tokens:>8,} {share:>9.1f}%")
+    lines.append(f"{'total':26} {len(report.messages):>5} {total:>8,} {100 * total / report.window:>9.1f}%")
+    counted = "llama-server's tokenizer" if report.counted_by == "server" else "an estimate (~3.5 chars/token)"
+    lines.append(f"window {report.window:,} tokens; {report.budget:,} usable for the prompt; counted with {counted}")
+    if report.actual_prompt_tokens is not None:
+        lines.append(f"the server reported {report.actual_prompt_tokens:,} prompt tokens for this request")
+    if report.dropped_turns:
+        lines.append(
+            f"dropped to fit: {report.dropped_turns} oldest turn(s), {report.dropped_messages} messages, "
+            f"~{report.dropped_tokens:,} tokens"
+        )
+    return "\n".join(lines)

@@ -104,13 +104,10 @@ def get_model(name_or_spec: str | ModelSpec) -> ModelSpec:
 
 
 def data_dir() -> Path:
-    """Root of our per-user data: ``$ASSISTANT_DATA_DIR`` or the platform's user data dir."""
-    override = os.environ.get("ASSISTANT_DATA_DIR")
-    if override:
-        return Path(override).expanduser()
-    import platformdirs
+    """Root of our per-user data (see assistant.paths)."""
+    from assistant.paths import data_dir as _data_dir
 
-    return Path(platformdirs.user_data_dir("assistant"))
+    return _data_dir()
 
 
 def models_dir() -> Path:

@@ -1,0 +1,296 @@
+"""Each request built from scratch under a token budget, with a report of exactly what was sent.
+
+The model keeps nothing between requests: what it knows this turn is what this
+request carries. ``ContextBuilder.build()`` assembles it from the system
+prompt, the tool schemas, retrieved passages, earlier turns (history), the
+current input and this turn's tool calls and results, and returns a
+``ContextReport`` saying how many messages and tokens each source took and
+what was dropped to fit. The same report feeds the Python API, ``/context``,
+traces and eval logs.
+
+Fitting: earlier turns are dropped oldest first and whole (a tool call is
+never separated from its result). When dropping is needed, the builder cuts
+deeper than strictly necessary (down to ``refill`` of the budget) and then
+keeps that cut while later turns still fit, so the start of the prompt stays
+the same from turn to turn and llama-server can reuse its prompt cache instead
+of re-reading the whole history after every drop.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from assistant.conversation import Message, fold_tool_exchanges
+from assistant.errors import AssistantError
+
+PER_MESSAGE_TOKENS = 4  # role markers around each message in chat templates such as ChatML
+TOOLS_PREAMBLE_TOKENS = 60  # the template's text introducing the tool list
+SOURCES = ("system", "tools", "retrieval", "history", "input", "tool_results")
+
+
+class ContextOverflow(AssistantError):
+    """The current input alone does not fit the context window."""
+
+
+class TokenCounter(Protocol):
+    method: Literal["server", "estimate"]
+
+    async def count(self, texts: list[str]) -> list[int]: ...
+
+
+class _Cache:
+    def __init__(self, size: int = 50_000) -> None:
+        self.size = size
+        self.data: OrderedDict[bytes, int] = OrderedDict()
+
+    @staticmethod
+    def key(text: str) -> bytes:
+        return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+    def get(self, key: bytes) -> int | None:
+        return self.data.get(key)
+
+    def put(self, key: bytes, value: int) -> None:
+        self.data[key] = value
+        if len(self.data) > self.size:
+            self.data.popitem(last=False)
+
+
+class EstimateCounter:
+    """About 3.5 characters per token for English and code; cached."""
+
+    method: Literal["server", "estimate"] = "estimate"
+
+    def __init__(self, chars_per_token: float = 3.5) -> None:
+        self.chars_per_token = chars_per_token
+
+    async def count(self, texts: list[str]) -> list[int]:
+        return [max(1, round(len(t) / self.chars_per_token)) if t else 0 for t in texts]
+
+
+class ServerTokenizer:
+    """Exact counts from llama-server's ``/tokenize``, cached by content; estimates if it fails."""
+
+    def __init__(self, root_url: str, *, concurrency: int = 8) -> None:
+        self.root_url = root_url.rstrip("/")
+        self.cache = _Cache()
+        self.fallback = EstimateCounter()
+        self.concurrency = concurrency
+        self.method: Literal["server", "estimate"] = "server"
+        self._client: Any = None
+
+    async def count(self, texts: list[str]) -> list[int]:
+        if self.method == "estimate":
+            return await self.fallback.count(texts)
+        keys = [self.cache.key(t) for t in texts]
+        missing = {k: t for k, t in zip(keys, texts, strict=True) if t and self.cache.get(k) is None}
+        if missing:
+            try:
+                await self._fetch(missing)
+            except Exception:
+                self.method = "estimate"  # say so in the report; keep working
+                return await self.fallback.count(texts)
+        return [self.cache.get(k) or 0 if t else 0 for k, t in zip(keys, texts, strict=True)]
+
+    async def _fetch(self, missing: dict[bytes, str]) -> None:
+        import asyncio
+
+        import httpx
+
+        if self._client is None:
+            self._client = httpx.AsyncClient(timeout=10.0)
+        sem = asyncio.Semaphore(self.concurrency)
+
+        async def one(key: bytes, text: str) -> None:
+            async with sem:
+                resp = await self._client.post(f"{self.root_url}/tokenize", json={"content": text})
+                resp.raise_for_status()
+                self.cache.put(key, len(resp.json()["tokens"]))
+
+        await asyncio.gather(*(one(k, t) for k, t in missing.items()))
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+
+async def detect_counter(base_url: str) -> tuple[TokenCounter, int | None]:
+    """llama-server's tokenizer and context window when the endpoint is one; else an estimate."""
+    import httpx
+
+    root = base_url.rstrip("/").removesuffix("/v1")
+    try:
+        async with httpx.AsyncClient(timeout=3.0) as client:
+            props = (await client.get(f"{root}/props")).json()
+            window = int(props["default_generation_settings"]["n_ctx"])
+            probe = await client.post(f"{root}/tokenize", json={"content": "hi"})
+            probe.raise_for_status()
+            probe.json()["tokens"]  # noqa: B018 — the shape we rely on
+    except Exception:
+        return EstimateCounter(), None
+    return ServerTokenizer(root), window
+
+
+@dataclass
+class SourceReport:
+    messages: int = 0
+    tokens: int = 0
+
+
+@dataclass
+class ContextReport:
+    """What one request carried, per source, and what was left out."""
+
+    window: int
+    budget: int  # window minus the room kept for the answer
+    counted_by: Literal["server", "estimate"]
+    sources: dict[str, SourceReport] = field(default_factory=lambda: {s: SourceReport() for s in SOURCES})
+    dropped_turns: int = 0
+    dropped_messages: int = 0
+    dropped_tokens: int = 0
+    kept_turns: int = 0
+    folded: bool = False
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    tools: list[dict[str, Any]] = field(default_factory=list)
+    actual_prompt_tokens: int | None = None  # from the server's usage, after the request
+
+    @property
+    def total_tokens(self) -> int:
+        return sum(s.tokens for s in self.sources.values())
+
+    def summary(self) -> dict[str, Any]:
+        """A JSON-ready summary (no message bodies)."""
+        return {
+            "window": self.window,
+            "budget": self.budget,
+            "counted_by": self.counted_by,
+            "total_tokens": self.total_tokens,
+            "actual_prompt_tokens": self.actual_prompt_tokens,
+            "sources": {k: {"messages": v.messages, "tokens": v.tokens} for k, v in self.sources.items()},
+            "dropped": {"turns": self.dropped_turns, "messages": self.dropped_messages, "tokens": self.dropped_tokens},
+            "kept_turns": self.kept_turns,
+            "folded_tool_results": self.folded,
+        }
+
+
+def split_turns(messages: list[Message]) -> list[list[Message]]:
+    """Group messages into turns: a user message and everything up to the next user message."""
+    turns: list[list[Message]] = []
+    for msg in messages:
+        if msg.role == "user" or not turns:
+            turns.append([msg])
+        else:
+            turns[-1].append(msg)
+    return turns
+
+
+def message_text(wire: dict[str, Any]) -> str:
+    """The text a message contributes to the prompt (content plus any tool calls)."""
+    text = wire.get("content") or ""
+    if wire.get("tool_calls"):
+        text += json.dumps(wire["tool_calls"], ensure_ascii=False)
+    return str(text)
+
+
+class ContextBuilder:
+    def __init__(
+        self,
+        counter: TokenCounter,
+        window: int,
+        *,
+        reserve: int = 1024,
+        refill: float = 0.6,
+        fold_tool_results: bool = False,
+    ) -> None:
+        self.counter = counter
+        self.window = window
+        self.reserve = min(reserve, window // 2)
+        self.refill = refill
+        self.fold = fold_tool_results
+        self._cut = 0  # index of the first history turn kept; sticky while it fits
+
+    def render(self, turn: list[Message]) -> list[dict[str, Any]]:
+        return fold_tool_exchanges(turn) if self.fold else [m.to_wire() for m in turn]
+
+    async def _tokens(self, wires: list[dict[str, Any]]) -> list[int]:
+        counts = await self.counter.count([message_text(w) for w in wires])
+        return [c + PER_MESSAGE_TOKENS for c in counts]
+
+    async def build(
+        self,
+        system_prompt: str | None,
+        messages: list[Message],
+        tools: list[dict[str, Any]],
+        retrieved: list[dict[str, Any]] | None = None,
+    ) -> ContextReport:
+        """The request for the next step. The last turn (the current one) is never dropped."""
+        report = ContextReport(self.window, self.window - self.reserve, self.counter.method, folded=self.fold)
+        head: list[dict[str, Any]] = [{"role": "system", "content": system_prompt}] if system_prompt else []
+        head_tokens = await self._tokens(head)
+        report.sources["system"] = SourceReport(len(head), sum(head_tokens))
+        if tools:
+            (tool_tokens,) = await self.counter.count([json.dumps(tools, ensure_ascii=False)])
+            report.sources["tools"] = SourceReport(len(tools), tool_tokens + TOOLS_PREAMBLE_TOKENS)
+        extra = list(retrieved or [])
+        report.sources["retrieval"] = SourceReport(len(extra), sum(await self._tokens(extra)))
+        turns = split_turns(messages)
+        current = turns.pop() if turns else []
+        current_wire = self.render(current)
+        await self._account_current(report, current, current_wire)
+        fixed = sum(s.tokens for s in report.sources.values())
+        if fixed > report.budget:
+            raise ContextOverflow(
+                f"This message needs about {fixed:,} tokens with the system prompt and tools, but the context "
+                f"window is {self.window:,} tokens ({report.budget:,} after keeping {self.reserve:,} for the answer).",
+                hint="Shorten it, or use a model with a larger context.",
+            )
+        rendered = [self.render(t) for t in turns]
+        sizes = [sum(await self._tokens(w)) for w in rendered]
+        start = self._choose_cut(sizes, report.budget - fixed)
+        kept = [w for ws in rendered[start:] for w in ws]
+        report.sources["history"] = SourceReport(len(kept), sum(sizes[start:]))
+        report.kept_turns = len(turns) - start
+        report.dropped_turns = start
+        report.dropped_messages = sum(len(t) for t in turns[:start])
+        report.dropped_tokens = sum(sizes[:start])
+        report.messages = head + extra + kept + current_wire
+        report.tools = list(tools)
+        return report
+
+    async def _account_current(
+        self, report: ContextReport, current: list[Message], wire: list[dict[str, Any]]
+    ) -> None:
+        tokens = await self._tokens(wire)
+        if self.fold or not current:
+            report.sources["input"] = SourceReport(len(wire), sum(tokens))
+            if self.fold and len(current) > 1:  # results folded into the input message
+                results = [m for m in current if m.role == "tool"]
+                counted = await self._tokens([m.to_wire() for m in results])
+                share = min(sum(counted), report.sources["input"].tokens)
+                report.sources["tool_results"] = SourceReport(len(results), share)
+                report.sources["input"].tokens -= share
+            return
+        report.sources["input"] = SourceReport(1, tokens[0])
+        report.sources["tool_results"] = SourceReport(len(wire) - 1, sum(tokens[1:]))
+
+    def _choose_cut(self, sizes: list[int], room: int) -> int:
+        """First history turn to keep: the sticky cut if it still fits, else a deeper one."""
+        start = min(self._cut, len(sizes))
+        if sum(sizes[start:]) <= room:
+            self._cut = start
+            return start
+        target = int(room * self.refill)
+        total = sum(sizes[start:])
+        while start < len(sizes) and total > target:
+            total -= sizes[start]
+            start += 1
+        self._cut = start
+        return start
+
+    def reset(self) -> None:
+        self._cut = 0
