@@ -39,8 +39,8 @@ from assistant.errors import MaxStepsExceeded, StreamInterrupted
 from assistant.events import (
     ContextEvent,
     Event,
-    Notice,
     Finish,
+    Notice,
     StepStart,
     StreamError,
     TextDelta,

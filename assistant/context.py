@@ -130,7 +130,7 @@ async def detect_counter(base_url: str) -> tuple[TokenCounter, int | None]:
             window = int(props["default_generation_settings"]["n_ctx"])
             probe = await client.post(f"{root}/tokenize", json={"content": "hi"})
             probe.raise_for_status()
-            probe.json()["tokens"]  # noqa: B018 — the shape we rely on
+            probe.json()["tokens"]
     except Exception:
         return EstimateCounter(), None
     return ServerTokenizer(root), window
@@ -262,9 +262,7 @@ class ContextBuilder:
         report.tools = list(tools)
         return report
 
-    async def _account_current(
-        self, report: ContextReport, current: list[Message], wire: list[dict[str, Any]]
-    ) -> None:
+    async def _account_current(self, report: ContextReport, current: list[Message], wire: list[dict[str, Any]]) -> None:
         tokens = await self._tokens(wire)
         if self.fold or not current:
             report.sources["input"] = SourceReport(len(wire), sum(tokens))

@@ -122,9 +122,7 @@ class History:
         self.owner = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(
-                self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
-            )
+            self.db = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False)
         except (OSError, sqlite3.Error) as exc:
             raise HistoryError(f"Cannot open the history database {self.path}: {exc}.") from None
         self.db.row_factory = sqlite3.Row
@@ -242,8 +240,17 @@ class History:
             self.db.execute(
                 "INSERT INTO messages (conversation_id, seq, role, content, tool_calls, tool_call_id, name, "
                 "status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (cid, seq, message.role, message.content, _calls_json(message.tool_calls), message.tool_call_id,
-                 message.name, message.status, now),  # fmt: skip
+                (
+                    cid,
+                    seq,
+                    message.role,
+                    message.content,
+                    _calls_json(message.tool_calls),
+                    message.tool_call_id,
+                    message.name,
+                    message.status,
+                    now,
+                ),
             )
             self.db.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", (now, cid))
             if message.role == "user":
@@ -254,9 +261,7 @@ class History:
         return seq
 
     def messages(self, cid: str, after_seq: int = 0) -> list[tuple[int, Message]]:
-        rows = self._read(
-            "SELECT * FROM messages WHERE conversation_id = ? AND seq > ? ORDER BY seq", (cid, after_seq)
-        )
+        rows = self._read("SELECT * FROM messages WHERE conversation_id = ? AND seq > ? ORDER BY seq", (cid, after_seq))
         return [(int(r["seq"]), _row_to_message(r)) for r in rows]
 
     def count(self, cid: str) -> int:

@@ -653,9 +653,7 @@ class TextCallFilter:
         ch = s[pos] if pos < len(s) else ""
         text = "".join(cand.value_parts)
         at_line_start = text[text.rfind("\n") + 1 :].strip() == "" and "\n" in text
-        closing = (cand.kind == _FENCE and ch == self._fence[0] and at_line_start) or (
-            cand.kind == _TAG and ch == "<"
-        )
+        closing = (cand.kind == _FENCE and ch == self._fence[0] and at_line_start) or (cand.kind == _TAG and ch == "<")
         if closing and self._repair(cand):
             self._state = _FCLOSE if cand.kind == _FENCE else _TCLOSE
             return pos

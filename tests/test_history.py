@@ -48,7 +48,9 @@ def test_migrates_an_old_database_keeping_its_data(tmp_path: Path) -> None:
     db = sqlite3.connect(path)
     db.executescript(MIGRATIONS[0] + "; PRAGMA user_version = 1;")
     db.execute("INSERT INTO conversations (id, title, created_at, updated_at) VALUES ('old', 't', 0, 0)")
-    db.execute("INSERT INTO messages (conversation_id, seq, role, content, created_at) VALUES ('old', 1, 'user', 'hi', 0)")
+    db.execute(
+        "INSERT INTO messages (conversation_id, seq, role, content, created_at) VALUES ('old', 1, 'user', 'hi', 0)"
+    )
     db.commit()
     db.close()
     with History(path) as store:

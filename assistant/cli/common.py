@@ -27,9 +27,7 @@ TextTools = Annotated[
 ]
 
 
-ContinueLast = Annotated[
-    bool, typer.Option("--continue", "-c", help="Continue the most recent conversation.")
-]
+ContinueLast = Annotated[bool, typer.Option("--continue", "-c", help="Continue the most recent conversation.")]
 ConversationId = Annotated[
     str | None, typer.Option("--conversation", help="Continue this conversation (id or prefix).")
 ]
