@@ -7,7 +7,13 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHES = ["bench_startup.py", "bench_loop_overhead.py", "bench_ttft.py", "bench_textcalls.py"]
+BENCHES = [
+    "bench_startup.py",
+    "bench_loop_overhead.py",
+    "bench_ttft.py",
+    "bench_textcalls.py",
+    "bench_context.py",
+]
 
 
 def main() -> int:

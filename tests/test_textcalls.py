@@ -294,6 +294,13 @@ def test_python_fence_streams_through_before_finish() -> None:
     assert shown == "".join(chunks)
 
 
+def test_an_indented_code_fence_ends_and_a_later_call_is_found() -> None:
+    text = f"1. Step one:\n\n    ```python\n    print(1)\n    ```\n\n{FENCED}\n"
+    calls, rest = find(text)
+    assert calls == [README]
+    assert rest == "1. Step one:\n\n    ```python\n    print(1)\n    ```\n\n"
+
+
 def test_prose_streams_token_by_token() -> None:
     filt = TextCallFilter(TOOLS)
     for token in ["The", " answer", " is", " 42", ".", " Use", " a < b", " here"]:
@@ -418,6 +425,8 @@ def test_odd_input_does_not_raise() -> None:
                               {"type": "function", "function": {"name": "t", "parameters": {"type": 12}}}]
     calls, _ = find_text_tool_calls('{"name": "t", "arguments": {"a": 1}}', weird_tools)
     assert [c.name for c in calls] == ["t"]  # an unusable schema does not block the call
+    assert find_text_tool_calls(FENCED, None) == ([], FENCED)  # type: ignore[arg-type]
+    assert find_text_tool_calls(FENCED, 5) == ([], FENCED)  # type: ignore[arg-type]
     filt = TextCallFilter(TOOLS)
     assert filt.feed(None) == ""  # type: ignore[arg-type]
     assert filt.feed("") == ""

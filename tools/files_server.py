@@ -24,7 +24,7 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from assistant.toolservers.workspace import OutsideWorkspace, relative, resolve_inside, workspace_root
+from assistant.toolservers.workspace import OutsideWorkspace, is_inside, relative, resolve_inside, workspace_root
 
 MAX_READ_CHARS = 50_000
 MAX_LIST = 500
@@ -32,9 +32,6 @@ MAX_DIFF_CHARS = 6_000
 MAX_GREP_FILE_BYTES = 5_000_000
 SKIP_DIRS = {".git", ".hg", ".svn", "node_modules", "__pycache__", ".venv", "venv", ".mypy_cache", ".pytest_cache",
              ".ruff_cache", ".tox"}  # fmt: skip
-
-ReadOnly = {"read_only_hint": True, "open_world_hint": False}
-
 
 def _tool_error(message: str) -> Exception:
     from mcp.server.mcpserver.exceptions import ToolError
@@ -90,7 +87,7 @@ def glob_to_regex(pattern: str) -> re.Pattern[str]:
     return re.compile("".join(out) + r"\Z")
 
 
-def _walk(root: Path, base: Path, skip_dirs: set[str]) -> Iterator[Path]:
+def _walk(base: Path, skip_dirs: set[str]) -> Iterator[Path]:
     """Files under ``base`` (not following symlinked folders), skipping tool and VCS folders."""
     for dirpath, dirnames, filenames in os.walk(base):
         dirnames[:] = sorted(d for d in dirnames if d not in skip_dirs)
@@ -130,9 +127,15 @@ class FilesTools:
         if not target.is_dir():
             raise _tool_error(f"'{path}' is not a folder in the workspace")
         entries = sorted(target.iterdir(), key=lambda p: (not p.is_dir(), p.name))
-        shown = [e.name + ("/" if e.is_dir() else "") for e in entries if show_hidden or not e.name.startswith(".")]
+        shown = [self._entry(e) for e in entries if show_hidden or not e.name.startswith(".")]
         more = f"\n[{len(shown) - MAX_LIST} more entries not shown]" if len(shown) > MAX_LIST else ""
         return "\n".join(shown[:MAX_LIST]) + more if shown else "(empty folder)"
+
+    def _entry(self, entry: Path) -> str:
+        name = entry.name + ("/" if entry.is_dir() else "")
+        if entry.is_symlink() and not is_inside(self.root, entry.resolve()):
+            name += " (symlink to outside the workspace: not readable)"
+        return name
 
     def read_file(
         self,
@@ -168,7 +171,7 @@ class FilesTools:
             raise _tool_error(f"'{path}' is not a folder in the workspace")
         regex = glob_to_regex(pattern if "/" in pattern else "**/" + pattern)
         skip = {d for d in SKIP_DIRS if d not in pattern}
-        found = [relative(self.root, f) for f in _walk(self.root, base, skip)
+        found = [relative(self.root, f) for f in _walk(base, skip)
                  if regex.match(f.relative_to(base).as_posix())]  # fmt: skip
         if not found:
             return f"no files match '{pattern}'"
@@ -189,7 +192,7 @@ class FilesTools:
         except re.error as exc:
             raise _tool_error(f"invalid regular expression: {exc}") from None
         base = _resolve(self.root, path)
-        files = [base] if base.is_file() else _walk(self.root, base, SKIP_DIRS)
+        files = [base] if base.is_file() else _walk(base, SKIP_DIRS)
         hits: list[str] = []
         for file in files:
             if not fnmatch.fnmatch(file.name, include) or not file.is_file():
