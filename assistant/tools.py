@@ -16,7 +16,7 @@ import json
 import time
 import types
 import typing
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, get_args, get_origin
 
@@ -157,13 +157,22 @@ def validate_arguments(schema: dict[str, Any], arguments: dict[str, Any]) -> str
     return "; ".join(parts)
 
 
-class ToolRegistry:
-    """The tools offered to the model this turn, and the one way to call them."""
+# Asked before each call: None lets it run; a string is the denial sent back as the result.
+Approver = Callable[[Tool, dict[str, Any]], Awaitable[str | None]]
 
-    def __init__(self, timeout: float = 120.0, max_result_chars: int = 20_000) -> None:
+
+class ToolRegistry:
+    """The tools offered to the model this turn, and the one way to call them.
+
+    A tool may carry its own ``timeout`` (seconds); ``approver`` (see assistant/approval.py)
+    is asked after validation and before the call, so time spent asking is not call time.
+    """
+
+    def __init__(self, timeout: float = 120.0, max_result_chars: int = 20_000, approver: Approver | None = None) -> None:
         self._tools: dict[str, Tool] = {}
         self.timeout = timeout
         self.max_result_chars = max_result_chars
+        self.approver = approver
 
     def add(self, tool: Tool) -> None:
         if tool.name in self._tools:
@@ -212,11 +221,18 @@ class ToolRegistry:
         problem = validate_arguments(tool.schema()["function"].get("parameters") or {}, args)
         if problem:
             return f"Error: invalid arguments for {call.name}: {problem}", True
+        if self.approver is not None:
+            denied = await self.approver(tool, args)
+            if denied is not None:
+                return denied, True
+        timeout = getattr(tool, "timeout", None) or self.timeout
         try:
-            return await asyncio.wait_for(tool.call(args), self.timeout), False
+            return await asyncio.wait_for(tool.call(args), timeout), False
         except TimeoutError:
-            return f"Error: {call.name} did not finish within {self.timeout:g} s and was stopped.", True
+            return f"Error: {call.name} did not finish within {timeout:g} s and was stopped.", True
         except asyncio.CancelledError:
             raise
+        except ToolError as exc:  # a failure the tool reported itself (e.g. an MCP error result)
+            return f"Error: {call.name} failed: {exc}", True
         except Exception as exc:
             return f"Error: {call.name} failed: {type(exc).__name__}: {exc}", True

@@ -183,3 +183,37 @@ def test_chat_sigterm_exits_cleanly(scripted: ScriptedServer, sig: str) -> None:
     child.expect(pexpect.EOF)
     child.close()
     assert "Traceback" not in (child.before or "")
+
+
+def test_history_continue_list_show_rm(scripted: ScriptedServer) -> None:
+    scripted.script(text("Hi Zed."), text("Your name is Zed."))
+    base = ["--base-url", scripted.base_url, "-m", "m", "--no-tools"]
+    assert run("ask", "My name is Zed.", *base).returncode == 0
+    proc = run("ask", "What is my name?", "--continue", *base)
+    assert proc.returncode == 0, proc.stderr
+    assert [m["content"] for m in scripted.requests[1]["messages"][1:]] == [
+        "My name is Zed.", "Hi Zed.", "What is my name?",
+    ]  # fmt: skip
+    listing = run("history", "list").stdout.splitlines()
+    assert len(listing) == 2 and "My name is Zed." in listing[1] and " 4 " in listing[1]
+    cid = listing[1].split()[0]
+    shown = run("history", "show", cid[:5]).stdout
+    assert "--- 3 user\nWhat is my name?" in shown and "Your name is Zed." in shown
+    assert run("history", "rm", cid).returncode == 0
+    assert run("history", "list").stdout.strip() == "No conversations yet."
+    missing = run("history", "show", "nope")
+    assert missing.returncode == 1 and "No conversation 'nope'" in missing.stderr
+
+
+def test_chat_context_command_shows_history_tokens(scripted: ScriptedServer) -> None:
+    scripted.script(text("One."), text("Two."))
+    child = spawn_chat(scripted)
+    for question in ("first question", "second question"):
+        child.sendline(question)
+        child.expect("you> ")
+    child.sendline("/context")
+    child.expect(r"history \(earlier turns\)\s+(\d+)\s+(\d+)")
+    assert int(child.match.group(1)) == 2 and int(child.match.group(2)) > 0
+    child.expect("counted with an estimate")
+    child.sendline("/exit")
+    child.expect(pexpect.EOF)

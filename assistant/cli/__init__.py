@@ -8,6 +8,7 @@ import typer
 
 from assistant.cli import ask as ask_cmd
 from assistant.cli import chat as chat_cmd
+from assistant.cli import evals as evals_cmd
 from assistant.cli import history_cmd
 from assistant.cli import local as local_cmd
 
@@ -32,6 +33,7 @@ app.command("ask")(ask_cmd.ask)
 app.command("models")(local_cmd.models)
 app.command("serve")(local_cmd.serve)
 app.add_typer(history_cmd.app, name="history")
+app.add_typer(evals_cmd.app, name="eval")
 
 
 def main() -> None:

@@ -1,0 +1,245 @@
+"""Approval before side effects: who may run which tool, asked in the terminal, remembered per workspace.
+
+Policy per tool, from the server's ``approval`` setting in mcp.json:
+
+- ``allow``: runs without asking; ``deny``: never runs;
+- ``ask``: asks the user (yes / no / always for this tool in this workspace);
+- ``auto`` (the default): tools the server marks read-only (``readOnlyHint``) run freely, the
+  others ask. Annotations are the server's own claim; set ``ask`` for a server you do not trust
+  to label its tools.
+
+``--yes`` answers yes to every question. With nobody to ask (a script, piped input), a call
+that needs approval is denied. A denied call goes back to the model as a ``Denied: ...`` tool
+result, and the turn goes on. "Always" answers live in ``<data dir>/approvals.json``, keyed by
+the workspace folder. Project-level servers (a ``.mcp.json`` in the workspace) are trusted the
+same way before they are started, since starting one runs its command.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import sys
+import threading
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, Literal
+
+Answer = Literal["yes", "no", "always"]
+
+
+@dataclass(frozen=True)
+class ApprovalRequest:
+    kind: Literal["tool", "server"]
+    server: str
+    tool: str = ""  # the tool's own name on its server ("" for a server)
+    shown_name: str = ""  # the name the model used
+    arguments: dict[str, Any] = field(default_factory=dict)
+    preview: str | None = None  # e.g. the diff a dry run produced
+    detail: str = ""  # for a server: what would run
+    workspace: str = ""
+
+
+AskFn = Callable[[ApprovalRequest], Awaitable[Answer]]
+
+
+def approvals_file() -> Path:
+    from assistant.paths import data_dir
+
+    return data_dir() / "approvals.json"
+
+
+class ApprovalStore:
+    """'Always' answers, per workspace: tools (server/tool) and trusted project servers (name -> fingerprint)."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path or approvals_file()
+
+    def _load(self) -> dict[str, Any]:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError):
+            return {"version": 1, "workspaces": {}}
+        return data if isinstance(data, dict) and isinstance(data.get("workspaces"), dict) else {"version": 1,
+                                                                                                 "workspaces": {}}
+
+    def _entry(self, data: dict[str, Any], workspace: str) -> dict[str, Any]:
+        entry = data["workspaces"].setdefault(workspace, {})
+        entry.setdefault("tools", [])
+        entry.setdefault("servers", {})
+        return entry  # type: ignore[no-any-return]
+
+    def _save(self, data: dict[str, Any]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        os.replace(tmp, self.path)
+
+    def tool_allowed(self, workspace: str, server: str, tool: str) -> bool:
+        return f"{server}/{tool}" in self._entry(self._load(), workspace)["tools"]
+
+    def allow_tool(self, workspace: str, server: str, tool: str) -> None:
+        data = self._load()
+        tools = self._entry(data, workspace)["tools"]
+        if f"{server}/{tool}" not in tools:
+            tools.append(f"{server}/{tool}")
+            self._save(data)
+
+    def server_trusted(self, workspace: str, name: str, fingerprint: str) -> bool:
+        return bool(self._entry(self._load(), workspace)["servers"].get(name) == fingerprint)
+
+    def trust_server(self, workspace: str, name: str, fingerprint: str) -> None:
+        data = self._load()
+        self._entry(data, workspace)["servers"][name] = fingerprint
+        self._save(data)
+
+
+def denied_message(name: str, why: str) -> str:
+    return f"Denied: {why} The call to {name} did not run. Do not retry it; continue without it or ask the user."
+
+
+class Approver:
+    """The ToolRegistry hook: ``await approver(tool, arguments)`` is None to run, or the denial text."""
+
+    def __init__(self, workspace: Path, *, ask: AskFn | None = None, yes: bool = False,
+                 store: ApprovalStore | None = None) -> None:  # fmt: skip
+        self.workspace = str(workspace)
+        self.ask = ask
+        self.yes = yes
+        self.store = store or ApprovalStore()
+        self._lock = asyncio.Lock()  # one question at a time
+        self.session_allowed: set[tuple[str, str]] = set()
+
+    async def __call__(self, tool: Any, arguments: dict[str, Any]) -> str | None:
+        policy = getattr(tool, "policy", "allow")
+        name = getattr(tool, "name", "?")
+        server = getattr(tool, "server_name", "")
+        remote = getattr(tool, "remote_name", name)
+        if policy == "allow":
+            return None
+        if policy == "deny":
+            return denied_message(name, f"the approval policy for server '{server}' blocks {remote}.")
+        if self.yes or (server, remote) in self.session_allowed:
+            return None
+        if self.store.tool_allowed(self.workspace, server, remote):
+            return None
+        if self.ask is None:
+            return denied_message(name, "it needs the user's approval and nobody could be asked (non-interactive; "
+                                        "the user can rerun with --yes or allow the tool in mcp.json).")  # fmt: skip
+        preview = None
+        preview_fn = getattr(tool, "preview", None)
+        if preview_fn is not None:
+            checked = await preview_fn(arguments)
+            if checked is not None:
+                text, is_error = checked
+                if is_error:  # the real call would fail the same way: no need to bother the user
+                    return f"Error (found by a dry run before asking the user; nothing changed): {text}"
+                preview = text
+        request = ApprovalRequest("tool", server, remote, name, dict(arguments), preview, workspace=self.workspace)
+        async with self._lock:
+            answer = await self.ask(request)
+        if answer == "always":
+            self.store.allow_tool(self.workspace, server, remote)
+        if answer in ("yes", "always"):
+            return None
+        return denied_message(name, "the user said no.")
+
+    async def trust_server(self, name: str, detail: str, fingerprint: str) -> bool:
+        """May this project-level server be started? (asked once per workspace with 'always')."""
+        if self.yes or self.store.server_trusted(self.workspace, name, fingerprint):
+            return True
+        if self.ask is None:
+            return False
+        async with self._lock:
+            answer = await self.ask(ApprovalRequest("server", name, detail=detail, workspace=self.workspace))
+        if answer == "always":
+            self.store.trust_server(self.workspace, name, fingerprint)
+        return answer in ("yes", "always")
+
+
+def _describe_args(arguments: dict[str, Any], limit: int = 400) -> list[str]:
+    lines = []
+    for key, value in arguments.items():
+        if isinstance(value, str):
+            shown = value if len(value) <= limit else value[:limit] + f"… ({len(value)} chars)"
+            shown = json.dumps(shown, ensure_ascii=False)
+        else:
+            shown = json.dumps(value, ensure_ascii=False)[:limit]
+        lines.append(f"    {key}: {shown}")
+    return lines
+
+
+def format_request(request: ApprovalRequest) -> str:
+    if request.kind == "server":
+        return (f"The project file in {request.workspace} wants to start the MCP server '{request.server}':\n"
+                f"    {request.detail}\nStart it? [y]es, [n]o, [a]lways for this workspace: ")  # fmt: skip
+    lines = [f"Allow {request.server} to run {request.tool}?", *_describe_args(request.arguments)]
+    if request.preview:
+        lines += ["  preview (dry run):", *("    " + line for line in request.preview.rstrip("\n").splitlines()[:60])]
+    lines.append(f"[y]es, [n]o, [a]lways allow {request.tool} in {request.workspace}: ")
+    return "\n".join(lines)
+
+
+def parse_answer(text: str) -> Answer | None:
+    word = text.strip().lower()
+    if word in ("y", "yes"):
+        return "yes"
+    if word in ("a", "always"):
+        return "always"
+    if word in ("n", "no", ""):
+        return "no"
+    return None
+
+
+def terminal_ask(out: IO[str] | None = None, read: Callable[[], str] = input) -> AskFn:
+    """Ask on the terminal, in the event loop's thread, while the turn waits.
+
+    Reading in the loop's own thread (not ``asyncio.to_thread``) keeps one reader on stdin: a
+    reader thread left behind by Ctrl-C would steal the next chat line. Ctrl-C at the question
+    counts as "no" and interrupts the turn the way Ctrl-C does anywhere else in it (the
+    ``asyncio.Runner`` handler is called); Ctrl-D counts as "no".
+    """
+
+    async def ask(request: ApprovalRequest) -> Answer:
+        stream = out or sys.stderr
+        stream.write("\n" + format_request(request))
+        stream.flush()
+        for _ in range(3):
+            line = _read_interruptibly(read)
+            if line is None:
+                stream.write("\n[no]\n")
+                return "no"
+            answer = parse_answer(line)
+            if answer is not None:
+                return answer
+            stream.write("Please answer y, n or a: ")
+            stream.flush()
+        return "no"
+
+    return ask
+
+
+def _read_interruptibly(read: Callable[[], str]) -> str | None:
+    """One line; None on EOF or Ctrl-C (which is passed on to the handler that was installed)."""
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.getsignal(signal.SIGINT) if main else None
+    if main:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        return read()
+    except EOFError:
+        return None
+    except KeyboardInterrupt:
+        if not callable(previous) or previous is signal.default_int_handler:
+            raise
+        signal.signal(signal.SIGINT, previous)
+        with contextlib.suppress(KeyboardInterrupt):
+            previous(signal.SIGINT, None)  # asyncio.Runner's handler: cancels the turn
+        return None
+    finally:
+        if main and previous is not None:
+            signal.signal(signal.SIGINT, previous)

@@ -1,0 +1,533 @@
+"""ToolHub: MCP servers (stdio, streamable HTTP, SSE) as tools of the agent loop.
+
+- Every configured server is connected at start, concurrently; the hub keeps the ones that
+  connected and records for the others why they failed (command not found, crashed at start,
+  no answer within ``startupTimeout``, HTTP errors, with the tail of the server's stderr).
+- Each server's connection lives in one task of its own (the SDK's anyio scopes must be entered
+  and left by the same task, and the chat enters and leaves the assistant in different
+  ``Runner.run`` calls); calls come from any task.
+- Their tools become ``McpTool`` objects, which implement the same ``Tool`` protocol as Python
+  functions, so the registry validates arguments against each tool's input schema before any
+  call. Names that collide (between servers, or with tools already registered) are prefixed
+  ``<server>__``; names outside OpenAI's ``[A-Za-z0-9_-]{1,64}`` are cleaned up.
+- Calls have a per-server timeout (``timeout`` in mcp.json, default 300 s); progress
+  notifications go to ``on_progress``; cancelling the calling task (Ctrl-C) cancels the call
+  on the server too (the SDK sends ``notifications/cancelled``).
+- A server that dies mid-call is marked exited; its tools answer with an error from then on.
+- ``aclose()`` closes every server: stdin closed, then SIGTERM and SIGKILL to the process group
+  (the SDK's shutdown), so no child process outlives the hub.
+
+The MCP SDK is imported only when a server is actually connected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import os
+import re
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+from assistant.approval import ApprovalStore, Approver, AskFn
+from assistant.errors import ToolError
+from assistant.mcp_config import ServerConfig, load_servers
+
+if TYPE_CHECKING:
+    from assistant.tools import ToolRegistry
+
+_BAD_NAME_CHARS = re.compile(r"[^A-Za-z0-9_-]")
+_SDK_ERROR_PREFIX = re.compile(r"^Error executing tool [^:]+: ")
+CLOSE_TIMEOUT = 15.0
+
+
+@dataclass(frozen=True)
+class ToolProgress:
+    """A progress notification from a server during a call."""
+
+    server: str
+    tool: str
+    progress: float
+    total: float | None
+    message: str | None
+
+    def describe(self) -> str:
+        amount = f"{self.progress:g}/{self.total:g}" if self.total else f"{self.progress:g}"
+        return f"{self.tool} ({self.server}): {amount}" + (f" {self.message}" if self.message else "")
+
+
+ProgressFn = Callable[[ToolProgress], None]
+
+
+class _StderrTail:
+    """A server's stderr through a pipe of ours, drained by a thread; keeps the last few KB.
+
+    A thread, not the event loop: between chat turns the loop is not running, and a server
+    writing to a full pipe would block.
+    """
+
+    def __init__(self, keep: int = 4000) -> None:
+        read_fd, write_fd = os.pipe()
+        self.writer: TextIO = os.fdopen(write_fd, "w")
+        self._read_fd = read_fd
+        self._keep = keep
+        self._buf = bytearray()
+        self.total = 0
+        self.eof = threading.Event()
+        threading.Thread(target=self._drain, name="mcp-stderr", daemon=True).start()
+
+    def _drain(self) -> None:
+        try:
+            while chunk := os.read(self._read_fd, 65536):
+                self.total += len(chunk)
+                self._buf += chunk
+                del self._buf[: -self._keep]
+        finally:
+            os.close(self._read_fd)
+            self.eof.set()
+
+    def close_writer(self) -> None:
+        if not self.writer.closed:
+            self.writer.close()
+
+    def last_lines(self, n: int = 3) -> str:
+        lines = [ln.strip() for ln in self._buf.decode("utf-8", errors="replace").splitlines() if ln.strip()]
+        return " | ".join(lines[-n:])
+
+
+@contextlib.asynccontextmanager
+async def _stdio_transport(params: Any, tail: _StderrTail) -> AsyncIterator[Any]:
+    from mcp.client.stdio import stdio_client
+
+    try:
+        async with stdio_client(params, errlog=tail.writer) as streams:
+            tail.close_writer()  # the child has its own copy now: EOF means it exited
+            yield streams
+    finally:
+        tail.close_writer()
+
+
+def _leaves(exc: BaseException) -> list[BaseException]:
+    if isinstance(exc, BaseExceptionGroup):
+        return [leaf for sub in exc.exceptions for leaf in _leaves(sub)]
+    return [exc]
+
+
+def describe_failure(exc: BaseException, config: ServerConfig) -> str:
+    """One line on why a server could not be used."""
+    leaves = [e for e in _leaves(exc) if not isinstance(e, asyncio.CancelledError)] or [exc]
+    err = leaves[0]
+    if isinstance(err, FileNotFoundError) and config.transport == "stdio":
+        return f"command not found: {config.command}"
+    if isinstance(err, PermissionError) and config.transport == "stdio":
+        return f"command cannot be run (permission denied): {config.command}"
+    name = type(err).__name__
+    text = str(err) or name
+    if name in ("ConnectError", "ConnectTimeout"):
+        return f"cannot connect to {config.url}: {text}"
+    if name == "MCPError" and "Connection closed" in text:
+        return "the server closed the connection while starting"
+    return text if name in ("MCPError", "HTTPStatusError", "StreamableHTTPError") else f"{name}: {text}"
+
+
+def _size(b64: str) -> str:
+    n = len(b64) * 3 // 4
+    return f"{n / 1024:.1f} KB" if n >= 1024 else f"{n} bytes"
+
+
+def _block_text(block: Any) -> str:
+    kind = getattr(block, "type", "")
+    if kind == "text":
+        return str(block.text)
+    if kind in ("image", "audio"):
+        return f"[{kind}: {block.mime_type}, {_size(block.data)}; not shown to the model]"
+    if kind == "resource_link":
+        extra = f" ({block.mime_type})" if block.mime_type else ""
+        desc = f": {block.description}" if block.description else ""
+        return f"[resource link: {block.name} <{block.uri}>{extra}{desc}]"
+    if kind == "resource":
+        res = block.resource
+        mime = f" ({res.mime_type})" if res.mime_type else ""
+        if getattr(res, "text", None) is not None:
+            return f"[resource {res.uri}{mime}]\n{res.text}"
+        return f"[resource {res.uri}{mime}: binary, {_size(getattr(res, 'blob', ''))}; not shown to the model]"
+    return f"[{kind or 'unknown'} content; not shown to the model]"
+
+
+def _same_json(text: str, value: Any) -> bool:
+    try:
+        parsed = json.loads(text)
+    except (ValueError, TypeError):
+        return False
+    return bool(parsed == value or (isinstance(value, dict) and list(value) == ["result"] and parsed == value["result"]))
+
+
+def render_result(result: Any) -> tuple[str, bool]:
+    """A CallToolResult as text for the model: text kept, structured content as JSON, the rest described."""
+    parts = [_block_text(b) for b in result.content]
+    structured = result.structured_content
+    if structured is not None and not any(_same_json(p, structured) for p in parts):
+        shown = json.dumps(structured, ensure_ascii=False, indent=2)
+        parts.append(f"structured content:\n{shown}" if parts else shown)
+    text = "\n".join(parts) if parts else "(no output)"
+    if result.is_error:
+        text = _SDK_ERROR_PREFIX.sub("", text, count=1)
+    return text, bool(result.is_error)
+
+
+class McpServer:
+    """One configured server: its connection (owned by one task), its tools, its state."""
+
+    def __init__(self, config: ServerConfig) -> None:
+        self.config = config
+        self.name = config.name
+        self._state = "disabled" if config.disabled else "not started"
+        self.error: str | None = None
+        self.tools: list[Any] = []  # mcp_types.Tool
+        self.instructions: str | None = None
+        self.connect_seconds: float | None = None
+        self._client: Any = None
+        self._task: asyncio.Task[None] | None = None
+        self._stop = asyncio.Event()
+        self._tail: _StderrTail | None = None
+
+    @property
+    def state(self) -> str:
+        if self._state == "connected" and self._tail is not None and self._tail.eof.is_set():
+            return "exited"
+        return self._state
+
+    @property
+    def startable(self) -> bool:
+        return self._state == "not started"
+
+    def skip(self, state: str, why: str) -> None:
+        self._state, self.error = state, why
+
+    def _fail(self, state: str, why: str) -> None:
+        tail = self._tail.last_lines() if self._tail else ""
+        self._state = state
+        self.error = why + (f"; stderr: {tail}" if tail and tail not in why else "")
+
+    async def connect(self) -> None:
+        """Connect and list tools; never raises for a server problem (see ``state`` and ``error``)."""
+        if self.config.problem:
+            self.skip("failed", self.config.problem)
+            return
+        started = time.perf_counter()
+        self._state = "connecting"
+        ready = asyncio.Event()
+        self._task = asyncio.create_task(self._own(ready), name=f"mcp-server:{self.name}")
+        try:
+            async with asyncio.timeout(self.config.startup_timeout):
+                await ready.wait()
+        except TimeoutError:
+            self._fail("failed", f"did not finish starting within {self.config.startup_timeout:g} s")
+            await self._end_task(cancel=True)
+        except asyncio.CancelledError:
+            await self._end_task(cancel=True)
+            raise
+        self.connect_seconds = time.perf_counter() - started
+
+    async def _own(self, ready: asyncio.Event) -> None:
+        from mcp import Client
+        from mcp_types import Implementation
+
+        from assistant import __version__
+
+        connected = False
+        try:
+            async with contextlib.AsyncExitStack() as stack:
+                transport = await self._transport(stack)
+                info = Implementation(name="assistant", version=__version__)
+                client = await stack.enter_async_context(Client(transport, client_info=info, cache=None))
+                self.tools = await _list_tools(client)
+                self.instructions = client.instructions
+                self._client, self._state, connected = client, "connected", True
+                ready.set()
+                await self._stop.wait()
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # noqa: BLE001 (ExceptionGroups from anyio included)
+            if self.error is None:
+                self._fail("exited" if connected else "failed", describe_failure(exc, self.config))
+        finally:
+            self._client = None
+            if self._state in ("connected", "connecting"):
+                self._state = "closed" if connected else "failed"
+            ready.set()
+
+    async def _transport(self, stack: contextlib.AsyncExitStack) -> Any:
+        c = self.config
+        if c.transport == "stdio":
+            from mcp.client.stdio import StdioServerParameters
+
+            self._tail = _StderrTail()
+            params = StdioServerParameters(command=c.command or "", args=list(c.args), env=c.env or None, cwd=c.cwd)
+            return _stdio_transport(params, self._tail)
+        if c.transport == "sse":
+            from mcp.client.sse import sse_client
+
+            return sse_client(c.url or "", headers=c.headers or None, sse_read_timeout=max(300.0, c.timeout))
+        import httpx2
+        from mcp.client.streamable_http import streamable_http_client
+
+        http = httpx2.AsyncClient(headers=c.headers, timeout=httpx2.Timeout(30.0, read=max(300.0, c.timeout)))
+        stack.push_async_callback(http.aclose)
+        return streamable_http_client(c.url or "", http_client=http)
+
+    async def call(self, tool: str, arguments: dict[str, Any], progress: ProgressFn | None = None) -> tuple[str, bool]:
+        """(text, is_error) of one call; ToolError when the server cannot answer."""
+        from mcp import MCPError
+        from mcp_types import CONNECTION_CLOSED, REQUEST_TIMEOUT
+
+        client = self._client
+        if client is None or self.state != "connected":
+            why = f": {self.error}" if self.error else ""
+            raise ToolError(f"the MCP server '{self.name}' is not running ({self.state}{why}).")
+
+        async def on_progress(value: float, total: float | None, message: str | None) -> None:
+            if progress is not None:
+                progress(ToolProgress(self.name, tool, value, total, message))
+
+        try:
+            result = await client.call_tool(tool, arguments, read_timeout_seconds=self.config.timeout,
+                                            progress_callback=on_progress)  # fmt: skip
+        except MCPError as exc:
+            if exc.code == REQUEST_TIMEOUT:
+                raise ToolError(f"the MCP server '{self.name}' did not answer within {self.config.timeout:g} s; "
+                                "the call was cancelled (the server is still connected).") from None  # fmt: skip
+            if exc.code == CONNECTION_CLOSED:
+                raise ToolError(await self._died_during_call()) from None
+            raise ToolError(f"the MCP server '{self.name}' refused the call: {exc}") from None
+        except (OSError, EOFError) as exc:
+            raise ToolError(await self._died_during_call(str(exc))) from None
+        except ValueError as exc:  # pydantic: a result that is not valid MCP
+            raise ToolError(f"the MCP server '{self.name}' sent an invalid result: {str(exc)[:300]}") from None
+        return render_result(result)
+
+    async def _died_during_call(self, detail: str = "") -> str:
+        if self._tail is not None:
+            await asyncio.to_thread(self._tail.eof.wait, 1.0)
+        self._fail("exited", "the server exited" + (f" ({detail})" if detail else ""))
+        self._stop.set()  # let the owner task close what is left of the connection
+        return (f"the MCP server '{self.name}' stopped during the call ({self.error}); its tools are unavailable "
+                "until the assistant restarts.")  # fmt: skip
+
+    async def _end_task(self, cancel: bool) -> None:
+        task = self._task
+        if task is None or task.done():
+            return
+        self._stop.set()
+        if cancel:
+            task.cancel()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(task), CLOSE_TIMEOUT)
+        if not task.done():
+            task.cancel()
+        with contextlib.suppress(BaseException):
+            await task
+
+    async def close(self) -> None:
+        await self._end_task(cancel=False)
+        if self._state == "connected":
+            self._state = "closed"
+
+
+async def _list_tools(client: Any) -> list[Any]:
+    tools: list[Any] = []
+    cursor: str | None = None
+    for _ in range(100):  # a server whose pages never end cannot hang the start
+        page = await client.list_tools(cursor=cursor)
+        tools.extend(page.tools)
+        cursor = page.next_cursor
+        if not cursor:
+            break
+    return tools
+
+
+def _clean_schema(schema: dict[str, Any] | None) -> dict[str, Any]:
+    """The tool's input schema, as an object schema jsonschema accepts (else a permissive one)."""
+    import jsonschema
+
+    out = {k: v for k, v in (schema or {}).items() if k not in ("title", "$schema")}
+    out.setdefault("type", "object")
+    out.setdefault("properties", {})
+    try:
+        jsonschema.Draft202012Validator.check_schema(out)
+    except jsonschema.SchemaError:
+        return {"type": "object", "properties": {}}
+    return out
+
+
+@dataclass
+class McpTool:
+    """One tool of one MCP server, as the agent loop sees it (implements ``Tool``)."""
+
+    name: str  # as offered to the model (maybe prefixed)
+    server: McpServer
+    remote_name: str  # the name on the server
+    description: str
+    parameters: dict[str, Any]
+    read_only: bool
+    policy: str  # allow | ask | deny (``auto`` already resolved)
+    timeout: float
+    on_progress: ProgressFn | None = None
+    has_dry_run: bool = False
+
+    @property
+    def server_name(self) -> str:
+        return self.server.name
+
+    def schema(self) -> dict[str, Any]:
+        return {"type": "function",
+                "function": {"name": self.name, "description": self.description, "parameters": self.parameters}}  # fmt: skip
+
+    def policy_for(self, arguments: dict[str, Any]) -> str:
+        """A dry run changes nothing, so it needs no approval."""
+        if self.has_dry_run and arguments.get("dry_run") is True and self.policy == "ask":
+            return "allow"
+        return self.policy
+
+    async def call(self, arguments: dict[str, Any]) -> str:
+        text, is_error = await self.server.call(self.remote_name, arguments, self.on_progress)
+        if is_error:
+            raise ToolError(text)
+        return text
+
+    async def preview(self, arguments: dict[str, Any]) -> tuple[str, bool] | None:
+        """What the call would do, from the tool's own ``dry_run`` (for the approval question)."""
+        if not self.has_dry_run or arguments.get("dry_run"):
+            return None
+        try:
+            return await asyncio.wait_for(self.server.call(self.remote_name, {**arguments, "dry_run": True}), 30.0)
+        except (ToolError, TimeoutError):
+            return None
+
+
+def _clean_name(name: str) -> str:
+    return _BAD_NAME_CHARS.sub("_", name)[:64] or "tool"
+
+
+class ToolHub:
+    """The configured MCP servers and their tools."""
+
+    def __init__(self, configs: Iterable[ServerConfig], *, on_progress: ProgressFn | None = None) -> None:
+        self.servers: dict[str, McpServer] = {c.name: McpServer(c) for c in configs}
+        self.on_progress = on_progress
+        self.tools: dict[str, McpTool] = {}
+        self.start_seconds: float | None = None
+
+    async def __aenter__(self) -> ToolHub:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def start(self) -> None:
+        """Connect every startable server at once; failures are recorded, not raised."""
+        started = time.perf_counter()
+        try:
+            await asyncio.gather(*(s.connect() for s in self.servers.values() if s.startable))
+        except BaseException:
+            await self.aclose()
+            raise
+        self.start_seconds = time.perf_counter() - started
+        self.tools = self.build_tools()
+
+    async def trust_project_servers(self, approver: Approver) -> None:
+        """Project-level servers run a command from the workspace: start them only once trusted."""
+        for server in self.servers.values():
+            c = server.config
+            if c.project and server.startable and not await approver.trust_server(c.name, f"{c.describe()}  "
+                                                                                          f"(from {c.source})",
+                                                                                  c.fingerprint()):  # fmt: skip
+                server.skip("not trusted", f"from {c.source}; not started until trusted (answer 'always' in the chat, "
+                                           "or run with --yes)")  # fmt: skip
+
+    def build_tools(self, taken: Iterable[str] = ()) -> dict[str, McpTool]:
+        taken_set = set(taken)
+        connected = [s for s in self.servers.values() if s.state == "connected"]
+        counts: dict[str, int] = {}
+        for server in connected:
+            for t in server.tools:
+                counts[_clean_name(t.name)] = counts.get(_clean_name(t.name), 0) + 1
+        tools: dict[str, McpTool] = {}
+        for server in connected:
+            for t in server.tools:
+                name = _clean_name(t.name)
+                if counts[name] > 1 or name in taken_set:
+                    name = _clean_name(f"{server.name}__{t.name}")
+                base, n = name, 2
+                while name in tools or name in taken_set:
+                    name, n = f"{base[:60]}_{n}", n + 1
+                tools[name] = self._tool(server, t, name)
+        return tools
+
+    def _tool(self, server: McpServer, t: Any, name: str) -> McpTool:
+        params = _clean_schema(t.input_schema)
+        read_only = bool(t.annotations is not None and t.annotations.read_only_hint)
+        policy = server.config.policy_for(t.name)
+        if policy == "auto":
+            policy = "allow" if read_only else "ask"
+        dry = params.get("properties", {}).get("dry_run", {})
+        return McpTool(name, server, t.name, t.description or t.title or t.name, params, read_only, policy,
+                       server.config.timeout + 5.0, self.on_progress,
+                       has_dry_run=isinstance(dry, dict) and dry.get("type") == "boolean")  # fmt: skip
+
+    def register(self, registry: ToolRegistry) -> None:
+        """Add every tool to ``registry``; names already there make ours take the server prefix."""
+        self.tools = self.build_tools(taken=[n for n in registry.names() if n not in self.tools])
+        for tool in self.tools.values():
+            registry.remove(tool.name)
+            registry.add(tool)
+
+    def failures(self) -> list[McpServer]:
+        return [s for s in self.servers.values() if s.state in ("failed", "exited", "not trusted")]
+
+    async def aclose(self) -> None:
+        await asyncio.gather(*(s.close() for s in self.servers.values()), return_exceptions=True)
+
+
+@dataclass
+class McpOptions:
+    """How ``Assistant`` sets up MCP tools (``Assistant(mcp=McpOptions(...))``)."""
+
+    workspace: str | Path | None = None  # default: the current folder
+    builtin: tuple[str, ...] = ()  # built-in servers to start: "files", "run"
+    servers: list[ServerConfig] | None = None  # None: the mcp.json files (user and project)
+    yes: bool = False  # approve every call that would ask
+    ask: AskFn | None = None  # how to ask (None: nobody to ask, such calls are denied)
+    on_progress: ProgressFn | None = None
+    store: ApprovalStore | None = field(default=None, repr=False)
+
+    def workspace_path(self) -> Path:
+        return Path(self.workspace or Path.cwd()).expanduser().resolve()
+
+
+async def open_hub(stack: contextlib.AsyncExitStack, registry: ToolRegistry, options: McpOptions,
+                   status: Callable[[str], None] | None = None) -> ToolHub | None:  # fmt: skip
+    """Start the servers, register their tools, install the approver; closed with ``stack``."""
+    workspace = options.workspace_path()
+    configs = options.servers if options.servers is not None else load_servers(workspace, options.builtin)
+    if all(c.disabled for c in configs):
+        return None
+    approver = Approver(workspace, ask=options.ask, yes=options.yes, store=options.store)
+    hub = ToolHub(configs, on_progress=options.on_progress)
+    stack.push_async_callback(hub.aclose)
+    await hub.trust_project_servers(approver)
+    await hub.start()
+    for server in hub.failures():
+        if status is not None:
+            status(f"tool server '{server.name}' {server.state}: {server.error}")
+    hub.register(registry)
+    if getattr(registry, "approver", None) is None:
+        registry.approver = approver
+    return hub

@@ -1,0 +1,187 @@
+"""Set up a run: the endpoint (or the local model with enough slots), the run folder and its config.
+
+``run_eval(EvalRequest(...))`` is what ``assistant eval run`` calls: it opens the target, writes
+or checks config.json (a rerun with the same settings resumes; different settings are refused,
+never mixed into one run), and drives the ``Runner``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import re
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from assistant.config import Settings
+from assistant.endpoint import Endpoint, EndpointConfig
+
+from .prompts import Template, get_template
+from .runner import ProgressFn, RunOptions, Runner
+from .sandbox import Limits, Sandbox
+from .store import RunError, RunStore
+from .suites import Suite, load_suite
+
+HARNESS_VERSION = 1
+SLOT_CONTEXT = 4096  # tokens per llama-server slot: prompt + up to 2048 generated, agent turns
+# Settings that define a run; resuming with any of them changed would mix two experiments.
+IDENTITY = ("suite", "suite_sha256", "task_ids", "mode", "template", "model", "model_file_sha256",
+            "samples", "params", "max_steps", "extract", "sandbox_limits")  # fmt: skip
+
+
+def runs_dir() -> Path:
+    from assistant.paths import data_dir
+
+    return data_dir() / "evals" / "runs"
+
+
+@dataclass
+class EvalRequest:
+    suite: str = "humaneval"
+    mode: str = "direct"
+    template: str = "qwen"
+    task_ids: list[str] | None = None
+    limit: int | None = None
+    samples: int = 1
+    temperature: float | None = None
+    top_p: float | None = None
+    seed: int | None = None
+    max_tokens: int | None = None
+    max_steps: int = 6
+    concurrency: int = 4
+    timeout: float = 10.0
+    extract: str = "auto"
+    sanitize: bool = True
+    out: Path | None = None
+    name: str | None = None
+    command: str = field(default_factory=lambda: " ".join(sys.argv))
+
+
+@dataclass
+class Target:
+    endpoint: Endpoint
+    model: str
+    base_url: str
+    info: dict[str, Any]
+
+
+@contextlib.asynccontextmanager
+async def open_target(settings: Settings, concurrency: int) -> AsyncIterator[Target]:
+    """The configured endpoint, or our own local llama-server with ``concurrency`` slots."""
+    if settings.base_url is not None:
+        endpoint = Endpoint(_endpoint_config(settings, settings.base_url, settings.model or ""))
+        try:
+            model = settings.model or (await endpoint.list_models() or [""])[0]
+            endpoint.config = _endpoint_config(settings, settings.base_url, model)
+            yield Target(endpoint, model, settings.base_url, {"kind": "remote", "quantization": "unknown"})
+        finally:
+            await endpoint.aclose()
+        return
+    from assistant.local.models import get_model
+    from assistant.local.server import open_local_server
+
+    spec = get_model(settings.local_model)
+    slots = max(1, concurrency)
+    async with open_local_server(spec.name, ctx=SLOT_CONTEXT * slots, reuse=False, parallel=slots) as server:
+        endpoint = Endpoint(_endpoint_config(settings, server.base_url, server.model))
+        info = {"kind": "local", "model": spec.display_name, "file_sha256": spec.sha256, "slots": slots,
+                "context_per_slot": SLOT_CONTEXT, **await _server_props(server.root_url)}  # fmt: skip
+        try:
+            yield Target(endpoint, server.model, server.base_url, info)
+        finally:
+            await endpoint.aclose()
+
+
+def _endpoint_config(settings: Settings, base_url: str, model: str) -> EndpointConfig:
+    return EndpointConfig(
+        base_url=base_url, model=model, api_key=settings.api_key, timeout=settings.timeout,
+        connect_timeout=settings.connect_timeout, max_retries=settings.max_retries,
+        text_tool_calls=settings.recognise_text_calls,
+    )  # fmt: skip
+
+
+async def _server_props(root_url: str) -> dict[str, Any]:
+    import httpx
+
+    try:
+        async with httpx.AsyncClient(timeout=5.0, trust_env=False) as client:
+            props = (await client.get(f"{root_url}/props")).json()
+    except (httpx.HTTPError, ValueError):
+        return {}
+    return {"quantization": props.get("model_ftype"), "server_build": props.get("build_info"),
+            "server_slots": props.get("total_slots")}  # fmt: skip
+
+
+def default_name(req: EvalRequest, model: str) -> str:
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return re.sub(r"[^\w.-]+", "_", f"{Path(req.suite).name}-{req.mode}-{model}-{stamp}")
+
+
+def sampling_params(req: EvalRequest, template: Template) -> dict[str, Any]:
+    temperature = req.temperature if req.temperature is not None else (0.0 if req.samples == 1 else 0.8)
+    params: dict[str, Any] = {"temperature": temperature, "max_tokens": req.max_tokens or template.max_tokens}
+    if req.top_p is not None:
+        params["top_p"] = req.top_p
+    if req.seed is not None:
+        params["seed"] = req.seed
+    return params
+
+
+def build_config(req: EvalRequest, suite: Suite, template: Template, target: Target, sandbox: Sandbox) -> dict[str, Any]:
+    return {
+        "name": req.name, "harness_version": HARNESS_VERSION, "created": dt.datetime.now().isoformat(timespec="seconds"),
+        "command": req.command, "suite": suite.name, "suite_source": suite.source, "suite_sha256": suite.sha256,
+        "task_ids": [t.task_id for t in suite.tasks], "mode": req.mode,
+        "template": template.to_dict() if req.mode == "direct" else {"name": "agent"},
+        "model": target.model, "model_file_sha256": target.info.get("file_sha256"), "base_url": target.base_url,
+        "endpoint": target.info, "quantization": target.info.get("quantization", "unknown"),
+        "samples": req.samples, "params": sampling_params(req, template), "seed": req.seed,
+        "max_steps": req.max_steps if req.mode == "agent" else None, "concurrency": req.concurrency,
+        "extract": {"strategy": req.extract, "sanitize": req.sanitize},
+        "sandbox": sandbox.describe(), "sandbox_limits": {"timeout_s": sandbox.limits.timeout},
+    }  # fmt: skip
+
+
+def check_resumable(old: dict[str, Any], new: dict[str, Any]) -> None:
+    differ = [k for k in IDENTITY if old.get(k) != new.get(k)]
+    if differ:
+        raise RunError(
+            f"The run folder holds a run with different settings ({', '.join(differ)}).",
+            hint="Use another --name/--out for a new run, or the same settings to resume this one.",
+        )
+
+
+async def run_eval(
+    req: EvalRequest,
+    settings: Settings,
+    *,
+    on_progress: ProgressFn | None = None,
+    on_start: Any = None,
+) -> tuple[RunStore, dict[str, Any]]:
+    if req.mode not in ("direct", "agent"):
+        raise RunError(f"Unknown mode '{req.mode}': use direct or agent.")
+    suite = load_suite(req.suite).select(req.task_ids, req.limit)
+    template = get_template(req.template)
+    sandbox = Sandbox(Limits(timeout=req.timeout))
+    async with open_target(settings, req.concurrency) as target:
+        store = RunStore(req.out or runs_dir() / (req.name or default_name(req, target.model)))
+        req.name = store.name
+        config = build_config(req, suite, template, target, sandbox)
+        if store.exists():
+            old = store.read_config()
+            check_resumable(old, config)
+            config = {**old, "base_url": config["base_url"], "endpoint": config["endpoint"],
+                      "concurrency": config["concurrency"], "sandbox": config["sandbox"]}  # fmt: skip
+        store.write_config(config)
+        options = RunOptions(
+            mode=req.mode, samples=req.samples, params=sampling_params(req, template),
+            concurrency=req.concurrency, max_steps=req.max_steps, extract_strategy=req.extract, sanitize=req.sanitize,
+        )  # fmt: skip
+        runner = Runner(store, suite, target.endpoint, sandbox, template, options, on_progress)
+        if on_start is not None:
+            on_start(store, runner, sandbox)
+        summary = await runner.run()
+    return store, summary
