@@ -16,6 +16,7 @@ asyncio.run(main())
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from importlib import resources
@@ -32,6 +33,7 @@ from assistant.tools import Tool, ToolRegistry
 
 if TYPE_CHECKING:
     from assistant.context import ContextBuilder, ContextReport
+    from assistant.toolhub import McpOptions, ToolHub
 
 
 def default_system_prompt() -> str:
@@ -45,6 +47,8 @@ class Assistant:
     (``base_url``, ``model``, ``api_key``, ``profile``, ``max_steps``, ...).
     With no ``base_url`` anywhere, the embedded local model is started (or a
     running ``assistant serve`` reused) and stopped again on exit.
+    ``mcp``: MCP tool servers (True: those in mcp.json; ``McpOptions`` for built-ins, workspace,
+    approval; False: none). See assistant/toolhub.py.
     """
 
     def __init__(
@@ -57,6 +61,7 @@ class Assistant:
         history: bool | Path = True,
         conversation: str | None = None,
         continue_last: bool = False,
+        mcp: bool | McpOptions = True,
         **overrides: Any,
     ) -> None:
         self.settings = settings or load_settings(overrides)
@@ -69,6 +74,8 @@ class Assistant:
         self.endpoint: Endpoint | None = None
         self.agent: Agent | None = None
         self.local_server: Any = None
+        self.mcp = mcp
+        self.hub: ToolHub | None = None
         self._stack = contextlib.AsyncExitStack()
 
     async def __aenter__(self) -> Assistant:
@@ -83,6 +90,24 @@ class Assistant:
         await self._stack.aclose()
 
     async def _connect(self) -> None:
+        tools_ready = asyncio.ensure_future(self._open_mcp())  # MCP servers start while the model does
+        try:
+            await self._connect_endpoint()
+        except BaseException:
+            tools_ready.cancel()
+            await asyncio.gather(tools_ready, return_exceptions=True)
+            raise
+        await tools_ready
+
+    async def _open_mcp(self) -> None:
+        if self.mcp is False:
+            return
+        from assistant.toolhub import McpOptions, open_hub
+
+        options = McpOptions() if self.mcp is True else self.mcp
+        self.hub = await open_hub(self._stack, self.tools, options, self.on_status)
+
+    async def _connect_endpoint(self) -> None:
         s = self.settings
         base_url, model = s.base_url, s.model
         if base_url is None:

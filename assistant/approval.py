@@ -115,7 +115,14 @@ class Approver:
         self.session_allowed: set[tuple[str, str]] = set()
 
     async def __call__(self, tool: Any, arguments: dict[str, Any]) -> str | None:
-        policy = getattr(tool, "policy", "allow")
+        try:
+            return await self._decide(tool, arguments)
+        except (OSError, ValueError) as exc:  # e.g. the approvals file cannot be written
+            return denied_message(getattr(tool, "name", "?"), f"the approval check failed ({exc}).")
+
+    async def _decide(self, tool: Any, arguments: dict[str, Any]) -> str | None:
+        policy_for = getattr(tool, "policy_for", None)
+        policy = policy_for(arguments) if policy_for is not None else getattr(tool, "policy", "allow")
         name = getattr(tool, "name", "?")
         server = getattr(tool, "server_name", "")
         remote = getattr(tool, "remote_name", name)

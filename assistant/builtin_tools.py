@@ -58,6 +58,6 @@ def register_default_tools(registry: ToolRegistry, root: Path | None = None) -> 
         """The current local date and time."""
         return dt.datetime.now().astimezone().isoformat(timespec="seconds")
 
-    registry.function(read_file)
-    registry.function(list_files)
-    registry.function(current_time)
+    for func in (read_file, list_files, current_time):
+        if func.__name__ not in registry.names():  # the `files` MCP server's own versions win
+            registry.function(func)

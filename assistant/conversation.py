@@ -93,7 +93,7 @@ class Conversation:
         return [m.to_wire() for m in self.messages]
 
 
-ANSWER_NOTE = "\n\n[Answer using these results.]"
+ANSWER_NOTE = "\n\n[Answer my request using these tool results:]"
 
 
 def fold_tool_exchanges(messages: list[Message]) -> list[dict[str, Any]]:
@@ -121,12 +121,11 @@ def fold_tool_exchanges(messages: list[Message]) -> list[dict[str, Any]]:
                 wire.append(last_user)
             if not any(last_user is f for f in folded):
                 folded.append(last_user)
+                last_user["content"] += ANSWER_NOTE  # before the results: small models echo a trailing note
             last_user["content"] += f"\n\n[The tool call {label} returned:]\n{msg.content or ''}"
             continue
         out = msg.to_wire()
         if msg.role == "user":
             last_user = out
         wire.append(out)
-    for user in folded:
-        user["content"] += ANSWER_NOTE
     return wire

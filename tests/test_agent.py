@@ -200,8 +200,8 @@ async def test_fold_mode_puts_results_in_the_user_turn_and_withdraws_tools(scrip
         {"role": "system", "content": "You are terse."},
         {
             "role": "user",
-            "content": 'Weather in Oslo?\n\n[The tool call get_weather({"city": "Oslo"}) returned:]\n'
-            "Oslo: 21 C, sunny\n\n[Answer using these results.]",
+            "content": "Weather in Oslo?\n\n[Answer my request using these tool results:]\n\n"
+            '[The tool call get_weather({"city": "Oslo"}) returned:]\nOslo: 21 C, sunny',
         },
     ]
     # history keeps the real structure

@@ -11,6 +11,7 @@ from assistant.cli import chat as chat_cmd
 from assistant.cli import evals as evals_cmd
 from assistant.cli import history_cmd
 from assistant.cli import local as local_cmd
+from assistant.cli import tools as tools_cmd
 
 app = typer.Typer(
     name="assistant",
@@ -34,6 +35,7 @@ app.command("models")(local_cmd.models)
 app.command("serve")(local_cmd.serve)
 app.add_typer(history_cmd.app, name="history")
 app.add_typer(evals_cmd.app, name="eval")
+app.add_typer(tools_cmd.app, name="tools")
 
 
 def main() -> None:

@@ -24,6 +24,7 @@ from assistant.cli.common import (
     status_printer,
     user_errors,
 )
+from assistant.cli.tools import Yes
 
 
 def ask(
@@ -40,6 +41,7 @@ def ask(
     json_output: Annotated[bool, typer.Option("--json", help="One JSON event per line.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No status lines on stderr.")] = False,
     no_tools: Annotated[bool, typer.Option("--no-tools", help="Offer the model no tools.")] = False,
+    yes: Yes = False,
 ) -> None:
     """Ask one question and print the answer (streamed). Piped stdin is appended to the question."""
     text = _read_question(question)
@@ -53,7 +55,7 @@ def ask(
 
         settings = load_settings(flags)
         try:
-            asyncio.run(_ask(settings, text, json_output, quiet, not no_tools, continue_last, conversation))
+            asyncio.run(_ask(settings, text, json_output, quiet, not no_tools, continue_last, conversation, yes))
         except KeyboardInterrupt:
             sys.stderr.write("\n[interrupted]\n")
             raise typer.Exit(130) from None
@@ -83,8 +85,10 @@ async def _ask(
     tools: bool,
     continue_last: bool = False,
     conversation: str | None = None,
+    yes: bool = False,
 ) -> None:
     from assistant.api import Assistant
+    from assistant.cli.tools import cli_mcp_options
     from assistant.cli.render import JsonRenderer, PlainRenderer
     from assistant.config import Settings
 
@@ -92,8 +96,9 @@ async def _ask(
     on_status = None if quiet or json_output else status_printer()
     renderer = JsonRenderer() if json_output else PlainRenderer(show_stats=False)
     async with Assistant(
-        settings=settings, on_status=on_status, continue_last=continue_last, conversation=conversation
-    ) as bot:
+        settings=settings, on_status=on_status, continue_last=continue_last, conversation=conversation,
+        mcp=cli_mcp_options(yes, interactive=sys.stdin.isatty()) if tools else False,
+    ) as bot:  # fmt: skip
         if tools:
             from assistant.builtin_tools import register_default_tools
 

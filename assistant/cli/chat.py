@@ -24,6 +24,7 @@ from assistant.cli.common import (
     status_printer,
     user_errors,
 )
+from assistant.cli.tools import Yes
 
 if TYPE_CHECKING:
     from assistant.api import Assistant
@@ -43,6 +44,7 @@ def chat(
     text_tools: TextTools = None,
     continue_last: ContinueLast = False,
     conversation: ConversationId = None,
+    yes: Yes = False,
 ) -> None:
     """Chat in the terminal, streaming answers and showing tool calls."""
     install_sigterm_as_interrupt()
@@ -54,18 +56,20 @@ def chat(
         from assistant.config import load_settings
 
         settings = load_settings(flags)
-        _repl(settings, continue_last, conversation)
+        _repl(settings, continue_last, conversation, yes)
 
 
-def _repl(settings: Any, continue_last: bool = False, conversation: str | None = None) -> None:
+def _repl(settings: Any, continue_last: bool = False, conversation: str | None = None, yes: bool = False) -> None:
     from assistant.api import Assistant
     from assistant.builtin_tools import register_default_tools
     from assistant.cli.render import PlainRenderer
 
+    from assistant.cli.tools import cli_mcp_options
+
     bot = Assistant(
-        settings=settings, on_status=status_printer(), continue_last=continue_last, conversation=conversation
-    )
-    register_default_tools(bot.tools)
+        settings=settings, on_status=status_printer(), continue_last=continue_last, conversation=conversation,
+        mcp=cli_mcp_options(yes, interactive=True),
+    )  # fmt: skip
     renderer = PlainRenderer(show_stats=True)
     with asyncio.Runner() as runner:
         try:
@@ -74,6 +78,7 @@ def _repl(settings: Any, continue_last: bool = False, conversation: str | None =
             sys.stderr.write("\n[interrupted while starting]\n")
             runner.run(bot.__aexit__(None, None, None))
             raise typer.Exit(130) from None
+        register_default_tools(bot.tools)  # after the MCP servers: the files server's tools win
         try:
             _banner(bot)
             _loop(runner, bot, renderer)
@@ -141,8 +146,9 @@ def _command(bot: Assistant, text: str) -> str | None:
         bot.new_conversation()
         sys.stderr.write("[new conversation]\n")
     elif cmd == "/tools":
-        names = bot.tools.names()
-        sys.stderr.write(("Tools: " + ", ".join(names) if names else "No tools.") + "\n")
+        from assistant.cli.tools import describe_registry
+
+        sys.stderr.write(describe_registry(bot.tools, bot.hub) + "\n")
     elif cmd == "/model":
         sys.stderr.write(f"{bot.model} at {bot.base_url}\n")
     elif cmd == "/context":
