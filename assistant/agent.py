@@ -127,6 +127,7 @@ class Agent:
         if self.conversation.sync():
             yield Notice("info", "Loaded messages another chat added to this conversation.")
         self._turn_unsaved = False
+        self._trace("turn", text=user_text, conversation=self.conversation.id)
         pending = Message("user", user_text)
         report = await self.build(pending=pending)  # refuses an oversized input before saving it
         for notice in self._save(pending):
@@ -138,6 +139,7 @@ class Agent:
                 report = await self.build(offer_tools)
             self.last_report = report
             yield StepStart(step_no, len(report.messages))
+            self._trace("context", step=step_no, **report.summary())
             yield ContextEvent(report)
             step = _Step()
             try:
@@ -164,8 +166,12 @@ class Agent:
                     yield self._repeat_result(call, done_calls[_call_key(call)])
                 offer_tools = False
                 continue
+            for call in step.calls:
+                self._trace("tool_call", id=call.id, name=call.name, arguments=call.arguments, source=call.source)
             async for result in self._run_tools(step.calls):
                 done_calls[_call_key(result.call)] = result.content
+                self._trace("tool_result", id=result.call.id, name=result.call.name, is_error=result.is_error,
+                            seconds=round(result.seconds, 6), content=result.content[:2000])  # fmt: skip
                 yield result
             if self.fold_tool_results:
                 offer_tools = False  # small models: one tool round, then answer from the results
@@ -173,6 +179,11 @@ class Agent:
             f"Stopped after {self.max_steps} model requests: the model kept calling tools.",
             hint="Raise max_steps (--max-steps) if the task needs more.",
         )
+
+    def _trace(self, kind: str, **fields: Any) -> None:
+        tracer = self.endpoint.tracer
+        if tracer is not None:
+            tracer.write(kind, **fields)
 
     def _save(self, message: Message) -> list[Notice]:
         """Keep a message; after a failed write, the rest of the turn stays in memory only,

@@ -121,6 +121,7 @@ class Assistant:
                 connect_timeout=s.connect_timeout,
                 max_retries=s.max_retries,
                 text_tool_calls=s.recognise_text_calls,
+                logprobs=s.logprobs if s.logprobs is not None else (5 if s.is_local else 0),
             )
         )
         self._stack.push_async_callback(endpoint.aclose)
@@ -238,6 +239,28 @@ class Assistant:
         if agent.conversation.store is None:
             raise RuntimeError("This assistant keeps no history (history=False).")
         agent.start_new_conversation(Conversation.load(agent.conversation.store, conversation_id))
+
+    async def switch_model(self, name: str) -> None:
+        """Use another model at the same endpoint (it must be one the endpoint lists)."""
+        from dataclasses import replace
+
+        from assistant.errors import ModelNotFound
+
+        agent = self._require_agent()
+        endpoint = agent.endpoint
+        available = await endpoint.list_models()
+        if name not in available:
+            raise ModelNotFound(
+                f"{endpoint.config.base_url} does not serve '{name}'.", available=available,
+                hint="It offers: " + (", ".join(available) or "nothing") + ".",
+            )  # fmt: skip
+        new = Endpoint(replace(endpoint.config, model=name), tracer=endpoint.tracer)
+        self._stack.push_async_callback(new.aclose)
+        agent.endpoint = self.endpoint = new
+
+    def forget_last_turn(self) -> str | None:
+        """Remove the last turn (question, answer, tool calls) and return its question, for /retry."""
+        return self._require_agent().conversation.pop_last_turn()
 
     @property
     def last_report(self) -> ContextReport | None:

@@ -44,10 +44,21 @@ class Settings:
     max_steps: int = 8
     temperature: float | None = None
     max_tokens: int | None = None
+    logprobs: int | None = None  # alternatives per token for /tokens; None: 5 for the local model, else off
     timeout: float = 600.0
     connect_timeout: float = 10.0
     max_retries: int = 2
     tool_timeout: float = 120.0
+    # Retrieval (assistant/retrieval/): "auto" searches the index every turn, "tool" offers a
+    # search_index tool instead, "off" neither. No retrieval_url: the local store in the data dir.
+    retrieval: str = "auto"
+    retrieval_url: str | None = None  # a Chroma server, e.g. http://127.0.0.1:8000
+    collection: str | None = None  # None: one per workspace (git root or current directory)
+    embedder: str = "minilm"  # minilm (offline) | openai:MODEL | hash
+    embedding_url: str | None = None  # /v1 URL of the embeddings endpoint (openai:MODEL); default base_url
+    retrieval_top_k: int = 5
+    retrieval_share: float = 0.25  # at most this share of the prompt budget for passages
+    retrieval_max_distance: float | None = 0.75  # cosine distance; farther passages are left out
     profile: str | None = None
     sources: dict[str, str] = field(default_factory=dict, compare=False)  # key -> where it came from
 
@@ -71,11 +82,21 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "max_steps": (int,),
     "temperature": (float, int),
     "max_tokens": (int,),
+    "logprobs": (int,),
     "timeout": (float, int),
     "connect_timeout": (float, int),
     "max_retries": (int,),
     "tool_timeout": (float, int),
+    "retrieval": (str,),
+    "retrieval_url": (str,),
+    "collection": (str,),
+    "embedder": (str,),
+    "embedding_url": (str,),
+    "retrieval_top_k": (int,),
+    "retrieval_share": (float, int),
+    "retrieval_max_distance": (float, int),
 }
+RETRIEVAL_MODES = ("auto", "tool", "off")
 
 
 def config_path() -> Path:
@@ -152,6 +173,9 @@ def _env_values(env: dict[str, str]) -> dict[str, Any]:
         ("OPENAI_API_KEY", "api_key"),
         ("ASSISTANT_MODEL", "model"),
         ("ASSISTANT_LOCAL_MODEL", "local_model"),
+        ("ASSISTANT_RETRIEVAL_URL", "retrieval_url"),
+        ("ASSISTANT_COLLECTION", "collection"),
+        ("ASSISTANT_EMBEDDER", "embedder"),
     ):
         if env.get(var):
             out[key] = env[var]
@@ -196,4 +220,16 @@ def load_settings(
         settings = replace(settings, api_key=env.get(settings.api_key_env))
     if settings.max_steps < 1:
         raise ConfigError("max_steps must be at least 1.")
+    _check_retrieval(settings)
     return settings
+
+
+def _check_retrieval(s: Settings) -> None:
+    if s.retrieval not in RETRIEVAL_MODES:
+        raise ConfigError(f"retrieval must be one of {', '.join(RETRIEVAL_MODES)}, not '{s.retrieval}'.")
+    if s.retrieval_top_k < 1:
+        raise ConfigError("retrieval_top_k must be at least 1.")
+    if not 0 < s.retrieval_share <= 0.9:
+        raise ConfigError("retrieval_share must be above 0 and at most 0.9 (a share of the prompt budget).")
+    if s.retrieval_max_distance is not None and not 0 < s.retrieval_max_distance <= 2:
+        raise ConfigError("retrieval_max_distance must be above 0 and at most 2 (cosine distance).")

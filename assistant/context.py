@@ -14,6 +14,13 @@ deeper than strictly necessary (down to ``refill`` of the budget) and then
 keeps that cut while later turns still fit, so the start of the prompt stays
 the same from turn to turn and llama-server can reuse its prompt cache instead
 of re-reading the whole history after every drop.
+
+Retrieved passages have their own budget: at most ``retrieval_share`` of the prompt
+budget, and never more than what is left after the system prompt, tools and the
+current input, so passages never crowd out the input. They arrive most relevant
+first and are dropped from the end to fit. They sit after the history, just before
+the current turn: they change every turn, and placed earlier they would invalidate
+llama-server's prompt cache for the whole history.
 """
 
 from __future__ import annotations
@@ -153,6 +160,8 @@ class ContextReport:
     dropped_turns: int = 0
     dropped_messages: int = 0
     dropped_tokens: int = 0
+    dropped_passages: int = 0  # retrieved passages left out to fit the retrieval budget
+    retrieval_budget: int = 0
     kept_turns: int = 0
     folded: bool = False
     messages: list[dict[str, Any]] = field(default_factory=list)
@@ -172,7 +181,9 @@ class ContextReport:
             "total_tokens": self.total_tokens,
             "actual_prompt_tokens": self.actual_prompt_tokens,
             "sources": {k: {"messages": v.messages, "tokens": v.tokens} for k, v in self.sources.items()},
-            "dropped": {"turns": self.dropped_turns, "messages": self.dropped_messages, "tokens": self.dropped_tokens},
+            "dropped": {"turns": self.dropped_turns, "messages": self.dropped_messages, "tokens": self.dropped_tokens,
+                        "passages": self.dropped_passages},
+            "retrieval_budget": self.retrieval_budget,
             "kept_turns": self.kept_turns,
             "folded_tool_results": self.folded,
         }
@@ -206,8 +217,10 @@ class ContextBuilder:
         reserve: int = 1024,
         refill: float = 0.6,
         fold_tool_results: bool = False,
+        retrieval_share: float = 0.25,
     ) -> None:
         self.counter = counter
+        self.retrieval_share = retrieval_share
         self.window = window
         self.reserve = min(reserve, window // 2)
         self.refill = refill
@@ -236,12 +249,11 @@ class ContextBuilder:
         if tools:
             (tool_tokens,) = await self.counter.count([json.dumps(tools, ensure_ascii=False)])
             report.sources["tools"] = SourceReport(len(tools), tool_tokens + TOOLS_PREAMBLE_TOKENS)
-        extra = list(retrieved or [])
-        report.sources["retrieval"] = SourceReport(len(extra), sum(await self._tokens(extra)))
         turns = split_turns(messages)
         current = turns.pop() if turns else []
         current_wire = self.render(current)
         await self._account_current(report, current, current_wire)
+        extra = await self._fit_retrieved(report, list(retrieved or []))
         fixed = sum(s.tokens for s in report.sources.values())
         if fixed > report.budget:
             raise ContextOverflow(
@@ -258,9 +270,22 @@ class ContextBuilder:
         report.dropped_turns = start
         report.dropped_messages = sum(len(t) for t in turns[:start])
         report.dropped_tokens = sum(sizes[:start])
-        report.messages = head + extra + kept + current_wire
+        report.messages = head + kept + extra + current_wire
         report.tools = list(tools)
         return report
+
+    async def _fit_retrieved(self, report: ContextReport, passages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The passages (most relevant first) that fit the retrieval budget; the rest are dropped."""
+        used = sum(s.tokens for s in report.sources.values())
+        report.retrieval_budget = max(0, min(int(report.budget * self.retrieval_share), report.budget - used))
+        sizes = await self._tokens(passages)
+        kept, total = 0, 0
+        while kept < len(passages) and total + sizes[kept] <= report.retrieval_budget:
+            total += sizes[kept]
+            kept += 1
+        report.sources["retrieval"] = SourceReport(kept, total)
+        report.dropped_passages = len(passages) - kept
+        return passages[:kept]
 
     async def _account_current(self, report: ContextReport, current: list[Message], wire: list[dict[str, Any]]) -> None:
         tokens = await self._tokens(wire)

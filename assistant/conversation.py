@@ -92,6 +92,20 @@ class Conversation:
     def wire(self) -> list[dict[str, Any]]:
         return [m.to_wire() for m in self.messages]
 
+    def pop_last_turn(self) -> str | None:
+        """Remove the last turn (from the last user message on); returns that message's text."""
+        starts = [i for i, m in enumerate(self.messages) if m.role == "user"]
+        if not starts:
+            return None
+        first = starts[-1]
+        removed = len(self.messages) - first
+        text = self.messages[first].content or ""
+        del self.messages[first:]
+        if self.store is not None and self.last_seq:
+            self.store.delete_from(self.id, self.last_seq - removed + 1)
+            self.last_seq -= removed
+        return text
+
 
 ANSWER_NOTE = "\n\n[Answer my request using these tool results:]"
 

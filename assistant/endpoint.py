@@ -29,6 +29,8 @@ from assistant.events import (
     StreamError,
     TextDelta,
     Timing,
+    TokenProb,
+    TokenProbs,
     ToolCall,
     ToolCallDelta,
     ToolCallReady,
@@ -37,6 +39,8 @@ from assistant.events import (
 
 if TYPE_CHECKING:
     from openai import AsyncOpenAI
+
+    from assistant.trace import Tracer
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,7 @@ class EndpointConfig:
     max_retries: int = 2
     text_tool_calls: bool = False  # recognise calls the model writes as text
     include_usage: bool = True  # stream_options.include_usage (standard OpenAI)
+    logprobs: int = 0  # >0: ask for per-token logprobs with this many alternatives
     extra_body: dict[str, Any] = field(default_factory=dict)
 
 
@@ -62,23 +67,35 @@ class _PendingCall:
 class Endpoint:
     """Streams chat completions from one OpenAI-compatible endpoint."""
 
-    def __init__(self, config: EndpointConfig) -> None:
+    def __init__(self, config: EndpointConfig, tracer: Tracer | None = None) -> None:
         self.config = config
+        self.tracer = tracer  # set or cleared at any time (`/trace on|off`)
         self._client: AsyncOpenAI | None = None
 
     @property
     def client(self) -> AsyncOpenAI:
         if self._client is None:
-            from openai import AsyncOpenAI, Timeout
+            from openai import AsyncOpenAI, DefaultAsyncHttpx2Client, Timeout
 
             cfg = self.config
+            timeout = Timeout(cfg.timeout, connect=cfg.connect_timeout)
+            hooks = {"request": [self._trace_request], "response": [self._trace_response]}
             self._client = AsyncOpenAI(
                 base_url=cfg.base_url,
                 api_key=cfg.api_key or "no-key",
                 max_retries=cfg.max_retries,
-                timeout=Timeout(cfg.timeout, connect=cfg.connect_timeout),
+                timeout=timeout,
+                http_client=DefaultAsyncHttpx2Client(timeout=timeout, event_hooks=hooks),
             )
         return self._client
+
+    async def _trace_request(self, request: Any) -> None:
+        if self.tracer is not None:
+            await self.tracer.on_request(request)
+
+    async def _trace_response(self, response: Any) -> None:
+        if self.tracer is not None:
+            await self.tracer.on_response(response)
 
     async def aclose(self) -> None:
         if self._client is not None:
@@ -110,14 +127,18 @@ class Endpoint:
         state = _StreamState(tools if self.config.text_tool_calls else None)
         try:
             async for chunk in stream:
+                if self.tracer is not None:
+                    self.tracer.write("sse", data=chunk.model_dump(exclude_none=True, exclude_unset=True))
                 for event in state.on_chunk(chunk, started):
                     yield event
         except Exception as exc:
             cause = exc.__cause__ or exc
             detail = _one_line(f"{type(cause).__name__}: {cause}", 120)
             message = f"The stream from {self.config.base_url} broke mid-answer (connection lost: {detail})"
+            if self.tracer is not None:
+                self.tracer.write("error", message=message)
             yield StreamError(message=message, partial_text=state.text)
-            yield Timing(first_byte, state.first_token_at, time.perf_counter() - started, state.server_timings)
+            yield self._timing(first_byte, state, started)
             yield Finish("error")
             return
         finally:
@@ -129,8 +150,21 @@ class Endpoint:
             )
         for event in state.finish():
             yield event
-        yield Timing(first_byte, state.first_token_at, time.perf_counter() - started, state.server_timings)
+        yield self._timing(first_byte, state, started)
         yield Finish(state.finish_reason)
+
+    def _timing(self, first_byte: float, state: _StreamState, started: float) -> Timing:
+        timing = Timing(first_byte, state.first_token_at, time.perf_counter() - started, state.server_timings)
+        if self.tracer is not None:
+            self.tracer.write(
+                "step",
+                seconds_to_first_byte=round(first_byte, 6),
+                seconds_to_first_token=timing.seconds_to_first_token,
+                seconds_total=round(timing.seconds_total, 6),
+                completion_tokens=state.usage.completion_tokens if state.usage else None,
+                server_timings=state.server_timings,
+            )
+        return timing
 
     async def _open(
         self, messages: Sequence[dict[str, Any]], tools: Sequence[dict[str, Any]] | None, params: dict[str, Any]
@@ -140,6 +174,9 @@ class Endpoint:
             body["tools"] = list(tools)
         if self.config.include_usage:
             body["stream_options"] = {"include_usage": True}
+        if self.config.logprobs:
+            body["logprobs"] = True
+            body["top_logprobs"] = self.config.logprobs
         body.update({k: v for k, v in params.items() if v is not None})
         body.update(self.config.extra_body)
         try:
@@ -226,6 +263,9 @@ class _StreamState:
                 shown = self.filter.feed(delta.content) if self.filter else delta.content
                 if shown:
                     events.append(TextDelta(shown))
+            lp = getattr(choice, "logprobs", None)
+            if lp is not None and lp.content:
+                events.append(_token_probs(lp.content))
             for tc in (delta.tool_calls if delta is not None else None) or []:
                 events.append(self._on_tool_delta(tc, started))
             if choice.finish_reason:
@@ -264,6 +304,19 @@ class _StreamState:
         if self.usage is not None:
             events.append(self.usage)
         return events
+
+
+def _token_probs(content: Any) -> TokenProbs:
+    return TokenProbs(
+        tuple(
+            TokenProb(
+                e.token,
+                float(e.logprob),
+                tuple((t.token, float(t.logprob)) for t in (e.top_logprobs or [])),
+            )
+            for e in content
+        )
+    )
 
 
 def map_error(exc: BaseException, config: EndpointConfig) -> EndpointError:

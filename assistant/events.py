@@ -63,6 +63,21 @@ class ToolCallReady:
 
 
 @dataclass(frozen=True)
+class TokenProb:
+    token: str
+    logprob: float
+    top: tuple[tuple[str, float], ...] = ()  # the alternatives the model weighed, most likely first
+
+
+@dataclass(frozen=True)
+class TokenProbs:
+    """Per-token probabilities of streamed text (when the endpoint provides logprobs)."""
+
+    tokens: tuple[TokenProb, ...]
+    kind: Literal["logprobs"] = "logprobs"
+
+
+@dataclass(frozen=True)
 class Usage:
     prompt_tokens: int
     completion_tokens: int
@@ -134,6 +149,7 @@ Event = (
     StepStart
     | ContextEvent
     | TextDelta
+    | TokenProbs
     | ToolCallDelta
     | ToolCallReady
     | Usage

@@ -260,6 +260,11 @@ class History:
                 )
         return seq
 
+    def delete_from(self, cid: str, seq: int) -> None:
+        """Delete the messages from ``seq`` on (for /retry)."""
+        with self._write():
+            self.db.execute("DELETE FROM messages WHERE conversation_id = ? AND seq >= ?", (cid, seq))
+
     def messages(self, cid: str, after_seq: int = 0) -> list[tuple[int, Message]]:
         rows = self._read("SELECT * FROM messages WHERE conversation_id = ? AND seq > ? ORDER BY seq", (cid, after_seq))
         return [(int(r["seq"]), _row_to_message(r)) for r in rows]

@@ -33,31 +33,46 @@ What counts as a call (*call-shaped*)
     arguments); otherwise ``{"name": "Alice"}`` would be a call.
 
 Which candidates become calls
-    * every call in the candidate names an offered tool (exactly, or after a ``functions.`` style
-      prefix, or ignoring case) → calls, whatever surrounds them. Their arguments are validated
-      against the tool's JSON schema (``jsonschema``), but schema-invalid arguments still make a
-      call: the agent loop validates again and sends the error back, so the model can correct a
-      misspelt argument instead of the user seeing raw JSON. The one exception is arguments that
-      are themselves a JSON Schema (``"parameters": {"type": "object", "properties": ...}``) and
-      invalid for the tool: that is a function *definition* the user asked to see, so it stays text.
-    * some call names an unknown tool → a call only in strong context: inside ``<tool_call>`` tags,
-      or when the message consists of nothing but call candidates and whitespace (the model did
-      nothing but try to call a tool). The loop then answers "unknown tool", listing the real ones.
-      Anywhere else (prose before or after) it stays text: that is how JSON examples look.
+    * every call names an offered tool (exactly, after a ``functions.``-style prefix, or ignoring
+      case) → calls, wherever they stand. Their arguments are checked against the tool's JSON
+      schema (``jsonschema``), but schema-invalid arguments still make a call: the agent loop
+      validates again and sends the error back, so the model can fix ``{"file": ...}`` instead of the
+      user seeing raw JSON. One exception: arguments that are themselves a JSON Schema
+      (``"parameters": {"type": "object", "properties": ...}``) and invalid for the tool are a
+      function *definition* the user asked to see, so they stay text.
+    * an invented name whose arguments spell exactly one offered tool's parameters (at least one
+      argument, all of them declared, every required one present, schema-valid) → a call to that
+      tool. Seen on the 0.5B model: ``check_weather {"city": "Seattle", "units": ...}`` → get_weather,
+      ``sum_of_first_1000_primes {"code": ...}`` → run_python. Two tools that fit → no guess.
+    * any other unknown name → a call only inside ``<tool_call>`` tags (the model's own call syntax,
+      so the loop answers "unknown tool" and the model can retry); elsewhere text. The alternative,
+      "an unknown-name call alone in the message is a call", was measured on the 0.5B model
+      (``benchmarks/bench_textcalls.py``, 30 + 30 prompts) and rejected: it added 4 false calls on the
+      no-tool prompts (``reverse_string``, ``add``, ``load_json_file`` for "write a function" requests,
+      and ``{"name": "Alice", "arguments": {"age": 30, ...}}`` for "convert this to JSON") and no
+      right call on the tool prompts (its unknown-name attempts there, ``open_config.toml``,
+      ``print``, ``enable_tracing``, carried no usable arguments either).
     * no tools offered → nothing is recognised.
     A candidate is taken or left whole: a list with one non-call element stays text.
 
+Repair
+    The 0.5B model sometimes drops the last brace after a code string that itself ends in ``}``
+    (``{"name": "run_python", "arguments": {"code": "...print(sys.version)}"}``). When a value is
+    cut short only by missing closing brackets (at most three, not inside a string) and the closing
+    fence, the closing tag or the end of the stream follows, the brackets are added; the result must
+    still be call-shaped.
+
 Streaming
     Prose streams through at once; only a line's leading whitespace, a ``<`` that may open
-    ``<tool_call>``, a fence's opening line, and candidates are held. A candidate is dropped as soon
-    as it cannot be a call: a character that is not JSON outside a string, a first-level key outside
-    the whitelist, a list element that is not an object, text after the value. A ``json`` fence
-    holding an ordinary object with call-like keys is held until its closing fence. An unknown-name
-    call is held until the end (or until prose shows up, which releases it as text), because only
-    then is it known whether the message was nothing but calls. Each character is examined a
-    bounded number of times (the JSON scan is incremental), so a long answer costs linear time;
-    candidates larger than ``MAX_CANDIDATE`` characters are released as text. Any internal error
-    turns the filter into a pass-through instead of raising.
+    ``<tool_call>``, a fence's opening line, and candidates are held. A candidate is released as
+    soon as it cannot be a call: a character that is not JSON outside a string, a first-level key
+    outside the whitelist, a list element that is not an object, a complete value that is not
+    call-shaped, text after the value. So a ``json`` fence with an ordinary object is released at its
+    first key, and the rest of it streams. A call is held to its end (closing fence, closing tag, or
+    the end of its line for bare JSON) and then dropped from the text. Each character is examined a
+    bounded number of times (the JSON scan is incremental; nothing re-parses the buffer per delta),
+    so a long answer costs linear time; a candidate longer than ``MAX_CANDIDATE`` characters is
+    released as text. An internal error turns the filter into a pass-through instead of raising.
 """
 
 from __future__ import annotations

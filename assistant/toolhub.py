@@ -28,6 +28,7 @@ import contextlib
 import json
 import os
 import re
+import signal
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
@@ -101,16 +102,45 @@ class _StderrTail:
         return " | ".join(lines[-n:])
 
 
+def _child_with_stderr(pipe_inode: int) -> int | None:
+    """Our child process whose stderr is this pipe: the server (Linux /proc; None elsewhere)."""
+    me, target = os.getpid(), f"pipe:[{pipe_inode}]"
+    with contextlib.suppress(OSError):
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
+                if ppid == me and os.readlink(f"/proc/{entry}/fd/2") == target:
+                    return int(entry)
+            except (OSError, ValueError, IndexError):
+                continue
+    return None
+
+
+def _kill_group(pid: int | None) -> None:
+    """SIGKILL what is left of a server's process group (children it started and left behind)."""
+    if pid is not None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGKILL)
+
+
 @contextlib.asynccontextmanager
-async def _stdio_transport(params: Any, tail: _StderrTail) -> AsyncIterator[Any]:
+async def _stdio_transport(params: Any, tail: _StderrTail, server: McpServer) -> AsyncIterator[Any]:
     from mcp.client.stdio import stdio_client
 
     try:
         async with stdio_client(params, errlog=tail.writer) as streams:
+            # The SDK starts the server in a session of its own, so its pid is its process group.
+            server.pid = _child_with_stderr(os.fstat(tail.writer.fileno()).st_ino)
             tail.close_writer()  # the child has its own copy now: EOF means it exited
             yield streams
     finally:
         tail.close_writer()
+        # The SDK kills the group only when the server does not exit by itself; a server that
+        # exits at once can leave children behind, so the group goes in every case.
+        _kill_group(server.pid)
 
 
 def _leaves(exc: BaseException) -> list[BaseException]:
@@ -161,11 +191,17 @@ def _block_text(block: Any) -> str:
 
 
 def _same_json(text: str, value: Any) -> bool:
+    """Does this text block already say what the structured content says? (FastMCP-style servers send both)"""
+    values = [value]
+    if isinstance(value, dict) and list(value) == ["result"]:  # a wrapped plain return value
+        values.append(value["result"])
+    if any(isinstance(v, str) and v == text for v in values):
+        return True
     try:
         parsed = json.loads(text)
     except (ValueError, TypeError):
         return False
-    return bool(parsed == value or (isinstance(value, dict) and list(value) == ["result"] and parsed == value["result"]))
+    return any(parsed == v for v in values)
 
 
 def render_result(result: Any) -> tuple[str, bool]:
@@ -196,6 +232,7 @@ class McpServer:
         self._task: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()
         self._tail: _StderrTail | None = None
+        self.pid: int | None = None  # stdio servers, while they run
 
     @property
     def state(self) -> str:
@@ -270,7 +307,7 @@ class McpServer:
 
             self._tail = _StderrTail()
             params = StdioServerParameters(command=c.command or "", args=list(c.args), env=c.env or None, cwd=c.cwd)
-            return _stdio_transport(params, self._tail)
+            return _stdio_transport(params, self._tail, self)
         if c.transport == "sse":
             from mcp.client.sse import sse_client
 
@@ -327,12 +364,12 @@ class McpServer:
         self._stop.set()
         if cancel:
             task.cancel()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(task), CLOSE_TIMEOUT)
-        if not task.done():
+        # asyncio.wait: the task's own cancellation is not ours (only a cancel of the caller raises here)
+        if not (await asyncio.wait({task}, timeout=CLOSE_TIMEOUT))[0]:
             task.cancel()
-        with contextlib.suppress(BaseException):
-            await task
+            await asyncio.wait({task}, timeout=CLOSE_TIMEOUT)
+        if task.done() and not task.cancelled():
+            task.exception()  # retrieved: no "exception was never retrieved" warning
 
     async def close(self) -> None:
         await self._end_task(cancel=False)
@@ -423,6 +460,7 @@ class ToolHub:
         self.on_progress = on_progress
         self.tools: dict[str, McpTool] = {}
         self.start_seconds: float | None = None
+        self._registered: set[str] = set()  # names this hub put into a registry
 
     async def __aenter__(self) -> ToolHub:
         await self.start()
@@ -484,10 +522,12 @@ class ToolHub:
 
     def register(self, registry: ToolRegistry) -> None:
         """Add every tool to ``registry``; names already there make ours take the server prefix."""
-        self.tools = self.build_tools(taken=[n for n in registry.names() if n not in self.tools])
+        for name in self._registered:
+            registry.remove(name)
+        self.tools = self.build_tools(taken=registry.names())
         for tool in self.tools.values():
-            registry.remove(tool.name)
             registry.add(tool)
+        self._registered = set(self.tools)
 
     def failures(self) -> list[McpServer]:
         return [s for s in self.servers.values() if s.state in ("failed", "exited", "not trusted")]

@@ -153,7 +153,7 @@ def _server(args: argparse.Namespace) -> contextlib.AbstractAsyncContextManager[
         return contextlib.nullcontext(SimpleNamespace(base_url=args.base_url, model=args.model))
     from assistant.local import open_local_server
 
-    return open_local_server(model_name=args.model)  # type: ignore[no-any-return]
+    return open_local_server(model_name=args.model)
 
 
 # ---------------------------------------------------------------- running the prompts

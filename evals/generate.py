@@ -106,7 +106,8 @@ async def generate_agent(
     except MaxStepsExceeded:
         gen.finish_reason = "max_steps"
     gen.seconds = time.perf_counter() - started
-    gen.messages = agent.build_messages()
+    # The context of the last request, plus the answer to it: everything the model saw and said.
+    gen.messages = [*agent.last_request, {"role": "assistant", "content": gen.output}]
     gen.text = gen.output
     runnable = [c for c in ran if extract_code(f"```python\n{c}\n```", task.entry_point)[0]]
     gen.fallback_code = runnable[-1] if runnable else ""

@@ -55,6 +55,9 @@ class EvalRequest:
     timeout: float = 10.0
     extract: str = "auto"
     sanitize: bool = True
+    retries: int = 3
+    retry_wait: float = 2.0
+    max_consecutive_errors: int = 3
     out: Path | None = None
     name: str | None = None
     command: str = field(default_factory=lambda: " ".join(sys.argv))
@@ -179,6 +182,7 @@ async def run_eval(
         options = RunOptions(
             mode=req.mode, samples=req.samples, params=sampling_params(req, template),
             concurrency=req.concurrency, max_steps=req.max_steps, extract_strategy=req.extract, sanitize=req.sanitize,
+            retries=req.retries, retry_wait=req.retry_wait, max_consecutive_errors=req.max_consecutive_errors,
         )  # fmt: skip
         runner = Runner(store, suite, target.endpoint, sandbox, template, options, on_progress)
         if on_start is not None:

@@ -14,7 +14,8 @@ Contract of ``Runner.run()``:
 4. Each finished attempt is appended to attempts.jsonl at once; samples.jsonl and summary.json
    are rewritten at the end, also when interrupted (Ctrl-C: ``status: "interrupted"``).
 
-Ways it stops: every task done (``complete``); endpoint down (``aborted``, raises
+Ways it stops: every task done (``complete``; ``incomplete`` if some ended in errors, which a
+rerun retries); endpoint down (``aborted``, raises
 ``EndpointDown``); cancellation (``interrupted``, ``CancelledError`` propagates); a write that
 fails, e.g. disk full (``RunError``; what was written stays and the run resumes).
 """
@@ -110,10 +111,19 @@ class Runner:
         self._seed_progress(progress)
         self._t0 = time.perf_counter()
         status = "interrupted"
+        tasks = [asyncio.ensure_future(self._one(task, sample, progress)) for task, sample in work]
         try:
-            await asyncio.gather(*(self._one(task, sample, progress) for task, sample in work))
-            status = "aborted" if self._abort else "complete"
+            if tasks:
+                done_tasks, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+                for t in done_tasks:
+                    if not t.cancelled() and t.exception() is not None:
+                        status = "failed"
+                        raise t.exception()  # type: ignore[misc]
+            status = "aborted" if self._abort else "finished"
         finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
             summary = self.finish(status, wall=time.perf_counter() - self._t0)
         if self._abort:
             raise EndpointDown(self._abort, hint="The run is saved; run the same command again to resume.")
@@ -134,6 +144,8 @@ class Runner:
             key=lambda r: (order[r["task_id"]], r.get("sample", 0)),
         )
         self.store.write_samples(finals)
+        if status == "finished":
+            status = "complete" if len(finals) == len(self.suite.tasks) * self.opt.samples else "incomplete"
         summary = summarize(records, self.store.read_config(), status=status, this_wall=wall,
                             invocation=self._invocation, previous=self._previous)  # fmt: skip
         self.store.write_summary(summary)

@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pexpect
@@ -125,28 +126,35 @@ def test_help_is_fast_and_lists_commands() -> None:
         assert cmd in proc.stdout
 
 
+def wait_prompt(child: pexpect.spawn) -> None:
+    """The prompt is drawn; give prompt_toolkit a moment to switch the terminal to raw mode."""
+    child.expect("you>")
+    time.sleep(0.3)
+
+
 def spawn_chat(server: ScriptedServer) -> pexpect.spawn:
     child = pexpect.spawn(
         sys.executable,
         ["-m", "assistant", "chat", "--base-url", server.base_url, "-m", "m"],
         encoding="utf-8",
         timeout=20,
-        env={**os.environ, "TERM": "dumb"},
+        env={**os.environ, "TERM": "xterm-256color", "PROMPT_TOOLKIT_NO_CPR": "1"},
+        dimensions=(40, 120),
     )
-    child.expect("you> ")
+    wait_prompt(child)
     return child
 
 
 def test_chat_repl_two_turns_and_exit(scripted: ScriptedServer) -> None:
     scripted.script(text("Hello human."), text("You said hi before."))
     child = spawn_chat(scripted)
-    child.sendline("hi")
+    child.send("hi" + "\r")
     child.expect("Hello human.")
-    child.expect("you> ")
-    child.sendline("what did I say?")
+    wait_prompt(child)
+    child.send("what did I say?" + "\r")
     child.expect("You said hi before.")
-    child.expect("you> ")
-    child.sendline("/exit")
+    wait_prompt(child)
+    child.send("/exit" + "\r")
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 0
@@ -157,16 +165,16 @@ def test_chat_ctrl_c_cancels_answer_and_keeps_chatting(scripted: ScriptedServer)
     slow = text(" ".join(f"word{i}" for i in range(200)), delay=0.05)
     scripted.script(slow, text("Still here."))
     child = spawn_chat(scripted)
-    child.sendline("long answer please")
+    child.send("long answer please" + "\r")
     child.expect("word5 ")
     child.sendintr()
     child.expect("interrupted")
-    child.expect("you> ")
-    child.sendline("/nwe")
+    wait_prompt(child)
+    child.send("/nwe" + "\r")
     child.expect("Did you mean /new")
-    child.sendline("still there?")
+    child.send("still there?" + "\r")
     child.expect("Still here.")
-    child.expect("you> ")
+    wait_prompt(child)
     child.sendeof()
     child.expect(pexpect.EOF)
     child.close()
@@ -209,11 +217,13 @@ def test_chat_context_command_shows_history_tokens(scripted: ScriptedServer) -> 
     scripted.script(text("One."), text("Two."))
     child = spawn_chat(scripted)
     for question in ("first question", "second question"):
-        child.sendline(question)
-        child.expect("you> ")
-    child.sendline("/context")
-    child.expect(r"history \(earlier turns\)\s+(\d+)\s+(\d+)")
+        child.send(question + "\r")
+        wait_prompt(child)
+    child.send("/context" + "\r")
+    child.expect(r"history \(earlier turns\)\W+(\d+)\W+(\d+)")
     assert int(child.match.group(1)) == 2 and int(child.match.group(2)) > 0
-    child.expect("counted with an estimate")
-    child.sendline("/exit")
+    child.expect(r"counted\s+with\s+an\s+estimate")
+    child.expect(r"Re-sent:\s+(\d+)")
+    assert int(child.match.group(1)) > 0  # the cost of statelessness: turn one went out again
+    child.send("/exit" + "\r")
     child.expect(pexpect.EOF)

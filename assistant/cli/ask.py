@@ -88,8 +88,8 @@ async def _ask(
     yes: bool = False,
 ) -> None:
     from assistant.api import Assistant
-    from assistant.cli.tools import cli_mcp_options
     from assistant.cli.render import JsonRenderer, PlainRenderer
+    from assistant.cli.tools import cli_mcp_options
     from assistant.config import Settings
 
     assert isinstance(settings, Settings)

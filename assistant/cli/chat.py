@@ -1,11 +1,15 @@
-"""`assistant chat`: a plain streaming REPL (Ctrl-C cancels the answer, Ctrl-D leaves)."""
+"""`assistant chat`: the terminal chat (rich + prompt_toolkit on a terminal, plain text otherwise).
+
+Ctrl-C cancels the answer in flight (the partial answer is kept), Ctrl-D leaves.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import sys
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -19,6 +23,7 @@ from assistant.cli.common import (
     Profile,
     Temperature,
     TextTools,
+    TraceFile,
     install_sigterm_as_interrupt,
     settings_flags,
     status_printer,
@@ -45,6 +50,8 @@ def chat(
     continue_last: ContinueLast = False,
     conversation: ConversationId = None,
     yes: Yes = False,
+    trace: TraceFile = None,
+    plain: Annotated[bool, typer.Option("--plain", help="Plain text in and out (no Markdown, no prompt UI).")] = False,
 ) -> None:
     """Chat in the terminal, streaming answers and showing tool calls."""
     install_sigterm_as_interrupt()
@@ -56,14 +63,20 @@ def chat(
         from assistant.config import load_settings
 
         settings = load_settings(flags)
-        _repl(settings, continue_last, conversation, yes)
+        _repl(settings, continue_last, conversation, yes, trace, plain)
 
 
-def _repl(settings: Any, continue_last: bool = False, conversation: str | None = None, yes: bool = False) -> None:
+def _repl(
+    settings: Any,
+    continue_last: bool = False,
+    conversation: str | None = None,
+    yes: bool = False,
+    trace: Path | None = None,
+    plain: bool = False,
+) -> None:
     from assistant.api import Assistant
     from assistant.builtin_tools import register_default_tools
     from assistant.cli.render import PlainRenderer
-
     from assistant.cli.tools import cli_mcp_options
 
     bot = Assistant(
@@ -81,9 +94,24 @@ def _repl(settings: Any, continue_last: bool = False, conversation: str | None =
         register_default_tools(bot.tools)  # after the MCP servers: the files server's tools win
         try:
             _banner(bot)
-            _loop(runner, bot, renderer)
+            if plain or not (sys.stdin.isatty() and sys.stdout.isatty()):
+                _loop(runner, bot, renderer)  # not a terminal (or --plain): plain text in, plain text out
+            else:
+                runner.run(_tui(bot, trace))
         finally:
             runner.run(bot.__aexit__(None, None, None))
+
+
+async def _tui(bot: Assistant, trace: Path | None) -> None:
+    from assistant.cli.tui import ChatUI, make_console
+
+    ui = ChatUI(bot, make_console())
+    if trace is not None:
+        ui.set_trace(trace)
+    try:
+        await ui.run()
+    finally:
+        ui.set_trace(None)
 
 
 def _banner(bot: Assistant) -> None:

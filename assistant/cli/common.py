@@ -6,6 +6,7 @@ import signal
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import IO, Annotated, Any
 
 import typer
@@ -30,6 +31,11 @@ TextTools = Annotated[
 ContinueLast = Annotated[bool, typer.Option("--continue", "-c", help="Continue the most recent conversation.")]
 ConversationId = Annotated[
     str | None, typer.Option("--conversation", help="Continue this conversation (id or prefix).")
+]
+
+
+TraceFile = Annotated[
+    Path | None, typer.Option("--trace", help="Write the wire trace (JSONL) to this file.", dir_okay=False)
 ]
 
 

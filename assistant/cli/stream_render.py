@@ -1,0 +1,195 @@
+"""Streaming answers as rendered Markdown without re-rendering the whole answer per token.
+
+Finished blocks (a paragraph ended by a blank line, a closed code fence) are
+printed once, as Markdown with syntax-highlighted code. Only the block still
+being written lives in a small ``rich.live.Live`` region, re-rendered at most
+``refresh_per_second`` times a second, so the cost per token is bounded by the
+size of the current block, not of the answer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from assistant.cli.common import short
+from assistant.events import (
+    Event,
+    Notice,
+    StepStart,
+    StreamError,
+    TextDelta,
+    Timing,
+    TokenProbs,
+    ToolCallReady,
+    ToolResult,
+    TurnEnd,
+    Usage,
+)
+
+
+@dataclass
+class BlockSplitter:
+    """Cuts streamed Markdown into finished blocks and the block still being written."""
+
+    pending: str = ""  # after the last newline
+    lines: list[str] = field(default_factory=list)  # complete lines of the current block
+    in_fence: bool = False
+
+    def feed(self, text: str) -> list[str]:
+        """Blocks finished by this text."""
+        done: list[str] = []
+        self.pending += text
+        while "\n" in self.pending:
+            line, self.pending = self.pending.split("\n", 1)
+            self.lines.append(line)
+            stripped = line.strip()
+            if stripped.startswith("```"):
+                self.in_fence = not self.in_fence
+                if not self.in_fence:
+                    done.append(self._take())
+            elif not self.in_fence and not stripped and any(x.strip() for x in self.lines):
+                done.append(self._take())
+        return [b for b in done if b.strip()]
+
+    def tail(self) -> str:
+        return "\n".join([*self.lines, self.pending]) if self.lines else self.pending
+
+    def flush(self) -> str:
+        rest = self.tail()
+        self.lines, self.pending, self.in_fence = [], "", False
+        return rest
+
+    def _take(self) -> str:
+        block = "\n".join(self.lines)
+        self.lines = []
+        return block
+
+
+@dataclass
+class TurnStats:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    requests: int = 0
+    gen_speed: float | None = None
+    total_prompt: int = 0
+    total_completion: int = 0
+
+
+class RichRenderer:
+    """Agent events to a rich Console: Markdown answer, folded tool calls, stats."""
+
+    def __init__(self, console: Any, *, refresh_per_second: float = 8.0, code_theme: str = "monokai") -> None:
+        self.console = console
+        self.refresh = refresh_per_second
+        self.code_theme = code_theme
+        self.splitter = BlockSplitter()
+        self.live: Any = None
+        self.stats = TurnStats()
+        self.answer = ""  # the text of the last step (the final answer)
+        self.probs: list[Any] = []  # TokenProb entries of the last step
+
+    # -- answer text -----------------------------------------------------
+    def _markdown(self, text: str) -> Any:
+        from rich.markdown import Markdown
+
+        return Markdown(text, code_theme=self.code_theme)
+
+    def _print_block(self, block: str) -> None:
+        self._stop_live()
+        self.console.print(self._markdown(block))
+
+    def _show_tail(self) -> None:
+        tail = self.splitter.tail()
+        if not tail.strip():
+            return
+        if self.live is None:
+            from rich.live import Live
+
+            self.live = Live(console=self.console, refresh_per_second=self.refresh, transient=True, auto_refresh=True)
+            self.live.start()
+        self.live.update(self._markdown(tail))
+
+    def _stop_live(self) -> None:
+        if self.live is not None:
+            self.live.update("")
+            self.live.stop()
+            self.live = None
+
+    def finish_text(self) -> None:
+        rest = self.splitter.flush()
+        self._stop_live()
+        if rest.strip():
+            self.console.print(self._markdown(rest))
+
+    # -- events ----------------------------------------------------------
+    def handle(self, event: Event) -> None:
+        if isinstance(event, TextDelta):
+            self.answer += event.text
+            for block in self.splitter.feed(event.text):
+                self._print_block(block)
+            self._show_tail()
+        elif isinstance(event, TokenProbs):
+            self.probs.extend(event.tokens)
+        elif isinstance(event, StepStart):
+            self.finish_text()
+            self.answer, self.probs = "", []
+            self.stats.requests += 1
+        elif isinstance(event, ToolCallReady):
+            self.finish_text()
+            c = event.call
+            self.console.print(f"[cyan]⚙ {c.name}[/]([dim]{_escape(short(c.arguments, 160))}[/])")
+        elif isinstance(event, ToolResult):
+            self._tool_result(event)
+        elif isinstance(event, Usage):
+            self.stats.prompt_tokens += event.prompt_tokens
+            self.stats.completion_tokens += event.completion_tokens
+        elif isinstance(event, Timing):
+            speed = event.server_timings.get("predicted_per_second")
+            if isinstance(speed, int | float):
+                self.stats.gen_speed = float(speed)
+            elif event.seconds_to_first_token is not None and self.stats.completion_tokens:
+                gen = event.seconds_total - event.seconds_to_first_token
+                self.stats.gen_speed = self.stats.completion_tokens / gen if gen > 0 else None
+        elif isinstance(event, StreamError):
+            self.finish_text()
+            self.console.print(f"[red]{_escape(event.message)}; the partial answer was kept.[/]")
+        elif isinstance(event, Notice):
+            self.finish_text()
+            color = "yellow" if event.level == "warning" else "dim"
+            self.console.print(f"[{color}]{_escape(event.message)}[/]")
+        elif isinstance(event, TurnEnd):
+            self.finish_text()
+            self._end_turn(event)
+
+    def _tool_result(self, event: ToolResult) -> None:
+        lines = event.content.splitlines() or [""]
+        first = short(lines[0], 140)
+        more = f" … (+{len(lines) - 1} lines, {len(event.content):,} chars)" if len(lines) > 1 else ""
+        color = "red" if event.is_error else "green"
+        self.console.print(f"  [{color}]↳[/] [dim]{_escape(first)}{more}[/] [dim]({event.seconds:.2f}s)[/]")
+
+    def _end_turn(self, event: TurnEnd) -> None:
+        s = self.stats
+        s.total_prompt += s.prompt_tokens
+        s.total_completion += s.completion_tokens
+        parts = [f"{event.steps} request{'s' if event.steps != 1 else ''}"]
+        if s.prompt_tokens or s.completion_tokens:
+            parts.append(f"{s.prompt_tokens:,} prompt + {s.completion_tokens:,} generated tokens")
+        if s.gen_speed:
+            parts.append(f"{s.gen_speed:.1f} tok/s")
+        self.console.print(f"[dim]{' · '.join(parts)}[/]")
+
+    def start_turn(self) -> None:
+        self.stats.prompt_tokens = self.stats.completion_tokens = self.stats.requests = 0
+        self.answer, self.probs = "", []
+
+    def interrupted(self) -> None:
+        self.finish_text()
+        self.console.print("[yellow]⏹ interrupted — the partial answer was kept[/]")
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
