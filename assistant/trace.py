@@ -17,6 +17,7 @@ Streaming is visible as what it is: one HTTP response whose body is a series of
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from pathlib import Path
@@ -74,10 +75,8 @@ class Tracer:
 
     def close(self) -> None:
         if self._fh is not None:
-            try:
+            with contextlib.suppress(OSError):
                 self._fh.close()
-            except OSError:
-                pass
             self._fh = None
 
     @property
