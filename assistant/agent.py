@@ -2,7 +2,10 @@
 
 Contract of ``Agent.run(user_text)``:
 
-1. The user message is appended to the conversation.
+1. The user message is appended to the conversation. With a retriever, the
+   message (plus the previous one for a short follow-up) searches the index
+   once; the passages go into every request of this turn, under their own
+   token budget (a retrieval failure is a notice, and the turn goes on).
 2. A request is built from scratch: system prompt + every message so far
    (the model keeps nothing between requests) + the tool schemas.
 3. The request is streamed; events pass through to the caller as they arrive.
@@ -28,9 +31,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from assistant.context import ContextBuilder, ContextReport, EstimateCounter
 from assistant.conversation import Conversation, Message
@@ -41,6 +45,7 @@ from assistant.events import (
     Event,
     Finish,
     Notice,
+    Retrieved,
     StepStart,
     StreamError,
     TextDelta,
@@ -51,6 +56,19 @@ from assistant.events import (
     Usage,
 )
 from assistant.tools import ToolRegistry
+
+if TYPE_CHECKING:
+    from assistant.retrieval import Passage
+
+
+class PassageRetriever(Protocol):
+    """What the loop needs from retrieval (assistant.retrieval.Retriever is one)."""
+
+    collection: str
+
+    async def retrieve(self, query: str) -> list[Passage]: ...
+
+    def messages(self, passages: list[Passage]) -> list[dict[str, Any]]: ...
 
 
 def _call_key(call: ToolCall) -> tuple[str, str]:
@@ -81,6 +99,7 @@ class Agent:
         params: dict[str, Any] | None = None,
         fold_tool_results: bool = False,
         builder: ContextBuilder | None = None,
+        retriever: PassageRetriever | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.tools = tools if tools is not None else ToolRegistry()
@@ -92,6 +111,10 @@ class Agent:
         self.builder.fold = fold_tool_results
         self.last_report: ContextReport | None = None
         self._turn_unsaved = False
+        self.retriever = retriever
+        self.retrieval_enabled = True  # per-turn retrieval (when there is a retriever)
+        self.last_sources: list[Passage] = []  # what the last turn retrieved, most relevant first
+        self._retrieved: list[dict[str, Any]] = []  # those passages as messages for the builder
 
     @property
     def fold_tool_results(self) -> bool:
@@ -105,7 +128,7 @@ class Agent:
         """The full context of the next request, rebuilt from history every time."""
         messages = self.conversation.messages + ([pending] if pending else [])
         tools = self.tools.schemas() if offer_tools else []
-        return await self.builder.build(self.system_prompt, messages, tools)
+        return await self.builder.build(self.system_prompt, messages, tools, self._retrieved)
 
     def start_new_conversation(self, conversation: Conversation) -> None:
         self.conversation = conversation
@@ -129,6 +152,8 @@ class Agent:
         self._turn_unsaved = False
         self._trace("turn", text=user_text, conversation=self.conversation.id)
         pending = Message("user", user_text)
+        async for event in self._retrieve(user_text):
+            yield event
         report = await self.build(pending=pending)  # refuses an oversized input before saving it
         for notice in self._save(pending):
             yield notice
@@ -184,6 +209,26 @@ class Agent:
         tracer = self.endpoint.tracer
         if tracer is not None:
             tracer.write(kind, **fields)
+
+    async def _retrieve(self, user_text: str) -> AsyncIterator[Event]:
+        """Search the index once for this turn; the passages go into every step's request."""
+        self._retrieved, self.last_sources = [], []
+        if self.retriever is None or not self.retrieval_enabled:
+            return
+        from assistant.errors import AssistantError
+        from assistant.retrieval import compose_query
+
+        earlier = [m.content for m in self.conversation.messages if m.role == "user" and m.content]
+        query = compose_query(user_text, earlier)
+        started = time.perf_counter()
+        try:
+            passages = await self.retriever.retrieve(query)
+        except AssistantError as exc:
+            yield Notice("warning", f"Retrieval failed, answering without it: {exc.user_line()}")
+            return
+        self.last_sources = passages
+        self._retrieved = self.retriever.messages(passages)
+        yield Retrieved(self.retriever.collection, query, tuple(passages), time.perf_counter() - started)
 
     def _save(self, message: Message) -> list[Notice]:
         """Keep a message; after a failed write, the rest of the turn stays in memory only,

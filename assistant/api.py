@@ -33,6 +33,7 @@ from assistant.tools import Tool, ToolRegistry
 
 if TYPE_CHECKING:
     from assistant.context import ContextBuilder, ContextReport
+    from assistant.retrieval import Passage, RetrievalSetup, Retriever
     from assistant.toolhub import McpOptions, ToolHub
 
 
@@ -49,6 +50,9 @@ class Assistant:
     running ``assistant serve`` reused) and stopped again on exit.
     ``mcp``: MCP tool servers (True: those in mcp.json; ``McpOptions`` for built-ins, workspace,
     approval; False: none). See assistant/toolhub.py.
+    Retrieval (``retrieval="auto"|"tool"|"off"``, ``collection``, ``retrieval_url``, ``embedder``):
+    when this workspace has an index, each turn searches it (see assistant/retrieval/);
+    ``retrieval_status`` says what was found, ``last_sources`` what the last turn retrieved.
     """
 
     def __init__(
@@ -76,6 +80,7 @@ class Assistant:
         self.local_server: Any = None
         self.mcp = mcp
         self.hub: ToolHub | None = None
+        self.retrieval: RetrievalSetup | None = None
         self._stack = contextlib.AsyncExitStack()
 
     async def __aenter__(self) -> Assistant:
@@ -91,13 +96,35 @@ class Assistant:
 
     async def _connect(self) -> None:
         tools_ready = asyncio.ensure_future(self._open_mcp())  # MCP servers start while the model does
+        index_ready = asyncio.ensure_future(self._open_retrieval())  # and the embedder loads
         try:
             await self._connect_endpoint()
         except BaseException:
             tools_ready.cancel()
-            await asyncio.gather(tools_ready, return_exceptions=True)
+            index_ready.cancel()
+            await asyncio.gather(tools_ready, index_ready, return_exceptions=True)
             raise
         await tools_ready
+        await index_ready
+        self._attach_retrieval()
+
+    async def _open_retrieval(self) -> None:
+        from assistant.retrieval import open_retriever
+
+        self.retrieval = await asyncio.to_thread(open_retriever, self.settings)
+        if self.on_status is not None and (self.retrieval.retriever is not None or self.retrieval.problem):
+            tail = "; chatting without it" if self.retrieval.problem else ""
+            self.on_status(f"retrieval: {self.retrieval.status}{tail}")
+
+    def _attach_retrieval(self) -> None:
+        """Per-turn retrieval in mode "auto"; in mode "tool" the model gets search_index instead."""
+        retriever = self.retrieval.retriever if self.retrieval else None
+        if self.agent is None or retriever is None:
+            return
+        self.agent.retriever = retriever
+        self.agent.retrieval_enabled = self.settings.retrieval == "auto"
+        if self.settings.retrieval == "tool" and "search_index" not in self.tools.names():
+            self.tools.add(retriever.search_tool())
 
     async def _open_mcp(self) -> None:
         if self.mcp is False:
@@ -174,6 +201,7 @@ class Assistant:
             window or s.context_size,
             reserve=s.max_tokens or 1024,
             fold_tool_results=s.recognise_text_calls,
+            retrieval_share=s.retrieval_share,
         )
 
     async def _open_local(self) -> tuple[str, str]:
@@ -270,6 +298,35 @@ class Assistant:
     @property
     def conversation(self) -> Conversation:
         return self._require_agent().conversation
+
+    @property
+    def retriever(self) -> Retriever | None:
+        """The index this chat searches (None: no index, retrieval off, or unavailable)."""
+        return self.retrieval.retriever if self.retrieval else None
+
+    @property
+    def retrieval_status(self) -> str:
+        """One line: the collection in use, or why there is no retrieval."""
+        if self.retrieval is None:
+            return "off" if self.settings.retrieval == "off" else "not started"
+        state = "" if self.retriever is None or self.retrieval_enabled else " (per-turn retrieval switched off)"
+        return self.retrieval.status + state
+
+    @property
+    def retrieval_enabled(self) -> bool:
+        """Whether each turn searches the index (settable, e.g. for /rag on|off)."""
+        agent = self._require_agent()
+        return agent.retriever is not None and agent.retrieval_enabled
+
+    @retrieval_enabled.setter
+    def retrieval_enabled(self, on: bool) -> None:
+        self._require_agent().retrieval_enabled = bool(on)
+
+    @property
+    def last_sources(self) -> list[Passage]:
+        """Passages retrieved for the last turn, most relevant first (path, start_line, end_line, distance,
+        text; ``location()`` gives ``path:12-30``). Empty when nothing was retrieved."""
+        return list(self._require_agent().last_sources)
 
 
 def _drop_if_empty(conv: Conversation) -> None:

@@ -130,6 +130,17 @@ class Notice:
 
 
 @dataclass(frozen=True)
+class Retrieved:
+    """Passages found in the index for this turn (assistant.retrieval.Passage), most relevant first."""
+
+    collection: str
+    query: str
+    passages: tuple[Any, ...]
+    seconds: float
+    kind: Literal["retrieved"] = "retrieved"
+
+
+@dataclass(frozen=True)
 class TurnEnd:
     text: str
     steps: int
@@ -158,6 +169,7 @@ Event = (
     | StreamError
     | ToolResult
     | Notice
+    | Retrieved
     | TurnEnd
 )
 

@@ -66,7 +66,9 @@ async def generate_direct(endpoint: Endpoint, template: Template, task: Task, pa
     return gen
 
 
-AGENT_USER = "Complete the following Python function. Test it with run_python before you answer.\n```python\n{prompt}\n```"
+AGENT_USER = (
+    "Complete the following Python function. Test it with run_python before you answer.\n```python\n{prompt}\n```"
+)
 
 
 def _format_run(result: Any) -> str:

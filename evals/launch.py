@@ -20,7 +20,7 @@ from assistant.config import Settings
 from assistant.endpoint import Endpoint, EndpointConfig
 
 from .prompts import Template, get_template
-from .runner import ProgressFn, RunOptions, Runner
+from .runner import ProgressFn, Runner, RunOptions
 from .sandbox import Limits, Sandbox
 from .store import RunError, RunStore
 from .suites import Suite, load_suite
@@ -133,9 +133,12 @@ def sampling_params(req: EvalRequest, template: Template) -> dict[str, Any]:
     return params
 
 
-def build_config(req: EvalRequest, suite: Suite, template: Template, target: Target, sandbox: Sandbox) -> dict[str, Any]:
+def build_config(
+    req: EvalRequest, suite: Suite, template: Template, target: Target, sandbox: Sandbox
+) -> dict[str, Any]:
     return {
-        "name": req.name, "harness_version": HARNESS_VERSION, "created": dt.datetime.now().isoformat(timespec="seconds"),
+        "name": req.name, "harness_version": HARNESS_VERSION,
+        "created": dt.datetime.now().isoformat(timespec="seconds"),
         "command": req.command, "suite": suite.name, "suite_source": suite.source, "suite_sha256": suite.sha256,
         "task_ids": [t.task_id for t in suite.tasks], "mode": req.mode,
         "template": template.to_dict() if req.mode == "direct" else {"name": "agent"},

@@ -49,7 +49,9 @@ def rate(successes: int, total: int) -> dict[str, float | int]:
     return {"passed": successes, "total": total, "rate": successes / total if total else 0.0, "ci95": [lo, hi]}
 
 
-def pass_at_k_table(counts: dict[str, tuple[int, int]], ks: Sequence[int] = (1, 10, 100)) -> dict[str, dict[str, object]]:
+def pass_at_k_table(
+    counts: dict[str, tuple[int, int]], ks: Sequence[int] = (1, 10, 100)
+) -> dict[str, dict[str, object]]:
     """{"pass@k": {"value", "ci95", "tasks"}} for every k that all tasks have enough samples for."""
     out: dict[str, dict[str, object]] = {}
     if not counts:

@@ -50,8 +50,8 @@ def print_summary(summary: dict[str, Any], path: Path) -> None:
     table.add_row("time / attempt", f"generation {t.get('generation_mean_s')} s, scoring {t.get('score_mean_s')} s")
     last = (t.get("invocations") or [{}])[-1]
     if last:
-        table.add_row("wall (last invocation)", f"{last.get('wall_s')} s, overhead vs generation {last.get('overhead_pct')}%, "
-                      f"{last.get('tasks_per_min')} tasks/min")  # fmt: skip
+        wall = f"{last.get('wall_s')} s, overhead vs generation {last.get('overhead_pct')}%"
+        table.add_row("wall (last invocation)", f"{wall}, {last.get('tasks_per_min')} tasks/min")
     if summary.get("agent"):
         a = summary["agent"]
         table.add_row("agent", f"steps {a['steps_mean']}, tool calls {a['tool_calls_mean']}, "
@@ -113,7 +113,9 @@ def chart_run(summary: dict[str, Any], records: list[dict[str, Any]], path: Path
     right.set_xlabel("completion tokens")
     right.set_ylabel("generation time (s)")
     right.legend()
-    fig.suptitle(f"{summary.get('run')}: {summary.get('suite')} {summary.get('mode')} on {summary.get('model')}", fontsize=10)
+    fig.suptitle(
+        f"{summary.get('run')}: {summary.get('suite')} {summary.get('mode')} on {summary.get('model')}", fontsize=10
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -160,7 +162,8 @@ def compare_runs(stores: list[RunStore], png: Path | None = None) -> None:
         gained = sorted((t for t in common if other[t] and not base[t]), key=_num)
         lost = sorted((t for t in common if base[t] and not other[t]), key=_num)
         console.print(f"{s.get('run')} vs {summaries[0].get('run')}: {len(common)} tasks in common, "
-                      f"+{len(gained)} newly passed, -{len(lost)} newly failed (sign test p={_sign_test(len(gained), len(lost)):.3f})")  # fmt: skip
+                      f"+{len(gained)} newly passed, -{len(lost)} newly failed "
+                      f"(sign test p={_sign_test(len(gained), len(lost)):.3f})")  # fmt: skip
         if gained:
             console.print("  newly passed: " + ", ".join(gained))
         if lost:
@@ -195,10 +198,13 @@ td,th{border:1px solid #ccc;padding:3px 8px;text-align:left;vertical-align:top}.
 overflow-x:auto;white-space:pre-wrap;font-size:12px}h3{margin:.6em 0 .2em}"""
 
 
-def render_html(config: dict[str, Any], summary: dict[str, Any], records: list[dict[str, Any]], chart: Path | None) -> str:
+def render_html(
+    config: dict[str, Any], summary: dict[str, Any], records: list[dict[str, Any]], chart: Path | None
+) -> str:
     e = html.escape
     parts = [f"<!doctype html><meta charset=utf-8><title>{e(str(summary.get('run')))}</title><style>{_CSS}</style>",
-             f"<h1>{e(str(summary.get('run')))}</h1><p><b>{e(headline(summary))}</b> — status {e(str(summary.get('status')))}</p>"]  # fmt: skip
+             f"<h1>{e(str(summary.get('run')))}</h1><p><b>{e(headline(summary))}</b>"
+             f" — status {e(str(summary.get('status')))}</p>"]  # fmt: skip
     if chart is not None and chart.is_file():
         data = base64.b64encode(chart.read_bytes()).decode()
         parts.append(f'<img alt="chart" src="data:image/png;base64,{data}" style="max-width:100%">')
@@ -224,7 +230,8 @@ def _task_html(r: dict[str, Any]) -> str:
     usage, timing = r.get("usage") or {}, r.get("timing") or {}
     head = (f"<span class={e(verdict)}>{e(verdict)}</span> {e(r['task_id'])}#{r.get('sample', 0)} — "
             f"{e(failure_kind(result) if verdict != 'error' else 'endpoint error')}: {e(result[:160])} "
-            f"({usage.get('completion_tokens', '?')} tokens, {timing.get('generate_s', '?')} s, steps {r.get('steps', 1)})")  # fmt: skip
+            f"({usage.get('completion_tokens', '?')} tokens, {timing.get('generate_s', '?')} s, "
+            f"steps {r.get('steps', 1)})")  # fmt: skip
     body = []
     messages = r.get("messages") or []
     prompt = next((m.get("content", "") for m in messages if m.get("role") == "user"), "")
@@ -232,9 +239,13 @@ def _task_html(r: dict[str, Any]) -> str:
     ctx = "\n\n".join(f"[{m.get('role')}] {m.get('content') or ''}" + (f"\n  tool_calls: {json.dumps(m['tool_calls'])}"
                       if m.get("tool_calls") else "") for m in messages)  # fmt: skip
     body.append(f"<details><summary>context sent ({len(messages)} messages)</summary><pre>{e(ctx)}</pre></details>")
-    body.append(f"<h3>answer (finish: {e(str(r.get('finish_reason')))})</h3><pre>{e(str(r.get('answer') or r.get('output') or ''))}</pre>")
+    body.append(
+        f"<h3>answer (finish: {e(str(r.get('finish_reason')))})</h3>"
+        f"<pre>{e(str(r.get('answer') or r.get('output') or ''))}</pre>"
+    )
     for call in r.get("tool_calls") or []:
-        body.append(f"<details><summary>tool call {e(call.get('name', ''))}</summary><pre>{e(call.get('arguments', ''))}"
+        body.append(f"<details><summary>tool call {e(call.get('name', ''))}</summary>"
+                    f"<pre>{e(call.get('arguments', ''))}"
                     f"</pre><pre>{e(call.get('result', ''))}</pre></details>")  # fmt: skip
     ex = r.get("extraction") or {}
     body.append(f"<h3>scored code — {e(str(ex.get('how', '')))} {e(str(ex.get('sanitized', '')))}</h3>"

@@ -198,9 +198,7 @@ class Runner:
             return gen, errors, attempt
         return None, errors, len(errors)
 
-    def _record(
-        self, task: Task, sample: int, gen: Generation | None, tries: int, errors: list[str]
-    ) -> dict[str, Any]:
+    def _record(self, task: Task, sample: int, gen: Generation | None, tries: int, errors: list[str]) -> dict[str, Any]:
         record: dict[str, Any] = {"task_id": task.task_id, "sample": sample, "mode": self.opt.mode,
                                   "invocation": self._invocation, "tries": tries, "retried_errors": errors,
                                   "error": None}  # fmt: skip

@@ -126,7 +126,9 @@ def _user_process_count(uid: int) -> int | None:
 class Sandbox:
     """Runs Python source in a locked-down child process; see the module docstring."""
 
-    def __init__(self, limits: Limits | None = None, *, isolation: Literal["auto", "bwrap", "rlimits"] = "auto") -> None:
+    def __init__(
+        self, limits: Limits | None = None, *, isolation: Literal["auto", "bwrap", "rlimits"] = "auto"
+    ) -> None:
         self.limits = limits or Limits()
         self.python = sys.executable
         bwrap = find_bwrap() if isolation != "rlimits" else None
@@ -149,29 +151,40 @@ class Sandbox:
 
     def describe(self) -> dict[str, object]:
         lim = self.limits
-        return {"kind": self.kind, "timeout_s": lim.timeout, "memory_mb": lim.memory_mb,
-                "max_procs": lim.max_procs, "max_file_mb": lim.max_file_mb, "network": self.kind != "bwrap"}  # fmt: skip
+        return {
+            "kind": self.kind,
+            "timeout_s": lim.timeout,
+            "memory_mb": lim.memory_mb,
+            "max_procs": lim.max_procs,
+            "max_file_mb": lim.max_file_mb,
+            "network_allowed": self.kind != "bwrap",
+        }
 
-    async def run(self, source: str, *, files: dict[str, str] | None = None, timeout: float | None = None) -> RunResult:
+    async def run(
+        self, source: str, *, files: dict[str, str] | None = None, time_limit: float | None = None
+    ) -> RunResult:
         """Run ``source`` as ``main.py`` in a fresh directory (plus ``files``); never raises for the code's faults."""
         workdir = Path(tempfile.mkdtemp(prefix="assistant-sandbox-"))
         try:
-            (workdir / "main.py").write_text(source, encoding="utf-8")
-            for name, text in (files or {}).items():
-                target = (workdir / name).resolve()
-                if workdir.resolve() not in target.parents:
-                    raise ValueError(f"file name {name!r} escapes the working directory")
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_text(text, encoding="utf-8")
-            if os.geteuid() == 0 and self._drop_root:
-                os.chmod(workdir, 0o777)  # the code runs as nobody
-                for path in workdir.rglob("*"):
-                    os.chmod(path, 0o777 if path.is_dir() else 0o666)
-            return await self._execute(workdir, timeout or self.limits.timeout)
+            self._prepare(workdir, source, files or {})
+            return await self._execute(workdir, time_limit or self.limits.timeout)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
 
-    def _launcher_config(self, workdir_inside: str) -> str:
+    def _prepare(self, workdir: Path, source: str, files: dict[str, str]) -> None:
+        (workdir / "main.py").write_text(source, encoding="utf-8")
+        for name, text in files.items():
+            target = (workdir / name).resolve()
+            if workdir.resolve() not in target.parents:
+                raise ValueError(f"file name {name!r} escapes the working directory")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+        if os.geteuid() == 0 and self._drop_root:
+            os.chmod(workdir, 0o777)  # the code runs as nobody
+            for path in workdir.rglob("*"):
+                os.chmod(path, 0o777 if path.is_dir() else 0o666)
+
+    def _launcher_config(self, workdir_inside: str, time_limit: float) -> str:
         lim = self.limits
         nproc = lim.max_procs
         if os.geteuid() != 0:  # the limit counts all of the user's processes, so add what runs now
@@ -179,15 +192,15 @@ class Sandbox:
             nproc = (current + lim.max_procs) if current is not None else 0
         return json.dumps({
             "memory": lim.memory_mb * 1024 * 1024, "fsize": lim.max_file_mb * 1024 * 1024,
-            "cpu": int(lim.timeout) + 2, "nproc": nproc, "uid": NOBODY if self._drop_root else None,
+            "cpu": int(time_limit) + 2, "nproc": nproc, "uid": NOBODY if self._drop_root else None,
             "main": f"{workdir_inside}/main.py",
         })  # fmt: skip
 
-    def command(self, workdir: Path) -> tuple[list[str], str]:
+    def command(self, workdir: Path, time_limit: float) -> tuple[list[str], str]:
         """The argv for one run and the working directory as the code sees it."""
         if self.bwrap is None:
             inside = str(workdir)
-            return [self.python, "-I", "-c", _LAUNCHER, self._launcher_config(inside)], inside
+            return [self.python, "-I", "-c", _LAUNCHER, self._launcher_config(inside, time_limit)], inside
         inside = WORKDIR_INSIDE
         cmd = [self.bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
                "--size", str(self.limits.tmp_mb * 1024 * 1024), "--tmpfs", "/tmp"]  # fmt: skip
@@ -196,7 +209,7 @@ class Sandbox:
         cmd += ["--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--new-session",
                 "--die-with-parent", "--clearenv", "--setenv", "PATH", "/usr/local/bin:/usr/bin:/bin",
                 "--setenv", "HOME", inside, "--setenv", "TMPDIR", inside, "--setenv", "LANG", "C.UTF-8"]  # fmt: skip
-        cmd += [self.python, "-I", "-c", _LAUNCHER, self._launcher_config(inside)]
+        cmd += [self.python, "-I", "-c", _LAUNCHER, self._launcher_config(inside, time_limit)]
         return cmd, inside
 
     def _hide_home_keep_python(self) -> list[str]:
@@ -214,9 +227,10 @@ class Sandbox:
                 args += ["--ro-bind", str(prefix), str(prefix)]
         return args
 
-    async def _execute(self, workdir: Path, timeout: float) -> RunResult:
-        cmd, _inside = self.command(workdir)
-        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(workdir), "TMPDIR": str(workdir), "LANG": "C.UTF-8"}
+    async def _execute(self, workdir: Path, time_limit: float) -> RunResult:
+        cmd, _inside = self.command(workdir, time_limit)
+        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(workdir), "TMPDIR": str(workdir)}
+        env["LANG"] = "C.UTF-8"
         started = time.perf_counter()
         proc = await asyncio.create_subprocess_exec(
             *cmd, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
@@ -227,7 +241,7 @@ class Sandbox:
         readers = [asyncio.ensure_future(_drain(s, cap)) for s in (proc.stdout, proc.stderr)]
         timed_out = False
         try:
-            await asyncio.wait_for(proc.wait(), timeout)
+            await asyncio.wait_for(proc.wait(), time_limit)
         except TimeoutError:
             timed_out = True
         finally:
@@ -240,7 +254,7 @@ class Sandbox:
         out = readers[0].result() if readers[0] in done else ""
         err = readers[1].result() if readers[1] in done else ""
         seconds = time.perf_counter() - started
-        return _classify(proc.returncode, out, err, seconds, timeout if timed_out else None)
+        return _classify(proc.returncode, out, err, seconds, time_limit if timed_out else None)
 
 
 async def _drain(stream: asyncio.StreamReader, cap: int) -> str:

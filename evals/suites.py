@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from assistant.errors import AssistantError
+
 from .sandbox import RunResult, Sandbox
 
 REQUIRED = ("task_id", "prompt", "test", "entry_point")
@@ -112,7 +113,9 @@ def _parse_task(line: str, path: Path, lineno: int) -> Task:
         raise SuiteError(f"{path}:{lineno}: each line must be a JSON object.")
     missing = [k for k in REQUIRED if k not in obj]
     if missing:
-        raise SuiteError(f"{path}:{lineno}: missing field(s) {', '.join(missing)}.", hint=f"Need {', '.join(REQUIRED)}.")
+        raise SuiteError(
+            f"{path}:{lineno}: missing field(s) {', '.join(missing)}.", hint=f"Need {', '.join(REQUIRED)}."
+        )
     bad = [k for k in (*REQUIRED, "canonical_solution") if k in obj and not isinstance(obj[k], str)]
     if bad:
         raise SuiteError(f"{path}:{lineno}: field(s) {', '.join(bad)} must be strings.")

@@ -38,6 +38,7 @@ class Reply:
     hang: float = 0.0
     cut_after: int = 0  # for kind="cut": chunks sent before the connection drops
     extra_final: dict[str, Any] = field(default_factory=dict)  # e.g. {"timings": {...}}
+    logprobs: bool = True  # send per-token logprobs when the request asks for them
 
 
 def text(answer: str, *, pieces: int | None = None, usage: bool = True, delay: float = 0.0) -> Reply:
@@ -151,8 +152,10 @@ class ScriptedServer:
     async def _sse(self, body: dict[str, Any], reply: Reply) -> AsyncIterator[bytes]:
         model = body.get("model", "scripted-model")
 
-        def frame(delta: dict[str, Any] | None, finish: str | None = None, **extra: Any) -> bytes:
+        def frame(delta: dict[str, Any] | None, finish: str | None = None, logprobs: Any = None, **extra: Any) -> bytes:
             choices = [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": finish}]
+            if logprobs is not None and choices:
+                choices[0]["logprobs"] = logprobs
             obj = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 0, "model": model,
                    "choices": choices, **extra}  # fmt: skip
             return f"data: {json.dumps(obj)}\n\n".encode()
@@ -162,6 +165,9 @@ class ScriptedServer:
                 raise ConnectionResetError("scripted cut")
             if reply.delay:
                 await asyncio.sleep(reply.delay)
+            if body.get("logprobs") and delta.get("content") and reply.logprobs:
+                yield frame(delta, logprobs=_logprobs(delta["content"]))
+                continue
             yield frame(delta)
         if reply.kind == "cut":
             raise ConnectionResetError("scripted cut")
@@ -169,3 +175,22 @@ class ScriptedServer:
         if reply.usage and (body.get("stream_options") or {}).get("include_usage"):
             yield frame(None, usage=reply.usage)
         yield b"data: [DONE]\n\n"
+
+
+def _logprobs(content: str) -> dict[str, Any]:
+    """A deterministic fake: the chunk is one token, probability 0.95, with one alternative."""
+    import math
+
+    return {
+        "content": [
+            {
+                "token": content,
+                "logprob": math.log(0.95),
+                "bytes": None,
+                "top_logprobs": [
+                    {"token": content, "logprob": math.log(0.95), "bytes": None},
+                    {"token": "<alt>", "logprob": math.log(0.04), "bytes": None},
+                ],
+            }
+        ]
+    }

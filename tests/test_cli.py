@@ -227,3 +227,66 @@ def test_chat_context_command_shows_history_tokens(scripted: ScriptedServer) -> 
     assert int(child.match.group(1)) > 0  # the cost of statelessness: turn one went out again
     child.send("/exit" + "\r")
     child.expect(pexpect.EOF)
+
+
+def test_ask_trace_file_records_the_wire(scripted: ScriptedServer, tmp_path: Path) -> None:
+    scripted.script(tool_calls(("current_time", {})), text("It is now."))
+    trace = tmp_path / "t.jsonl"
+    proc = run("ask", "time?", "--base-url", scripted.base_url, "-m", "m", "--api-key", "sk-secret",
+               "--trace", str(trace))  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    records = [json.loads(line) for line in trace.read_text().splitlines()]
+    kinds = [r["type"] for r in records]
+    assert kinds.count("request") == 2 and kinds.count("response") == 2 and "tool_call" in kinds
+    req = next(r for r in records if r["type"] == "request")
+    assert req["headers"]["authorization"] == "Bearer ***" and "sk-secret" not in trace.read_text()
+    assert req["body"]["messages"][-1]["content"] == "time?" and req["body"]["stream"] is True
+    times = [r["t"] for r in records if r["type"] == "sse"]
+    assert len(times) >= 4 and times == sorted(times)
+    shown = run("trace", "show", str(trace))
+    assert shown.returncode == 0
+    assert "1 user turn(s), 2 API call(s)" in shown.stdout
+    assert "one response, its body a stream of events" in shown.stdout
+    assert "(that turn took 2 API call(s))" in shown.stdout
+
+
+def test_ask_trace_unwritable_is_one_line(scripted: ScriptedServer) -> None:
+    proc = run("ask", "hi", "--base-url", scripted.base_url, "-m", "m", "--trace", "/dev/null/trace.jsonl")
+    assert_one_line_error(proc, "Cannot write the trace file")
+
+
+def test_ask_no_stream_and_logprobs(scripted: ScriptedServer) -> None:
+    scripted.script(text("Red fox jumps."))
+    proc = run("ask", "x", "--base-url", scripted.base_url, "-m", "m", "--no-stream", "--logprobs", "--no-tools")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "Red fox jumps.\n"
+    assert scripted.requests[0]["logprobs"] is True and scripted.requests[0]["top_logprobs"] == 5
+    assert "token by token" in proc.stderr and "Red fox jumps." in proc.stderr.replace("\n", "")
+
+
+def test_chat_trace_tokens_and_retry(scripted: ScriptedServer, tmp_path: Path) -> None:
+    scripted.script(text("First answer."), text("Second answer."))
+    trace = tmp_path / "chat.jsonl"
+    child = spawn_chat(scripted)
+    child.send(f"/trace on {trace}\r")
+    child.expect("Tracing to")
+    wait_prompt(child)
+    child.send("hello\r")
+    child.expect("First answer.")
+    wait_prompt(child)
+    child.send("/tokens 1\r")  # the scripted server sends logprobs only when asked: not for this endpoint
+    child.expect("logprobs are off for this endpoint")
+    wait_prompt(child)
+    child.send("/retry\r")
+    child.expect("Second answer.")
+    wait_prompt(child)
+    child.send("/trace off\r")
+    child.expect("Trace off")
+    wait_prompt(child)
+    child.send("/exit\r")
+    child.expect(pexpect.EOF)
+    records = [json.loads(line) for line in trace.read_text().splitlines()]
+    sse = [r["t"] for r in records if r["type"] == "sse"]
+    assert sse == sorted(sse) and len(sse) >= 4
+    # /retry replaced the first answer: the second request has no trace of it
+    assert [m["content"] for m in scripted.requests[1]["messages"][1:]] == ["hello"]

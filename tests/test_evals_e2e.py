@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
+from assistant.evals.launch import EvalRequest, run_eval
 
 from assistant.config import load_settings
-from assistant.evals.launch import EvalRequest, run_eval
 
 pytestmark = pytest.mark.slow
 

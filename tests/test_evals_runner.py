@@ -13,17 +13,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from assistant.config import Settings, load_settings
-from assistant.errors import AssistantError
 from assistant.evals import store as store_module
 from assistant.evals.launch import EvalRequest, run_eval
 from assistant.evals.runner import EndpointDown
 from assistant.evals.store import RunError, RunStore
+
+from assistant.config import Settings, load_settings
+from assistant.errors import AssistantError
 from tests.scripted_server import Reply, ScriptedServer, text, tool_calls
 
 TASKS = [
-    ("T/0", "add", 'def add(a, b):\n    """Return a + b."""\n', "assert candidate(1, 2) == 3\n    assert candidate(-1, 1) == 0"),
+    (
+        "T/0",
+        "add",
+        'def add(a, b):\n    """Return a + b."""\n',
+        "assert candidate(1, 2) == 3\n    assert candidate(-1, 1) == 0",
+    ),
     ("T/1", "neg", 'def neg(x):\n    """Return -x."""\n', "assert candidate(3) == -3"),
     ("T/2", "sq", 'def sq(x):\n    """Return x squared."""\n', "assert candidate(3) == 9"),
     ("T/3", "inc", 'def inc(x):\n    """Return x + 1."""\n', "assert candidate(3) == 4"),
@@ -40,8 +45,15 @@ GOOD = {
 
 def write_suite(path: Path, n: int = 3) -> Path:
     lines = [
-        json.dumps({"task_id": tid, "prompt": prompt, "entry_point": entry,
-                    "test": f"def check(candidate):\n    {checks}\n", "canonical_solution": ""})  # fmt: skip
+        json.dumps(
+            {
+                "task_id": tid,
+                "prompt": prompt,
+                "entry_point": entry,
+                "test": f"def check(candidate):\n    {checks}\n",
+                "canonical_solution": "",
+            }
+        )
         for tid, entry, prompt, checks in TASKS[:n]
     ]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -109,7 +121,9 @@ async def test_reference_evaluator_agrees_with_our_verdicts(scripted: ScriptedSe
         str(store.path / "samples.jsonl"), k=[1], n_workers=1, timeout=5.0, problem_file=req.suite
     )
     assert result["pass@1"] == pytest.approx(summary["pass_rate"]["rate"])
-    theirs = [json.loads(line)["passed"] for line in (store.path / "samples.jsonl_results.jsonl").read_text().splitlines()]
+    theirs = [
+        json.loads(line)["passed"] for line in (store.path / "samples.jsonl_results.jsonl").read_text().splitlines()
+    ]
     assert theirs == [True, False, True]
 
 
@@ -144,7 +158,7 @@ async def test_endpoint_down_stops_the_run_and_a_rerun_resumes(scripted: Scripte
 async def test_resume_refuses_different_settings(scripted: ScriptedServer, tmp_path: Path) -> None:
     scripted.script(text(GOOD["T/0"]))
     await run_eval(request(tmp_path, n=1), settings_for(scripted))
-    with pytest.raises(RunError, match="different settings .*template"):
+    with pytest.raises(RunError, match=r"different settings .*template"):
         await run_eval(request(tmp_path, n=1, template="plain"), settings_for(scripted))
 
 
@@ -182,8 +196,9 @@ async def test_torn_last_line_is_ignored_on_resume(scripted: ScriptedServer, tmp
     scripted.script(text(GOOD["T/0"]), Reply(kind="status", status=500))
     _, summary = await run_eval(request(tmp_path, n=2, retries=0), settings_for(scripted))
     assert summary["status"] == "incomplete" and summary["unfinished"] == 1
-    with open(tmp_path / "run" / "attempts.jsonl", "a") as fh:
-        fh.write('{"task_id": "T/1", "sample": 0, "verd')  # the process died mid-write
+    torn = '{"task_id": "T/1", "sample": 0, "verd'  # the process died mid-write
+    attempts = tmp_path / "run" / "attempts.jsonl"
+    attempts.write_text(attempts.read_text() + torn)
     assert RunStore(tmp_path / "run").load_attempts().torn_lines == 1
     scripted.script(text(GOOD["T/1"]))
     _, summary = await run_eval(request(tmp_path, n=2, retries=0), settings_for(scripted))
@@ -196,7 +211,11 @@ async def test_torn_last_line_is_ignored_on_resume(scripted: ScriptedServer, tmp
 
 async def test_concurrency_limit_and_scoring_overlap(scripted: ScriptedServer, tmp_path: Path) -> None:
     suite = tmp_path / "same.jsonl"
-    task = {"prompt": 'def f(x):\n    """x + 1"""\n', "entry_point": "f", "test": "def check(c):\n    assert c(1) == 2\n"}
+    task = {
+        "prompt": 'def f(x):\n    """x + 1"""\n',
+        "entry_point": "f",
+        "test": "def check(c):\n    assert c(1) == 2\n",
+    }
     suite.write_text("".join(json.dumps({"task_id": f"S/{i}", **task}) + "\n" for i in range(6)))
     scripted.script(*(text("def f(x):\n    return x + 1\n```", pieces=4, delay=0.15) for _ in range(6)))
     req = EvalRequest(suite=str(suite), out=tmp_path / "run", concurrency=2, retry_wait=0.0)
@@ -211,7 +230,9 @@ async def test_concurrency_limit_and_scoring_overlap(scripted: ScriptedServer, t
 
 async def test_agent_mode_tests_then_answers(scripted: ScriptedServer, tmp_path: Path) -> None:
     probe = "def add(a, b):\n    return a + b\n\nassert add(1, 2) == 3\nprint('checks ok')\n"
-    scripted.script(tool_calls(("run_python", {"code": probe})), text("```python\ndef add(a, b):\n    return a + b\n```"))
+    scripted.script(
+        tool_calls(("run_python", {"code": probe})), text("```python\ndef add(a, b):\n    return a + b\n```")
+    )
     store, summary = await run_eval(request(tmp_path, n=1, mode="agent", max_steps=4), settings_for(scripted))
     (rec,) = records(store.path)
     assert rec["verdict"] == "passed" and rec["steps"] == 2

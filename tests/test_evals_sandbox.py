@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
@@ -10,7 +11,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-
 from assistant.evals.sandbox import Limits, Sandbox
 
 
@@ -32,7 +32,7 @@ async def test_runs_code_and_captures_output(sandbox: Sandbox) -> None:
 
 async def test_infinite_loop_times_out(sandbox: Sandbox) -> None:
     started = time.monotonic()
-    result = await sandbox.run("while True:\n    pass\n", timeout=1.0)
+    result = await sandbox.run("while True:\n    pass\n", time_limit=1.0)
     assert result.status == "timeout"
     assert result.reason == "timed out after 1 s"
     assert time.monotonic() - started < 6
@@ -40,7 +40,7 @@ async def test_infinite_loop_times_out(sandbox: Sandbox) -> None:
 
 async def test_fork_bomb_is_contained(sandbox: Sandbox) -> None:
     started = time.monotonic()
-    result = await sandbox.run("import os\nwhile True:\n    os.fork()\n", timeout=3.0)
+    result = await sandbox.run("import os\nwhile True:\n    os.fork()\n", time_limit=3.0)
     assert not result.ok
     assert "process limit" in result.reason or result.status == "timeout"
     assert time.monotonic() - started < 10
@@ -54,16 +54,16 @@ async def test_huge_allocation_fails_with_memory_error(sandbox: Sandbox) -> None
     assert "MemoryError" in result.reason and "memory limit" in result.reason
 
 
-async def test_write_outside_working_directory_is_refused(sandbox: Sandbox) -> None:
+def test_write_outside_working_directory_is_refused(sandbox: Sandbox) -> None:
     target = Path(__file__).resolve().parent / f"escape-{uuid.uuid4().hex}.txt"  # a real, writable-to-us folder
     try:
-        result = await sandbox.run(f"open({str(target)!r}, 'w').write('x')\n")
+        result = asyncio.run(sandbox.run(f"open({str(target)!r}, 'w').write('x')\n"))
         assert not target.exists()
     finally:
         target.unlink(missing_ok=True)
     assert result.status == "error"
     assert "Read-only file system" in result.reason or "Permission denied" in result.reason
-    inside = await sandbox.run("open('notes.txt', 'w').write('mine')\nprint(open('notes.txt').read())\n")
+    inside = asyncio.run(sandbox.run("open('notes.txt', 'w').write('mine')\nprint(open('notes.txt').read())\n"))
     assert inside.ok and inside.stdout == "mine\n"  # its own directory is writable
 
 
@@ -81,9 +81,7 @@ async def test_no_network(sandbox: Sandbox) -> None:
     assert "connected" not in result.stdout
 
 
-async def test_clean_environment_and_hidden_home(
-    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_clean_environment_and_hidden_home(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SECRET_TOKEN", "s3cret")
     home = str(Path.home())
     code = f"import os\nprint(sorted(os.environ))\nprint(os.listdir({home!r}))\n"
@@ -97,15 +95,15 @@ async def test_clean_environment_and_hidden_home(
 
 
 async def test_endless_output_is_capped(sandbox: Sandbox) -> None:
-    result = await sandbox.run("while True:\n    print('x' * 1000)\n", timeout=1.5)
+    result = await sandbox.run("while True:\n    print('x' * 1000)\n", time_limit=1.5)
     assert result.status == "timeout"
     assert len(result.stdout) <= sandbox.limits.max_output + 100
 
 
-async def test_nothing_survives_the_run(sandbox: Sandbox) -> None:
+def test_nothing_survives_the_run(sandbox: Sandbox) -> None:
     marker = f"sleep-marker-{uuid.uuid4().hex[:8]}"
     code = f"import subprocess\nsubprocess.Popen(['sh', '-c', 'exec -a {marker} sleep 300'])\nprint('spawned')\n"
-    result = await sandbox.run(code)
+    result = asyncio.run(sandbox.run(code))
     assert result.ok and "spawned" in result.stdout
     time.sleep(0.3)
     leftover = subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True).stdout.strip()

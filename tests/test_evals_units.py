@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from assistant.evals.extract import answer_text, extract, extract_code, fenced_blocks, sanitize, to_completion
 from assistant.evals.metrics import pass_at_k, pass_at_k_table, wilson
 from assistant.evals.prompts import get_template, load_templates
@@ -152,7 +151,9 @@ def test_suite_errors_for_bad_gzip_and_unknown_names(tmp_path: Path) -> None:
     with pytest.raises(SuiteError, match="No suite 'nope'"):
         load_suite("nope")
     good = tmp_path / "ok.jsonl.gz"
-    good.write_bytes(gzip.compress(json.dumps({"task_id": "t/0", "prompt": "", "test": "", "entry_point": "f"}).encode()))
+    good.write_bytes(
+        gzip.compress(json.dumps({"task_id": "t/0", "prompt": "", "test": "", "entry_point": "f"}).encode())
+    )
     assert load_suite(str(good)).name == "ok"
 
 
@@ -187,8 +188,10 @@ def test_templates_render_the_exact_messages() -> None:
     qwen = get_template("qwen")
     messages = qwen.messages("def f():\n    pass\n\n")
     assert messages == [
-        {"role": "system", "content": "You are an intelligent programming assistant to produce Python algorithmic solutions"},
-        {"role": "user", "content": "Can you complete the following Python function?\n```python\ndef f():\n    pass\n```\n"},
+        {"role": "system", "content": "You are an intelligent programming assistant to produce Python "
+                                      "algorithmic solutions"},
+        {"role": "user", "content": "Can you complete the following Python function?\n"
+                                    "```python\ndef f():\n    pass\n```\n"},
         {"role": "assistant", "content": "```python\n"},
     ]  # fmt: skip
     assert "\n```" in qwen.stop and qwen.max_tokens == 2048

@@ -9,7 +9,7 @@ import typer
 from assistant.cli import ask as ask_cmd
 from assistant.cli import chat as chat_cmd
 from assistant.cli import evals as evals_cmd
-from assistant.cli import history_cmd
+from assistant.cli import history_cmd, index_cmd, trace_cmd
 from assistant.cli import local as local_cmd
 from assistant.cli import tools as tools_cmd
 
@@ -34,8 +34,10 @@ app.command("ask")(ask_cmd.ask)
 app.command("models")(local_cmd.models)
 app.command("serve")(local_cmd.serve)
 app.add_typer(history_cmd.app, name="history")
+app.add_typer(trace_cmd.app, name="trace")
 app.add_typer(evals_cmd.app, name="eval")
 app.add_typer(tools_cmd.app, name="tools")
+app.add_typer(index_cmd.app, name="index")
 
 
 def main() -> None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from typing import Annotated
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
@@ -18,6 +20,7 @@ from assistant.cli.common import (
     Profile,
     Temperature,
     TextTools,
+    TraceFile,
     fail,
     install_sigterm_as_interrupt,
     settings_flags,
@@ -25,6 +28,7 @@ from assistant.cli.common import (
     user_errors,
 )
 from assistant.cli.tools import Yes
+from assistant.events import StepStart, TokenProbs
 
 
 def ask(
@@ -42,20 +46,28 @@ def ask(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No status lines on stderr.")] = False,
     no_tools: Annotated[bool, typer.Option("--no-tools", help="Offer the model no tools.")] = False,
     yes: Yes = False,
+    trace: TraceFile = None,
+    no_stream: Annotated[bool, typer.Option("--no-stream", help="Print the answer once it is complete.")] = False,
+    logprobs: Annotated[
+        bool, typer.Option("--logprobs", help="After the answer, show it token by token, coloured by probability.")
+    ] = False,
 ) -> None:
     """Ask one question and print the answer (streamed). Piped stdin is appended to the question."""
     text = _read_question(question)
     install_sigterm_as_interrupt()
     flags = settings_flags(
         base_url=base_url, model=model, api_key=api_key, profile=profile,
-        max_steps=max_steps, temperature=temperature, text_tools=text_tools,
+        max_steps=max_steps, temperature=temperature, text_tools=text_tools, logprobs=5 if logprobs else None,
     )  # fmt: skip
+    output = OutputOptions(json_output, no_stream, logprobs, trace)
     with user_errors():
         from assistant.config import load_settings
 
         settings = load_settings(flags)
         try:
-            asyncio.run(_ask(settings, text, json_output, quiet, not no_tools, continue_last, conversation, yes))
+            asyncio.run(
+                _ask(settings, text, json_output, quiet, not no_tools, continue_last, conversation, yes, output=output)
+            )
         except KeyboardInterrupt:
             sys.stderr.write("\n[interrupted]\n")
             raise typer.Exit(130) from None
@@ -86,6 +98,7 @@ async def _ask(
     continue_last: bool = False,
     conversation: str | None = None,
     yes: bool = False,
+    output: OutputOptions | None = None,
 ) -> None:
     from assistant.api import Assistant
     from assistant.cli.render import JsonRenderer, PlainRenderer
@@ -94,7 +107,10 @@ async def _ask(
 
     assert isinstance(settings, Settings)
     on_status = None if quiet or json_output else status_printer()
-    renderer = JsonRenderer() if json_output else PlainRenderer(show_stats=False)
+    output = output or OutputOptions()
+    renderer: Any = JsonRenderer() if json_output else PlainRenderer(show_stats=False)
+    if output.no_stream and not json_output:
+        renderer = DrainedRenderer(renderer)
     async with Assistant(
         settings=settings, on_status=on_status, continue_last=continue_last, conversation=conversation,
         mcp=cli_mcp_options(yes, interactive=sys.stdin.isatty()) if tools else False,
@@ -103,5 +119,61 @@ async def _ask(
             from assistant.builtin_tools import register_default_tools
 
             register_default_tools(bot.tools)
+        if output.trace is not None and bot.endpoint is not None:
+            from assistant.trace import Tracer
+
+            bot.endpoint.tracer = Tracer(output.trace)
+        probs: list[Any] = []
         async for event in bot.stream(text):
             renderer.handle(event)
+            if isinstance(event, TokenProbs):
+                probs.extend(event.tokens)
+            elif isinstance(event, StepStart):
+                probs.clear()
+        if bot.endpoint is not None and bot.endpoint.tracer is not None:
+            bot.endpoint.tracer.close()
+        if output.logprobs and not json_output:
+            _show_probs(probs)
+
+
+@dataclass
+class OutputOptions:
+    json_output: bool = False
+    no_stream: bool = False
+    logprobs: bool = False
+    trace: Path | None = None
+
+
+class DrainedRenderer:
+    """--no-stream: hold the answer text until the turn ends, then print it once."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.held: list[Any] = []
+
+    def handle(self, event: Any) -> None:
+        from assistant.events import StepStart, TextDelta, TurnEnd
+
+        if isinstance(event, StepStart):
+            self.held.clear()
+        if isinstance(event, TextDelta):
+            self.held.append(event)
+            return
+        if isinstance(event, TurnEnd):
+            if self.held:
+                self.inner.handle(TextDelta("".join(e.text for e in self.held)))
+            self.held.clear()
+        self.inner.handle(event)
+
+
+def _show_probs(probs: list[Any]) -> None:
+    if not probs:
+        sys.stderr.write("[the endpoint sent no token probabilities (logprobs) for this answer]\n")
+        return
+    from rich.console import Console
+
+    from assistant.cli.slash import colour_tokens
+
+    console = Console(stderr=True, highlight=False)
+    console.rule("token by token (green ≥ 90% · yellow ≥ 50% · orange ≥ 20% · red < 20%)")
+    console.print(colour_tokens(probs))

@@ -64,45 +64,45 @@ def run_cmd(
     suite: Annotated[str, typer.Argument(help="Suite name (humaneval) or path to a HumanEval-shaped JSONL file.")],
     mode: Annotated[
         str, typer.Option("--mode", help="direct: one request per sample; agent: agent loop + sandboxed run_python.")
-    ] = "direct",  # noqa: E501
+    ] = "direct",
     template: Annotated[
         str, typer.Option("--template", help="Prompt template (direct mode); see `assistant eval list`.")
-    ] = "qwen",  # noqa: E501
+    ] = "qwen",
     tasks: Annotated[
         str | None, typer.Option("--tasks", help="Comma-separated task ids, e.g. HumanEval/0,HumanEval/5.")
-    ] = None,  # noqa: E501
+    ] = None,
     limit: Annotated[int | None, typer.Option("--limit", help="Only the first N tasks.")] = None,
     samples: Annotated[int, typer.Option("--samples", "-n", help="Samples per task (pass@k needs n >= k).")] = 1,
     temperature: Annotated[
         float | None, typer.Option("--temperature", "-t", help="Default 0 (greedy) for one sample, 0.8 for more.")
-    ] = None,  # noqa: E501
+    ] = None,
     top_p: Annotated[float | None, typer.Option("--top-p")] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="Sampling seed (sample i uses seed + i).")] = None,
     max_tokens: Annotated[int | None, typer.Option("--max-tokens", help="Default: the template's.")] = None,
     max_steps: Annotated[int, typer.Option("--max-steps", help="Agent mode: model requests per task.")] = 6,
     concurrency: Annotated[
         int, typer.Option("--concurrency", "-j", help="Requests in flight (local model: its slots).")
-    ] = 4,  # noqa: E501
+    ] = 4,
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds per test run in the sandbox.")] = 10.0,
     extract: Annotated[
         str, typer.Option("--extract", help="auto: the block defining the entry point; first: the first block.")
-    ] = "auto",  # noqa: E501
+    ] = "auto",
     sanitize: Annotated[
         bool, typer.Option("--sanitize/--no-sanitize", help="Keep only what the entry point needs.")
-    ] = True,  # noqa: E501
+    ] = True,
     out: Annotated[
         Path | None, typer.Option("--out", "-o", help="Run folder (default: <data dir>/evals/runs/NAME).")
-    ] = None,  # noqa: E501
+    ] = None,
     name: Annotated[
         str | None, typer.Option("--name", help="Run name; an existing run of that name is resumed.")
-    ] = None,  # noqa: E501
+    ] = None,
     base_url: BaseUrl = None,
     model: Model = None,
     api_key: ApiKey = None,
     profile: Profile = None,
     local_model: Annotated[
         str | None, typer.Option("--local-model", help="Embedded model to evaluate, e.g. qwen2.5-coder-1.5b.")
-    ] = None,  # noqa: E501
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Run a suite; a rerun of the same run (same --name/--out and settings) resumes where it stopped."""
@@ -134,8 +134,10 @@ def _run(req: Any, settings: Any, quiet: bool) -> None:
     except KeyboardInterrupt:
         view.close()
         where = view.store_path or "the run folder"
-        sys.stderr.write(f"\nInterrupted: finished attempts are saved in {where}.\n"
-                         f"Resume with the same command{'' if req.name else ' plus --name ' + str(view.store_name)}.\n")  # fmt: skip
+        again = "" if req.name or req.out else f" plus --name {view.store_name}"
+        sys.stderr.write(
+            f"\nInterrupted: finished attempts are saved in {where}.\nResume with the same command{again}.\n"
+        )
         raise typer.Exit(130) from None
     finally:
         view.close()
