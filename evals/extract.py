@@ -168,11 +168,11 @@ def sanitize(code: str, entry_point: str) -> tuple[str, str]:
     needed: set[int] = set()
     todo = [entry_point]
     while todo:
-        node = defs.get(todo.pop())
-        if node is None or id(node) in needed:
+        found = defs.get(todo.pop())
+        if found is None or id(found) in needed:
             continue
-        needed.add(id(node))
-        todo.extend(_names_in(node))
+        needed.add(id(found))
+        todo.extend(_names_in(found))
     kept: list[str] = []
     dropped = 0
     for node in module.body:

@@ -44,7 +44,7 @@ def bootstrap_mean_ci(values: Sequence[float], iters: int = 2000, seed: int = 0)
     return means[int(0.025 * iters)], means[min(iters - 1, int(0.975 * iters))]
 
 
-def rate(successes: int, total: int) -> dict[str, float | int]:
+def rate(successes: int, total: int) -> dict[str, float | int | list[float]]:
     lo, hi = wilson(successes, total)
     return {"passed": successes, "total": total, "rate": successes / total if total else 0.0, "ci95": [lo, hi]}
 

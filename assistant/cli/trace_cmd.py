@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 from typing import Annotated, Any
@@ -69,13 +70,13 @@ def timeline(records: list[dict[str, Any]], per_response: int = 8) -> list[str]:
         if not sse:
             return
         head = per_response - per_response // 3
-        shown = sse if len(sse) <= per_response else sse[:head] + [{}] + sse[-(per_response - head) :]
+        shown = sse if len(sse) <= per_response else [*sse[:head], {}, *sse[-(per_response - head) :]]
         for r in shown:
             if not r:
                 out.append(f"{'':11}  … {len(sse) - per_response} more events …")
                 continue
             out.append(f"  {r['t']:>8.3f}s  data: {short(_delta_text(r.get('data') or {}), 100)}")
-        gaps = [b["t"] - a["t"] for a, b in zip(sse, sse[1:], strict=False)]
+        gaps = [b["t"] - a["t"] for a, b in itertools.pairwise(sse)]
         mean = f", {1000 * sum(gaps) / len(gaps):.1f} ms apart on average" if gaps else ""
         out.append(f"{'':11}  {len(sse)} events in this one response{mean}")
         sse.clear()
