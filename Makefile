@@ -28,8 +28,8 @@ test-fast: setup
 	$(PY) -m pytest -ra -m "not slow"
 
 lint: setup
-	$(VENV)/bin/ruff check assistant tests benchmarks tools
-	$(VENV)/bin/ruff format --check assistant
+	$(VENV)/bin/ruff check assistant tests benchmarks tools evals
+	$(VENV)/bin/ruff format --check assistant evals
 	$(VENV)/bin/mypy
 
 bench: setup

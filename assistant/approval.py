@@ -24,7 +24,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal
@@ -207,46 +207,52 @@ def terminal_ask(out: IO[str] | None = None, read: Callable[[], str] = input) ->
 
     Reading in the loop's own thread (not ``asyncio.to_thread``) keeps one reader on stdin: a
     reader thread left behind by Ctrl-C would steal the next chat line. Ctrl-C at the question
-    counts as "no" and interrupts the turn the way Ctrl-C does anywhere else in it (the
-    ``asyncio.Runner`` handler is called); Ctrl-D counts as "no".
+    cancels the call and the turn, as Ctrl-C does anywhere else in a turn; Ctrl-D counts as "no".
     """
 
     async def ask(request: ApprovalRequest) -> Answer:
         stream = out or sys.stderr
-        stream.write("\n" + format_request(request))
-        stream.flush()
-        for _ in range(3):
-            line = _read_interruptibly(read)
-            if line is None:
-                stream.write("\n[no]\n")
-                return "no"
-            answer = parse_answer(line)
-            if answer is not None:
-                return answer
-            stream.write("Please answer y, n or a: ")
+        with _ctrl_c_raises() as interrupted:
+            stream.write("\n" + format_request(request))
             stream.flush()
+            for _ in range(3):
+                try:
+                    answer = parse_answer(read())
+                except EOFError:
+                    stream.write("\n[no]\n")
+                    return "no"
+                except KeyboardInterrupt:
+                    interrupted.append(True)
+                    stream.write("\n")
+                    break
+                if answer is not None:
+                    return answer
+                stream.write("Please answer y, n or a: ")
+                stream.flush()
+        if interrupted:
+            raise asyncio.CancelledError  # the call is cancelled, and with it the turn
         return "no"
 
     return ask
 
 
-def _read_interruptibly(read: Callable[[], str]) -> str | None:
-    """One line; None on EOF or Ctrl-C (which is passed on to the handler that was installed)."""
+@contextlib.contextmanager
+def _ctrl_c_raises() -> Iterator[list[bool]]:
+    """While asking, Ctrl-C raises KeyboardInterrupt in input() (the installed handler would only
+    note it for later). After an interrupt the installed handler is called too, so asyncio.Runner
+    counts it and reports KeyboardInterrupt for the cancelled turn."""
     main = threading.current_thread() is threading.main_thread()
     previous = signal.getsignal(signal.SIGINT) if main else None
     if main:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+    interrupted: list[bool] = []
     try:
-        return read()
-    except EOFError:
-        return None
-    except KeyboardInterrupt:
-        if not callable(previous) or previous is signal.default_int_handler:
-            raise
-        signal.signal(signal.SIGINT, previous)
-        with contextlib.suppress(KeyboardInterrupt):
-            previous(signal.SIGINT, None)  # asyncio.Runner's handler: cancels the turn
-        return None
+        yield interrupted
     finally:
-        if main and previous is not None:
+        if main:
             signal.signal(signal.SIGINT, previous)
+        if any(interrupted):
+            if not callable(previous) or previous is signal.default_int_handler:
+                raise KeyboardInterrupt
+            with contextlib.suppress(KeyboardInterrupt):
+                previous(signal.SIGINT, None)

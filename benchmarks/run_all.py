@@ -13,6 +13,8 @@ BENCHES = [
     "bench_ttft.py",
     "bench_textcalls.py",
     "bench_context.py",
+    "bench_chat.py",
+    "bench_evals.py",
 ]
 
 

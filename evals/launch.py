@@ -52,6 +52,7 @@ class EvalRequest:
     max_tokens: int | None = None
     max_steps: int = 6
     concurrency: int = 4
+    threads: int | None = None  # llama-server threads (local model); None: its default (all cores)
     timeout: float = 10.0
     extract: str = "auto"
     sanitize: bool = True
@@ -72,7 +73,7 @@ class Target:
 
 
 @contextlib.asynccontextmanager
-async def open_target(settings: Settings, concurrency: int) -> AsyncIterator[Target]:
+async def open_target(settings: Settings, concurrency: int, threads: int | None = None) -> AsyncIterator[Target]:
     """The configured endpoint, or our own local llama-server with ``concurrency`` slots."""
     if settings.base_url is not None:
         endpoint = Endpoint(_endpoint_config(settings, settings.base_url, settings.model or ""))
@@ -88,10 +89,11 @@ async def open_target(settings: Settings, concurrency: int) -> AsyncIterator[Tar
 
     spec = get_model(settings.local_model)
     slots = max(1, concurrency)
-    async with open_local_server(spec.name, ctx=SLOT_CONTEXT * slots, reuse=False, parallel=slots) as server:
+    options: dict[str, Any] = {"parallel": slots, "threads": threads}
+    async with open_local_server(spec.name, ctx=SLOT_CONTEXT * slots, reuse=False, **options) as server:
         endpoint = Endpoint(_endpoint_config(settings, server.base_url, server.model))
         info = {"kind": "local", "model": spec.display_name, "file_sha256": spec.sha256, "slots": slots,
-                "context_per_slot": SLOT_CONTEXT, **await _server_props(server.root_url)}  # fmt: skip
+                "threads": threads, "context_per_slot": SLOT_CONTEXT, **await _server_props(server.root_url)}  # fmt: skip
         try:
             yield Target(endpoint, server.model, server.base_url, info)
         finally:
@@ -172,7 +174,7 @@ async def run_eval(
     suite = load_suite(req.suite).select(req.task_ids, req.limit)
     template = get_template(req.template)
     sandbox = Sandbox(Limits(timeout=req.timeout))
-    async with open_target(settings, req.concurrency) as target:
+    async with open_target(settings, req.concurrency, req.threads) as target:
         store = RunStore(req.out or runs_dir() / (req.name or default_name(req, target.model)))
         req.name = store.name
         config = build_config(req, suite, template, target, sandbox)

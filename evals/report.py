@@ -32,8 +32,16 @@ def headline(summary: dict[str, Any]) -> str:
     return f"{_pct(r['rate'])} ({r['passed']}/{r['total']}), 95% CI {_ci(r['ci95'])}"
 
 
-def print_summary(summary: dict[str, Any], path: Path) -> None:
+def _console() -> Any:
+    """Rich console on stdout; wide when not a terminal (files and pipes should not wrap tables)."""
+    import sys
+
     from rich.console import Console
+
+    return Console(width=None if sys.stdout.isatty() else 160)
+
+
+def print_summary(summary: dict[str, Any], path: Path) -> None:
     from rich.table import Table
 
     table = Table(title=f"{summary.get('run')} ({summary.get('status')})", show_header=True)
@@ -57,7 +65,7 @@ def print_summary(summary: dict[str, Any], path: Path) -> None:
         table.add_row("agent", f"steps {a['steps_mean']}, tool calls {a['tool_calls_mean']}, "
                       f"used tools {a['tasks_with_tool_calls']}, hit step limit {a['hit_step_limit']}")  # fmt: skip
     table.add_row("failures", ", ".join(f"{k} {v}" for k, v in (summary.get("failures") or {}).items()))
-    Console().print(table)
+    _console().print(table)
     print(f"run folder: {path}")
 
 
@@ -141,19 +149,20 @@ def chart_compare(summaries: list[dict[str, Any]], path: Path) -> None:
 
 
 def compare_runs(stores: list[RunStore], png: Path | None = None) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     summaries = [s.read_summary() or summarize(s.load_attempts().records, s.read_config(), status="unknown")
                  for s in stores]  # fmt: skip
     table = Table(title="runs")
-    for col in ("run", "mode", "template", "model", "pass rate (95% CI)", "completion tokens", "gen s/task"):
+    for col in ("run", "mode", "template", "extract", "model", "pass rate (95% CI)", "completion tokens", "gen s/task"):
         table.add_column(col)
-    for s in summaries:
-        table.add_row(str(s.get("run")), str(s.get("mode")), str(s.get("template")), str(s.get("model")), headline(s),
+    for store, s in zip(stores, summaries, strict=True):
+        ex = store.read_config().get("extract") or {}
+        how = f"{ex.get('strategy', '?')}{'+sanitize' if ex.get('sanitize') else ''}"
+        table.add_row(str(s.get("run")), str(s.get("mode")), str(s.get("template")), how, str(s.get("model")), headline(s),
                       str((s.get("tokens") or {}).get("completion_mean")),
                       str((s.get("time") or {}).get("generation_mean_s")))  # fmt: skip
-    console = Console()
+    console = _console()
     console.print(table)
     base = _passed_tasks(stores[0])
     for store, s in zip(stores[1:], summaries[1:], strict=True):

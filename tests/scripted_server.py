@@ -85,6 +85,7 @@ class ScriptedServer:
         self.headers: list[dict[str, str]] = []
         self.unexpected = 0
         self.model_list_status = 200
+        self.embedding_requests: list[dict[str, Any]] = []
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self.port = 0
@@ -103,6 +104,7 @@ class ScriptedServer:
             routes=[
                 Route("/v1/chat/completions", self._chat, methods=["POST"]),
                 Route("/v1/models", self._models, methods=["GET"]),
+                Route("/v1/embeddings", self._embeddings, methods=["POST"]),
             ]
         )
         config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="critical", lifespan="off")
@@ -129,6 +131,16 @@ class ScriptedServer:
         if self.model_list_status != 200:
             return JSONResponse({"error": {"message": "nope"}}, status_code=self.model_list_status)
         return JSONResponse({"object": "list", "data": [{"id": m, "object": "model"} for m in self.models]})
+
+    async def _embeddings(self, request: Request) -> Response:
+        """Deterministic vectors (word hashing, 64 dims) for any input; requests recorded in embedding_requests."""
+        body = await request.json()
+        self.embedding_requests.append(body)
+        from assistant.retrieval.embedders import HashEmbedder
+
+        texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
+        data = [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(HashEmbedder(64).embed(texts))]
+        return JSONResponse({"object": "list", "data": data, "model": body.get("model", "")})
 
     async def _chat(self, request: Request) -> Response:
         body = await request.json()

@@ -341,3 +341,21 @@ def test_cli_ctrl_c_saves_the_partial_run_and_resumes(scripted: ScriptedServer, 
 
 def test_errors_are_assistant_errors() -> None:
     assert issubclass(EndpointDown, AssistantError) and issubclass(RunError, AssistantError)
+
+
+async def test_rescore_isolates_extraction_from_the_model(scripted: ScriptedServer, tmp_path: Path) -> None:
+    from assistant.evals.rescore import rescore
+
+    example_first = "Usage:\n```python\nprint(add(1, 2))\n```\nCode:\n```python\ndef add(a, b):\n    return a + b\n```"
+    with_bad_demo = "```python\ndef neg(x):\n    return -x\n\nassert neg(1) == 1  # a wrong example\n```"
+    scripted.script(text(example_first), text(with_bad_demo))
+    store, summary = await run_eval(request(tmp_path, n=2, template="instruct"), settings_for(scripted))
+    assert summary["pass_rate"]["passed"] == 2  # the block that defines the function; the demo dropped
+    first = await rescore(store, tmp_path / "first", strategy="first", sanitize=True)
+    raw = await rescore(store, tmp_path / "raw", strategy="auto", sanitize=False)
+    verdicts = {p.name: [r["verdict"] for r in records(p.path)] for p in (first, raw)}
+    assert verdicts == {"first": ["failed", "passed"], "raw": ["passed", "failed"]}
+    assert json.loads((tmp_path / "first" / "config.json").read_text())["rescored_from"] == str(store.path)
+    assert len(scripted.requests) == 2  # no model requests for rescoring
+    with pytest.raises(RunError, match="already holds a run"):
+        await rescore(store, tmp_path / "raw", strategy="auto", sanitize=False)

@@ -142,12 +142,13 @@ def test_ctrl_c_at_the_question_interrupts_the_turn(scripted: ScriptedServer, ws
     child.sendline("hello?")
     child.expect("Still here.")
     child.expect("you> ")
-    child.sendeof()
+    child.sendline("/exit")
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 0
     history = scripted.requests[1]["messages"]
-    assert history[-2]["role"] == "tool" and "cancelled by the user" in history[-2]["content"]
+    assert [m["role"] for m in history[1:]] == ["user", "assistant", "tool", "user"]
+    assert history[-2]["content"] == "Error: cancelled by the user."
 
 
 def test_ask_denies_without_a_terminal_and_yes_approves(scripted: ScriptedServer, ws: Path) -> None:

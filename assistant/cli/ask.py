@@ -45,6 +45,9 @@ def ask(
     json_output: Annotated[bool, typer.Option("--json", help="One JSON event per line.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No status lines on stderr.")] = False,
     no_tools: Annotated[bool, typer.Option("--no-tools", help="Offer the model no tools.")] = False,
+    no_retrieval: Annotated[
+        bool, typer.Option("--no-retrieval", help="Do not search the index (assistant index) for this question.")
+    ] = False,
     yes: Yes = False,
     trace: TraceFile = None,
     no_stream: Annotated[bool, typer.Option("--no-stream", help="Print the answer once it is complete.")] = False,
@@ -58,6 +61,7 @@ def ask(
     flags = settings_flags(
         base_url=base_url, model=model, api_key=api_key, profile=profile,
         max_steps=max_steps, temperature=temperature, text_tools=text_tools, logprobs=5 if logprobs else None,
+        retrieval="off" if no_retrieval else None,
     )  # fmt: skip
     output = OutputOptions(json_output, no_stream, logprobs, trace)
     with user_errors():

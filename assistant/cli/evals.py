@@ -83,6 +83,7 @@ def run_cmd(
     concurrency: Annotated[
         int, typer.Option("--concurrency", "-j", help="Requests in flight (local model: its slots).")
     ] = 4,
+    threads: Annotated[int | None, typer.Option("--threads", help="llama-server threads (local model). 1 is far faster on a busy machine.")] = None,  # noqa: E501
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds per test run in the sandbox.")] = 10.0,
     extract: Annotated[
         str, typer.Option("--extract", help="auto: the block defining the entry point; first: the first block.")
@@ -118,7 +119,7 @@ def run_cmd(
         req = EvalRequest(
             suite=suite, mode=mode, template=template, limit=limit, samples=samples, temperature=temperature,
             top_p=top_p, seed=seed, max_tokens=max_tokens, max_steps=max_steps, concurrency=concurrency,
-            timeout=timeout, extract=extract, sanitize=sanitize, out=out, name=name,
+            threads=threads, timeout=timeout, extract=extract, sanitize=sanitize, out=out, name=name,
             task_ids=[t.strip() for t in tasks.split(",") if t.strip()] if tasks else None,
         )  # fmt: skip
         _run(req, settings, quiet)
@@ -228,3 +229,23 @@ def compare_cmd(
 
         stores = [resolve_run(ref, runs_dir()) for ref in runs]
         compare_runs(stores, png=png)
+
+
+@app.command("rescore")
+def rescore_cmd(
+    run: Annotated[str, typer.Argument(help="A direct-mode run folder or name.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the new run.")],
+    extract: Annotated[str, typer.Option("--extract", help="auto or first (the first fenced block).")] = "auto",
+    sanitize: Annotated[bool, typer.Option("--sanitize/--no-sanitize")] = True,
+) -> None:
+    """Score a run's recorded answers again with other extraction settings (no model requests)."""
+    if extract not in ("auto", "first"):
+        raise fail("--extract must be auto or first.", code=2)
+    with user_errors():
+        from assistant.evals.launch import runs_dir
+        from assistant.evals.report import headline
+        from assistant.evals.rescore import rescore
+        from assistant.evals.store import resolve_run
+
+        store = asyncio.run(rescore(resolve_run(run, runs_dir()), out, strategy=extract, sanitize=sanitize))
+        print(f"{store.path}: {headline(store.read_summary() or {})}")

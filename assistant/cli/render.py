@@ -11,6 +11,7 @@ from assistant.cli.common import short
 from assistant.events import (
     Event,
     Notice,
+    Retrieved,
     StepStart,
     StreamError,
     TextDelta,
@@ -64,6 +65,9 @@ class PlainRenderer:
         elif isinstance(event, Notice):
             self._end_line()
             self.info.write(f"[{event.level}: {event.message}]\n")
+        elif isinstance(event, Retrieved):
+            found = ", ".join(f"{p.location()} ({p.distance:.2f})" for p in event.passages) or "nothing close enough"
+            self.info.write(f"[retrieved from {event.collection}: {found}]\n")
         self.info.flush()
 
     def _timing(self, event: Timing) -> None:

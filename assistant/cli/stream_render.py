@@ -35,6 +35,7 @@ class BlockSplitter:
     pending: str = ""  # after the last newline
     lines: list[str] = field(default_factory=list)  # complete lines of the current block
     in_fence: bool = False
+    fence_opener: str = ""
 
     def feed(self, text: str) -> list[str]:
         """Blocks finished by this text."""
@@ -46,6 +47,7 @@ class BlockSplitter:
             stripped = line.strip()
             if stripped.startswith("```"):
                 self.in_fence = not self.in_fence
+                self.fence_opener = stripped if self.in_fence else ""
                 if not self.in_fence:
                     done.append(self._take())
             elif not self.in_fence and not stripped and any(x.strip() for x in self.lines):
@@ -79,7 +81,7 @@ class TurnStats:
 class RichRenderer:
     """Agent events to a rich Console: Markdown answer, folded tool calls, stats."""
 
-    def __init__(self, console: Any, *, refresh_per_second: float = 8.0, code_theme: str = "monokai") -> None:
+    def __init__(self, console: Any, *, refresh_per_second: float = 6.0, code_theme: str = "monokai") -> None:
         self.console = console
         self.refresh = refresh_per_second
         self.code_theme = code_theme
@@ -88,6 +90,8 @@ class RichRenderer:
         self.stats = TurnStats()
         self.answer = ""  # the text of the last step (the final answer)
         self.probs: list[Any] = []  # TokenProb entries of the last step
+        self._blocks: list[str] = []
+        self._last_print = 0.0
 
     # -- answer text -----------------------------------------------------
     def _markdown(self, text: str) -> Any:
@@ -96,19 +100,35 @@ class RichRenderer:
         return Markdown(text, code_theme=self.code_theme)
 
     def _print_block(self, block: str) -> None:
-        self._stop_live()
-        self.console.print(self._markdown(block))
+        """Finished blocks are printed once, above the live region, batched per frame: each print
+        makes the live region redraw, so printing per block would cost a redraw per paragraph."""
+        import time
+
+        self._blocks.append(block)
+        now = time.monotonic()
+        if now - self._last_print >= 1.0 / self.refresh:
+            self._flush_blocks()
+            self._last_print = now
+
+    def _flush_blocks(self) -> None:
+        if self._blocks:
+            self.console.print(self._markdown("\n\n".join(self._blocks)))
+            self._blocks = []
 
     def _show_tail(self) -> None:
-        tail = self.splitter.tail()
-        if not tail.strip():
-            return
-        if self.live is None:
+        if self.live is None and self.splitter.tail().strip():
             from rich.live import Live
 
-            self.live = Live(console=self.console, refresh_per_second=self.refresh, transient=True, auto_refresh=True)
+            # The live region renders _LiveTail at its own refresh rate: a token costs a string append.
+            self.live = Live(
+                _LiveTail(self),
+                console=self.console,
+                refresh_per_second=self.refresh,
+                transient=True,
+                auto_refresh=True,
+                vertical_overflow="crop",
+            )
             self.live.start()
-        self.live.update(self._markdown(tail))
 
     def _stop_live(self) -> None:
         if self.live is not None:
@@ -118,6 +138,7 @@ class RichRenderer:
 
     def finish_text(self) -> None:
         rest = self.splitter.flush()
+        self._flush_blocks()
         self._stop_live()
         if rest.strip():
             self.console.print(self._markdown(rest))
@@ -187,6 +208,23 @@ class RichRenderer:
     def interrupted(self) -> None:
         self.finish_text()
         self.console.print("[yellow]⏹ interrupted — the partial answer was kept[/]")
+
+
+class _LiveTail:
+    """The block still being written, rendered lazily (only its last screenful)."""
+
+    def __init__(self, renderer: RichRenderer) -> None:
+        self.renderer = renderer
+
+    def __rich_console__(self, console: Any, options: Any) -> Any:
+        splitter = self.renderer.splitter
+        lines = splitter.tail().split("\n")
+        room = max(5, options.max_height - 2 if options.max_height else console.size.height - 2)
+        if len(lines) > room:
+            lines = lines[-room:]
+            if splitter.in_fence:
+                lines.insert(0, splitter.fence_opener)
+        yield self.renderer._markdown("\n".join(lines))
 
 
 def _escape(text: str) -> str:

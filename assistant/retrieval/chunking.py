@@ -183,6 +183,8 @@ class _Chunker:
             self.chars = sum(len(t) for _, t in keep)
         if title is not None:
             self.set_heading(*title)
+            if self.buf and self.chars < self.min:  # a tiny section merges into the next: name it after that
+                self.buf_heading = self.trail()
         if not self.buf:
             self.buf_heading = text.strip()[:100] if self.kind == "code" and hard is not None else self.trail()
         self.buf.append((lineno, text))
@@ -218,8 +220,6 @@ class _Chunker:
         while self.headings and self.headings[-1][0] >= level:
             self.headings.pop()
         self.headings.append((level, title.strip()))
-        if self.buf and all(not t.strip() or _RST_UNDERLINE.match(t) for _, t in self.buf[1:]):
-            self.buf_heading = self.trail()  # the chunk starts with this heading
 
     def trail(self) -> str:
         return " > ".join(t for _, t in self.headings)

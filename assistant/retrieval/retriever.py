@@ -21,7 +21,7 @@ PREAMBLE = (
     "Passages retrieved from the user's indexed files for their latest message, most relevant first. "
     "Use them when they answer it and cite them as [path:lines]; if they do not answer it, ignore them."
 )
-SHORT_QUERY_WORDS = 8
+SHORT_QUERY_WORDS = 6
 
 
 def compose_query(user_text: str, earlier_user_texts: list[str], limit: int = 1500) -> str:
