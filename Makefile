@@ -10,7 +10,7 @@ $(STAMP): pyproject.toml scripts/build-llama-server.sh scripts/system-deps.sh
 	scripts/system-deps.sh
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip setuptools wheel
-	$(PY) -m pip install -q -e '.[local,dev,evals]'
+	$(PY) -m pip install -q -e '.[local,dev,evals,rag]'
 	scripts/build-llama-server.sh $(PY)
 	touch $(STAMP)
 

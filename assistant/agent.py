@@ -64,7 +64,8 @@ if TYPE_CHECKING:
 class PassageRetriever(Protocol):
     """What the loop needs from retrieval (assistant.retrieval.Retriever is one)."""
 
-    collection: str
+    @property
+    def collection(self) -> str: ...
 
     async def retrieve(self, query: str) -> list[Passage]: ...
 

@@ -64,14 +64,17 @@ class ApprovalStore:
             data = json.loads(self.path.read_text(encoding="utf-8"))
         except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError):
             return {"version": 1, "workspaces": {}}
-        return data if isinstance(data, dict) and isinstance(data.get("workspaces"), dict) else {"version": 1,
-                                                                                                 "workspaces": {}}
+        return (
+            data
+            if isinstance(data, dict) and isinstance(data.get("workspaces"), dict)
+            else {"version": 1, "workspaces": {}}
+        )
 
     def _entry(self, data: dict[str, Any], workspace: str) -> dict[str, Any]:
         entry = data["workspaces"].setdefault(workspace, {})
         entry.setdefault("tools", [])
         entry.setdefault("servers", {})
-        return entry  # type: ignore[no-any-return]
+        return entry
 
     def _save(self, data: dict[str, Any]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -213,27 +216,30 @@ def terminal_ask(out: IO[str] | None = None, read: Callable[[], str] = input) ->
     async def ask(request: ApprovalRequest) -> Answer:
         stream = out or sys.stderr
         with _ctrl_c_raises() as interrupted:
-            stream.write("\n" + format_request(request))
-            stream.flush()
-            for _ in range(3):
-                try:
-                    answer = parse_answer(read())
-                except EOFError:
-                    stream.write("\n[no]\n")
-                    return "no"
-                except KeyboardInterrupt:
-                    interrupted.append(True)
-                    stream.write("\n")
-                    break
-                if answer is not None:
-                    return answer
-                stream.write("Please answer y, n or a: ")
-                stream.flush()
-        if interrupted:
-            raise asyncio.CancelledError  # the call is cancelled, and with it the turn
-        return "no"
+            try:
+                return _question(stream, request, read)
+            except KeyboardInterrupt:
+                interrupted.append(True)
+                stream.write("\n")
+        raise asyncio.CancelledError  # Ctrl-C: the call is cancelled, and with it the turn
 
     return ask
+
+
+def _question(stream: IO[str], request: ApprovalRequest, read: Callable[[], str]) -> Answer:
+    stream.write("\n" + format_request(request))
+    stream.flush()
+    for _ in range(3):
+        try:
+            answer = parse_answer(read())
+        except EOFError:
+            stream.write("\n[no]\n")
+            return "no"
+        if answer is not None:
+            return answer
+        stream.write("Please answer y, n or a: ")
+        stream.flush()
+    return "no"
 
 
 @contextlib.contextmanager

@@ -58,7 +58,7 @@ class Settings:
     embedding_url: str | None = None  # /v1 URL of the embeddings endpoint (openai:MODEL); default base_url
     retrieval_top_k: int = 5
     retrieval_share: float = 0.25  # at most this share of the prompt budget for passages
-    retrieval_max_distance: float | None = 0.75  # cosine distance; farther passages are left out
+    retrieval_max_distance: float | None = None  # cosine distance cutoff per turn; None: the embedder's default
     profile: str | None = None
     sources: dict[str, str] = field(default_factory=dict, compare=False)  # key -> where it came from
 

@@ -70,6 +70,7 @@ class Endpoint:
     def __init__(self, config: EndpointConfig, tracer: Tracer | None = None) -> None:
         self.config = config
         self.tracer = tracer  # set or cleared at any time (`/trace on|off`)
+        self.logprobs_with_tools = True  # cleared when the server refuses logprobs on requests with tools
         self._client: AsyncOpenAI | None = None
 
     @property
@@ -174,7 +175,7 @@ class Endpoint:
             body["tools"] = list(tools)
         if self.config.include_usage:
             body["stream_options"] = {"include_usage": True}
-        if self.config.logprobs:
+        if self.config.logprobs and (self.logprobs_with_tools or not tools):
             body["logprobs"] = True
             body["top_logprobs"] = self.config.logprobs
         body.update({k: v for k, v in params.items() if v is not None})
@@ -182,7 +183,18 @@ class Endpoint:
         try:
             stream = await self._post_stream(body)
         except Exception as exc:
-            raise await self._explain(exc) from None
+            err = await self._explain(exc)
+            if "logprobs" in body and "logprobs" in err.message.lower():
+                # e.g. llama-server: "logprobs is not supported with tools + stream": ask without them
+                self.logprobs_with_tools = False
+                body.pop("logprobs")
+                body.pop("top_logprobs", None)
+                try:
+                    stream = await self._post_stream(body)
+                except Exception as exc2:
+                    raise await self._explain(exc2) from None
+            else:
+                raise err from None
         content_type = stream.response.headers.get("content-type", "")
         if "text/html" in content_type:
             await stream.close()

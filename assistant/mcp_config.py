@@ -120,10 +120,10 @@ def read_servers_file(path: Path) -> dict[str, Any]:
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{path} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}.") from None
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}: the top level must be a JSON object with \"mcpServers\".")
+        raise ConfigError(f'{path}: the top level must be a JSON object with "mcpServers".')
     servers = data.get("mcpServers", {})
     if not isinstance(servers, dict):
-        raise ConfigError(f"{path}: \"mcpServers\" must be an object mapping names to servers.")
+        raise ConfigError(f'{path}: "mcpServers" must be an object mapping names to servers.')
     return servers
 
 
@@ -143,7 +143,7 @@ def _expand(value: str, missing: list[str]) -> str:
 def _str_map(entry: dict[str, Any], key: str, where: str) -> dict[str, str]:
     value = entry.get(key, {})
     if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
-        raise ConfigError(f"{where}: \"{key}\" must be an object of strings.")
+        raise ConfigError(f'{where}: "{key}" must be an object of strings.')
     return dict(value)
 
 
@@ -151,7 +151,7 @@ def _approval(entry: dict[str, Any], where: str) -> dict[str, str]:
     value = entry.get("approval", {})
     table = {"*": value} if isinstance(value, str) else value
     if not isinstance(table, dict):
-        raise ConfigError(f"{where}: \"approval\" must be one of {', '.join(POLICIES)} or an object of them.")
+        raise ConfigError(f'{where}: "approval" must be one of {", ".join(POLICIES)} or an object of them.')
     for tool, policy in table.items():
         if policy not in POLICIES:
             raise ConfigError(f"{where}: approval for '{tool}' is {policy!r}; use one of {', '.join(POLICIES)}.")
@@ -161,7 +161,7 @@ def _approval(entry: dict[str, Any], where: str) -> dict[str, str]:
 def _number(entry: dict[str, Any], key: str, default: float, where: str) -> float:
     value = entry.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise ConfigError(f"{where}: \"{key}\" must be a positive number of seconds.")
+        raise ConfigError(f'{where}: "{key}" must be a positive number of seconds.')
     return float(value)
 
 
@@ -174,21 +174,21 @@ def parse_server(name: str, entry: Any, source: Path | str, base: ServerConfig |
         raise ConfigError(f"{where} must be an object.")
     args = entry.get("args", [])
     if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
-        raise ConfigError(f"{where}: \"args\" must be a list of strings.")
+        raise ConfigError(f'{where}: "args" must be a list of strings.')
     kind = entry.get("type")
     if kind not in (None, "stdio", "http", "streamable-http", "streamableHttp", "sse"):
-        raise ConfigError(f"{where}: unknown \"type\" {kind!r}; use stdio, http or sse.")
+        raise ConfigError(f'{where}: unknown "type" {kind!r}; use stdio, http or sse.')
     command, url = entry.get("command"), entry.get("url")
     for key, value in (("command", command), ("url", url), ("cwd", entry.get("cwd"))):
         if value is not None and not isinstance(value, str):
-            raise ConfigError(f"{where}: \"{key}\" must be a string.")
+            raise ConfigError(f'{where}: "{key}" must be a string.')
     if command and url:
-        raise ConfigError(f"{where}: give either \"command\" (stdio) or \"url\" (HTTP), not both.")
+        raise ConfigError(f'{where}: give either "command" (stdio) or "url" (HTTP), not both.')
     missing: list[str] = []
     adjusting = base is not None and not command and not url
     start = base if adjusting and base is not None else ServerConfig(name=name)
     if not adjusting and not command and not url:
-        raise ConfigError(f"{where}: needs \"command\" (a stdio server) or \"url\" (an HTTP server).")
+        raise ConfigError(f'{where}: needs "command" (a stdio server) or "url" (an HTTP server).')
     config = replace(
         start,
         command=_expand(command, missing) if command else start.command,

@@ -23,7 +23,6 @@ The MCP SDK is imported only when a server is actually connected.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import json
 import os
@@ -291,11 +290,13 @@ class McpServer:
                 await self._stop.wait()
         except asyncio.CancelledError:
             raise
-        except BaseException as exc:  # noqa: BLE001 (ExceptionGroups from anyio included)
+        except Exception as exc:  # ExceptionGroups from anyio task groups included
             if self.error is None:
                 self._fail("exited" if connected else "failed", describe_failure(exc, self.config))
         finally:
             self._client = None
+            if self._tail is not None:
+                self._tail.close_writer()  # in case the transport never got to it
             if self._state in ("connected", "connecting"):
                 self._state = "closed" if connected else "failed"
             ready.set()
@@ -423,8 +424,8 @@ class McpTool:
         return self.server.name
 
     def schema(self) -> dict[str, Any]:
-        return {"type": "function",
-                "function": {"name": self.name, "description": self.description, "parameters": self.parameters}}  # fmt: skip
+        function = {"name": self.name, "description": self.description, "parameters": self.parameters}
+        return {"type": "function", "function": function}
 
     def policy_for(self, arguments: dict[str, Any]) -> str:
         """A dry run changes nothing, so it needs no approval."""

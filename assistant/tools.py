@@ -168,7 +168,9 @@ class ToolRegistry:
     is asked after validation and before the call, so time spent asking is not call time.
     """
 
-    def __init__(self, timeout: float = 120.0, max_result_chars: int = 20_000, approver: Approver | None = None) -> None:
+    def __init__(
+        self, timeout: float = 120.0, max_result_chars: int = 20_000, approver: Approver | None = None
+    ) -> None:
         self._tools: dict[str, Tool] = {}
         self.timeout = timeout
         self.max_result_chars = max_result_chars

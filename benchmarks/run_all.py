@@ -13,8 +13,11 @@ BENCHES = [
     "bench_ttft.py",
     "bench_textcalls.py",
     "bench_context.py",
+    "bench_retrieval_quality.py",
+    "bench_retrieval.py",
     "bench_chat.py",
     "bench_evals.py",
+    "bench_mcp.py",
 ]
 
 

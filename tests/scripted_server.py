@@ -139,7 +139,8 @@ class ScriptedServer:
         from assistant.retrieval.embedders import HashEmbedder
 
         texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
-        data = [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(HashEmbedder(64).embed(texts))]
+        vectors = HashEmbedder(64).embed(texts)
+        data = [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(vectors)]
         return JSONResponse({"object": "list", "data": data, "model": body.get("model", "")})
 
     async def _chat(self, request: Request) -> Response:

@@ -91,15 +91,13 @@ async def test_a_failing_dry_run_answers_without_asking(tmp_path: Path, store: A
     assert asker.requests == []
 
 
-def test_terminal_question_and_answers() -> None:
+async def test_terminal_question_and_answers() -> None:
     out = io.StringIO()
     lines = iter(["maybe", "A"])
     ask = terminal_ask(out, read=lambda: next(lines))
     request = ApprovalRequest("tool", "files", "edit_file", "edit_file", {"path": "a.py", "old_text": "x" * 500},
                               preview="--- a/a.py\n+++ b/a.py\n-x\n+y", workspace="/w")  # fmt: skip
-    import asyncio
-
-    assert asyncio.run(ask(request)) == "always"
+    assert await ask(request) == "always"
     shown = out.getvalue()
     assert "Allow files to run edit_file?" in shown and 'path: "a.py"' in shown and "(500 chars)" in shown
     assert "preview (dry run):" in shown and "    +y" in shown and "Please answer y, n or a" in shown
@@ -112,11 +110,9 @@ def eof() -> str:
     raise EOFError
 
 
-def test_ctrl_d_at_the_question_is_no() -> None:
-    import asyncio
-
+async def test_ctrl_d_at_the_question_is_no() -> None:
     ask = terminal_ask(io.StringIO(), read=eof)
-    assert asyncio.run(ask(ApprovalRequest("tool", "files", "write_file"))) == "no"
+    assert await ask(ApprovalRequest("tool", "files", "write_file")) == "no"
 
 
 @pytest.fixture
@@ -127,6 +123,10 @@ def ws(tmp_path: Path) -> Iterator[Path]:
     (root / ".tag").write_text(tag)
     yield root
     assert wait_gone(lambda: tagged(tag)) == []
+
+
+def resolved(path: Path) -> Path:
+    return path.resolve()
 
 
 def options(ws: Path, store: ApprovalStore, **kw: Any) -> McpOptions:
@@ -152,7 +152,7 @@ async def test_denied_call_is_reported_to_the_model(scripted: ScriptedServer, ws
         assert (ws / "hello.txt").read_text() == "hello\n"
         assert await bot.ask("once more") == "Done again."
     assert len(asker.requests) == 2, "'always' is not asked again"
-    assert store.tool_allowed(str(ws.resolve()), "files", "write_file")
+    assert store.tool_allowed(str(resolved(ws)), "files", "write_file")
 
 
 async def test_read_only_tools_run_without_asking(scripted: ScriptedServer, ws: Path, store: ApprovalStore) -> None:

@@ -132,14 +132,14 @@ def wait_prompt(child: pexpect.spawn) -> None:
     time.sleep(0.3)
 
 
-def spawn_chat(server: ScriptedServer) -> pexpect.spawn:
+def spawn_chat(server: ScriptedServer, dimensions: tuple[int, int] = (40, 120)) -> pexpect.spawn:
     child = pexpect.spawn(
         sys.executable,
         ["-m", "assistant", "chat", "--base-url", server.base_url, "-m", "m"],
         encoding="utf-8",
         timeout=20,
         env={**os.environ, "TERM": "xterm-256color", "PROMPT_TOOLKIT_NO_CPR": "1"},
-        dimensions=(40, 120),
+        dimensions=dimensions,
     )
     wait_prompt(child)
     return child
@@ -290,3 +290,50 @@ def test_chat_trace_tokens_and_retry(scripted: ScriptedServer, tmp_path: Path) -
     assert sse == sorted(sse) and len(sse) >= 4
     # /retry replaced the first answer: the second request has no trace of it
     assert [m["content"] for m in scripted.requests[1]["messages"][1:]] == ["hello"]
+
+
+def test_chat_narrow_terminal_empty_answer_and_bad_arguments(scripted: ScriptedServer) -> None:
+    scripted.script(text(""), text("A fine answer that is much wider than twenty columns."))
+    child = spawn_chat(scripted, dimensions=(24, 20))
+    child.send("say nothing\r")
+    child.expect("1 request")  # an empty answer still ends the turn cleanly
+    wait_prompt(child)
+    child.send("/context sideways\r")
+    child.expect("Usage:")
+    wait_prompt(child)
+    child.send("/tokens abc\r")
+    child.expect("probabilities|/tokens,")  # words wrap (with colour codes) at 20 columns
+    wait_prompt(child)
+    child.send("now answer\r")
+    child.expect("wider")
+    wait_prompt(child)
+    child.send("/exit\r")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+
+
+@pytest.mark.slow
+def test_chat_on_the_local_model(local_data: Path) -> None:
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "assistant", "chat", "-t", "0"],
+        encoding="utf-8",
+        timeout=300,
+        env={**os.environ, "TERM": "xterm-256color", "PROMPT_TOOLKIT_NO_CPR": "1"},
+        dimensions=(40, 120),
+    )
+    wait_prompt(child)
+    child.send("What is the capital of France? One word.\r")
+    child.expect("Paris")
+    wait_prompt(child)
+    child.send("/context\r")
+    child.expect(r"counted\s+with\s+llama-server's\s+tokenizer")
+    wait_prompt(child)
+    child.send("/tokens\r")  # llama-server sends no logprobs when tools are offered: said plainly
+    child.expect("green ≥ 90%|no logprobs for requests that offer tools")
+    wait_prompt(child)
+    child.send("/exit\r")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0

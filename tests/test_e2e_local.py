@@ -77,3 +77,13 @@ def test_cli_ask_on_local_model_leaves_no_server(local_data: Path) -> None:
     assert "local model ready: started" in proc.stderr
     after = set(subprocess.run(["pgrep", "-f", "llama-server"], capture_output=True, text=True).stdout.split())
     assert not (after - before), "the llama-server started by `assistant ask` must be gone"
+
+
+def test_ask_logprobs_on_local_model(local_data: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "assistant", "ask", "--no-tools", "--logprobs", "-t", "0", "Count from 1 to 5."],
+        capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "token by token" in proc.stderr and "sent no token probabilities" not in proc.stderr
+    assert "1" in proc.stdout and "5" in proc.stdout

@@ -194,3 +194,16 @@ async def test_text_that_is_not_a_call_streams_unchanged(scripted: ScriptedServe
     events = await collect(endpoint(scripted, text_tool_calls=True), [READ_FILE_TOOL])
     assert not [e for e in events if isinstance(e, ToolCallReady)]
     assert "".join(e.text for e in events if isinstance(e, TextDelta)) == answer
+
+
+async def test_logprobs_refused_with_tools_are_dropped_and_remembered(scripted: ScriptedServer) -> None:
+    refusal = {"error": {"message": "logprobs is not supported with tools + stream"}}
+    scripted.script(Reply(kind="status", status=400, body=refusal), text("ok"), text("again"))
+    ep = endpoint(scripted, logprobs=5)
+    events = [e async for e in ep.stream([{"role": "user", "content": "hi"}], [READ_FILE_TOOL])]
+    assert "".join(e.text for e in events if isinstance(e, TextDelta)) == "ok"
+    assert "logprobs" in scripted.requests[0] and "logprobs" not in scripted.requests[1]
+    assert not ep.logprobs_with_tools
+    _ = [e async for e in ep.stream([{"role": "user", "content": "hi"}], [READ_FILE_TOOL])]
+    assert "logprobs" not in scripted.requests[2]  # not asked again with tools
+    await ep.aclose()

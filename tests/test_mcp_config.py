@@ -30,15 +30,22 @@ def test_the_common_format(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GH_TOKEN", "ghp_123")
     stdio = parse_server("github", {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-github"],
                                     "env": {"GITHUB_TOKEN": "${GH_TOKEN}"}}, "f.json")  # fmt: skip
-    assert (stdio.transport, stdio.command, stdio.args) == ("stdio", "npx", ("-y", "@modelcontextprotocol/server-github"))
+    assert (stdio.transport, stdio.command) == ("stdio", "npx")
+    assert stdio.args == ("-y", "@modelcontextprotocol/server-github")
     assert stdio.env == {"GITHUB_TOKEN": "ghp_123"} and stdio.problem is None
     http = parse_server("remote", {"url": "https://x.example/mcp", "headers": {"Authorization": "Bearer ${T:-none}"}},
                         "f.json")  # fmt: skip
     assert http.transport == "http" and http.headers == {"Authorization": "Bearer none"}
     assert parse_server("old", {"type": "sse", "url": "https://x.example/sse"}, "f").transport == "sse"
     assert parse_server("typed", {"type": "http", "url": "https://x.example/mcp"}, "f").transport == "http"
-    ours = parse_server("s", {"command": "x", "timeout": 900, "startupTimeout": 5, "approval": {"*": "ask", "get": "allow"},
-                              "disabled": True}, "f")  # fmt: skip
+    entry = {
+        "command": "x",
+        "timeout": 900,
+        "startupTimeout": 5,
+        "approval": {"*": "ask", "get": "allow"},
+        "disabled": True,
+    }
+    ours = parse_server("s", entry, "f")
     assert (ours.timeout, ours.startup_timeout, ours.disabled) == (900.0, 5.0, True)
     assert ours.policy_for("get") == "allow" and ours.policy_for("other") == "ask"
     assert parse_server("s", {"command": "x"}, "f").policy_for("t") == "auto"

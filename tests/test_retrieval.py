@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import subprocess
 import sys
@@ -52,7 +53,7 @@ def test_long_text_is_cut_with_overlap_and_long_lines_are_split() -> None:
     paragraphs = "\n\n".join(f"Paragraph {i}. " + "word " * 30 for i in range(20))
     chunks = chunk_text(paragraphs, "text", target=400, overlap=200)
     assert len(chunks) > 3 and all(len(c.text) <= 600 for c in chunks)
-    assert any(a.end_line >= b.start_line for a, b in zip(chunks, chunks[1:], strict=False))  # overlap
+    assert any(a.end_line >= b.start_line for a, b in itertools.pairwise(chunks))  # overlap
     one_line = chunk_text("x" * 5000, "text", target=1000)
     assert len(one_line) == 5 and all(c.start_line == 1 for c in one_line)
 

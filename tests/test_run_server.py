@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from assistant.toolservers.sandbox import Isolation, Limits, detect_isolation, run_sandboxed
 
 from assistant.events import ToolCall
 from assistant.toolhub import ToolHub
 from assistant.tools import ToolRegistry
-from assistant.toolservers.sandbox import Isolation, Limits, detect_isolation, run_sandboxed
 from tests.mcp_helpers import builtin, new_tag, tagged, wait_gone, with_cmdline
 
 
@@ -25,7 +25,15 @@ def ws(tmp_path: Path) -> Path:
     root = tmp_path / "ws"
     (root / "sub").mkdir(parents=True)
     (root / "data.txt").write_text("42\n")
-    return root
+    return root.resolve()
+
+
+def read(path: Path) -> str:
+    return path.read_text()
+
+
+def exists(path: Path) -> bool:
+    return path.exists()
 
 
 @pytest.fixture
@@ -87,29 +95,27 @@ def test_bubblewrap_is_in_force_here() -> None:
     assert detect_isolation().kind == "bwrap", detect_isolation().reason
 
 
-async def test_commands_run_in_the_workspace_without_network(
-    sandboxed: ToolRegistry, ws: Path, listener: int
-) -> None:
+async def test_commands_run_in_the_workspace_without_network(sandboxed: ToolRegistry, ws: Path, listener: int) -> None:
     info = await run(sandboxed, "sandbox_info")
     assert "bubblewrap sandbox: no network" in info and "5 s wall time, 400 MB memory" in info
     out = await run(sandboxed, "run_command", command="pwd; cat data.txt; echo made > out.txt", cwd=".")
-    assert out.startswith("exit code 0") and f"{ws.resolve()}\n42" in out
-    assert (ws / "out.txt").read_text() == "made\n", "the workspace is writable"
+    assert out.startswith("exit code 0") and f"{ws}\n42" in out
+    assert read(ws / "out.txt") == "made\n", "the workspace is writable"
     assert "[sandbox: bubblewrap sandbox" in out, "every result says which isolation was used"
     code = f"import socket\ntry:\n    socket.create_connection(('127.0.0.1', {listener}), timeout=3)\n" \
            "    print('REACHED')\nexcept OSError as e:\n    print('BLOCKED', type(e).__name__)\n"  # fmt: skip
     out = await run(sandboxed, "run_python", code=code)
     assert "BLOCKED ConnectionRefusedError" in out and "REACHED" not in out
     out = await run(sandboxed, "run_command", command="touch /usr/local/escaped-by-test.txt")
-    assert "Read-only file system" in out and not Path("/usr/local/escaped-by-test.txt").exists()
+    assert "Read-only file system" in out and not exists(Path("/usr/local/escaped-by-test.txt"))
     await run(sandboxed, "run_command", command=f"touch {ws.parent}/escaped.txt")  # the sandbox's own /tmp
-    assert not (ws.parent / "escaped.txt").exists(), "outside the workspace, /tmp is private to the sandbox"
+    assert not exists(ws.parent / "escaped.txt"), "outside the workspace, /tmp is private to the sandbox"
     out = await run(sandboxed, "run_command", command="pwd", cwd="sub")
-    assert f"{ws.resolve()}/sub" in out
+    assert f"{ws}/sub" in out
 
 
 async def test_limits(sandboxed: ToolRegistry) -> None:
-    slow = await run(sandboxed, "run_command", command="sleep 97.5", timeout=1)
+    slow = await run(sandboxed, "run_command", command="sleep 97.5", time_limit=1)
     assert slow.startswith("stopped: the time limit of 1 s was reached")
     assert wait_gone(lambda: with_cmdline("sleep 97.5"), 5) == [], "the timed-out command is gone"
     hog = await run(sandboxed, "run_python", code="x = bytearray(800 * 1024 * 1024)\nprint('allocated')")
@@ -156,13 +162,13 @@ async def test_without_bubblewrap_the_fallback_is_loud(ws: Path, listener: int) 
 async def test_run_sandboxed_direct(ws: Path) -> None:
     limits = Limits(time_s=5, memory_mb=300, output_bytes=100)
     iso = detect_isolation()
-    result = await run_sandboxed(["/bin/sh", "-c", "echo out; echo err >&2; exit 3"], root=ws.resolve(),
-                                 cwd=ws.resolve(), limits=limits, isolation=iso)  # fmt: skip
+    result = await run_sandboxed(["/bin/sh", "-c", "echo out; echo err >&2; exit 3"], root=ws, cwd=ws,
+                                 limits=limits, isolation=iso)  # fmt: skip
     assert (result.exit_code, result.stdout, result.stderr) == (3, b"out\n", b"err\n")
     text = result.render(iso, limits)
     assert text.startswith("exit code 3") and "--- stdout ---\nout" in text and "--- stderr ---\nerr" in text
-    secret = await run_sandboxed(["/bin/sh", "-c", "echo ${OPENAI_API_KEY:-unset}"], root=ws.resolve(),
-                                 cwd=ws.resolve(), limits=limits, isolation=Isolation("none", "test"))  # fmt: skip
+    secret = await run_sandboxed(["/bin/sh", "-c", "echo ${OPENAI_API_KEY:-unset}"], root=ws, cwd=ws,
+                                 limits=limits, isolation=Isolation("none", "test"))  # fmt: skip
     assert secret.stdout == b"unset\n", "the server's environment (API keys) is not passed on"
 
 

@@ -235,9 +235,9 @@ def test_prose_after_an_unknown_call_keeps_the_order() -> None:
         '{"name": "Alice", "email": "alice@example.com"}',
         '```json\n{"name": "my-app", "version": "1.0.0", "scripts": {"start": "node index.js"}}\n```',
         '```json\n{"jsonrpc": "2.0", "method": "subtract", "params": [42, 23], "id": 1}\n```',
-        '```json\n[1, 2, 3]\n```',
-        '```json\n[]\n```',
-        '```json\n{}\n```',
+        "```json\n[1, 2, 3]\n```",
+        "```json\n[]\n```",
+        "```json\n{}\n```",
         '```json\n"read_file"\n```',
         # a tool *definition*, asked for by the user
         '```json\n{"type": "function", "function": {"name": "get_weather", "description": "Weather",'
@@ -248,13 +248,13 @@ def test_prose_after_an_unknown_call_keeps_the_order() -> None:
         '```python\ncall = {"name": "read_file", "arguments": {"path": "README.md"}}\n```',
         "```python\n" + CALL + "\n```",
         'data = {"name": "read_file", "arguments": {"path": "x"}}',
-        "Use `{\"name\": \"read_file\"}` inline.",
+        'Use `{"name": "read_file"}` inline.',
         # JSON followed by text on the same line, or not closed
         CALL + " is what a call looks like.",
         '```json\n{"name": "read_file", "arguments": {"path": "README.md"}}\n// comment\n```',
         "{{ template }} and [link](http://x) and [1] citation",
         "{'name': 'read_file', 'arguments': {'path': 'x'}}",
-        '<tool_call>\nnot json\n</tool_call>',
+        "<tool_call>\nnot json\n</tool_call>",
         '<tool_call>\n{"name": "Alice", "age": 3}\n</tool_call>',
         "< tool_call > and <tool and </tool_call>",
         "",
@@ -406,9 +406,35 @@ def test_random_texts_never_raise_and_stay_chunk_invariant(monkeypatch: pytest.M
         raise AssertionError("internal error: the filter fell back to pass-through")
 
     monkeypatch.setattr(TextCallFilter, "_give_up", no_fallback)
-    alphabet = ['{', '}', '[', ']', '"', ":", ",", "\n", " ", "`", "~", "<", ">", "/", "\\", "a", "1",
-                "name", "arguments", "read_file", "<tool_call>", "</tool_call>", "```json\n", "```\n",
-                '"name": "read_file"', '"arguments": {}', "open_file"]
+    alphabet = [
+        "{",
+        "}",
+        "[",
+        "]",
+        '"',
+        ":",
+        ",",
+        "\n",
+        " ",
+        "`",
+        "~",
+        "<",
+        ">",
+        "/",
+        "\\",
+        "a",
+        "1",
+        "name",
+        "arguments",
+        "read_file",
+        "<tool_call>",
+        "</tool_call>",
+        "```json\n",
+        "```\n",
+        '"name": "read_file"',
+        '"arguments": {}',
+        "open_file",
+    ]
     rng = random.Random(99)
     for _ in range(400):
         text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40)))
@@ -421,8 +447,12 @@ def test_random_texts_never_raise_and_stay_chunk_invariant(monkeypatch: pytest.M
 
 
 def test_odd_input_does_not_raise() -> None:
-    weird_tools: list[Any] = [{"type": "function"}, {"function": {"name": 3}}, "x",
-                              {"type": "function", "function": {"name": "t", "parameters": {"type": 12}}}]
+    weird_tools: list[Any] = [
+        {"type": "function"},
+        {"function": {"name": 3}},
+        "x",
+        {"type": "function", "function": {"name": "t", "parameters": {"type": 12}}},
+    ]
     calls, _ = find_text_tool_calls('{"name": "t", "arguments": {"a": 1}}', weird_tools)
     assert [c.name for c in calls] == ["t"]  # an unusable schema does not block the call
     assert find_text_tool_calls(FENCED, None) == ([], FENCED)  # type: ignore[arg-type]

@@ -136,9 +136,7 @@ async def test_server_crashing_mid_call(hub_of: Any, workspace: Path, tag: str) 
     assert not (await call(registry, "list_files")).is_error, "the other server keeps working"
 
 
-async def test_hanging_call_times_out_and_the_server_hears_the_cancel(
-    hub_of: Any, tmp_path: Path, tag: str
-) -> None:
+async def test_hanging_call_times_out_and_the_server_hears_the_cancel(hub_of: Any, tmp_path: Path, tag: str) -> None:
     marker = tmp_path / "marks"
     marker.mkdir()
     registry = ToolRegistry()

@@ -22,9 +22,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field
-
 from assistant.toolservers.workspace import OutsideWorkspace, is_inside, relative, resolve_inside, workspace_root
+from pydantic import Field
 
 MAX_READ_CHARS = 50_000
 MAX_LIST = 500

@@ -17,10 +17,9 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field
-
 from assistant.toolservers.sandbox import Isolation, Limits, detect_isolation, run_sandboxed
 from assistant.toolservers.workspace import OutsideWorkspace, resolve_inside, workspace_root
+from pydantic import Field
 
 MAX_TIME_LIMIT = 600.0
 
@@ -46,22 +45,22 @@ class RunTools:
             raise _tool_error(f"working directory '{cwd}' is not a folder in the workspace")
         return path
 
-    def _limits(self, timeout: float | None) -> Limits:
-        if timeout is None:
+    def _limits(self, time_limit: float | None) -> Limits:
+        if time_limit is None:
             return self.limits
         from dataclasses import replace
 
-        return replace(self.limits, time_s=max(0.1, min(float(timeout), MAX_TIME_LIMIT)))
+        return replace(self.limits, time_s=max(0.1, min(float(time_limit), MAX_TIME_LIMIT)))
 
     async def run_command(
         self,
         command: Annotated[str, Field(description="Shell command line (run with /bin/sh -c).")],
         cwd: Annotated[str, Field(description="Working directory relative to the workspace root.")] = ".",
-        timeout: Annotated[float | None, Field(description="Seconds before it is stopped (default: the server's "
-                                                           "time limit).")] = None,  # fmt: skip
+        time_limit: Annotated[float | None, Field(description="Seconds before it is stopped (default: the "
+                                                              "server's limit).")] = None,
     ) -> str:
         """Run a shell command in the workspace."""
-        limits = self._limits(timeout)
+        limits = self._limits(time_limit)
         result = await run_sandboxed(["/bin/sh", "-c", command], root=self.root, cwd=self._cwd(cwd), limits=limits,
                                      isolation=self.isolation)  # fmt: skip
         return result.render(self.isolation, limits)
@@ -70,10 +69,10 @@ class RunTools:
         self,
         code: Annotated[str, Field(description="Python source to run as a script.")],
         cwd: Annotated[str, Field(description="Working directory relative to the workspace root.")] = ".",
-        timeout: Annotated[float | None, Field(description="Seconds before it is stopped.")] = None,
+        time_limit: Annotated[float | None, Field(description="Seconds before it is stopped.")] = None,
     ) -> str:
         """Run a Python snippet in the workspace; print() what you want to see."""
-        limits = self._limits(timeout)
+        limits = self._limits(time_limit)
         result = await run_sandboxed([sys.executable, "-"], root=self.root, cwd=self._cwd(cwd), limits=limits,
                                      isolation=self.isolation, stdin=code.encode())  # fmt: skip
         return result.render(self.isolation, limits)

@@ -74,7 +74,7 @@ def detect_isolation(mode: Literal["auto", "bwrap", "none"] = "auto") -> Isolati
     else:
         probe_dir = Path("/")
         try:
-            proc = subprocess.run(_bwrap_args(bwrap, probe_dir, probe_dir) + ["true"], capture_output=True,
+            proc = subprocess.run([*_bwrap_args(bwrap, probe_dir, probe_dir), "true"], capture_output=True,
                                   text=True, timeout=15, stdin=subprocess.DEVNULL)  # fmt: skip
         except (OSError, subprocess.TimeoutExpired) as exc:
             reason = f"bwrap failed to start: {exc}"

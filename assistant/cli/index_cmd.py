@@ -7,7 +7,6 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -21,7 +20,7 @@ if TYPE_CHECKING:
 class _PathsByDefault(TyperGroup):
     """`assistant index docs/` means `assistant index add docs/`."""
 
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
             args = ["add", *args]
         return super().parse_args(ctx, args)
@@ -37,9 +36,7 @@ app = typer.Typer(
 Collection = Annotated[
     str | None, typer.Option("--collection", "-C", help="Collection name (default: one per workspace).")
 ]
-Embedder = Annotated[
-    str | None, typer.Option("--embedder", help="minilm (offline, default), openai:MODEL, or hash.")
-]
+Embedder = Annotated[str | None, typer.Option("--embedder", help="minilm (offline, default), openai:MODEL, or hash.")]
 RetrievalUrl = Annotated[
     str | None, typer.Option("--retrieval-url", help="A Chroma server (default: the local store in the data dir).")
 ]
@@ -136,7 +133,7 @@ def _print_report(r: IndexReport, where: str, verbose: bool) -> None:
         f"{r.chunks:,} chunks written in {r.seconds:.1f} s ({r.chunks_per_second:,.1f} chunks/s{embed_share})."
     )
     if r.skipped:
-        counts = ", ".join(f"{n} {reason}" for reason, n in sorted(r.skipped_counts().items()))
+        counts = ", ".join(f"{n} {reason}" for reason, n in sorted(r.skip_counts().items()))
         typer.echo(f"Skipped {len(r.skipped)}: {counts}" + ("" if verbose else " (-v lists them)."))
         if verbose:
             for path, reason in r.skipped:
@@ -195,7 +192,6 @@ def search(
         setup = open_retriever(settings)
         if setup.retriever is None:
             raise fail(f"no retrieval: {setup.status}")
-        setup.retriever.max_distance = None
         found = setup.retriever.search(query, k)
         for n, p in enumerate(found, start=1):
             heading = f"  ({p.heading})" if p.heading else ""

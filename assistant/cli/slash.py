@@ -176,7 +176,13 @@ class SlashCommands:
     async def tokens(self, arg: str) -> None:
         probs = self.ui.renderer.probs
         if not probs:
-            why = "this endpoint sent no logprobs" if self.ui.asked_logprobs else "logprobs are off for this endpoint"
+            ep = self.ui.bot.endpoint
+            why = "logprobs are off for this endpoint"
+            if self.ui.asked_logprobs:
+                why = "this endpoint sent no logprobs"
+                if ep is not None and not ep.logprobs_with_tools:
+                    why = ("the server gives no logprobs for requests that offer tools (llama-server: "
+                           "'not supported with tools + stream'); answers made without tools have them")  # fmt: skip
             self.print(f"[yellow]No token probabilities for the last answer: {why}.[/]")
             return
         if arg:

