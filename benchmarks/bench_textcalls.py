@@ -137,11 +137,12 @@ class Scored:
 
     @property
     def attempted(self) -> bool:
-        """The model wrote something naming the expected tool ("name": "<tool>"), native or text."""
+        """The model wrote a call naming the expected tool: native, or ``"name": "<tool>", "arguments"``
+        (or ``"parameters"``) in the text. A crude yardstick for the recogniser's recall."""
         tool = self.raw.expect_tool
         if not tool:
             return False
-        named = re.search(rf'"name"\s*:\s*"{re.escape(tool)}"', self.raw.content)
+        named = re.search(rf'"name"\s*:\s*"{re.escape(tool)}"\s*,\s*"(arguments|parameters)"', self.raw.content)
         return tool in self.native_names or named is not None
 
 
