@@ -227,6 +227,9 @@ class Agent:
         except AssistantError as exc:
             yield Notice("warning", f"Retrieval failed, answering without it: {exc.user_line()}")
             return
+        except Exception as exc:  # an embedder or store bug must not cost the user the turn
+            yield Notice("warning", f"Retrieval failed, answering without it: {type(exc).__name__}: {exc}")
+            return
         self.last_sources = passages
         self._retrieved = self.retriever.messages(passages)
         yield Retrieved(self.retriever.collection, query, tuple(passages), time.perf_counter() - started)

@@ -192,9 +192,9 @@ def _block_text(block: Any) -> str:
 def _same_json(text: str, value: Any) -> bool:
     """Does this text block already say what the structured content says? (FastMCP-style servers send both)"""
     values = [value]
-    if isinstance(value, dict) and list(value) == ["result"]:  # a wrapped plain return value
-        values.append(value["result"])
-    if any(isinstance(v, str) and v == text for v in values):
+    if isinstance(value, dict) and len(value) == 1:  # a wrapped plain value: {"result": ...}, {"content": ...}
+        values.extend(value.values())
+    if any(isinstance(v, str) and v.strip() == text.strip() for v in values):
         return True
     try:
         parsed = json.loads(text)

@@ -11,7 +11,7 @@ runner (scoring in the bwrap sandbox, records written). Printed side by side:
                generation. Target ≤ 5 %.
   tasks/min  — and the speed-up over concurrency 1
 
-    .venv/bin/python benchmarks/bench_evals.py [--limit 8] [--concurrency 1,2,4] [--template qwen]
+    .venv/bin/python benchmarks/bench_evals.py [--limit 8] [--concurrency 1,2,4] [--template qwen] [--threads 1]
 """
 
 from __future__ import annotations
@@ -28,8 +28,10 @@ from assistant.evals.launch import EvalRequest, run_eval
 from assistant.config import load_settings
 
 
-async def one(limit: int, concurrency: int, template: str, folder: Path, model: str) -> dict[str, Any]:
-    req = EvalRequest(suite="humaneval", limit=limit, concurrency=concurrency, template=template,
+async def one(
+    limit: int, concurrency: int, template: str, folder: Path, model: str, threads: int | None
+) -> dict[str, Any]:
+    req = EvalRequest(suite="humaneval", limit=limit, concurrency=concurrency, template=template, threads=threads,
                       out=folder / f"c{concurrency}", command="bench_evals")  # fmt: skip
     _, summary = await run_eval(req, load_settings({"local_model": model}))
     inv: dict[str, Any] = summary["time"]["invocations"][-1]
@@ -38,13 +40,14 @@ async def one(limit: int, concurrency: int, template: str, folder: Path, model: 
     return inv
 
 
-async def main(limit: int, levels: list[int], template: str, model: str) -> None:
+async def main(limit: int, levels: list[int], template: str, model: str, threads: int | None) -> None:
     rows: list[tuple[int, dict[str, Any]]] = []
     with tempfile.TemporaryDirectory(prefix="bench-evals-") as tmp:
         for c in levels:
-            rows.append((c, await one(limit, c, template, Path(tmp), model)))
+            rows.append((c, await one(limit, c, template, Path(tmp), model, threads)))
     base = next((r["tasks_per_min"] for c, r in rows if c == 1), None)
-    print(f"model {model}, first {limit} HumanEval tasks, direct mode, template {template}, greedy")
+    print(f"model {model}, first {limit} HumanEval tasks, direct mode, template {template}, greedy, "
+          f"llama-server threads {threads or 'default'}")  # fmt: skip
     print(f"{'conc':>4} {'wall s':>8} {'gen sum s':>10} {'gen busy s':>10} {'overhead':>9} {'tasks/min':>9} "
           f"{'speed-up':>8} {'tokens':>7} {'passed':>7}")  # fmt: skip
     worst = 0.0
@@ -64,5 +67,7 @@ if __name__ == "__main__":
     parser.add_argument("--concurrency", default="1,2,4")
     parser.add_argument("--template", default="qwen")
     parser.add_argument("--model", default="qwen2.5-coder-0.5b")
+    parser.add_argument("--threads", type=int, default=None, help="llama-server threads (1 is steadier on a busy box)")
     args = parser.parse_args()
-    asyncio.run(main(args.limit, [int(c) for c in args.concurrency.split(",")], args.template, args.model))
+    levels = [int(c) for c in args.concurrency.split(",")]
+    asyncio.run(main(args.limit, levels, args.template, args.model, args.threads))

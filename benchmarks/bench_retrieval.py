@@ -110,18 +110,20 @@ def make_vectors(base: list[list[float]], n: int, seed: int = 7) -> Any:
     return vecs / np.linalg.norm(vecs, axis=1, keepdims=True)
 
 
-def worker(size: int, data: str, base_file: str) -> None:
-    """One size in a fresh process: insert, then time queries; prints one JSON line."""
+def worker(size: int, tmp: str, base_file: str) -> None:
+    """One size in a fresh process: insert, then time queries; prints one JSON line.
+
+    The store goes in ``tmp``; the data dir stays the parent's, where the ONNX export is cached."""
     import numpy as np
 
-    os.environ["ASSISTANT_DATA_DIR"] = data
+    os.environ["ASSISTANT_DATA_DIR"] = str(Path(tmp).parent)
     from assistant.retrieval.embedders import MiniLMEmbedder
     from assistant.retrieval.retriever import RERANK_POOL, Retriever
-    from assistant.retrieval.store import Store, store_dir
+    from assistant.retrieval.store import Store
 
     saved = json.loads(Path(base_file).read_text())
     base, texts, questions = saved["vectors"], saved["texts"], saved["questions"]
-    store = Store()
+    store = Store(path=Path(tmp) / "chroma")
     index = store.open("bench-scale", MiniLMEmbedder.name, create=True, dimension=384)
     assert index is not None
     vectors = make_vectors(base, size)
@@ -149,7 +151,7 @@ def worker(size: int, data: str, base_file: str) -> None:
         t = time.perf_counter()
         retriever.search(q)
         full.append(time.perf_counter() - t)
-    disk = sum(f.stat().st_size for f in store_dir().rglob("*") if f.is_file())
+    disk = store.disk_bytes() or 0
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     print(json.dumps({"size": size, "insert_per_s": size / insert_s, "p50": median(lat), "p95": pct(lat, 95),
                       "full_p50": median(full), "full_p95": pct(full, 95), "rss": rss, "disk": disk,
@@ -188,24 +190,33 @@ def scale(sizes: list[int], data: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="1000,10000,100000")
-    parser.add_argument("--skip-index", action="store_true", help="skip the end-to-end indexing run")
+    parser.add_argument("--parts", default="startup,throughput,index,scale", help="which parts to run")
     parser.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         worker(int(args.worker[0]), args.worker[1], args.worker[2])
         return
+    parts = set(args.parts.split(","))
     with tempfile.TemporaryDirectory(prefix="bench-retrieval-") as data:
-        print(f"embedder start-up in a fresh process ({load_avg()}):")
-        labels = {"auto": "first run (torch load + one-time ONNX export)", "torch": "torch (sentence-transformers)",
-                  "onnx": "onnx (cached export, onnxruntime)"}  # fmt: skip
-        for backend in ("auto", "torch", "onnx"):  # auto first: it exports the model the onnx run loads
-            s = startup(backend, data)
-            print(f"  {labels[backend]:48} import+load {s['load']:5.1f} s, first query done at "
-                  f"{s['first_query']:5.1f} s, peak RSS {s['rss'] / 2**20:,.0f} MB")  # fmt: skip
-        throughput(sample_chunks(SAMPLE), data)
-        if not args.skip_index:
+        if "startup" in parts or "throughput" in parts or "index" in parts:
+            startups(data)
+        if "throughput" in parts:
+            throughput(sample_chunks(SAMPLE), data)
+        if "index" in parts:
             index_throughput(data)
-        scale([int(x) for x in args.sizes.split(",")], data)
+        if "scale" in parts:
+            scale([int(x) for x in args.sizes.split(",")], data)
+
+
+def startups(data: str) -> None:
+    """Also leaves the ONNX export in ``data`` for the parts after it."""
+    print(f"embedder start-up in a fresh process ({load_avg()}):")
+    labels = {"auto": "first run (torch load + one-time ONNX export)", "torch": "torch (sentence-transformers)",
+              "onnx": "onnx (cached export, onnxruntime)"}  # fmt: skip
+    for backend in ("auto", "torch", "onnx"):  # auto first: it exports the model the onnx run loads
+        s = startup(backend, data)
+        print(f"  {labels[backend]:48} import+load {s['load']:5.1f} s, first query done at "
+              f"{s['first_query']:5.1f} s, peak RSS {s['rss'] / 2**20:,.0f} MB")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -20,8 +20,7 @@ async def test_local_model_answers_from_a_file_read_over_mcp(local_data: Path, t
     (ws / "notes.txt").write_text("The secret word is pelican.\n")
     tag = new_tag()
     options = McpOptions(workspace=ws, servers=[builtin("files", ws, tag)])
-    # logprobs=0: llama-server refuses logprobs with tools + stream (HTTP 400)
-    async with Assistant(temperature=0.0, max_tokens=200, logprobs=0, history=False, mcp=options) as bot:
+    async with Assistant(temperature=0.0, max_tokens=200, history=False, mcp=options) as bot:
         assert bot.hub is not None and bot.hub.servers["files"].state == "connected"
         assert "read_file" in bot.tools.names()
         events = [e async for e in bot.stream("Read the file notes.txt and tell me the secret word in it.")]

@@ -77,6 +77,22 @@ def test_pdf_pages_become_page_ranges(tmp_path: Path) -> None:
     assert any("4711" in c.text and c.start_line == 2 for c in chunks)
 
 
+def test_rst_titles_start_chunks() -> None:
+    rst = "Guide\n=====\n\nIntro text here.\n\nInstall\n-------\n\n" + "Run the installer. " * 20 + "\n"
+    chunks = chunk_text(rst + "\nUsage\n-----\n\n" + "Call it. " * 30 + "\n", "rst", target=300, overlap=0)
+    assert [c.heading for c in chunks][-1] == "Guide > Usage"
+    assert chunks[-1].text.startswith("Usage\n-----")
+
+
+def test_a_pdf_is_indexed_with_page_locations(tmp_path: Path) -> None:
+    (tmp_path / "doc.pdf").write_bytes(minimal_pdf(["Hello page one", "The zorblax port is 4711"]))
+    index([tmp_path / "doc.pdf"])
+    idx = Store().open("test-docs", "hash:384")
+    assert idx is not None
+    found = Retriever(idx, HashEmbedder(), root=tmp_path).search("zorblax port")
+    assert found[0].unit == "page" and found[0].location(tmp_path).startswith("doc.pdf:p")
+
+
 def test_a_huge_file_is_streamed_not_loaded(tmp_path: Path) -> None:
     big = tmp_path / "big.log"
     line = "2024-01-01 INFO request served in 12 ms " * 3 + "\n"

@@ -262,3 +262,29 @@ async def test_tools_carry_schema_policy_and_timeout(hub_of: Any, workspace: Pat
     assert fn["name"] == "read_file" and fn["parameters"]["required"] == ["path"]
     assert "title" not in fn["parameters"]
     assert write.policy_for({"path": "a", "content": "b", "dry_run": True}) == "allow"
+
+
+async def test_the_turn_goes_on_after_a_hanging_or_crashing_server(scripted: Any, tag: str) -> None:
+    from assistant.agent import Agent
+    from assistant.endpoint import Endpoint, EndpointConfig
+    from assistant.events import TurnEnd
+    from tests.scripted_server import text, tool_calls
+
+    registry = ToolRegistry()
+    hub = ToolHub([misbehaving("flaky", tag, timeout=1.0)])
+    await hub.start()
+    hub.register(registry)
+    endpoint = Endpoint(EndpointConfig(base_url=scripted.base_url, model="m", max_retries=0))
+    try:
+        scripted.script(tool_calls(("hang", {})), text("It timed out."), tool_calls(("crash", {})),
+                        text("It crashed."), text("Still talking."))  # fmt: skip
+        agent = Agent(endpoint, registry)
+        events = [e async for e in agent.run("hang please")]
+        assert isinstance(events[-1], TurnEnd) and events[-1].text == "It timed out."
+        assert "did not answer within 1 s" in scripted.requests[1]["messages"][-1]["content"]
+        assert await agent.ask("crash please") == "It crashed."
+        assert "stopped during the call" in scripted.requests[3]["messages"][-1]["content"]
+        assert await agent.ask("and now?") == "Still talking."
+    finally:
+        await endpoint.aclose()
+        await hub.aclose()

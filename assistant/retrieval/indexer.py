@@ -130,11 +130,13 @@ class Indexer:
         self.index: Index | None = None
         self._batch: list[tuple[_Job, Chunk, int]] = []  # (file, chunk, sequence number in its file)
         self._open: list[_Job] = []
+        self.report = IndexReport(collection, embedder.name)
+        self._last = Progress(0, 0, 0, 0, 0, 0.0)
+        self._started = time.perf_counter()
 
     def run(self, paths: list[Path]) -> IndexReport:
-        started = time.perf_counter()
-        report = IndexReport(self.collection, self.embedder.name)
-        self.report = report
+        started = self._started = time.perf_counter()
+        report = self.report = IndexReport(self.collection, self.embedder.name)
         files, report.skipped = collect(paths)
         self.index = self.store.open(self.collection, self.embedder.name)
         manifest = self.index.manifest() if self.index else {}
@@ -215,6 +217,19 @@ class Indexer:
         index.write(ids, vectors, docs, metas)
         self.report.chunks += len(batch)
         self._finish_closed()
+        if self.on_progress is not None:  # a big file moves the chunk count along while it is read
+            last = self._last
+            self.on_progress(
+                Progress(
+                    last.files_done,
+                    last.files_total,
+                    last.bytes_done,
+                    last.bytes_total,
+                    self.report.chunks,
+                    time.perf_counter() - self._started,
+                    last.current,
+                )
+            )
 
     def _ensure_index(self, dimension: int) -> Index:
         if self.index is None:
@@ -256,10 +271,9 @@ class Indexer:
         return len(gone)
 
     def _progress(self, n: int, total: int, done: int, all_bytes: int, started: float, current: str) -> None:
+        self._last = Progress(n, total, done, all_bytes, self.report.chunks, time.perf_counter() - started, current)
         if self.on_progress is not None:
-            self.on_progress(
-                Progress(n, total, done, all_bytes, self.report.chunks, time.perf_counter() - started, current)
-            )
+            self.on_progress(self._last)
 
 
 def _chunk_meta(job: _Job, chunk: Chunk, seq: int) -> dict[str, Any]:
