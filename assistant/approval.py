@@ -2,7 +2,7 @@
 
 Policy per tool, from the server's ``approval`` setting in mcp.json:
 
-- ``allow``: runs without asking; ``deny``: never runs;
+- ``allow``: runs without asking; ``deny``: never runs (the hub does not even offer it);
 - ``ask``: asks the user (yes / no / always for this tool in this workspace);
 - ``auto`` (the default): tools the server marks read-only (``readOnlyHint``) run freely, the
   others ask. Annotations are the server's own claim; set ``ask`` for a server you do not trust

@@ -522,13 +522,17 @@ class ToolHub:
                        has_dry_run=isinstance(dry, dict) and dry.get("type") == "boolean")  # fmt: skip
 
     def register(self, registry: ToolRegistry) -> None:
-        """Add every tool to ``registry``; names already there make ours take the server prefix."""
+        """Add the tools to ``registry`` (names already there make ours take the server prefix).
+
+        Tools whose policy is ``deny`` are not offered to the model at all.
+        """
         for name in self._registered:
             registry.remove(name)
         self.tools = self.build_tools(taken=registry.names())
-        for tool in self.tools.values():
+        offered = [tool for tool in self.tools.values() if tool.policy != "deny"]
+        for tool in offered:
             registry.add(tool)
-        self._registered = set(self.tools)
+        self._registered = {tool.name for tool in offered}
 
     def failures(self) -> list[McpServer]:
         return [s for s in self.servers.values() if s.state in ("failed", "exited", "not trusted")]

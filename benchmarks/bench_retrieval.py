@@ -34,6 +34,15 @@ HERE = Path(__file__).resolve().parent
 SAMPLE = 192  # chunks embedded per throughput measurement
 
 
+def peak_rss() -> int:
+    """This process's peak resident memory in bytes. (Not getrusage's ru_maxrss: on Linux that keeps the
+    pre-exec peak, i.e. the forking parent's size, across the exec of a child process.)"""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
 def load_avg() -> str:
     return "load average {:.1f} {:.1f} {:.1f}".format(*os.getloadavg())
 
@@ -54,12 +63,12 @@ def sample_chunks(n: int) -> list[str]:
 def startup(backend: str, data: str) -> dict[str, float]:
     """Import + load the embedder in a fresh process, and embed one query."""
     code = (
-        "import time,resource;t=time.perf_counter();from assistant.retrieval.embedders import MiniLMEmbedder as M;"
+        "import time;t=time.perf_counter();from assistant.retrieval.embedders import MiniLMEmbedder as M;"
         f"e=M(backend={backend!r});e.load();l=time.perf_counter()-t;e.embed(['how do I publish?']);"
-        "print(l, time.perf_counter()-t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss*1024)"
+        "from bench_retrieval import peak_rss;print(l, time.perf_counter()-t, peak_rss())"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=600,
-                         env={**os.environ, "ASSISTANT_DATA_DIR": data})  # fmt: skip
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=HERE, timeout=600,
+                         env={**os.environ, "ASSISTANT_DATA_DIR": data, "PYTHONPATH": str(ROOT)})  # fmt: skip
     load, first, rss = (float(x) for x in out.stdout.split())
     return {"load": load, "first_query": first, "rss": rss}
 
@@ -152,7 +161,7 @@ def worker(size: int, tmp: str, base_file: str) -> None:
         retriever.search(q)
         full.append(time.perf_counter() - t)
     disk = store.disk_bytes() or 0
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    rss = peak_rss()
     print(json.dumps({"size": size, "insert_per_s": size / insert_s, "p50": median(lat), "p95": pct(lat, 95),
                       "full_p50": median(full), "full_p95": pct(full, 95), "rss": rss, "disk": disk,
                       "backend": emb.backend_used, "dims": int(np.asarray(base).shape[1])}))  # fmt: skip

@@ -16,7 +16,7 @@ from typing import Any
 from .extract import extract
 from .sandbox import Limits, Sandbox
 from .store import FINAL_VERDICTS, RunError, RunStore, latest_by_key
-from .suites import load_suite, score
+from .suites import BUILTIN, load_suite, score
 from .summary import summarize
 
 
@@ -27,7 +27,10 @@ async def rescore(source: RunStore, target: Path, *, strategy: str, sanitize: bo
     out = RunStore(target)
     if out.exists():
         raise RunError(f"{target} already holds a run; pick another --out.")
-    suite = load_suite(config.get("suite_source") or config["suite"]).select(config.get("task_ids"))
+    name = config["suite"] if config.get("suite") in BUILTIN else config.get("suite_source", "")
+    suite = load_suite(name).select(config.get("task_ids"))
+    if suite.sha256 != config.get("suite_sha256"):
+        raise RunError(f"The suite file {suite.source} differs from the one {source.name} was run on (sha256).")
     tasks = {t.task_id: t for t in suite.tasks}
     limits = config.get("sandbox_limits") or {}
     sandbox = Sandbox(Limits(timeout=float(limits.get("timeout_s", 10.0))))

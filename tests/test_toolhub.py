@@ -252,6 +252,14 @@ async def test_close_takes_the_servers_children_too(hub_of: Any, tag: str) -> No
     assert wait_gone(lambda: [pid] if pid_alive(pid) else [], 15.0) == []
 
 
+async def test_denied_tools_are_not_offered(hub_of: Any, tag: str) -> None:
+    registry = ToolRegistry()
+    hub = await hub_of(misbehaving("picky", tag, approval={"crash": "deny", "*": "allow"}), registry=registry)
+    assert "crash" in hub.tools and hub.tools["crash"].policy == "deny"
+    assert "crash" not in registry.names() and "spawn_child" in registry.names()
+    assert hub.tools["spawn_child"].policy == "allow", "'*' covers the rest, read-only or not"
+
+
 async def test_tools_carry_schema_policy_and_timeout(hub_of: Any, workspace: Path, tag: str) -> None:
     hub = await hub_of(builtin("files", workspace, tag, timeout=42.0))
     read, write = hub.tools["read_file"], hub.tools["write_file"]

@@ -31,7 +31,8 @@ app = typer.Typer(
 
 
 def _policy_label(policy: str) -> str:
-    return {"allow": "runs freely", "ask": "asks first", "deny": "blocked"}.get(policy, policy)
+    labels = {"allow": "runs freely", "ask": "asks first", "deny": "blocked (not offered to the model)"}
+    return labels.get(policy, policy)
 
 
 def _server_line(server: McpServer) -> str:

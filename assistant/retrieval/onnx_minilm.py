@@ -42,6 +42,9 @@ class OnnxMiniLM:
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads or os.cpu_count() or 1
         opts.inter_op_num_threads = 1
+        # No spin-waiting between ops: on a busy machine (llama-server, other work) spinning threads
+        # burn the cores they wait for; measured in benchmarks/bench_retrieval.py.
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         opts.log_severity_level = 3
         self.session = ort.InferenceSession(str(onnx_file), opts, providers=["CPUExecutionProvider"])
         self.tokenizer = Tokenizer.from_file(str(source / "tokenizer.json"))

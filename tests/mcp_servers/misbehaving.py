@@ -1,7 +1,7 @@
 """A small MCP server that misbehaves on purpose, for the hub's fault tests (run by path).
 
     python tests/mcp_servers/misbehaving.py [--name NAME] [--start ok|exit|hang] [--stderr-flood BYTES]
-        [--marker DIR] [--transport stdio|streamable-http --port N]
+        [--marker DIR] [--start-delay SECONDS] [--transport stdio|streamable-http --port N]
 
 Tools: echo, add (read-only), crash (the process exits mid-call), hang (never answers),
 hang_hard (blocks a thread forever), fail (an error result), flood (a huge result), progress
@@ -134,6 +134,7 @@ def main() -> None:
     parser.add_argument("--name", default="misbehaving")
     parser.add_argument("--start", choices=["ok", "exit", "hang"], default="ok")
     parser.add_argument("--stderr-flood", type=int, default=0)
+    parser.add_argument("--start-delay", type=float, default=0.0, help="seconds to wait before serving")
     parser.add_argument("--marker", type=Path, default=None)
     parser.add_argument("--transport", choices=["stdio", "streamable-http"], default="stdio")
     parser.add_argument("--port", type=int, default=0)
@@ -143,6 +144,7 @@ def main() -> None:
         for _ in range(args.stderr_flood // len(chunk) + 1):
             sys.stderr.write(chunk)
         sys.stderr.flush()
+    time.sleep(args.start_delay)
     if args.start == "exit":
         sys.stderr.write("misbehaving: cannot start: missing API key\n")
         sys.exit(3)
