@@ -130,7 +130,8 @@ class Sandbox:
         self, limits: Limits | None = None, *, isolation: Literal["auto", "bwrap", "rlimits"] = "auto"
     ) -> None:
         self.limits = limits or Limits()
-        self.python = sys.executable
+        # The real interpreter, not a venv's symlink: a checkout under /tmp would be hidden by the tmpfs.
+        self.python = os.path.realpath(sys.executable)
         bwrap = find_bwrap() if isolation != "rlimits" else None
         if isolation == "bwrap" and bwrap is None:
             raise RuntimeError("bubblewrap (bwrap) is not installed; install it or use isolation='rlimits'.")

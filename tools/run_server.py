@@ -13,6 +13,7 @@ working here), a loud warning and only the limits. See ``sandbox.py``.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -73,7 +74,8 @@ class RunTools:
     ) -> str:
         """Run a Python snippet in the workspace; print() what you want to see."""
         limits = self._limits(time_limit)
-        result = await run_sandboxed([sys.executable, "-"], root=self.root, cwd=self._cwd(cwd), limits=limits,
+        # The real interpreter: a venv under /tmp would be hidden by the sandbox's tmpfs.
+        result = await run_sandboxed([os.path.realpath(sys.executable), "-"], root=self.root, cwd=self._cwd(cwd), limits=limits,
                                      isolation=self.isolation, stdin=code.encode())  # fmt: skip
         return result.render(self.isolation, limits)
 
