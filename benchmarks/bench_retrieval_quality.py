@@ -14,6 +14,11 @@ of MiniLM's and corpus-wide BM25's top 10, which needs a lexical index the store
 --openai-url (e.g. llama-server --embeddings) an OpenAI-compatible embedder is measured too.
 Embedding-based methods go through the real path: Indexer → Chroma → Retriever.
 
+An OpenAI-compatible embedder: e.g. `llama-server -m MODEL.gguf --embeddings --pooling mean --port 8090`,
+then --openai-url http://127.0.0.1:8090/v1. Only the chat GGUF (Qwen2.5-Coder-0.5B, not an embedding
+model) is on this machine: it embedded 0.16 chunks/s here (2 shared cores, load ~8), so ~2 h for this
+corpus; that run was not made.
+
 recall@k: per question, the share of its evidence sentences found in the top k; averaged.
 MRR: 1 / rank of the first relevant chunk (0 when none in the top 10); averaged.
 

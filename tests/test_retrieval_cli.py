@@ -72,6 +72,7 @@ def test_index_commands(workspace: Path) -> None:
     status = run("index", "status", cwd=workspace)
     line = next(x for x in status.stdout.splitlines() if default_collection(workspace) in x)
     assert line.startswith("*") and "hash:384" in line and " 4 " in line
+    one_line_error(run("index", "status", "nope", cwd=workspace), "no collection 'nope'")
     found = run("index", "search", "how do I remove a widget", "--embedder", "hash", cwd=workspace)
     assert found.returncode == 0, found.stderr
     assert found.stdout.startswith("[1] docs/guide.md:") and "distance" in found.stdout

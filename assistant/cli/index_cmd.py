@@ -157,7 +157,11 @@ def status(
             typer.echo(f"No index yet. `assistant index PATH…` builds one (collection {mine}).")
             return
         store = Store(settings.retrieval_url)
-        names = [collection] if collection else store.names()
+        names = store.names()
+        if collection:
+            if collection not in names:
+                raise fail(f"no collection '{collection}' in {store.where}.")
+            names = [collection]
         disk = store.disk_bytes()
         size = f", {disk / 1e6:,.1f} MB on disk" if disk is not None else ""
         typer.echo(f"store: {store.where}{size}")
