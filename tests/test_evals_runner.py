@@ -132,8 +132,8 @@ async def test_stream_cut_mid_answer_is_retried(scripted: ScriptedServer, tmp_pa
     store, summary = await run_eval(request(tmp_path, n=2), settings_for(scripted))
     recs = records(store.path)
     assert [r["tries"] for r in recs] == [2, 2]
-    assert "broke mid-answer" in recs[0]["retried_errors"][0]
-    assert "503" in recs[1]["retried_errors"][0]
+    errors = sorted(r["retried_errors"][0] for r in recs)  # the two tasks may finish in either order
+    assert any("broke mid-answer" in e for e in errors) and any("503" in e for e in errors)
     assert summary["pass_rate"]["passed"] == 2 and summary["status"] == "complete"
 
 
