@@ -93,7 +93,8 @@ async def open_target(settings: Settings, concurrency: int, threads: int | None 
     async with open_local_server(spec.name, ctx=SLOT_CONTEXT * slots, reuse=False, **options) as server:
         endpoint = Endpoint(_endpoint_config(settings, server.base_url, server.model))
         info = {"kind": "local", "model": spec.display_name, "file_sha256": spec.sha256, "slots": slots,
-                "threads": threads, "context_per_slot": SLOT_CONTEXT, **await _server_props(server.root_url)}  # fmt: skip
+                "threads": threads, "context_per_slot": SLOT_CONTEXT}  # fmt: skip
+        info.update(await _server_props(server.root_url))
         try:
             yield Target(endpoint, server.model, server.base_url, info)
         finally:

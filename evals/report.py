@@ -159,8 +159,8 @@ def compare_runs(stores: list[RunStore], png: Path | None = None) -> None:
     for store, s in zip(stores, summaries, strict=True):
         ex = store.read_config().get("extract") or {}
         how = f"{ex.get('strategy', '?')}{'+sanitize' if ex.get('sanitize') else ''}"
-        table.add_row(str(s.get("run")), str(s.get("mode")), str(s.get("template")), how, str(s.get("model")), headline(s),
-                      str((s.get("tokens") or {}).get("completion_mean")),
+        table.add_row(str(s.get("run")), str(s.get("mode")), str(s.get("template")), how, str(s.get("model")),
+                      headline(s), str((s.get("tokens") or {}).get("completion_mean")),
                       str((s.get("time") or {}).get("generation_mean_s")))  # fmt: skip
     console = _console()
     console.print(table)

@@ -12,14 +12,14 @@ from assistant.config import load_settings
 
 pytestmark = pytest.mark.slow
 
-EASY = ["HumanEval/0", "HumanEval/2", "HumanEval/4"]  # greedy 0.5B solves these (evals/results/)
+EASY = ["HumanEval/2", "HumanEval/4"]  # short, and the greedy 0.5B solves them (evals/results/)
 
 
 async def test_direct_mode_on_the_local_model(local_data: Path, tmp_path: Path) -> None:
-    req = EvalRequest(suite="humaneval", task_ids=EASY, concurrency=2, out=tmp_path / "run")
+    req = EvalRequest(suite="humaneval", task_ids=EASY, concurrency=2, threads=1, out=tmp_path / "run")
     store, summary = await run_eval(req, load_settings({}))
-    assert summary["status"] == "complete" and summary["finished"] == 3
-    assert summary["pass_rate"]["passed"] >= 2, summary["failures"]
+    assert summary["status"] == "complete" and summary["finished"] == 2
+    assert summary["pass_rate"]["passed"] >= 1, summary["failures"]
     config = json.loads((store.path / "config.json").read_text())
     assert config["endpoint"]["kind"] == "local" and config["endpoint"]["slots"] == 2
     assert config["quantization"]  # read from llama-server's /props
@@ -28,7 +28,7 @@ async def test_direct_mode_on_the_local_model(local_data: Path, tmp_path: Path) 
 
 
 async def test_agent_mode_on_the_local_model(local_data: Path, tmp_path: Path) -> None:
-    req = EvalRequest(suite="humaneval", task_ids=["HumanEval/2"], mode="agent", max_steps=3, concurrency=1,
+    req = EvalRequest(suite="humaneval", task_ids=["HumanEval/2"], mode="agent", max_steps=3, concurrency=1, threads=1,
                       out=tmp_path / "run")  # fmt: skip
     store, summary = await run_eval(req, load_settings({}))
     assert summary["finished"] == 1 and summary["agent"]["steps_mean"] >= 1

@@ -318,7 +318,12 @@ def test_cli_ctrl_c_saves_the_partial_run_and_resumes(scripted: ScriptedServer, 
     out = tmp_path / "run"
     args = [sys.executable, "-m", "assistant", "eval", "run", str(suite), "--base-url", scripted.base_url,
             "--model", "m", "--out", str(out), "-j", "1"]  # fmt: skip
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    # SIGINT as at a terminal, even when the test run itself was started with SIGINT ignored (nohup &)
+    def default_sigint() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=default_sigint)
     deadline = time.monotonic() + 60
     while not ((out / "attempts.jsonl").is_file() and (out / "attempts.jsonl").read_text().strip()):
         assert time.monotonic() < deadline and proc.poll() is None

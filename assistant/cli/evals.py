@@ -83,7 +83,10 @@ def run_cmd(
     concurrency: Annotated[
         int, typer.Option("--concurrency", "-j", help="Requests in flight (local model: its slots).")
     ] = 4,
-    threads: Annotated[int | None, typer.Option("--threads", help="llama-server threads (local model). 1 is far faster on a busy machine.")] = None,  # noqa: E501
+    threads: Annotated[
+        int | None,
+        typer.Option("--threads", help="llama-server threads (local model). 1 is far faster on a busy machine."),
+    ] = None,
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds per test run in the sandbox.")] = 10.0,
     extract: Annotated[
         str, typer.Option("--extract", help="auto: the block defining the entry point; first: the first block.")

@@ -70,7 +70,9 @@ class MiniLMEmbedder:
 
     def __init__(self, batch_size: int = 16, threads: int | None = None, backend: str = "auto") -> None:
         self.batch_size = batch_size
-        self.threads = threads
+        # Half the logical CPUs: on this 2-vCPU machine one thread embedded 28 chunks/s and two 23
+        # (onnxruntime; torch 22 vs 9): the vCPUs share a core. See benchmarks/bench_retrieval.py.
+        self.threads = threads or max(1, (os.cpu_count() or 2) // 2)
         self.backend = backend
         self.backend_used = ""
         self._model: Any = None
@@ -115,7 +117,7 @@ class MiniLMEmbedder:
             from transformers.utils import logging as hf_logging
 
             hf_logging.disable_progress_bar()
-        torch.set_num_threads(self.threads or os.cpu_count() or 1)
+        torch.set_num_threads(self.threads)
         return SentenceTransformer(str(source), device="cpu", local_files_only=True)
 
     def embed(self, texts: list[str]) -> list[list[float]]:

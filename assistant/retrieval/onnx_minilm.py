@@ -40,7 +40,7 @@ class OnnxMiniLM:
         from tokenizers import Tokenizer
 
         opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads or os.cpu_count() or 1
+        opts.intra_op_num_threads = threads or max(1, (os.cpu_count() or 2) // 2)
         opts.inter_op_num_threads = 1
         # No spin-waiting between ops: on a busy machine (llama-server, other work) spinning threads
         # burn the cores they wait for; measured in benchmarks/bench_retrieval.py.
