@@ -16,8 +16,8 @@ Embedding-based methods go through the real path: Indexer → Chroma → Retriev
 
 An OpenAI-compatible embedder: e.g. `llama-server -m MODEL.gguf --embeddings --pooling mean --port 8090`,
 then --openai-url http://127.0.0.1:8090/v1. Only the chat GGUF (Qwen2.5-Coder-0.5B, not an embedding
-model) is on this machine: it embedded 0.16 chunks/s here (2 shared cores, load ~8), so ~2 h for this
-corpus; that run was not made.
+model) is on this machine: through llama-server it embedded 0.3 chunks/s here (~36 tokens/s; 0.16
+chunks/s at load ~8), so over an hour for this corpus; that run was not made.
 
 recall@k: per question, the share of its evidence sentences found in the top k; averaged.
 MRR: 1 / rank of the first relevant chunk (0 when none in the top 10); averaged.
