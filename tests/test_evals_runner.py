@@ -364,3 +364,14 @@ async def test_rescore_isolates_extraction_from_the_model(scripted: ScriptedServ
     assert len(scripted.requests) == 2  # no model requests for rescoring
     with pytest.raises(RunError, match="already holds a run"):
         await rescore(store, tmp_path / "raw", strategy="auto", sanitize=False)
+
+
+async def test_several_samples_give_pass_at_k(scripted: ScriptedServer, tmp_path: Path) -> None:
+    scripted.script(text(GOOD["T/0"]), text("def add(a, b):\n    return a - b\n```"))
+    store, summary = await run_eval(request(tmp_path, n=1, samples=2, seed=5), settings_for(scripted))
+    assert [r["temperature"] for r in scripted.requests] == [0.8, 0.8]  # sampling, not greedy
+    assert sorted(r["seed"] for r in scripted.requests) == [5, 6]  # sample i uses seed + i
+    assert summary["pass_at_k"]["pass@1"]["value"] == pytest.approx(0.5)
+    assert "pass@10" not in summary["pass_at_k"]  # needs n >= 10
+    assert summary["per_task"] == {"T/0": {"n": 2, "passed": 1}}
+    assert len((store.path / "samples.jsonl").read_text().splitlines()) == 2
