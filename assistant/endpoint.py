@@ -293,8 +293,8 @@ class _StreamState:
         args = (tc.function.arguments if tc.function is not None else None) or ""
         if tc.id:
             call.id = tc.id
-        if name:
-            call.name += name if not call.name or call.name != name else ""
+        if name and name != call.name:  # sent once (OpenAI) or in pieces (some servers); a repeat adds nothing
+            call.name += name
         call.arguments += args
         return ToolCallDelta(index=index, id=tc.id, name=name, arguments=args)
 

@@ -56,8 +56,8 @@ async def measure(server: ScriptedServer, n: int, reps: int) -> tuple[list[float
     async with httpx.AsyncClient() as client:
         for i in range(reps + 3):
             server.script(text(ANSWER), text(ANSWER))
-            body = {"model": "m", "stream": True, "stream_options": {"include_usage": True},
-                    "messages": [*(await agent.build()).messages, {"role": "user", "content": "next question"}]}  # fmt: skip
+            sent = [*(await agent.build()).messages, {"role": "user", "content": "next question"}]
+            body = {"model": "m", "stream": True, "stream_options": {"include_usage": True}, "messages": sent}
             r = await raw_turn(client, server, body)
             o = await agent_turn(agent)
             if i >= 3:  # warm-up

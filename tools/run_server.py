@@ -24,6 +24,9 @@ from pydantic import Field
 
 MAX_TIME_LIMIT = 600.0
 
+# The real interpreter, resolved once: a venv under /tmp would be hidden by the sandbox's tmpfs.
+PYTHON = os.path.realpath(sys.executable)
+
 
 def _tool_error(message: str) -> Exception:
     from mcp.server.mcpserver.exceptions import ToolError
@@ -74,8 +77,7 @@ class RunTools:
     ) -> str:
         """Run a Python snippet in the workspace; print() what you want to see."""
         limits = self._limits(time_limit)
-        # The real interpreter: a venv under /tmp would be hidden by the sandbox's tmpfs.
-        result = await run_sandboxed([os.path.realpath(sys.executable), "-"], root=self.root, cwd=self._cwd(cwd), limits=limits,
+        result = await run_sandboxed([PYTHON, "-"], root=self.root, cwd=self._cwd(cwd), limits=limits,
                                      isolation=self.isolation, stdin=code.encode())  # fmt: skip
         return result.render(self.isolation, limits)
 
