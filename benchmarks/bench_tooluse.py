@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import shutil
 import sys
 import tempfile
 import time
@@ -102,6 +103,7 @@ async def run_set(records: list[dict[str, Any]], args: argparse.Namespace, out: 
             summary = summarise(results)
             summary.update(model=bot.model, base_url=bot.base_url, set=args.set, tools=tools)
             write({"summary": summary})
+    shutil.rmtree(scratch, ignore_errors=True)
     return results
 
 

@@ -290,7 +290,7 @@ def run_tests(ws: Path, select: str | bool) -> tuple[bool, str]:
         done = subprocess.run(cmd, cwd=ws, capture_output=True, text=True, timeout=120, check=False)
     except subprocess.TimeoutExpired:
         return False, "pytest timed out"
-    tail = (done.stdout + done.stderr).strip().splitlines()[-1:] or [""]
+    tail = done.stdout.strip().splitlines()[-1:] or done.stderr.strip().splitlines()[-1:] or [""]
     return done.returncode == 0, tail[0]
 
 
