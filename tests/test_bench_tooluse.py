@@ -51,7 +51,7 @@ def test_every_record_is_well_formed(name: str) -> None:
         assert set(r["check"]) <= CHECK_KEYS, r["id"]
         assert r["check"], r["id"]
         assert not re.search(r"\b(read_file|list_files|edit_file|write_file|run_command|grep tool)\b", r["request"])
-        for spec in [r["check"].get("call")] + r["check"].get("calls", []):
+        for spec in [r["check"].get("call"), *r["check"].get("calls", [])]:
             if spec:
                 assert set(spec["tool"]) <= TOOLS, r["id"]
                 for pattern in spec.get("args", {}).values():
