@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import re
 import shutil
 import sys
 import tempfile
@@ -145,6 +146,17 @@ def _progress(i: int, n: int, row: dict[str, Any]) -> None:
           f"{row['request'][:60]!r} {'; '.join(row['outcome_problems'])[:120]}", file=sys.stderr)  # fmt: skip
 
 
+TOOL_NAMES = {"list_files", "read_file", "glob", "grep", "write_file", "edit_file", "run_command", "run_python",
+              "sandbox_info"}  # fmt: skip
+CALL_NAME = re.compile(r'"name"\s*:\s*"([^"]*)"')
+
+
+def invented_name(text: str) -> str | None:
+    """A call written as text that names no tool (``{"name": "calc.py", ...}``): left as text."""
+    names = [n for n in CALL_NAME.findall(text) if n not in TOOL_NAMES]
+    return names[0] if names else None
+
+
 def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
     need = [r for r in rows if r["needs_tool"]]
     none = [r for r in rows if not r["needs_tool"]]
@@ -166,6 +178,7 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "outcome": [sum(r["outcome_ok"] for r in rows), len(rows)],
         "outcome_needs_tool": [sum(r["outcome_ok"] for r in need), len(need)],
         "answer": [sum(bool(r["answer_ok"]) for r in answered), len(answered)],
+        "invented_names": [sum(invented_name(r["text"]) is not None for r in need), len(need)],
         "errors": sum(bool(r["error"]) for r in rows),
         "mean_steps": round(sum(r["steps"] for r in rows) / len(rows), 2) if rows else 0,
         "first_token_s": times(rows, "first_token_s"),
@@ -195,6 +208,7 @@ def report(summary: dict[str, Any]) -> str:
         f"outcome check passed (all):        {rate(*s['outcome'])}",
         f"outcome check passed (needs tool): {rate(*s['outcome_needs_tool'])}",
         f"answer has the labelled facts:     {rate(*s['answer'])}",
+        f"call text naming no tool (needs):  {rate(*s['invented_names'])}",
         f"mean model requests per turn:      {s['mean_steps']}",
         f"time to first token:               {time_line(s['first_token_s'])}",
         f"turn time, all:                    {time_line(s['total_s'])}",
