@@ -94,7 +94,10 @@ async def run_set(records: list[dict[str, Any]], args: argparse.Namespace, out: 
         warn_if_own_server(bot)
         tools = sorted(bot.tools.names())
         print(f"# model {bot.model} at {bot.base_url}; tools: {', '.join(tools)}", file=sys.stderr)
-        with jsonl_writer(out) as write:
+        done = _earlier_rows(out) if args.resume else []
+        results.extend(done)
+        records = [r for r in records if r["id"] not in {d["id"] for d in done}]
+        with jsonl_writer(out, append=bool(done)) as write:
             for i, rec in enumerate(records, 1):
                 row = await _one(bot, rec, ws, args.turn_timeout)
                 row["model"] = bot.model
@@ -137,6 +140,24 @@ async def _one(bot: Any, rec: dict[str, Any], ws: Path, limit: float) -> dict[st
         "earlier_turns": earlier,
         **turn.as_dict(),
     }
+
+
+def _earlier_rows(out: Path) -> list[dict[str, Any]]:
+    """Rows of an interrupted run of the same set (``--resume``); its summary lines are dropped."""
+    return [r for r in load_jsonl(out) if "summary" not in r] if out.exists() else []
+
+
+def interleave(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Round-robin over categories, so a run cut short is still a fair sample of the set."""
+    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in records:
+        groups[r.get("category", "")].append(r)
+    out: list[dict[str, Any]] = []
+    while any(groups.values()):
+        for name in sorted(groups):
+            if groups[name]:
+                out.append(groups[name].pop(0))
+    return out
 
 
 def _progress(i: int, n: int, row: dict[str, Any]) -> None:
@@ -231,6 +252,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-steps", type=int, default=0, help="override max_steps (default: the setting's)")
     parser.add_argument("--turn-timeout", type=float, default=300.0, help="seconds per turn before it counts as failed")
     parser.add_argument("--out", type=Path, default=None, help="results JSONL (default benchmarks/results/...)")
+    parser.add_argument("--resume", action="store_true", help="keep the rows already in --out, run the rest")
+    parser.add_argument("--interleave", action="store_true", help="run categories round-robin (fair partial runs)")
     parser.add_argument("--summary", type=Path, default=None, help="print the figures of a results JSONL and exit")
     args = parser.parse_args(argv)
     if args.summary:
@@ -245,6 +268,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.ids:
         wanted = set(args.ids.split(","))
         records = [r for r in records if r["id"] in wanted]
+    if args.interleave:
+        records = interleave(records)
     if args.limit:
         records = records[: args.limit]
     name = args.model or args.local_model

@@ -345,9 +345,12 @@ def load_jsonl(path: Path) -> list[dict[str, Any]]:
 
 
 @contextlib.contextmanager
-def jsonl_writer(path: Path) -> Any:
+def jsonl_writer(path: Path, append: bool = False) -> Any:
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8") as fh:
+    if append:  # drop an earlier summary line: the rows stay, the new summary covers them all
+        rows = [r for r in load_jsonl(path) if "summary" not in r]
+        path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    with path.open("a" if append else "w", encoding="utf-8") as fh:
 
         def write(obj: dict[str, Any]) -> None:
             fh.write(json.dumps(obj, ensure_ascii=False) + "\n")

@@ -160,7 +160,7 @@ def test_one_request_end_to_end_through_assistant_and_the_builtin_servers(
     records = [_record("dev-01")]
     out = tmp_path / "out.jsonl"
     args = argparse.Namespace(base_url=scripted.base_url, model=None, local_model="", max_steps=0, turn_timeout=60.0,
-                              set="dev")  # fmt: skip
+                              resume=False, set="dev")  # fmt: skip
     for var in ("PATH", "ASSISTANT_CONFIG"):  # isolate_environment sets both: restored after the test
         monkeypatch.setenv(var, os.environ.get(var, ""))
     rows = asyncio.run(bench_tooluse.run_set(records, args, out))
