@@ -181,6 +181,18 @@ def retrieval_only(questions: list[dict[str, Any]], args: argparse.Namespace, co
     return rows
 
 
+def rescore(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Score saved answers again with the current labels (a label fixed after the run counts)."""
+    labels = {q["id"]: q for q in load_jsonl(QUESTIONS)}
+    corpus = corpus_dir()
+    for row in rows:
+        q = {**row, **labels.get(row["id"], {})}
+        if (corpus / q["file"]).exists():
+            resolve_labels([q], corpus)
+        row.update(score(q, row.get("sources", []), row.get("text", ""), corpus))
+    return rows
+
+
 def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
     hit = [r for r in rows if r["retrieved_line"]]
     miss = [r for r in rows if not r["retrieved_line"]]
@@ -238,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--summary", type=Path, default=None, help="print the figures of a results JSONL and exit")
     args = parser.parse_args(argv)
     if args.summary:
-        rows = [r for r in load_jsonl(args.summary) if "summary" not in r]
+        rows = rescore([r for r in load_jsonl(args.summary) if "summary" not in r])
         print(report(summarise(rows) | {"model": rows[0].get("model", "-") if rows else "-"}))
         return 0
     questions = load_jsonl(QUESTIONS)

@@ -260,6 +260,7 @@ def main(argv: list[str] | None = None) -> int:
         rows = [r for r in load_jsonl(args.summary) if "summary" not in r]
         head = next((r["summary"] for r in load_jsonl(args.summary) if "summary" in r), {})
         s = summarise(rows)
+        s.update(model=rows[0].get("model", "?") if rows else "?", set=rows[0]["id"].split("-")[0] if rows else "?")
         s.update({k: head[k] for k in ("model", "set") if k in head})
         print(report(s))
         return 0
