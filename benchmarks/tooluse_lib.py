@@ -202,10 +202,13 @@ def reset_workspace(fixture: Path, ws: Path) -> None:
             shutil.copy2(child, ws / child.name)
 
 
+CACHE_DIRS = {"__pycache__", ".pytest_cache", ".ruff_cache", ".mypy_cache"}  # tools' caches are no edit
+
+
 def snapshot(folder: Path) -> dict[str, str]:
     out: dict[str, str] = {}
     for path in sorted(folder.rglob("*")):
-        if not path.is_file() or "__pycache__" in path.parts or ".pytest_cache" in path.parts:
+        if not path.is_file() or CACHE_DIRS & set(path.relative_to(folder).parts):
             continue
         try:
             out[path.relative_to(folder).as_posix()] = path.read_text(encoding="utf-8")

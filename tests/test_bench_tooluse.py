@@ -170,3 +170,13 @@ def test_one_request_end_to_end_through_assistant_and_the_builtin_servers(
     assert "def percent" in rows[0]["calls"][0]["result"]
     lines = lib.load_jsonl(out)
     assert lines[-1]["summary"]["right_first_tool"] == [1, 1]
+
+
+def test_tool_caches_are_not_counted_as_changes(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    lib.reset_workspace(FIXTURE, ws)
+    (ws / ".ruff_cache" / "0.1").mkdir(parents=True)
+    (ws / ".ruff_cache" / "0.1" / "x").write_text("cache")
+    (ws / "tests" / "__pycache__").mkdir()
+    (ws / "tests" / "__pycache__" / "t.pyc").write_text("x")
+    assert lib.snapshot(ws) == lib.snapshot(FIXTURE)
