@@ -27,11 +27,13 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import time
 from collections.abc import AsyncIterator, Sequence
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from assistant.events import (
@@ -127,11 +129,55 @@ def tool_examples(names: set[str]) -> str:
     return "Examples:\n" + "\n".join(kept) if kept else ""
 
 
-def tool_prompt(tools: Sequence[dict[str, Any]]) -> str:
+SKIP_DIRS = {".git", "__pycache__", "node_modules", ".venv", "venv", ".mypy_cache", ".ruff_cache", ".pytest_cache",
+             ".tox", "dist", "build", ".idea", ".vscode"}  # fmt: skip
+
+
+def workspace_overview(root: Path, limit: int = 40, visit: int = 400) -> str:
+    """The workspace's files, breadth first (top level, then one folder down), at most ``limit``.
+
+    Small models pick the right file far more often when they can see the names. Names are
+    untrusted: anything but printable characters is escaped.
+    """
+    shown: list[str] = []
+    queue: list[tuple[Path, str, int]] = [(root, "", 0)]
+    seen = 0
+    while queue and len(shown) < limit and seen < visit:
+        folder, prefix, depth = queue.pop(0)
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: (e.is_dir(follow_symlinks=False), e.name))
+        except OSError:
+            continue
+        for entry in entries:
+            seen += 1
+            if entry.name.startswith(".") or entry.name in SKIP_DIRS:
+                continue
+            name = prefix + _printable(entry.name)
+            if entry.is_dir(follow_symlinks=False):
+                if depth < 1:
+                    queue.append((Path(entry.path), name + "/", depth + 1))
+                else:
+                    shown.append(name + "/")
+            else:
+                shown.append(name)
+            if len(shown) >= limit:
+                break
+    more = " ..." if queue or len(shown) >= limit else ""
+    return ", ".join(shown) + more if shown else "(empty)"
+
+
+def _printable(name: str) -> str:
+    return "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in name)
+
+
+def tool_prompt(tools: Sequence[dict[str, Any]], workspace: Path | None = None) -> str:
     """The tool block of the system prompt for grammar-constrained profiles."""
     names = {tool_parts(t)[0] for t in tools}
     examples = tool_examples(names)
-    return compact_tools(tools) + ("\n\n" + examples if examples else "")
+    block = compact_tools(tools) + ("\n\n" + examples if examples else "")
+    if workspace is not None:
+        block += "\n\nFiles in the workspace: " + workspace_overview(workspace)
+    return block
 
 
 class GrammarSteps:

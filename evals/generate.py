@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assistant.endpoint import Endpoint
 from assistant.errors import MaxStepsExceeded, StreamInterrupted
@@ -19,6 +19,9 @@ from .extract import answer_text, extract_code
 from .prompts import Template, agent_system_prompt
 from .sandbox import Sandbox
 from .suites import Task
+
+if TYPE_CHECKING:
+    from assistant.profile import ModelProfile
 
 
 @dataclass
@@ -81,7 +84,8 @@ def _format_run(result: Any) -> str:
 
 
 async def generate_agent(
-    endpoint: Endpoint, task: Task, sandbox: Sandbox, params: dict[str, Any], max_steps: int
+    endpoint: Endpoint, task: Task, sandbox: Sandbox, params: dict[str, Any], max_steps: int,
+    profile: ModelProfile | None = None,
 ) -> Generation:
     """The task through the agent loop, with a sandboxed ``run_python`` tool; the model may iterate."""
     from assistant.agent import Agent
@@ -100,7 +104,8 @@ async def generate_agent(
         ran.append(code)
         return _format_run(await sandbox.run(code))
 
-    agent = Agent(endpoint, tools, system_prompt=agent_system_prompt(), max_steps=max_steps, params=params)
+    agent = Agent(endpoint, tools, system_prompt=agent_system_prompt(), max_steps=max_steps, params=params,
+                  profile=profile, fold_tool_results=profile.fold_results if profile else False)  # fmt: skip
     gen = Generation([], "", "", steps=0)
     started = time.perf_counter()
     try:

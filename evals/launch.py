@@ -14,9 +14,12 @@ import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assistant.config import Settings
+
+if TYPE_CHECKING:
+    from assistant.profile import Capabilities, ModelProfile
 from assistant.endpoint import Endpoint, EndpointConfig
 
 from .prompts import Template, get_template
@@ -70,17 +73,22 @@ class Target:
     model: str
     base_url: str
     info: dict[str, Any]
+    profile: ModelProfile | None = None  # how the model is asked for tools: the same as the chat's
 
 
 @contextlib.asynccontextmanager
 async def open_target(settings: Settings, concurrency: int, threads: int | None = None) -> AsyncIterator[Target]:
     """The configured endpoint, or our own local llama-server with ``concurrency`` slots."""
     if settings.base_url is not None:
+        from assistant.profile import probe
+
         endpoint = Endpoint(_endpoint_config(settings, settings.base_url, settings.model or ""))
         try:
-            model = settings.model or (await endpoint.list_models() or [""])[0]
-            endpoint.config = _endpoint_config(settings, settings.base_url, model)
-            yield Target(endpoint, model, settings.base_url, {"kind": "remote", "quantization": "unknown"})
+            caps = await probe(settings.base_url, settings.api_key)
+            model = settings.model or (list(caps.models) or await endpoint.list_models() or [""])[0]
+            profile = _profile(settings, model, caps)
+            endpoint.config = _endpoint_config(settings, settings.base_url, model, profile)
+            yield Target(endpoint, model, settings.base_url, {"kind": "remote", "quantization": "unknown"}, profile)
         finally:
             await endpoint.aclose()
         return
@@ -91,21 +99,32 @@ async def open_target(settings: Settings, concurrency: int, threads: int | None 
     slots = max(1, concurrency)
     options: dict[str, Any] = {"parallel": slots, "threads": threads}
     async with open_local_server(spec.name, ctx=SLOT_CONTEXT * slots, reuse=False, **options) as server:
-        endpoint = Endpoint(_endpoint_config(settings, server.base_url, server.model))
+        from assistant.profile import llama_server_capabilities
+
+        profile = _profile(settings, server.model, llama_server_capabilities(server.base_url, server.model, SLOT_CONTEXT))
+        endpoint = Endpoint(_endpoint_config(settings, server.base_url, server.model, profile))
         info = {"kind": "local", "model": spec.display_name, "file_sha256": spec.sha256, "slots": slots,
                 "threads": threads, "context_per_slot": SLOT_CONTEXT}  # fmt: skip
         info.update(await _server_props(server.root_url))
         try:
-            yield Target(endpoint, server.model, server.base_url, info)
+            yield Target(endpoint, server.model, server.base_url, info, profile)
         finally:
             await endpoint.aclose()
 
 
-def _endpoint_config(settings: Settings, base_url: str, model: str) -> EndpointConfig:
+def _profile(settings: Settings, model: str, caps: Capabilities) -> ModelProfile:
+    """The same profile decision as the chat's (assistant.api.Assistant)."""
+    from assistant.profile import build_profile
+
+    return build_profile(model, caps, tool_calls=settings.tool_calls, text_tool_calls=settings.text_tool_calls,
+                         local=settings.is_local)  # fmt: skip
+
+
+def _endpoint_config(settings: Settings, base_url: str, model: str, profile: ModelProfile | None = None) -> EndpointConfig:
     return EndpointConfig(
         base_url=base_url, model=model, api_key=settings.api_key, timeout=settings.timeout,
         connect_timeout=settings.connect_timeout, max_retries=settings.max_retries,
-        text_tool_calls=settings.recognise_text_calls,
+        text_tool_calls=profile.text_tool_calls if profile else settings.recognise_text_calls,
     )  # fmt: skip
 
 
@@ -147,6 +166,7 @@ def build_config(
         "template": template.to_dict() if req.mode == "direct" else {"name": "agent"},
         "model": target.model, "model_file_sha256": target.info.get("file_sha256"), "base_url": target.base_url,
         "endpoint": target.info, "quantization": target.info.get("quantization", "unknown"),
+        "profile": target.profile.to_dict() if target.profile else None,
         "samples": req.samples, "params": sampling_params(req, template), "seed": req.seed,
         "max_steps": req.max_steps if req.mode == "agent" else None, "concurrency": req.concurrency,
         "extract": {"strategy": req.extract, "sanitize": req.sanitize},
@@ -190,7 +210,7 @@ async def run_eval(
             concurrency=req.concurrency, max_steps=req.max_steps, extract_strategy=req.extract, sanitize=req.sanitize,
             retries=req.retries, retry_wait=req.retry_wait, max_consecutive_errors=req.max_consecutive_errors,
         )  # fmt: skip
-        runner = Runner(store, suite, target.endpoint, sandbox, template, options, on_progress)
+        runner = Runner(store, suite, target.endpoint, sandbox, template, options, on_progress, profile=target.profile)
         if on_start is not None:
             on_start(store, runner, sandbox)
         summary = await runner.run()

@@ -26,7 +26,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assistant.endpoint import Endpoint
 from assistant.errors import AssistantError, EndpointError, StreamInterrupted
@@ -38,6 +38,9 @@ from .sandbox import Sandbox
 from .store import FINAL_VERDICTS, RunStore, key, latest_by_key
 from .suites import Suite, Task, score
 from .summary import summarize
+
+if TYPE_CHECKING:
+    from assistant.profile import ModelProfile
 
 
 class EndpointDown(AssistantError):
@@ -82,7 +85,10 @@ class Runner:
         template: Template,
         options: RunOptions,
         on_progress: ProgressFn | None = None,
+        *,
+        profile: ModelProfile | None = None,
     ) -> None:
+        self.profile = profile  # agent mode: the chat's model profile (assistant/profile.py)
         self.store = store
         self.suite = suite
         self.endpoint = endpoint
@@ -186,7 +192,8 @@ class Runner:
             started = time.perf_counter() - self._t0
             try:
                 if self.opt.mode == "agent":
-                    gen = await generate_agent(self.endpoint, task, self.sandbox, params, self.opt.max_steps)
+                    gen = await generate_agent(self.endpoint, task, self.sandbox, params, self.opt.max_steps,
+                                               self.profile)  # fmt: skip
                 else:
                     gen = await generate_direct(self.endpoint, self.template, task, params)
             except (EndpointError, StreamInterrupted) as exc:

@@ -100,7 +100,7 @@ async def test_constrained_call_then_answer(scripted: ScriptedServer) -> None:
     decisions = [e.choice for e in events if isinstance(e, Decision)]
     assert decisions == ["read_file", "answer"]
     deltas = [e for e in events if isinstance(e, ToolCallDelta)]
-    assert deltas[0].name == "read_file" and "".join(e.arguments for e in deltas).startswith('{"path": "todo.txt"}')
+    assert deltas[0].name == "read_file" and "".join(e.arguments for e in deltas).lstrip().startswith('{"path": "todo.txt"}')
     results = [e for e in events if isinstance(e, ToolResult)]
     assert results[0].call.source == "grammar" and not results[0].is_error
     assert json.loads(results[0].call.arguments) == {"path": "todo.txt"}

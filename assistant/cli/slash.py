@@ -110,7 +110,10 @@ class SlashCommands:
         if not arg:
             local = bot.local_server
             where = "" if local is None else (" (local, ours)" if local.owned else " (local, shared)")
-            self.print(f"model [bold]{bot.model}[/] at {bot.base_url}{where}")
+            self.print(f"model [bold]{_esc(bot.model)}[/] at {_esc(bot.base_url)}{where}")
+            profile = getattr(bot, "profile", None)
+            if profile is not None:
+                self.print(_esc("\n".join("  " + line for line in profile.lines()[2:])))
             return
         from assistant.errors import AssistantError
 
@@ -128,6 +131,16 @@ class SlashCommands:
 
             self.print(_esc("\n".join(describe_hub(hub))))
         schemas = self.ui.bot.tools.schemas()
+        steps = getattr(getattr(self.ui.bot, "agent", None), "steps", None)
+        if schemas and hasattr(steps, "grammar"):
+            from assistant.grammar import Unsupported
+
+            try:
+                left = steps.grammar(schemas).unsupported
+            except Unsupported as exc:
+                left = {"all tools": str(exc)}
+            for name, why in left.items():
+                self.print(_esc(f"{name}: not expressible as a grammar ({why}); recognised from text instead"))
         if not schemas:
             self.print("No tools.")
         for s in schemas:
