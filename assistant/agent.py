@@ -127,7 +127,7 @@ class Agent:
     def _step_runner(self) -> StepRunner:
         if self.profile is not None and self.profile.tool_calls == "grammar":
             self.builder.tool_prompt = lambda tools: tool_prompt(tools, self.workspace)
-            return GrammarSteps(self.endpoint, self.profile)
+            return GrammarSteps(self.endpoint, self.profile, workspace=lambda: self.workspace)
         self.builder.tool_prompt = None
         return EndpointSteps(self.endpoint)
 
