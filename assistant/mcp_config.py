@@ -230,8 +230,8 @@ def parse_server(name: str, entry: Any, source: Path | str, base: ServerConfig |
     return config
 
 
-def load_servers(workspace: Path, builtin: tuple[str, ...] | list[str] = (),
-                 files: list[Path] | None = None, *, trusted: ProjectSettings | None = None) -> list[ServerConfig]:  # fmt: skip
+def load_servers(workspace: Path, builtin: tuple[str, ...] | list[str] = (), files: list[Path] | None = None, *,
+                 trusted: ProjectSettings | None = None) -> list[ServerConfig]:  # fmt: skip
     """Every configured server (disabled ones included, marked), built-ins first.
 
     The project files count only as ``trusted`` (the ``ProjectSettings`` the user trusted, parsed
@@ -291,7 +291,8 @@ def _describe_entry(name: str, entry: Any) -> list[str]:
         lines.append(f"  connects to: {entry['url']}")
     if entry.get("command") or entry.get("args"):
         words = [str(entry.get("command") or "<built-in command>"), *map(str, entry.get("args") or [])]
-        lines.append(f"  {'runs' if not builtin else 'adds arguments'}: {shlex.join(words if not builtin else words[1:])}")
+        shown = shlex.join(words[1:] if builtin else words)
+        lines.append(f"  {'adds arguments' if builtin else 'runs'}: {shown}")
     for key in ("env", "headers"):
         for k, v in (entry.get(key) or {}).items() if isinstance(entry.get(key), dict) else []:
             lines.append(f"  {key[:-1] if key == 'headers' else key}: {k}={v}")

@@ -180,7 +180,8 @@ def trust(
         workspace = Path.cwd().resolve()
         settings = project_settings(workspace)
         if not settings.present:
-            sys.stderr.write(f"No project settings in {workspace} (.mcp.json, .assistant/mcp.json): nothing to trust.\n")
+            sys.stderr.write(f"No project settings in {workspace} (.mcp.json, .assistant/mcp.json): "
+                             "nothing to trust.\n")
             return
         store = ApprovalStore()
         print(visible("\n".join(settings.describe())))

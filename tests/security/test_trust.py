@@ -71,8 +71,9 @@ async def test_widening_project_file_in_piped_ask_changes_nothing(scripted: Scri
     outside = tmp_path / "outside.txt"
     scripted.script(tool_calls(("write_file", {"path": str(outside), "content": "owned"})), text("ok"))
     said: list[str] = []
+    options = McpOptions(workspace=ws, builtin=("files", "run"), store=store, yes=True)
     async with Assistant(base_url=scripted.base_url, model="m", history=False, on_status=said.append,
-                         mcp=McpOptions(workspace=ws, builtin=("files", "run"), store=store, yes=True)) as bot:  # fmt: skip
+                         mcp=options) as bot:  # fmt: skip
         await bot.ask("go")
         assert bot.hub is not None
         assert "--sandbox" not in bot.hub.servers["run"].config.args
