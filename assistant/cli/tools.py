@@ -169,8 +169,12 @@ def add(
 
 @app.command("trust")
 def trust(
-    fingerprint: Annotated[str | None, typer.Option("--fingerprint", help="Trust without asking, only if the "
-                                                    "settings still have this fingerprint (as shown).")] = None,
+    fingerprint: Annotated[
+        str | None,
+        typer.Option(
+            "--fingerprint", help="Trust without asking, only if the settings still have this fingerprint (as shown)."
+        ),
+    ] = None,
 ) -> None:
     """Show everything this folder's project files would run and allow, and trust them (asked once)."""
     with user_errors():
@@ -180,8 +184,9 @@ def trust(
         workspace = Path.cwd().resolve()
         settings = project_settings(workspace)
         if not settings.present:
-            sys.stderr.write(f"No project settings in {workspace} (.mcp.json, .assistant/mcp.json): "
-                             "nothing to trust.\n")
+            sys.stderr.write(
+                f"No project settings in {workspace} (.mcp.json, .assistant/mcp.json): nothing to trust.\n"
+            )
             return
         store = ApprovalStore()
         print(visible("\n".join(settings.describe())))
