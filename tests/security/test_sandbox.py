@@ -35,6 +35,14 @@ async def sh(iso: Isolation, ws: Path, command: str, limits: Limits = LIMITS, **
     return await run_sandboxed(["/bin/sh", "-c", command], root=ws, cwd=ws, limits=limits, isolation=iso, env=environ)
 
 
+def exists(path: str) -> bool:
+    return os.path.exists(path)
+
+
+def host(*argv: str) -> str:
+    return subprocess.run(argv, capture_output=True, text=True).stdout.strip()
+
+
 def out(result: RunResult) -> str:
     return result.stdout.decode(errors="replace") + result.stderr.decode(errors="replace")
 
@@ -63,13 +71,13 @@ async def test_proc_sys_is_not_writable(iso: Isolation, ws: Path) -> None:
 @pytest.mark.parametrize("target", ["/usr/assistant-probe", "/etc/assistant-probe", "/var/tmp/assistant-probe"])
 async def test_writes_outside_the_workspace_are_refused(iso: Isolation, ws: Path, target: str) -> None:
     result = await sh(iso, ws, f"echo x > {target} && echo WROTE")
-    assert "WROTE" not in out(result) and not os.path.exists(target)
+    assert "WROTE" not in out(result) and not exists(target)
 
 
 async def test_tmp_is_private(iso: Isolation, ws: Path) -> None:
     name = f"/tmp/assistant-probe-{uuid.uuid4().hex}"
     result = await sh(iso, ws, f"echo x > {name} && echo WROTE")
-    assert "WROTE" in out(result) and not os.path.exists(name)
+    assert "WROTE" in out(result) and not exists(name)
 
 
 async def test_the_workspace_is_writable(iso: Isolation, ws: Path) -> None:
@@ -94,7 +102,7 @@ async def test_home_is_hidden(iso: Isolation, ws: Path, home_secret: Path) -> No
 
 @pytest.mark.parametrize("path", ["/etc/shadow", "/etc/gshadow"])
 async def test_system_secrets_are_unreadable(iso: Isolation, ws: Path, path: str) -> None:
-    if not os.path.exists(path):
+    if not exists(path):
         pytest.fail(f"{path} is expected on Debian")
     result = await sh(iso, ws, f"cat {path}")
     assert ":" not in result.stdout.decode()
@@ -131,7 +139,8 @@ async def test_host_sockets_under_run_are_hidden(iso: Isolation, ws: Path) -> No
 
 async def test_io_uring_is_refused(iso: Isolation, ws: Path) -> None:
     code = ("import ctypes, os; libc = ctypes.CDLL(None, use_errno=True); "
-            "r = libc.syscall(425, 8, ctypes.create_string_buffer(120)); print('RESULT', r, ctypes.get_errno())")  # fmt: skip
+            "r = libc.syscall(425, 8, ctypes.create_string_buffer(120)); "
+            "print('RESULT', r, ctypes.get_errno())")  # fmt: skip
     result = await sh(iso, ws, f"python3 -c \"{code}\"")
     assert "RESULT -1 1" in out(result), out(result)
 
@@ -162,7 +171,8 @@ async def test_no_secrets_in_the_environment(iso: Isolation, ws: Path, monkeypat
 
 async def test_a_fork_bomb_stops_at_the_process_limit(iso: Isolation, ws: Path) -> None:
     code = ("import subprocess\nprocs = []\ntry:\n    for _ in range(400):\n"
-            "        procs.append(subprocess.Popen(['sleep', '30']))\nexcept OSError as e:\n    print('STOPPED', len(procs))\n"
+            "        procs.append(subprocess.Popen(['sleep', '30']))\n"
+            "except OSError as e:\n    print('STOPPED', len(procs))\n"
             "print('STARTED', len(procs))\n")  # fmt: skip
     (ws / "bomb.py").write_text(code)
     result = await sh(iso, ws, "python3 bomb.py", Limits(time_s=20.0, memory_mb=2000, max_procs=40))
@@ -184,11 +194,10 @@ async def test_nothing_outlives_the_time_limit(iso: Isolation, ws: Path) -> None
                       Limits(time_s=1.0))  # fmt: skip
     assert result.timed_out
     await asyncio.sleep(0.3)
-    left = subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True).stdout.strip()
-    assert left == ""
-    cgroups = subprocess.run(["sh", "-c", "ls -d /sys/fs/cgroup/*/assistant-sandbox-* /sys/fs/cgroup/memory/*/*/"
-                              "assistant-sandbox-* 2>/dev/null"], capture_output=True, text=True).stdout  # fmt: skip
-    assert cgroups.strip() == "", "every run's cgroup is removed"
+    assert host("pgrep", "-f", marker) == ""
+    cgroups = host("sh", "-c", "ls -d /sys/fs/cgroup/*/assistant-sandbox-* /sys/fs/cgroup/memory/*/*/"
+                               "assistant-sandbox-* 2>/dev/null")  # fmt: skip
+    assert cgroups == "", "every run's cgroup is removed"
 
 
 async def test_evals_code_runs_unprivileged(ws: Path) -> None:
