@@ -15,7 +15,9 @@ runs.
 
 from __future__ import annotations
 
+import json
 import re
+from typing import Any
 
 # C0 (except \t \n), DEL, C1, bidi embeddings/overrides/isolates, line and paragraph separators
 _UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
@@ -44,3 +46,13 @@ def visible(text: str, *, one_line: bool = False) -> str:
 
 def has_controls(text: str) -> bool:
     return _UNSAFE.search(text.replace("\r\n", "\n")) is not None
+
+
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def json_line(value: Any) -> str:
+    """One line of JSON that is safe on a terminal: UTF-8 kept, but DEL, C1 and bidi controls escaped
+    as ``\\uXXXX`` (``json.dumps`` escapes C0 itself)."""
+    text = json.dumps(value, ensure_ascii=False)
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text)

@@ -30,6 +30,7 @@ from assistant.cli.common import (
     user_errors,
 )
 from assistant.cli.tools import Yes
+from assistant.termsafe import visible
 
 if TYPE_CHECKING:
     from assistant.api import Assistant
@@ -161,7 +162,7 @@ def _turn(runner: asyncio.Runner, bot: Assistant, renderer: PlainRenderer, text:
         sys.stderr.write("[interrupted: partial answer kept]\n")
     except AssistantError as exc:
         renderer._end_line()
-        sys.stderr.write(f"error: {exc.user_line()}\n")
+        sys.stderr.write(f"error: {visible(exc.user_line())}\n")
 
 
 def _command(bot: Assistant, text: str) -> str | None:
@@ -176,7 +177,7 @@ def _command(bot: Assistant, text: str) -> str | None:
     elif cmd == "/tools":
         from assistant.cli.tools import describe_registry
 
-        sys.stderr.write(describe_registry(bot.tools, bot.hub) + "\n")
+        sys.stderr.write(visible(describe_registry(bot.tools, bot.hub)) + "\n")
     elif cmd == "/model":
         sys.stderr.write(f"{bot.model} at {bot.base_url}\n")
     elif cmd == "/context":
@@ -190,7 +191,7 @@ def _command(bot: Assistant, text: str) -> str | None:
         known = ["/exit", "/help", "/new", "/tools", "/model", "/context"]
         near = difflib.get_close_matches(cmd, known, n=1)
         hint = f" Did you mean {near[0]}?" if near else " /help lists them."
-        sys.stderr.write(f"Unknown command {cmd}.{hint}\n")
+        sys.stderr.write(f"Unknown command {visible(cmd, one_line=True)}.{hint}\n")
     return None
 
 

@@ -249,7 +249,9 @@ class SlashCommands:
 def _esc(text: str) -> str:
     from rich.markup import escape
 
-    return escape(text)
+    from assistant.termsafe import visible
+
+    return escape(visible(text))
 
 
 def _colour(p: float) -> str:
@@ -259,9 +261,11 @@ def _colour(p: float) -> str:
 def colour_tokens(probs: list[Any]) -> Any:
     from rich.text import Text
 
+    from assistant.termsafe import visible
+
     out = Text()
     for entry in probs:
-        out.append(entry.token, style=_colour(math.exp(entry.logprob)))
+        out.append(visible(entry.token), style=_colour(math.exp(entry.logprob)))
     return out
 
 

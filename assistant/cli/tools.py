@@ -236,7 +236,7 @@ def cli_mcp_options(yes: bool, interactive: bool) -> Any:
     from assistant.toolhub import McpOptions, ToolProgress
 
     def progress(p: ToolProgress) -> None:
-        sys.stderr.write(f"  … {p.describe()}\n")
+        sys.stderr.write(f"  … {visible(p.describe(), one_line=True)}\n")
         sys.stderr.flush()
 
     return McpOptions(builtin=BUILTIN, yes=yes, ask=terminal_ask() if interactive else None, on_progress=progress)

@@ -172,7 +172,9 @@ def _cooked_terminal() -> None:
 def _esc(text: str) -> str:
     from rich.markup import escape
 
-    return escape(text)
+    from assistant.termsafe import visible
+
+    return escape(visible(text))
 
 
 def make_console() -> Any:
