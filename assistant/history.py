@@ -29,6 +29,7 @@ from typing import Any
 from assistant.conversation import Message
 from assistant.errors import AssistantError
 from assistant.events import ToolCall
+from assistant.paths import private_file, redact_url
 
 
 class HistoryError(AssistantError):
@@ -123,6 +124,7 @@ class History:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.db = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False)
+            private_file(self.path)
         except (OSError, sqlite3.Error) as exc:
             raise HistoryError(f"Cannot open the history database {self.path}: {exc}.") from None
         self.db.row_factory = sqlite3.Row
@@ -196,7 +198,7 @@ class History:
             self.db.execute(
                 "INSERT INTO conversations (id, title, created_at, updated_at, model, endpoint) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
-                (cid, title, now, now, model, endpoint),
+                (cid, title, now, now, model, redact_url(endpoint)),
             )
         return cid
 

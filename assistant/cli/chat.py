@@ -30,6 +30,7 @@ from assistant.cli.common import (
     user_errors,
 )
 from assistant.cli.tools import Yes
+from assistant.paths import redact_url
 from assistant.termsafe import visible
 
 if TYPE_CHECKING:
@@ -120,7 +121,7 @@ def _banner(bot: Assistant) -> None:
     if bot.local_server is not None and not bot.local_server.owned:
         where = "local llama-server (shared, from `assistant serve`)"
     elif bot.local_server is None:
-        where = bot.base_url
+        where = redact_url(bot.base_url)
     sys.stderr.write(f"Chatting with {bot.model} at {where}. /help for commands.\n")
     conv = bot.conversation
     if conv.messages:
@@ -179,7 +180,7 @@ def _command(bot: Assistant, text: str) -> str | None:
 
         sys.stderr.write(visible(describe_registry(bot.tools, bot.hub)) + "\n")
     elif cmd == "/model":
-        sys.stderr.write(f"{bot.model} at {bot.base_url}\n")
+        sys.stderr.write(f"{bot.model} at {redact_url(bot.base_url)}\n")
     elif cmd == "/context":
         from assistant.cli.render import format_context
 

@@ -110,7 +110,9 @@ class SlashCommands:
         if not arg:
             local = bot.local_server
             where = "" if local is None else (" (local, ours)" if local.owned else " (local, shared)")
-            self.print(f"model [bold]{bot.model}[/] at {bot.base_url}{where}")
+            from assistant.paths import redact_url
+
+            self.print(f"model [bold]{bot.model}[/] at {_esc(redact_url(bot.base_url))}{where}")
             return
         from assistant.errors import AssistantError
 
