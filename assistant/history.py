@@ -255,6 +255,10 @@ class History:
                 ),
             )
             self.db.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", (now, cid))
+            self.db.execute(  # every message written during a turn renews the turn's lease
+                "UPDATE conversations SET lease_until = ? WHERE id = ? AND lease_owner = ?",
+                (now + LEASE_SECONDS, cid, self.owner),
+            )
             if message.role == "user":
                 self.db.execute(
                     "UPDATE conversations SET title = ? WHERE id = ? AND title = ''",
@@ -293,7 +297,10 @@ class History:
                 if row is None:
                     raise HistoryError(f"No conversation '{cid}' in the history.")
                 owner, until = row["lease_owner"], row["lease_until"]
-                if owner in (None, self.owner) or until < now or not _owner_alive(owner):
+                # A live owner keeps its turn even past the lease (a long generation renews nothing);
+                # a dead one loses it at once; a lease unrenewed for ten periods counts as abandoned.
+                stale = until < now - 10 * LEASE_SECONDS
+                if owner in (None, self.owner) or not _owner_alive(owner) or stale:
                     self.db.execute(
                         "UPDATE conversations SET lease_owner = ?, lease_until = ? WHERE id = ?",
                         (self.owner, now + LEASE_SECONDS, cid),
