@@ -18,6 +18,7 @@ BENCHES = [
     "bench_chat.py",
     "bench_evals.py",
     "bench_mcp.py",
+    "bench_sandbox.py",
 ]
 
 
