@@ -222,10 +222,14 @@ class ModelProfile:
         return out + [f"note: {n}" for n in self.notes]
 
     def to_dict(self) -> dict[str, Any]:
+        from assistant.paths import redact_url
+
+        caps = self.capabilities.to_dict()
+        caps["base_url"] = redact_url(caps["base_url"])
         return {"model": self.model, "tool_calls": self.tool_calls, "fold_results": self.fold_results,
                 "compact_tools": self.compact_tools, "logprobs_with_tools": self.logprobs_with_tools,
                 "call_threshold": self.call_threshold,
-                "notes": list(self.notes), "capabilities": self.capabilities.to_dict()}  # fmt: skip
+                "notes": list(self.notes), "capabilities": caps}  # fmt: skip
 
 
 def is_small_text_caller(model: str) -> bool:

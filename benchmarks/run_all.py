@@ -20,6 +20,7 @@ BENCHES = [
     "bench_mcp.py",
     "bench_tooluse.py",  # the dev set on the local model (--set test|chains for the others)
     "bench_grounded.py",
+    "bench_sandbox.py",
 ]
 
 

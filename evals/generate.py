@@ -92,7 +92,7 @@ async def generate_agent(
     from assistant.tools import ToolRegistry
 
     ran: list[str] = []
-    tools = ToolRegistry(timeout=sandbox.limits.timeout + 10)
+    tools = ToolRegistry(timeout=sandbox.limits.time_s + 10)
 
     @tools.function
     async def run_python(code: str) -> str:

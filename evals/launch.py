@@ -24,7 +24,7 @@ from assistant.endpoint import Endpoint, EndpointConfig
 
 from .prompts import Template, get_template
 from .runner import ProgressFn, Runner, RunOptions
-from .sandbox import Limits, Sandbox
+from .sandbox import Sandbox, eval_limits
 from .store import RunError, RunStore
 from .suites import Suite, load_suite
 
@@ -170,7 +170,7 @@ def build_config(
         "samples": req.samples, "params": sampling_params(req, template), "seed": req.seed,
         "max_steps": req.max_steps if req.mode == "agent" else None, "concurrency": req.concurrency,
         "extract": {"strategy": req.extract, "sanitize": req.sanitize},
-        "sandbox": sandbox.describe(), "sandbox_limits": {"timeout_s": sandbox.limits.timeout},
+        "sandbox": sandbox.describe(), "sandbox_limits": {"timeout_s": sandbox.limits.time_s},
     }  # fmt: skip
 
 
@@ -194,7 +194,7 @@ async def run_eval(
         raise RunError(f"Unknown mode '{req.mode}': use direct or agent.")
     suite = load_suite(req.suite).select(req.task_ids, req.limit)
     template = get_template(req.template)
-    sandbox = Sandbox(Limits(timeout=req.timeout))
+    sandbox = Sandbox(eval_limits(req.timeout))
     async with open_target(settings, req.concurrency, req.threads) as target:
         store = RunStore(req.out or runs_dir() / (req.name or default_name(req, target.model)))
         req.name = store.name

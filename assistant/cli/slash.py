@@ -110,7 +110,9 @@ class SlashCommands:
         if not arg:
             local = bot.local_server
             where = "" if local is None else (" (local, ours)" if local.owned else " (local, shared)")
-            self.print(f"model [bold]{_esc(bot.model)}[/] at {_esc(bot.base_url)}{where}")
+            from assistant.paths import redact_url
+
+            self.print(f"model [bold]{_esc(bot.model)}[/] at {_esc(redact_url(bot.base_url))}{where}")
             profile = getattr(bot, "profile", None)
             if profile is not None:
                 self.print(_esc("\n".join("  " + line for line in profile.lines()[2:])))
@@ -262,7 +264,9 @@ class SlashCommands:
 def _esc(text: str) -> str:
     from rich.markup import escape
 
-    return escape(text)
+    from assistant.termsafe import visible
+
+    return escape(visible(text))
 
 
 def _colour(p: float) -> str:
@@ -272,9 +276,11 @@ def _colour(p: float) -> str:
 def colour_tokens(probs: list[Any]) -> Any:
     from rich.text import Text
 
+    from assistant.termsafe import visible
+
     out = Text()
     for entry in probs:
-        out.append(entry.token, style=_colour(math.exp(entry.logprob)))
+        out.append(visible(entry.token), style=_colour(math.exp(entry.logprob)))
     return out
 
 
