@@ -167,6 +167,14 @@ class ContextReport:
     messages: list[dict[str, Any]] = field(default_factory=list)
     tools: list[dict[str, Any]] = field(default_factory=list)
     actual_prompt_tokens: int | None = None  # from the server's usage, after the request
+    cached_prompt_tokens: int | None = None  # reused from the server's prompt cache (llama-server ``cache_n``)
+    evaluated_prompt_tokens: int | None = None  # evaluated afresh by the server (llama-server ``prompt_n``)
+
+    def record_server_timings(self, timings: dict[str, Any]) -> None:
+        """Cached vs evaluated prompt tokens from llama-server's ``timings`` (nothing when absent)."""
+        cached, evaluated = timings.get("cache_n"), timings.get("prompt_n")
+        if isinstance(cached, int) and isinstance(evaluated, int):
+            self.cached_prompt_tokens, self.evaluated_prompt_tokens = cached, evaluated
 
     @property
     def total_tokens(self) -> int:
@@ -180,6 +188,8 @@ class ContextReport:
             "counted_by": self.counted_by,
             "total_tokens": self.total_tokens,
             "actual_prompt_tokens": self.actual_prompt_tokens,
+            "cached_prompt_tokens": self.cached_prompt_tokens,
+            "evaluated_prompt_tokens": self.evaluated_prompt_tokens,
             "sources": {k: {"messages": v.messages, "tokens": v.tokens} for k, v in self.sources.items()},
             "dropped": {
                 "turns": self.dropped_turns,
