@@ -38,7 +38,13 @@ def _policy_label(policy: str) -> str:
 def _server_line(server: McpServer) -> str:
     c = server.config
     where = "built-in" if c.builtin else c.source
+    if server.in_process is not None:
+        where += ", in-process"
     state = server.state
+    if state == "standby":
+        state = "remembered tools offered; connects on its first call"
+    elif state in ("starting", "connecting") and server.remembered is not None:
+        state = "starting (remembered tools offered meanwhile)"
     if state == "connected" and server.connect_seconds is not None:
         state += f" in {server.connect_seconds:.1f} s"
     if server.error:
