@@ -239,7 +239,7 @@ class Assistant:
         started = time.perf_counter()
         status(f"starting the local model {s.local_model} (llama-server)…")
         server = await self._stack.enter_async_context(
-            open_local_server(s.local_model, ctx=s.context_size, progress=_progress_reporter(status))
+            open_local_server(s.local_model, ctx=s.context_size, progress=_progress_reporter(status), status=status)
         )
         self.local_server = server
         how = "started" if server.owned else "reusing the running `assistant serve`"

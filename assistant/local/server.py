@@ -52,6 +52,10 @@ STOP_GRACE = 5.0
 _PR_SET_PDEATHSIG = 1
 _LOG_MAX_AGE = 7 * 24 * 3600
 _HTTP_TIMEOUT = httpx.Timeout(3.0, connect=1.0)
+# Probing a served llama-server whose process is alive: a loaded machine can take seconds to answer,
+# and giving up early would start a second server next to it (and load the machine further). A dead
+# one is found at once (its pid is gone, or the connection is refused).
+_REUSE_TIMEOUT = httpx.Timeout(20.0, connect=2.0)
 
 
 def llama_server_binary() -> Path:
@@ -459,11 +463,14 @@ async def probe_server(port: int, model: str, client: httpx.AsyncClient | None =
             await client.aclose()
 
 
-async def find_running_server(model_name: str = DEFAULT_MODEL) -> LocalServer | None:
+async def find_running_server(
+    model_name: str = DEFAULT_MODEL, status: Callable[[str], None] | None = None
+) -> LocalServer | None:
     """A server started by ``assistant serve`` for this model, if one is up and healthy (owned=False).
 
-    A state file whose process is gone, or which names another model file, is removed. Finding a
-    server also counts as activity for its idle timeout (the state file's mtime is touched).
+    A state file whose process is gone, or which names another model file, is removed (and
+    ``status`` hears why). Finding a server also counts as activity for its idle timeout (the state
+    file's mtime is touched).
     """
     spec = get_model(model_name)
     state = read_state(spec.name)
@@ -471,9 +478,15 @@ async def find_running_server(model_name: str = DEFAULT_MODEL) -> LocalServer | 
         return None
     if state.model_sha256 != spec.sha256 or not pid_is_llama_server(state.pid):
         remove_state(spec.name, pid=state.pid)
+        if status is not None and state.model_sha256 == spec.sha256:
+            status(f"the served {spec.name} (pid {state.pid}) is no longer running; starting a new one")
         return None
-    if not await probe_server(state.port, spec.name):
-        return None  # alive but unhealthy or busy: leave its state file to its owner
+    async with httpx.AsyncClient(timeout=_REUSE_TIMEOUT, trust_env=False) as client:
+        healthy = await probe_server(state.port, spec.name, client)
+    if not healthy:
+        if status is not None:
+            status(f"the served {spec.name} (pid {state.pid}) does not answer; starting one of our own")
+        return None  # alive but unhealthy: leave its state file to its owner
     with contextlib.suppress(OSError):
         os.utime(state_path(spec.name))
     return LocalServer.attach(
@@ -485,8 +498,10 @@ class ServerOpener:
     """What ``open_local_server`` returns: ``await`` it, or use it with ``async with``."""
 
     def __init__(
-        self, model_name: str, ctx: int | None, reuse: bool, progress: ProgressFn | None, options: dict[str, Any]
-    ) -> None:
+        self, model_name: str, ctx: int | None, reuse: bool, progress: ProgressFn | None, options: dict[str, Any],
+        status: Callable[[str], None] | None = None,
+    ) -> None:  # fmt: skip
+        self._status = status
         self._model = model_name
         self._ctx = ctx
         self._reuse = reuse
@@ -497,7 +512,7 @@ class ServerOpener:
     async def _open(self) -> LocalServer:
         spec = get_model(self._model)
         if self._reuse:
-            found = await find_running_server(spec.name)
+            found = await find_running_server(spec.name, self._status)
             if found is not None:
                 return found
         path = await asyncio.to_thread(ensure_model_file, spec, self._progress)
@@ -525,6 +540,7 @@ def open_local_server(
     *,
     reuse: bool = True,
     progress: ProgressFn | None = None,
+    status: Callable[[str], None] | None = None,
     **options: Any,
 ) -> ServerOpener:
     """Reuse a served llama-server for ``model_name`` if one is running, else start our own.
@@ -532,6 +548,7 @@ def open_local_server(
     ``async with open_local_server() as srv:`` stops a server we started when the block ends (a
     reused one keeps running). ``srv = await open_local_server()`` hands the lifetime to the caller
     (``await srv.stop()``). ``options`` go to ``LocalServer`` (threads, parallel, extra_args, ...).
-    ``progress`` sees the first-run model assembly, from a worker thread.
+    ``progress`` sees the first-run model assembly, from a worker thread; ``status`` hears why a
+    served model was not reused (gone, or not answering).
     """
-    return ServerOpener(model_name, ctx, reuse, progress, options)
+    return ServerOpener(model_name, ctx, reuse, progress, options, status)
