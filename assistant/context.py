@@ -135,10 +135,7 @@ async def detect_counter(base_url: str) -> tuple[TokenCounter, int | None]:
         async with httpx.AsyncClient(timeout=3.0) as client:
             props = (await client.get(f"{root}/props")).json()
             window = int(props["default_generation_settings"]["n_ctx"])
-            probe = await client.post(f"{root}/tokenize", json={"content": "hi"})
-            probe.raise_for_status()
-            probe.json()["tokens"]
-    except Exception:
+    except Exception:  # no /tokenize probe: a server without one falls back to estimates on first use
         return EstimateCounter(), None
     return ServerTokenizer(root), window
 
@@ -167,6 +164,7 @@ class ContextReport:
     messages: list[dict[str, Any]] = field(default_factory=list)
     tools: list[dict[str, Any]] = field(default_factory=list)
     actual_prompt_tokens: int | None = None  # from the server's usage, after the request
+    exact: Any = field(default=None, repr=False, compare=False)  # a task correcting estimates (see build())
     cached_prompt_tokens: int | None = None  # reused from the server's prompt cache (llama-server ``cache_n``)
     evaluated_prompt_tokens: int | None = None  # evaluated afresh by the server (llama-server ``prompt_n``)
 
@@ -234,6 +232,7 @@ class ContextBuilder:
         retrieval_share: float = 0.25,
     ) -> None:
         self.counter = counter
+        self.estimate = counter if counter.method == "estimate" else EstimateCounter()
         self.retrieval_share = retrieval_share
         self.window = window
         self.reserve = min(reserve, window // 2)
@@ -244,8 +243,8 @@ class ContextBuilder:
     def render(self, turn: list[Message]) -> list[dict[str, Any]]:
         return fold_tool_exchanges(turn) if self.fold else [m.to_wire() for m in turn]
 
-    async def _tokens(self, wires: list[dict[str, Any]]) -> list[int]:
-        counts = await self.counter.count([message_text(w) for w in wires])
+    async def _tokens(self, wires: list[dict[str, Any]], counter: TokenCounter) -> list[int]:
+        counts = await counter.count([message_text(w) for w in wires])
         return [c + PER_MESSAGE_TOKENS for c in counts]
 
     async def build(
@@ -255,19 +254,60 @@ class ContextBuilder:
         tools: list[dict[str, Any]],
         retrieved: list[dict[str, Any]] | None = None,
     ) -> ContextReport:
-        """The request for the next step. The last turn (the current one) is never dropped."""
-        report = ContextReport(self.window, self.window - self.reserve, self.counter.method, folded=self.fold)
+        """The request for the next step. The last turn (the current one) is never dropped.
+
+        When everything surely fits (each token is at least one byte), exact counting from the
+        server's tokenizer does not hold the request back: the report starts with estimates and is
+        corrected in the background (``report.exact`` finishes it), long before anyone reads it.
+        """
+        args = (system_prompt, messages, tools, retrieved)
+        if self.counter.method == "server" and self._surely_fits(*args):
+            import asyncio
+
+            report = await self._build(self.estimate, *args)
+            report.exact = asyncio.ensure_future(self._correct(report, *args))
+            return report
+        return await self._build(self.counter, *args)
+
+    def _surely_fits(self, system_prompt: str | None, messages: list[Message], tools: list[dict[str, Any]],
+                     retrieved: list[dict[str, Any]] | None) -> bool:  # fmt: skip
+        """An upper bound: UTF-8 bytes, plus the template's tokens, within the prompt budget."""
+        wires = [m.to_wire() for m in messages] + list(retrieved or [])
+        size = len((system_prompt or "").encode("utf-8", "surrogatepass"))
+        size += sum(len(message_text(w).encode("utf-8", "surrogatepass")) for w in wires)
+        if tools:
+            size += len(json.dumps(tools, ensure_ascii=False).encode("utf-8", "surrogatepass")) + TOOLS_PREAMBLE_TOKENS
+        size += PER_MESSAGE_TOKENS * (len(wires) + 1)
+        return size <= self.window - self.reserve
+
+    async def _correct(self, report: ContextReport, *args: Any) -> None:
+        try:
+            exact = await self._build(self.counter, *args)
+        except Exception:
+            return  # the estimates stay (counted_by says so)
+        report.sources, report.counted_by = exact.sources, exact.counted_by
+        report.retrieval_budget = exact.retrieval_budget
+
+    async def _build(
+        self,
+        counter: TokenCounter,
+        system_prompt: str | None,
+        messages: list[Message],
+        tools: list[dict[str, Any]],
+        retrieved: list[dict[str, Any]] | None = None,
+    ) -> ContextReport:
+        report = ContextReport(self.window, self.window - self.reserve, counter.method, folded=self.fold)
         head: list[dict[str, Any]] = [{"role": "system", "content": system_prompt}] if system_prompt else []
-        head_tokens = await self._tokens(head)
+        head_tokens = await self._tokens(head, counter)
         report.sources["system"] = SourceReport(len(head), sum(head_tokens))
         if tools:
-            (tool_tokens,) = await self.counter.count([json.dumps(tools, ensure_ascii=False)])
+            (tool_tokens,) = await counter.count([json.dumps(tools, ensure_ascii=False)])
             report.sources["tools"] = SourceReport(len(tools), tool_tokens + TOOLS_PREAMBLE_TOKENS)
         turns = split_turns(messages)
         current = turns.pop() if turns else []
         current_wire = self.render(current)
-        await self._account_current(report, current, current_wire)
-        extra = await self._fit_retrieved(report, list(retrieved or []))
+        await self._account_current(report, current, current_wire, counter)
+        extra = await self._fit_retrieved(report, list(retrieved or []), counter)
         fixed = sum(s.tokens for s in report.sources.values())
         if fixed > report.budget:
             raise ContextOverflow(
@@ -276,7 +316,7 @@ class ContextBuilder:
                 hint="Shorten it, or use a model with a larger context.",
             )
         rendered = [self.render(t) for t in turns]
-        sizes = [sum(await self._tokens(w)) for w in rendered]
+        sizes = [sum(await self._tokens(w, counter)) for w in rendered]
         start = self._choose_cut(sizes, report.budget - fixed)
         kept = [w for ws in rendered[start:] for w in ws]
         report.sources["history"] = SourceReport(len(kept), sum(sizes[start:]))
@@ -288,11 +328,13 @@ class ContextBuilder:
         report.tools = list(tools)
         return report
 
-    async def _fit_retrieved(self, report: ContextReport, passages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    async def _fit_retrieved(
+        self, report: ContextReport, passages: list[dict[str, Any]], counter: TokenCounter
+    ) -> list[dict[str, Any]]:
         """The passages (most relevant first) that fit the retrieval budget; the rest are dropped."""
         used = sum(s.tokens for s in report.sources.values())
         report.retrieval_budget = max(0, min(int(report.budget * self.retrieval_share), report.budget - used))
-        sizes = await self._tokens(passages)
+        sizes = await self._tokens(passages, counter)
         kept, total = 0, 0
         while kept < len(passages) and total + sizes[kept] <= report.retrieval_budget:
             total += sizes[kept]
@@ -301,13 +343,15 @@ class ContextBuilder:
         report.dropped_passages = len(passages) - kept
         return passages[:kept]
 
-    async def _account_current(self, report: ContextReport, current: list[Message], wire: list[dict[str, Any]]) -> None:
-        tokens = await self._tokens(wire)
+    async def _account_current(
+        self, report: ContextReport, current: list[Message], wire: list[dict[str, Any]], counter: TokenCounter
+    ) -> None:
+        tokens = await self._tokens(wire, counter)
         if self.fold or not current:
             report.sources["input"] = SourceReport(len(wire), sum(tokens))
             if self.fold and len(current) > 1:  # results folded into the input message
                 results = [m for m in current if m.role == "tool"]
-                counted = await self._tokens([m.to_wire() for m in results])
+                counted = await self._tokens([m.to_wire() for m in results], counter)
                 share = min(sum(counted), report.sources["input"].tokens)
                 report.sources["tool_results"] = SourceReport(len(results), share)
                 report.sources["input"].tokens -= share
