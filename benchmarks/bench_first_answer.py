@@ -56,9 +56,7 @@ def run(cmd: list[str], env: dict[str, str], cwd: Path) -> Run:
     assert proc.stdout is not None
     fd, out, last = proc.stdout.fileno(), bytearray(), started
     while True:
-        ready, _, _ = select.select([fd], [], [], 60.0)
-        if not ready:
-            break
+        select.select([fd], [], [])
         chunk = os.read(fd, 65536)
         if not chunk:
             break
