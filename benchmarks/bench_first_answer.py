@@ -73,8 +73,9 @@ def run(cmd: list[str], env: dict[str, str], cwd: Path) -> Run:
 def _table(results: dict[str, list[Run]]) -> None:
     print(f"{'client':34} {'wall':>8} {'cpu':>8} {'peak MiB':>9} {'exit after answer':>18}")
     for name, runs in results.items():
-        print(f"{name:34} {median([r.wall for r in runs]):7.2f}s {median([r.cpu for r in runs]):7.2f}s "
-              f"{max(r.max_rss_mb for r in runs):9.0f} {median([r.exit_after_output for r in runs]):17.3f}s")  # fmt: skip
+        wall, cpu = median([r.wall for r in runs]), median([r.cpu for r in runs])
+        peak, exit_after = max(r.max_rss_mb for r in runs), median([r.exit_after_output for r in runs])
+        print(f"{name:34} {wall:7.2f}s {cpu:7.2f}s {peak:9.0f} {exit_after:17.3f}s")
 
 
 def _verdict(label: str, value: float, limit: float) -> None:
@@ -105,7 +106,7 @@ def bench_stub(runs: int, work: Path) -> None:
         cases = {
             "assistant ask (tools on)": [ASSISTANT, "ask", "--base-url", base, "-m", "stub-model", QUESTION],
             "assistant ask --no-tools": [ASSISTANT, "ask", "--no-tools", "--base-url", base, "-m", "stub-model",
-                                         QUESTION],  # fmt: skip
+                                         QUESTION],
         }
         if Path(LLM).exists():
             cases["llm (same stub)"] = [LLM, "-m", "stub", QUESTION]
