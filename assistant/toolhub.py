@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 _BAD_NAME_CHARS = re.compile(r"[^A-Za-z0-9_-]")
 _SDK_ERROR_PREFIX = re.compile(r"^Error executing tool [^:]+: ")
 CLOSE_TIMEOUT = 15.0
+CLOSE_GRACE = 0.5  # seconds a stdio server gets to exit by itself when the hub closes
 
 
 @dataclass(frozen=True)
@@ -660,7 +661,18 @@ class ToolHub:
         return [s for s in self.servers.values() if s.state in ("failed", "exited", "not trusted")]
 
     async def aclose(self) -> None:
-        await asyncio.gather(*(s.close() for s in self.servers.values()), return_exceptions=True)
+        """Close every server at once. A stdio server still running after ``CLOSE_GRACE`` (most exit
+        as soon as their stdin closes) has its process group killed instead of waited for."""
+        tasks = {asyncio.ensure_future(s.close()): s for s in self.servers.values()}
+        if not tasks:
+            return
+        _, pending = await asyncio.wait(tasks, timeout=CLOSE_GRACE)
+        for task in pending:
+            _kill_group(tasks[task].pid)
+        await asyncio.wait(tasks)
+        for task in tasks:
+            if not task.cancelled():
+                task.exception()  # retrieved: nothing is raised from closing
 
 
 @dataclass

@@ -170,3 +170,4 @@ def test_memory_ignores_broken_files_and_never_writes_secrets(tmp_path: Path) ->
     assert memory.load(key) is not None
     assert "sk-secret-value" not in "".join(p.read_text() + p.name for p in tmp_path.iterdir())
     assert config_key(ServerConfig("gh", command="npx", args=("server",), env={"TOKEN": "other"})) != key
+
