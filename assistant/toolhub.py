@@ -236,9 +236,17 @@ def _build_in_process(name: str, argv: list[str]) -> Any:
     return module.server_from_args(argv)
 
 
-def _import_sdk() -> None:
+def _import_sdk(builtin: str | None = None) -> None:
+    """The SDK's imports (1 s or more), done in a worker thread: a blocked event loop would stall
+    whatever else is starting at the same time (e.g. the probe of a served model, which then times out)."""
+    import importlib
+
     import mcp
-    import mcp.client.stdio  # noqa: F401
+    import mcp.client.stdio
+
+    if builtin is not None:
+        importlib.import_module(BUILTIN_SERVERS[builtin])
+        import mcp.server.mcpserver  # noqa: F401
 
 
 class McpServer:
@@ -302,8 +310,6 @@ class McpServer:
             await asyncio.shield(self._background)
 
     async def _connect_and_check(self) -> None:
-        if self.in_process is None:
-            await asyncio.to_thread(_import_sdk)  # 1 s or more of imports, off the event loop
         await self.connect()
         changed = self.state != "connected" or not _same(self.tools, self.remembered or [])
         if not changed and self.remembered is not None:
@@ -328,6 +334,7 @@ class McpServer:
         started = time.perf_counter()
         self._state = "connecting"
         self.error = None
+        await asyncio.to_thread(_import_sdk, self.name if self.in_process is not None else None)
         ready = asyncio.Event()
         self._task = asyncio.create_task(self._own(ready), name=f"mcp-server:{self.name}")
         try:

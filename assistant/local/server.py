@@ -482,7 +482,10 @@ async def find_running_server(
             status(f"the served {spec.name} (pid {state.pid}) is no longer running; starting a new one")
         return None
     async with httpx.AsyncClient(timeout=_REUSE_TIMEOUT, trust_env=False) as client:
-        healthy = await probe_server(state.port, spec.name, client)
+        for _ in range(3):  # a timeout can be our own busy process, not the server: ask again
+            healthy = await probe_server(state.port, spec.name, client)
+            if healthy or not pid_is_llama_server(state.pid):
+                break
     if not healthy:
         if status is not None:
             status(f"the served {spec.name} (pid {state.pid}) does not answer; starting one of our own")
