@@ -299,7 +299,13 @@ class Assistant:
 
     async def ask(self, text: str) -> str:
         """One turn, drained: the final answer text."""
-        return await self._require_agent().ask(text)
+        from assistant.events import TurnEnd
+
+        final = ""
+        async for event in self.stream(text):
+            if isinstance(event, TurnEnd):
+                final = event.text
+        return final
 
     def new_conversation(self) -> None:
         """Start over: a new conversation (the old one stays in the history)."""

@@ -115,7 +115,8 @@ class ToolMemory:
             return None
 
     def save(self, key: str, tools: list[Any]) -> None:
-        """Remember a live list (best effort: a read-only data folder only costs the next start)."""
+        """Remember a list, schemas already checked (best effort: a read-only data folder only costs
+        the next start)."""
         body = {"format": FORMAT, "tools": [remembered(t).as_json() for t in tools]}
         with contextlib.suppress(OSError, TypeError, ValueError):
             self.directory.mkdir(parents=True, exist_ok=True)

@@ -313,7 +313,7 @@ class McpServer:
         await self.connect()
         changed = self.state != "connected" or not _same(self.tools, self.remembered or [])
         if not changed and self.remembered is not None:
-            self.tools = self.remembered  # same tools: keep the order already offered
+            self.tools = self.remembered  # same tools (schemas cleaned alike): keep the order already offered
         self.remembered = None
         if changed and self.on_change is not None:
             self.on_change(self)
@@ -463,10 +463,19 @@ class McpServer:
             self._state = "closed"
 
 
+def _cleaned(tools: list[Any]) -> list[Any]:
+    """Tools as remembered: schemas already cleaned and checked (so a remembered list needs no jsonschema)."""
+    from dataclasses import replace
+
+    from assistant.tool_memory import remembered
+
+    return [replace(remembered(t), input_schema=_clean_schema(t.input_schema)) for t in tools]
+
+
 def _same(live: list[Any], remembered: list[Any]) -> bool:
     from assistant.tool_memory import same_tools
 
-    return same_tools(live, remembered)
+    return same_tools(_cleaned(live), remembered)
 
 
 async def _list_tools(client: Any) -> list[Any]:
@@ -481,13 +490,15 @@ async def _list_tools(client: Any) -> list[Any]:
     return tools
 
 
-def _clean_schema(schema: dict[str, Any] | None) -> dict[str, Any]:
+def _clean_schema(schema: dict[str, Any] | None, check: bool = True) -> dict[str, Any]:
     """The tool's input schema, as an object schema jsonschema accepts (else a permissive one)."""
-    import jsonschema
-
     out = {k: v for k, v in (schema or {}).items() if k not in ("title", "$schema")}
     out.setdefault("type", "object")
     out.setdefault("properties", {})
+    if not check:
+        return out
+    import jsonschema
+
     try:
         jsonschema.Draft202012Validator.check_schema(out)
     except jsonschema.SchemaError:
@@ -599,7 +610,7 @@ class ToolHub:
 
     def _remember(self, server: McpServer) -> None:
         if self.memory is not None and server.memory_key and server.state == "connected":
-            self.memory.save(server.memory_key, server.tools)
+            self.memory.save(server.memory_key, _cleaned(server.tools))
 
     def _server_changed(self, server: McpServer) -> None:
         """A server's live tools differ from the remembered ones (or it failed): the next request
@@ -640,7 +651,9 @@ class ToolHub:
         return tools
 
     def _tool(self, server: McpServer, t: Any, name: str) -> McpTool:
-        params = _clean_schema(t.input_schema)
+        from assistant.tool_memory import RememberedTool
+
+        params = _clean_schema(t.input_schema, check=not isinstance(t, RememberedTool))  # remembered: checked
         read_only = bool(t.annotations is not None and t.annotations.read_only_hint)
         policy = server.config.policy_for(t.name)
         if policy == "auto":
