@@ -158,7 +158,7 @@ async def test_exact_counting_does_not_hold_back_a_request_that_surely_fits() ->
 
     counter = _GatedCounter()
     builder = ContextBuilder(counter, 32768)  # type: ignore[arg-type]
-    msgs = history(2) + [Message("user", "and now?")]
+    msgs = [*history(2), Message("user", "and now?")]
     report = await asyncio.wait_for(builder.build("sys prompt", msgs, TOOLS), 1.0)  # not waiting on the gate
     assert report.counted_by == "estimate" and report.exact is not None
     assert [m["content"] for m in report.messages][-1] == "and now?"
@@ -173,7 +173,7 @@ async def test_a_request_near_the_window_waits_for_exact_counts() -> None:
 
     counter = _GatedCounter()
     builder = ContextBuilder(counter, 2048, reserve=512)  # type: ignore[arg-type]
-    msgs = history(20) + [Message("user", "and now?")]
+    msgs = [*history(20), Message("user", "and now?")]
     pending = asyncio.ensure_future(builder.build("sys prompt", msgs, TOOLS))
     await asyncio.sleep(0.2)
     assert not pending.done()  # it may need to drop turns: exact counts first

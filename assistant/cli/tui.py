@@ -78,9 +78,7 @@ class ChatUI:
         s = self.renderer.stats
         speed = f" · {s.gen_speed:.1f} tok/s" if s.gen_speed else ""
         trace = " · trace on" if self.tracer else ""
-        return (
-            f" {bot.model} · {where} · {s.status()}{speed}{trace}"
-        )
+        return f" {bot.model} · {where} · {s.status()}{speed}{trace}"
 
     # -- loop ------------------------------------------------------------
     async def run(self) -> None:
