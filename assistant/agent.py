@@ -50,6 +50,7 @@ from assistant.events import (
     StepStart,
     StreamError,
     TextDelta,
+    Timing,
     ToolCall,
     ToolCallReady,
     ToolResult,
@@ -195,6 +196,8 @@ class Agent:
                     self._fold(step, event)
                     if isinstance(event, Usage):
                         report.actual_prompt_tokens = event.prompt_tokens
+                    elif isinstance(event, Timing):
+                        report.record_server_timings(event.server_timings)
                     yield event
             except asyncio.CancelledError:
                 self._save(Message("assistant", step.text, status="interrupted"))

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,11 +29,12 @@ from assistant.config import Settings, load_settings
 from assistant.conversation import Conversation
 from assistant.endpoint import Endpoint, EndpointConfig
 from assistant.errors import EndpointError
-from assistant.events import Event
+from assistant.events import Event, Finish
 from assistant.tools import Tool, ToolRegistry
 
 if TYPE_CHECKING:
     from assistant.context import ContextBuilder, ContextReport
+    from assistant.local.prefix import PrefixCache
     from assistant.profile import Capabilities, ModelProfile
     from assistant.retrieval import Passage, RetrievalSetup, Retriever
     from assistant.toolhub import McpOptions, ToolHub
@@ -87,6 +89,9 @@ class Assistant:
         self.retrieval: RetrievalSetup | None = None
         self.profile: ModelProfile | None = None  # how this model is asked for tools (assistant/profile.py)
         self._stack = contextlib.AsyncExitStack()
+        self._prefix: PrefixCache | None = None  # the saved prompt prefix of a llama-server we started
+        self._prefix_key: str | None = None
+        self._prefix_done = False
 
     async def __aenter__(self) -> Assistant:
         try:
@@ -117,6 +122,23 @@ class Assistant:
 
             options = self.mcp if isinstance(self.mcp, McpOptions) else McpOptions()
             self.agent.workspace = options.workspace_path()
+        self._use_prompt_cache()
+
+    def _use_prompt_cache(self) -> None:
+        """On our local llama-server: keep the prompt cache, and send every request to the slot that
+        holds our prefix (the one restored from disk on a server we own)."""
+        if self.endpoint is None or self.local_server is None:
+            return
+        extra: dict[str, Any] = {"cache_prompt": True}
+        if self.local_server.owned:
+            from assistant.local.models import get_model
+            from assistant.local.prefix import SLOT, PrefixCache
+
+            extra["id_slot"] = SLOT
+            sha = get_model(self.local_server.model).sha256
+            self._prefix = PrefixCache(self.local_server.root_url, sha, slot=SLOT, status=self.on_status)
+        config = self.endpoint.config
+        self.endpoint.config = replace(config, extra_body={**extra, **config.extra_body})
 
     async def _open_retrieval(self) -> None:
         from assistant.retrieval import RetrievalSetup, open_retriever
@@ -256,7 +278,7 @@ class Assistant:
         started = time.perf_counter()
         status(f"starting the local model {name} (llama-server)…")
         server = await self._stack.enter_async_context(
-            open_local_server(name, ctx=s.context_size, progress=_progress_reporter(status))
+            open_local_server(name, ctx=s.context_size, progress=_progress_reporter(status), status=status)
         )
         self.local_server = server
         how = "started" if server.owned else "reusing the running `assistant serve`"
@@ -285,12 +307,44 @@ class Assistant:
 
     async def stream(self, text: str) -> AsyncIterator[Event]:
         """Events of one turn as they happen."""
-        async for event in self._require_agent().run(text):
+        agent = self._require_agent()
+        if self._prefix is not None and self._prefix_key is None:
+            await self._restore_prefix(agent)
+        async for event in agent.run(text):
             yield event
+            if self._prefix is not None and not self._prefix_done and isinstance(event, Finish):
+                await self._save_prefix(agent)  # the slot now holds this request: keep it for a cold start
+
+    async def _restore_prefix(self, agent: Agent) -> None:
+        from assistant.local.prefix import prefix_key
+
+        assert self._prefix is not None
+        self._prefix_key = prefix_key(self._prefix.model_sha256, agent.system_prompt, agent.tools.schemas())
+        if await self._prefix.restore(self._prefix_key) is not None:
+            self._prefix_done = True  # nothing to save: the file is there and works
+
+    async def _save_prefix(self, agent: Agent) -> None:
+        """After the first request that began with the keyed prefix: save the slot."""
+        from assistant.local.prefix import prefix_key
+
+        assert self._prefix is not None and self._prefix_key is not None
+        report = agent.last_report
+        key = prefix_key(self._prefix.model_sha256, agent.system_prompt, report.tools) if report else None
+        if key != self._prefix_key:
+            return  # e.g. this request offered no tools: the slot holds another prefix
+        self._prefix_done = True
+        if not self._prefix.has(self._prefix_key):
+            await self._prefix.save(self._prefix_key)
 
     async def ask(self, text: str) -> str:
         """One turn, drained: the final answer text."""
-        return await self._require_agent().ask(text)
+        from assistant.events import TurnEnd
+
+        final = ""
+        async for event in self.stream(text):
+            if isinstance(event, TurnEnd):
+                final = event.text
+        return final
 
     def new_conversation(self) -> None:
         """Start over: a new conversation (the old one stays in the history)."""

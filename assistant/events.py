@@ -188,4 +188,8 @@ def event_to_dict(event: Event) -> dict[str, Any]:
     """A JSON-ready dict of an event (for ``ask --json`` and traces)."""
     if isinstance(event, ContextEvent):
         return {"kind": event.kind, "report": event.report.summary()}
+    if isinstance(event, Timing):
+        # Cached vs evaluated prompt tokens of this request, from llama-server's timings when it sent them.
+        cached, evaluated = event.server_timings.get("cache_n"), event.server_timings.get("prompt_n")
+        return {**asdict(event), "prompt_tokens_cached": cached, "prompt_tokens_evaluated": evaluated}
     return asdict(event)

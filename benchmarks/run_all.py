@@ -9,6 +9,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 BENCHES = [
     "bench_startup.py",
+    "bench_first_answer.py",
     "bench_loop_overhead.py",
     "bench_ttft.py",
     "bench_textcalls.py",
