@@ -37,6 +37,8 @@ class Generation:
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
     fallback_code: str = ""  # agent: the last code the model ran, if its answer has none
     server_timings: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)  # mode-specific facts kept in the record
+    workspace: Any = None  # repository tasks: the evals.repotasks.Workspace to judge
 
 
 async def generate_direct(endpoint: Endpoint, template: Template, task: Task, params: dict[str, Any]) -> Generation:

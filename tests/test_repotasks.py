@@ -11,7 +11,6 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-
 from assistant.evals.repotasks import KINDS, RepoTask, Workspace, check_suite, judge, load_repo_suite, repos_dir
 from assistant.evals.sandbox import Sandbox
 from assistant.evals.suites import SuiteError, load_suite

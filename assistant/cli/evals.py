@@ -61,9 +61,12 @@ def list_cmd() -> None:
 
 @app.command("run")
 def run_cmd(
-    suite: Annotated[str, typer.Argument(help="Suite name (humaneval) or path to a HumanEval-shaped JSONL file.")],
+    suite: Annotated[
+        str, typer.Argument(help="humaneval, repotasks, a HumanEval-shaped JSONL file or a folder of repository tasks.")
+    ],
     mode: Annotated[
-        str, typer.Option("--mode", help="direct: one request per sample; agent: agent loop + sandboxed run_python.")
+        str,
+        typer.Option("--mode", help="direct: one request per sample; agent: the agent loop with sandboxed tools."),
     ] = "direct",
     template: Annotated[
         str, typer.Option("--template", help="Prompt template (direct mode); see `assistant eval list`.")
@@ -79,7 +82,15 @@ def run_cmd(
     top_p: Annotated[float | None, typer.Option("--top-p")] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="Sampling seed (sample i uses seed + i).")] = None,
     max_tokens: Annotated[int | None, typer.Option("--max-tokens", help="Default: the template's.")] = None,
-    max_steps: Annotated[int, typer.Option("--max-steps", help="Agent mode: model requests per task.")] = 6,
+    max_steps: Annotated[
+        int | None, typer.Option("--max-steps", help="Agent mode: model requests per task (6; repository tasks 12).")
+    ] = None,
+    time_limit: Annotated[
+        float, typer.Option("--time-limit", help="Repository tasks: wall seconds per attempt before it is stopped.")
+    ] = 300.0,
+    retrieval: Annotated[
+        bool, typer.Option("--retrieval/--no-retrieval", help="Repository tasks: index the copy, passages per turn.")
+    ] = False,
     concurrency: Annotated[
         int, typer.Option("--concurrency", "-j", help="Requests in flight (local model: its slots).")
     ] = 4,
@@ -121,7 +132,8 @@ def run_cmd(
         settings = load_settings(flags)
         req = EvalRequest(
             suite=suite, mode=mode, template=template, limit=limit, samples=samples, temperature=temperature,
-            top_p=top_p, seed=seed, max_tokens=max_tokens, max_steps=max_steps, concurrency=concurrency,
+            top_p=top_p, seed=seed, max_tokens=max_tokens, max_steps=max_steps, time_limit=time_limit,
+            retrieval=retrieval, concurrency=concurrency,
             threads=threads, timeout=timeout, extract=extract, sanitize=sanitize, out=out, name=name,
             task_ids=[t.strip() for t in tasks.split(",") if t.strip()] if tasks else None,
         )  # fmt: skip
