@@ -131,7 +131,8 @@ def test_answer_files_reads_names_from_a_comment_or_the_line_above(tmp_path: Pat
         "```\nno name here\n```\n"
         "```python\n# ../../etc/evil.py\nz = 3\n```\n"
     )
-    assert answer_files(answer) == [("calc.py", "x = 1\n"), ("pkg/util.py", "y = 2\n"), ("../../etc/evil.py", "z = 3\n")]
+    expected = [("calc.py", "x = 1\n"), ("pkg/util.py", "y = 2\n"), ("../../etc/evil.py", "z = 3\n")]
+    assert answer_files(answer) == expected
     written, refused = apply_answer(answer, tmp_path)
     assert written == ["calc.py", "pkg/util.py"]
     assert refused == ["../../etc/evil.py (outside the repository)"]
