@@ -76,6 +76,24 @@ class Target:
     model: str
     base_url: str
     info: dict[str, Any]
+    pid: int | None = None  # our local llama-server's process (for its peak memory)
+    model_file: Path | None = None
+
+
+def server_facts(target: Target) -> dict[str, Any]:
+    """Peak resident memory of our llama-server so far, and the model file's size (local model only)."""
+    facts: dict[str, Any] = {}
+    if target.model_file is not None:
+        facts["model_file_bytes"] = target.model_file.stat().st_size
+    if target.pid is not None:
+        try:
+            status = Path(f"/proc/{target.pid}/status").read_text()
+        except OSError:
+            return facts
+        for line in status.splitlines():
+            if line.startswith("VmHWM:"):
+                facts["peak_rss_mb"] = round(int(line.split()[1]) / 1024, 1)
+    return facts
 
 
 @contextlib.asynccontextmanager
@@ -116,7 +134,7 @@ async def open_target(
             info["file_sha256"] = _file_sha256(model_path)
         info.update(await _server_props(server.root_url))
         try:
-            yield Target(endpoint, server.model, server.base_url, info)
+            yield Target(endpoint, server.model, server.base_url, info, server.pid, model_path or server.model_path)
         finally:
             await endpoint.aclose()
 
@@ -263,4 +281,8 @@ async def run_eval(
         if on_start is not None:
             on_start(store, runner, sandbox)
         summary = await runner.run()
+        facts = server_facts(target)
+        if facts:
+            summary["server"] = facts
+            store.write_summary(summary)
     return store, summary

@@ -164,8 +164,12 @@ async def _drain(events: Any, gen: Generation) -> None:
         if isinstance(event, Usage):
             gen.prompt_tokens += event.prompt_tokens
             gen.completion_tokens += event.completion_tokens
-        elif isinstance(event, Timing) and gen.first_token_s is None:
-            gen.first_token_s = event.seconds_to_first_token
+        elif isinstance(event, Timing):
+            if gen.first_token_s is None:
+                gen.first_token_s = event.seconds_to_first_token
+            for k in ("prompt_n", "prompt_ms", "predicted_n", "predicted_ms"):  # summed over the steps
+                if isinstance(event.server_timings.get(k), int | float):
+                    gen.server_timings[k] = gen.server_timings.get(k, 0) + event.server_timings[k]
         elif isinstance(event, StepStart):
             gen.steps = event.step
         elif isinstance(event, ToolResult):

@@ -264,3 +264,93 @@ def rescore_cmd(
 
         store = asyncio.run(rescore(resolve_run(run, runs_dir()), out, strategy=extract, sanitize=sanitize))
         print(f"{store.path}: {headline(store.read_summary() or {})}")
+
+
+@app.command("ablate")
+def ablate_cmd(
+    matrix: Annotated[str, typer.Argument(help="Matrix name (smoke, default, full) from the matrix file.")] = "default",
+    matrix_file: Annotated[
+        Path | None, typer.Option("--matrix", help="A matrix file (default: the bundled evals/templates/matrix.toml).")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Matrix folder (default: <data dir>/evals/ablations/NAME).")
+    ] = None,
+    only: Annotated[str | None, typer.Option("--only", help="Comma-separated cell names to run.")] = None,
+    concurrency: Annotated[int, typer.Option("--concurrency", "-j", help="Requests in flight per cell.")] = 4,
+    threads: Annotated[
+        int | None, typer.Option("--threads", help="llama-server / llama.cpp tool threads (1 on a busy machine).")
+    ] = None,
+    list_only: Annotated[bool, typer.Option("--list", help="Show the matrix's cells and exit.")] = False,
+    base_url: BaseUrl = None,
+    model: Model = None,
+    api_key: ApiKey = None,
+    profile: Profile = None,
+) -> None:
+    """Run an ablation matrix: each cell a normal eval run; then a side-by-side report (md, png, html).
+
+    The same command again resumes: finished cells are kept, the others run or resume.
+    """
+    install_sigterm_as_interrupt()
+    with user_errors():
+        from assistant.config import load_settings
+        from assistant.evals.ablate import MatrixOptions, load_matrix, run_matrix
+        from assistant.evals.launch import runs_dir
+        from assistant.evals.matrix_report import write_matrix_report
+
+        spec = load_matrix(matrix, matrix_file)
+        if list_only:
+            print(f"{spec.name}: {spec.description} ({spec.source})")
+            for c in spec.cells:
+                extra = f" vs {c.baseline}" if c.baseline else ""
+                print(f"  {c.name:22s} {c.axis:10s} {c.suite} {c.mode} quant={c.quant} kv={c.kv}{extra}")
+            return
+        settings = load_settings(settings_flags(base_url=base_url, model=model, api_key=api_key, profile=profile))
+        folder = out or runs_dir().parent / "ablations" / spec.name
+        names = [n.strip() for n in only.split(",") if n.strip()] if only else None
+        opt = MatrixOptions(folder, concurrency=concurrency, threads=threads, only=names, command=" ".join(sys.argv))
+
+        def show(cell: Any, state: Any) -> None:
+            why = f": {state.reason}" if state.reason else ""
+            sys.stderr.write(f"[cell {cell.name}: {state.status}{why}]\n")
+
+        try:
+            asyncio.run(run_matrix(spec, settings, opt, on_cell=show))
+        except KeyboardInterrupt:
+            sys.stderr.write(f"\nInterrupted: finished cells and attempts are saved in {folder}; "
+                             "run the same command to resume.\n")  # fmt: skip
+            raise typer.Exit(130) from None
+        for path in write_matrix_report(folder):
+            print(f"wrote {path}")
+        print((folder / "report.md").read_text(encoding="utf-8"))
+
+
+@app.command("ablate-report")
+def ablate_report_cmd(folder: Annotated[Path, typer.Argument(help="A matrix folder.")]) -> None:
+    """Write the matrix report again (report.md, report.png, report.html) from the cells' runs."""
+    with user_errors():
+        from assistant.evals.ablate import MatrixError, read_state
+        from assistant.evals.matrix_report import write_matrix_report
+
+        if not read_state(folder):
+            raise MatrixError(f"{folder} is not a matrix folder (no matrix.json).")
+        for path in write_matrix_report(folder):
+            print(f"wrote {path}")
+        print((folder / "report.md").read_text(encoding="utf-8"))
+
+
+@app.command("check-tasks")
+def check_tasks_cmd(
+    suite: Annotated[str, typer.Argument(help="repotasks or a folder of repository tasks.")] = "repotasks",
+) -> None:
+    """Self-check a repository task suite: reference solutions pass, untouched repositories fail."""
+    with user_errors():
+        from assistant.evals.repotasks import check_suite
+        from assistant.evals.suites import load_suite
+
+        loaded = load_suite(suite)
+        problems = asyncio.run(check_suite(loaded))
+        for line in problems:
+            print(line)
+        print(f"{len(loaded.tasks)} tasks, {len(problems)} problem(s)")
+        if problems:
+            raise typer.Exit(1)
