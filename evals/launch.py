@@ -57,6 +57,7 @@ class EvalRequest:
     retrieval: bool = False  # repository tasks: index the copy, passages in every turn
     server_args: tuple[str, ...] = ()  # extra llama-server flags (local model), e.g. --cache-type-k q8_0
     model_path: Path | None = None  # local model: this GGUF file instead of the registered one
+    logprobs: bool = True  # direct mode: record the probability of every answer token (observation only)
     concurrency: int = 4
     threads: int | None = None  # llama-server threads (local model); None: its default (all cores)
     timeout: float = 10.0
@@ -276,6 +277,10 @@ async def run_eval(
             sanitize=req.sanitize,
             retries=req.retries, retry_wait=req.retry_wait, max_consecutive_errors=req.max_consecutive_errors,
         )  # fmt: skip
+        if req.logprobs and req.mode == "direct" and not repo:
+            from dataclasses import replace
+
+            target.endpoint.config = replace(target.endpoint.config, logprobs=1)
         solver = repo_solver(req, suite, settings, target) if repo else None
         runner = Runner(store, suite, target.endpoint, sandbox, template, options, on_progress, repo=solver)
         if on_start is not None:

@@ -6,6 +6,7 @@ Heavy imports (the runner, matplotlib) happen inside the commands so `assistant 
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -354,3 +355,28 @@ def check_tasks_cmd(
         print(f"{len(loaded.tasks)} tasks, {len(problems)} problem(s)")
         if problems:
             raise typer.Exit(1)
+
+
+@app.command("confidence")
+def confidence_cmd(
+    run: Annotated[str, typer.Argument(help="A direct-mode run folder or name (recorded with token probabilities).")],
+) -> None:
+    """Token confidence against correctness: mean and minimum token probability, AUROC, confidence.png."""
+    with user_errors():
+        from assistant.evals.confidence import MEASURES, chart, confidence_report
+        from assistant.evals.launch import runs_dir
+        from assistant.evals.store import RunError, resolve_run
+
+        store = resolve_run(run, runs_dir())
+        report = confidence_report(store)
+        if not report["attempts"]:
+            raise RunError(f"{store.name} has no attempts with token probabilities (direct mode records them).")
+        print(f"{store.name}: {report['attempts']} attempts, {report['passed']} passed")
+        for m in MEASURES:
+            e = report[m]
+            auc = f"AUROC {e['auroc']} (95% CI {e['auroc_ci95']})" if "auroc" in e else "AUROC n/a (one verdict only)"
+            print(f"  {m:9s} passed {e['passed_mean']}  failed {e['failed_mean']}  {auc}")
+        path = store.path / "confidence.png"
+        chart(store, path)
+        (store.path / "confidence.json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+        print(f"wrote {path}")
