@@ -42,6 +42,7 @@ MAX_FILE_BYTES = 1_000_000
 MAX_TOTAL_BYTES = 8_000_000
 SKIP_DIRS = {"__pycache__", ".git", ".pytest_cache", ".mypy_cache", ".ruff_cache", HIDDEN_DIR}
 RESULT_MARK = "TESTS-RESULT "
+TEST_TIME_LIMIT = 60.0  # seconds for one test run (CLI tasks start subprocesses; the machine may be busy)
 
 # Runs in the sandbox: the repository is in ./repo, the tests to run in ./repo/<dir>.
 _DRIVER = """
@@ -241,7 +242,7 @@ async def run_tests(sandbox: Sandbox, files: dict[str, str], tests: dict[str, st
     for name, text in (tests or {}).items():
         payload[f"repo/{HIDDEN_DIR}/{name}"] = text
     driver = _DRIVER.format(start=start, pattern=pattern, mark=RESULT_MARK)
-    run = await sandbox.run(driver, files=payload, time_limit=time_limit)
+    run = await sandbox.run(driver, files=payload, time_limit=time_limit or TEST_TIME_LIMIT)
     output = (run.stdout[-6000:] + ("\n" if run.stdout and run.stderr else "") + run.stderr[-3000:]).strip()
     summary = _result_line(run.stdout)
     if run.ok:
