@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.config import Settings
-from assistant.errors import MaxStepsExceeded
+from assistant.errors import AssistantError, EndpointError, MaxStepsExceeded, StreamInterrupted
 from assistant.events import Finish, StepStart, Timing, ToolResult, TurnEnd, Usage
 
 from .generate import Generation
@@ -106,6 +106,11 @@ class RepoSolver:
                     gen.finish_reason = "max_steps"
                 except TimeoutError:
                     gen.finish_reason = "time_limit"
+                except (EndpointError, StreamInterrupted):
+                    raise  # the runner retries these
+                except AssistantError as exc:  # e.g. the context overflowed: the attempt ends, judged as it is
+                    gen.finish_reason = "error"
+                    gen.extra["agent_error"] = exc.user_line()
                 gen.messages = [m.to_wire() for m in bot.conversation.messages]
                 if collection:
                     gen.extra["retrieved"] = [p.location() for p in bot.last_sources]

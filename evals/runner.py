@@ -249,7 +249,8 @@ class Runner:
             verdict = await judge(task, gen.workspace, self.sandbox)
         finally:
             gen.workspace.cleanup()
-        limit = {"max_steps": "step limit reached", "time_limit": "time limit reached"}.get(gen.finish_reason)
+        limit = {"max_steps": "step limit reached", "time_limit": "time limit reached",
+                 "error": f"agent stopped: {gen.extra.get('agent_error')}"}.get(gen.finish_reason)  # fmt: skip
         result = f"{verdict.result} ({limit})" if limit and not verdict.passed else verdict.result
         record.update(verdict="passed" if verdict.passed else "failed", result=result, test_output=verdict.output,
                       violations=list(verdict.violations), skipped_files=list(verdict.skipped), diff=verdict.diff,
