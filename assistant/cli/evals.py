@@ -51,6 +51,11 @@ def list_cmd() -> None:
         print("\nPrompt templates (--template, direct mode):")
         for t in load_templates().values():
             print(f"  {t.name:12s} {t.description}")
+        from assistant.evals.ablate import matrix_names
+
+        print("\nAblation matrices (`assistant eval ablate NAME`):")
+        for name, about in matrix_names().items():
+            print(f"  {name:12s} {about}")
         runs = list_runs(runs_dir())
         print(f"\nRuns in {runs_dir()}:" if runs else f"\nNo runs yet in {runs_dir()}.")
         for store in runs:
