@@ -141,14 +141,20 @@ def chart(rows: list[dict[str, Any]], path: Path) -> None:
     ax.set_title("cells (colour: axis)", fontsize=9)
     if prec:
         ax2 = axes[0][1]
-        for r in prec:
+        for i, r in enumerate(prec):
             p, pr = r["precision"], r["summary"]["pass_rate"]
             size = p.get("model_file_bytes", 0) / 1e6
-            ax2.scatter(size, 100 * pr["rate"], s=30 + 30 * p["ppl"], color=colors.get(r.get("axis", ""), "#999"))
-            ax2.annotate(f"{r['name']}\nPPL {p['ppl']:.2f}", (size, 100 * pr["rate"]), fontsize=7)
+            ax2.scatter(size, p["ppl"], s=40, color=colors.get(r.get("axis", ""), "#999"))
+            ax2.annotate(
+                f"{r['name']}: pass {_pct(pr['rate'])}%, KL {p.get('kld', float('nan')):.3f}",
+                (size, p["ppl"]),
+                xytext=(6, 10 * (i % 4) - 12),
+                textcoords="offset points",
+                fontsize=7,
+            )
         ax2.set_xlabel("model file MB")
-        ax2.set_ylabel("pass rate %")
-        ax2.set_title("precision: accuracy against size (marker: perplexity)", fontsize=9)
+        ax2.set_ylabel("perplexity on held-out code")
+        ax2.set_title("precision: perplexity against size (label: pass rate, KL vs shipped)", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
