@@ -225,6 +225,8 @@ def apply_answer(answer: str, root: Path) -> tuple[list[str], list[str]]:
             refused.append(f"{rel} (outside the repository)")
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text, encoding="utf-8")
-        written.append(target.relative_to(base).as_posix())
+        target.write_text(text, encoding="utf-8")  # a file given twice: the last one wins
+        rel_path = target.relative_to(base).as_posix()
+        if rel_path not in written:
+            written.append(rel_path)
     return written, refused
