@@ -132,6 +132,8 @@ class RepoSolver:
         ):
             await _drain(bot.stream(prompt), gen)
             gen.messages = [m.to_wire() for m in bot.conversation.messages]
+            if collection:
+                gen.extra["retrieved"] = [p.location() for p in bot.last_sources]
         gen.seconds = time.perf_counter() - started
         gen.text = gen.output
         written, refused = apply_answer(gen.output, ws.path)

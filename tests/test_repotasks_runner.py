@@ -137,3 +137,18 @@ def test_answer_files_reads_names_from_a_comment_or_the_line_above(tmp_path: Pat
     assert written == ["calc.py", "pkg/util.py"]
     assert refused == ["../../etc/evil.py (outside the repository)"]
     assert not (tmp_path.parent.parent / "etc/evil.py").exists()
+
+
+async def test_retrieval_puts_passages_of_the_copy_into_the_turn(scripted: ScriptedServer, tmp_path: Path) -> None:
+    from assistant.retrieval.store import Store
+
+    scripted.script(text("No change."))
+    s = load_settings({"base_url": scripted.base_url, "model": "m", "max_retries": 0, "embedder": "hash"})
+    store, _ = await run_eval(request(tmp_path, mode="direct", retrieval=True), s)
+    [rec] = records(store.path)
+    sent = scripted.requests[0]["messages"]
+    passages = [m["content"] for m in sent if m["role"] == "system" and "grades.py" in (m.get("content") or "")]
+    assert passages, sent  # the copy was indexed and searched with the instruction
+    assert any(loc.split(":")[0].endswith("grades.py") for loc in rec["retrieved"]), rec["retrieved"]
+    assert json.loads((store.path / "config.json").read_text())["retrieval"] is True
+    assert not [n for n in Store(None).names() if n.startswith("repotask-")]  # the attempt's collection is gone

@@ -375,7 +375,9 @@ def confidence_cmd(
         store = resolve_run(run, runs_dir())
         report = confidence_report(store)
         if not report["attempts"]:
-            raise RunError(f"{store.name} has no attempts with token probabilities (direct mode records them).")
+            raise RunError(
+                f"{store.name} has no attempts with token probabilities (direct runs of function suites record them)."
+            )
         print(f"{store.name}: {report['attempts']} attempts, {report['passed']} passed")
         for m in MEASURES:
             e = report[m]
