@@ -33,6 +33,7 @@ from assistant.tools import Tool, ToolRegistry
 
 if TYPE_CHECKING:
     from assistant.context import ContextBuilder, ContextReport
+    from assistant.profile import Capabilities, ModelProfile
     from assistant.retrieval import Passage, RetrievalSetup, Retriever
     from assistant.toolhub import McpOptions, ToolHub
 
@@ -81,6 +82,7 @@ class Assistant:
         self.mcp = mcp
         self.hub: ToolHub | None = None
         self.retrieval: RetrievalSetup | None = None
+        self.profile: ModelProfile | None = None  # how this model is asked for tools (assistant/profile.py)
         self._stack = contextlib.AsyncExitStack()
 
     async def __aenter__(self) -> Assistant:
@@ -138,29 +140,21 @@ class Assistant:
         self.hub = await open_hub(self._stack, self.tools, options, self.on_status)
 
     async def _connect_endpoint(self) -> None:
+        from assistant.profile import llama_server_capabilities, probe
+
         s = self.settings
         base_url, model = s.base_url, s.model
         if base_url is None:
             base_url, model = await self._open_local()
-        endpoint = Endpoint(
-            EndpointConfig(
-                base_url=base_url,
-                model=model or "",
-                api_key=s.api_key,
-                timeout=s.timeout,
-                connect_timeout=s.connect_timeout,
-                max_retries=s.max_retries,
-                text_tool_calls=s.recognise_text_calls,
-                logprobs=s.logprobs if s.logprobs is not None else (5 if s.is_local else 0),
-            )
-        )
+            caps = llama_server_capabilities(base_url, model, self.local_server.ctx)
+        else:
+            caps = await probe(base_url, s.api_key)
+            model = await self._check_model(base_url, model, caps)
+            if caps.source == "cache" and model not in caps.models:
+                caps = await probe(base_url, s.api_key, use_cache=False)
+        self.profile = self._build_profile(model, caps)
+        endpoint = Endpoint(self._endpoint_config(base_url, model))
         self._stack.push_async_callback(endpoint.aclose)
-        if not model:
-            models = await endpoint.list_models()
-            if not models:
-                raise EndpointError(f"{base_url} lists no models.", hint="Pass --model.")
-            endpoint = Endpoint(_with_model(endpoint.config, models[0]))
-            self._stack.push_async_callback(endpoint.aclose)
         self.endpoint = endpoint
         params: dict[str, Any] = {"temperature": s.temperature, "max_tokens": s.max_tokens}
         self.agent = Agent(
@@ -170,9 +164,45 @@ class Assistant:
             system_prompt=self.system_prompt,
             max_steps=s.max_steps,
             params=params,
-            fold_tool_results=s.recognise_text_calls,
+            fold_tool_results=self.profile.fold_results,
             builder=await self._context_builder(endpoint.config.base_url),
+            profile=self.profile,
         )
+
+    def _build_profile(self, model: str, caps: Capabilities) -> ModelProfile:
+        from assistant.profile import build_profile
+
+        s = self.settings
+        return build_profile(model, caps, tool_calls=s.tool_calls, text_tool_calls=s.text_tool_calls,
+                             local=s.is_local)  # fmt: skip
+
+    def _endpoint_config(self, base_url: str, model: str) -> EndpointConfig:
+        s = self.settings
+        return EndpointConfig(
+            base_url=base_url,
+            model=model,
+            api_key=s.api_key,
+            timeout=s.timeout,
+            connect_timeout=s.connect_timeout,
+            max_retries=s.max_retries,
+            text_tool_calls=self.profile.text_tool_calls if self.profile else s.recognise_text_calls,
+            logprobs=s.logprobs if s.logprobs is not None else (5 if s.is_local else 0),
+        )
+
+    async def _check_model(self, base_url: str, model: str | None, caps: Capabilities) -> str:
+        """The model to ask for: the one given, else the first the endpoint lists."""
+        if model:
+            return model
+        models = list(caps.models)
+        if not models:
+            probe_endpoint = Endpoint(EndpointConfig(base_url=base_url, model="", api_key=self.settings.api_key))
+            try:
+                models = await probe_endpoint.list_models()
+            finally:
+                await probe_endpoint.aclose()
+        if not models:
+            raise EndpointError(f"{base_url} lists no models.", hint="Pass --model.")
+        return models[0]
 
     def _open_conversation(self) -> Conversation:
         """The conversation to continue, or a new one; in the SQLite history unless history=False."""
@@ -203,7 +233,7 @@ class Assistant:
             counter,
             window or s.context_size,
             reserve=s.max_tokens or 1024,
-            fold_tool_results=s.recognise_text_calls,
+            fold_tool_results=self.profile.fold_results if self.profile else s.recognise_text_calls,
             retrieval_share=s.retrieval_share,
         )
 
@@ -213,11 +243,12 @@ class Assistant:
         from assistant.local.server import open_local_server
 
         s = self.settings
+        name = local_model_name(s)
         status = self.on_status or (lambda _msg: None)
         started = time.perf_counter()
-        status(f"starting the local model {s.local_model} (llama-server)…")
+        status(f"starting the local model {name} (llama-server)…")
         server = await self._stack.enter_async_context(
-            open_local_server(s.local_model, ctx=s.context_size, progress=_progress_reporter(status))
+            open_local_server(name, ctx=s.context_size, progress=_progress_reporter(status))
         )
         self.local_server = server
         how = "started" if server.owned else "reusing the running `assistant serve`"
@@ -287,7 +318,11 @@ class Assistant:
             )  # fmt: skip
         new = Endpoint(replace(endpoint.config, model=name), tracer=endpoint.tracer)
         self._stack.push_async_callback(new.aclose)
-        agent.endpoint = self.endpoint = new
+        if self.profile is not None:
+            self.profile = self._build_profile(name, self.profile.capabilities)
+            new.config = replace(new.config, text_tool_calls=self.profile.text_tool_calls)
+        agent.set_endpoint(new, self.profile)
+        self.endpoint = new
 
     def forget_last_turn(self) -> str | None:
         """Remove the last turn (question, answer, tool calls) and return its question, for /retry."""
@@ -330,6 +365,22 @@ class Assistant:
         """Passages retrieved for the last turn, most relevant first (path, start_line, end_line, distance,
         text; ``location()`` gives ``path:12-30``). Empty when nothing was retrieved."""
         return list(self._require_agent().last_sources)
+
+
+def local_model_name(s: Settings) -> str:
+    """The local model to run: ``--model`` names one of the embedded models, else ``local_model``."""
+    from assistant.errors import ModelNotFound
+    from assistant.local.models import MODELS
+
+    if not s.model:
+        return s.local_model
+    if s.model in MODELS:
+        return s.model
+    names = sorted(MODELS)
+    raise ModelNotFound(
+        f"There is no local model '{s.model}'.", available=names,
+        hint="Local models: " + ", ".join(names) + ". For another endpoint give --base-url.",
+    )  # fmt: skip
 
 
 def _drop_if_empty(conv: Conversation) -> None:

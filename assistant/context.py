@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -166,6 +167,7 @@ class ContextReport:
     folded: bool = False
     messages: list[dict[str, Any]] = field(default_factory=list)
     tools: list[dict[str, Any]] = field(default_factory=list)
+    tools_in_prompt: bool = False  # described in the system prompt instead of the `tools` field
     actual_prompt_tokens: int | None = None  # from the server's usage, after the request
 
     @property
@@ -190,6 +192,7 @@ class ContextReport:
             "retrieval_budget": self.retrieval_budget,
             "kept_turns": self.kept_turns,
             "folded_tool_results": self.folded,
+            "tools_in_prompt": self.tools_in_prompt,
         }
 
 
@@ -222,8 +225,12 @@ class ContextBuilder:
         refill: float = 0.6,
         fold_tool_results: bool = False,
         retrieval_share: float = 0.25,
+        tool_prompt: Callable[[list[dict[str, Any]]], str] | None = None,
     ) -> None:
         self.counter = counter
+        # With a tool_prompt, the tools are described in the system prompt (text), not sent as the
+        # request's `tools` field (grammar-constrained profiles); report.tools still lists them.
+        self.tool_prompt = tool_prompt
         self.retrieval_share = retrieval_share
         self.window = window
         self.reserve = min(reserve, window // 2)
@@ -250,7 +257,13 @@ class ContextBuilder:
         head: list[dict[str, Any]] = [{"role": "system", "content": system_prompt}] if system_prompt else []
         head_tokens = await self._tokens(head)
         report.sources["system"] = SourceReport(len(head), sum(head_tokens))
-        if tools:
+        if tools and self.tool_prompt is not None:
+            block = self.tool_prompt(list(tools))
+            (tool_tokens,) = await self.counter.count([block])
+            report.sources["tools"] = SourceReport(len(tools), tool_tokens)
+            report.tools_in_prompt = True
+            head = [{"role": "system", "content": f"{system_prompt}\n\n{block}" if system_prompt else block}]
+        elif tools:
             (tool_tokens,) = await self.counter.count([json.dumps(tools, ensure_ascii=False)])
             report.sources["tools"] = SourceReport(len(tools), tool_tokens + TOOLS_PREAMBLE_TOKENS)
         turns = split_turns(messages)

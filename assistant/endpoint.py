@@ -115,17 +115,23 @@ class Endpoint:
         self,
         messages: Sequence[dict[str, Any]],
         tools: Sequence[dict[str, Any]] | None = None,
+        *,
+        text_call_tools: Sequence[dict[str, Any]] | None = None,
+        with_logprobs: bool = True,
         **params: Any,
     ) -> AsyncIterator[Event]:
         """One request, streamed: TextDelta/ToolCallDelta..., ToolCallReady*, Usage?, Timing, Finish.
 
+        ``text_call_tools``: recognise calls to these tools written as text (default: the offered
+        ``tools`` when the config says so). ``with_logprobs=False``: no logprobs unless ``params`` ask.
         Raises an EndpointError subclass if the request fails before the stream
         starts; yields StreamError then Finish("error") if it breaks after.
         """
         started = time.perf_counter()
-        stream = await self._open(messages, tools, params)
+        stream = await self._open(messages, tools, params, with_logprobs)
         first_byte = time.perf_counter() - started
-        state = _StreamState(tools if self.config.text_tool_calls else None)
+        recognise = text_call_tools if text_call_tools is not None else (tools if self.config.text_tool_calls else None)
+        state = _StreamState(recognise)
         try:
             async for chunk in stream:
                 if self.tracer is not None:
@@ -168,14 +174,18 @@ class Endpoint:
         return timing
 
     async def _open(
-        self, messages: Sequence[dict[str, Any]], tools: Sequence[dict[str, Any]] | None, params: dict[str, Any]
+        self,
+        messages: Sequence[dict[str, Any]],
+        tools: Sequence[dict[str, Any]] | None,
+        params: dict[str, Any],
+        logprobs: bool = True,
     ) -> Any:
         body: dict[str, Any] = {"model": self.config.model, "messages": list(messages), "stream": True}
         if tools:
             body["tools"] = list(tools)
         if self.config.include_usage:
             body["stream_options"] = {"include_usage": True}
-        if self.config.logprobs and (self.logprobs_with_tools or not tools):
+        if logprobs and self.config.logprobs and (self.logprobs_with_tools or not tools):
             body["logprobs"] = True
             body["top_logprobs"] = self.config.logprobs
         body.update({k: v for k, v in params.items() if v is not None})
