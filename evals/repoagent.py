@@ -99,6 +99,7 @@ class RepoSolver:
         async with self._index(ws) as collection:
             settings = self._settings(params, collection)
             async with Assistant(settings=settings, history=False, mcp=mcp) as bot:
+                turn_started = time.perf_counter()
                 try:
                     async with asyncio.timeout(self.time_limit):
                         await _drain(bot.stream(prompt), gen)
@@ -111,6 +112,7 @@ class RepoSolver:
                 except AssistantError as exc:  # e.g. the context overflowed: the attempt ends, judged as it is
                     gen.finish_reason = "error"
                     gen.extra["agent_error"] = exc.user_line()
+                gen.extra["turn_s"] = round(time.perf_counter() - turn_started, 3)  # the agent's own time
                 gen.messages = [m.to_wire() for m in bot.conversation.messages]
                 if collection:
                     gen.extra["retrieved"] = [p.location() for p in bot.last_sources]

@@ -105,7 +105,7 @@ async def test_a_slow_agent_hits_the_time_limit(scripted: ScriptedServer, tmp_pa
     [rec] = records(store.path)
     assert rec["finish_reason"] == "time_limit"
     assert rec["result"].endswith("(time limit reached)")
-    assert rec["timing"]["generate_s"] < 5
+    assert rec["turn_s"] < 3  # the scripted answer alone would take 5 s: the limit cut it
 
 
 async def test_direct_mode_writes_the_answered_files(scripted: ScriptedServer, tmp_path: Path) -> None:
