@@ -25,7 +25,7 @@ from starlette.routing import Route
 
 @dataclass
 class Reply:
-    """One scripted answer. kind: stream | status | html | cut | hang | json."""
+    """One scripted answer. kind: stream | status | html | cut | eof | hang | json."""
 
     kind: str = "stream"
     chunks: list[dict[str, Any]] = field(default_factory=list)  # delta dicts for choices[0]
@@ -85,6 +85,8 @@ class ScriptedServer:
         self.headers: list[dict[str, str]] = []
         self.unexpected = 0
         self.model_list_status = 200
+        self.props: dict[str, Any] | None = None  # llama-server's GET /props, when set
+        self.props_requests = 0
         self.embedding_requests: list[dict[str, Any]] = []
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -104,6 +106,7 @@ class ScriptedServer:
             routes=[
                 Route("/v1/chat/completions", self._chat, methods=["POST"]),
                 Route("/v1/models", self._models, methods=["GET"]),
+                Route("/props", self._props, methods=["GET"]),
                 Route("/v1/embeddings", self._embeddings, methods=["POST"]),
             ]
         )
@@ -142,6 +145,12 @@ class ScriptedServer:
         vectors = HashEmbedder(64).embed(texts)
         data = [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(vectors)]
         return JSONResponse({"object": "list", "data": data, "model": body.get("model", "")})
+
+    async def _props(self, request: Request) -> Response:
+        self.props_requests += 1
+        if self.props is None:
+            return JSONResponse({"error": {"message": "File Not Found"}}, status_code=404)
+        return JSONResponse(self.props)
 
     async def _chat(self, request: Request) -> Response:
         body = await request.json()
@@ -184,6 +193,8 @@ class ScriptedServer:
             yield frame(delta)
         if reply.kind == "cut":
             raise ConnectionResetError("scripted cut")
+        if reply.kind == "eof":  # the body just ends: no finish reason, no [DONE]
+            return
         yield frame({}, reply.finish_reason, **reply.extra_final)
         if reply.usage and (body.get("stream_options") or {}).get("include_usage"):
             yield frame(None, usage=reply.usage)

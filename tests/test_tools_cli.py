@@ -48,7 +48,7 @@ def test_tools_add_list_rm(ws: Path) -> None:
     listed = run("tools", "list", cwd=ws)
     assert listed.returncode == 0, listed.stderr
     out = listed.stdout
-    assert "files  [stdio, built-in]  connected in" in out and "run  [stdio, built-in]  connected in" in out
+    assert "files  [in-process, built-in]  connected in" in out and "run  [in-process, built-in]  connected in" in out
     assert "    write_file         asks first" in out and "    list_files         runs freely" in out
     assert "    files__read_file   runs freely (on the server: read_file)" in out, "a collision, namespaced"
     assert "    odd__read_file     runs freely (on the server: read_file)" in out
@@ -78,8 +78,8 @@ def test_tools_add_project_is_trusted(ws: Path) -> None:
 
 def test_untrusted_project_server_is_not_started_by_list(ws: Path) -> None:
     (ws / ".mcp.json").write_text(json.dumps({"mcpServers": {"evil": {"command": "touch", "args": ["pwned"]}}}))
-    listed = run("tools", "list", cwd=ws).stdout
-    assert "evil  [stdio, " in listed and "not trusted" in listed
+    listed = run("tools", "list", cwd=ws)
+    assert "evil" not in listed.stdout and "not trusted" in listed.stderr
     assert not (ws / "pwned").exists()
 
 
@@ -116,7 +116,7 @@ def test_chat_asks_before_writing(scripted: ScriptedServer, ws: Path) -> None:
     child.expect("you> ")
     assert "Allow files" not in (child.before or ""), "'always' is remembered"
     child.sendline("/tools")
-    child.expect("files  \\[stdio, built-in\\]  connected")
+    child.expect("files  \\[in-process, built-in\\]  connected")
     child.expect("run_command +asks first")
     child.expect("current_time")
     child.expect("you> ")

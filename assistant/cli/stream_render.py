@@ -70,12 +70,24 @@ class BlockSplitter:
 
 @dataclass
 class TurnStats:
+    """Token counts of the current (or last) turn and of the whole chat, both counted as usage arrives."""
+
     prompt_tokens: int = 0
     completion_tokens: int = 0
     requests: int = 0
     gen_speed: float | None = None
-    total_prompt: int = 0
+    total_prompt: int = 0  # every request so far, the current turn's included
     total_completion: int = 0
+
+    def add_usage(self, prompt: int, completion: int) -> None:
+        self.prompt_tokens += prompt
+        self.completion_tokens += completion
+        self.total_prompt += prompt
+        self.total_completion += completion
+
+    def status(self) -> str:
+        return (f"turn {self.prompt_tokens:,}+{self.completion_tokens:,} tok · "
+                f"total {self.total_prompt:,}+{self.total_completion:,}")  # fmt: skip
 
 
 class RichRenderer:
@@ -97,7 +109,9 @@ class RichRenderer:
     def _markdown(self, text: str) -> Any:
         from rich.markdown import Markdown
 
-        return Markdown(text, code_theme=self.code_theme)
+        from assistant.termsafe import visible
+
+        return Markdown(visible(text), code_theme=self.code_theme)
 
     def _print_block(self, block: str) -> None:
         """Finished blocks are printed once, above the live region, batched per frame: each print
@@ -159,12 +173,11 @@ class RichRenderer:
         elif isinstance(event, ToolCallReady):
             self.finish_text()
             c = event.call
-            self.console.print(f"[cyan]⚙ {c.name}[/]([dim]{_escape(short(c.arguments, 160))}[/])")
+            self.console.print(f"[cyan]⚙ {_escape(c.name)}[/]([dim]{_escape(short(c.arguments, 160))}[/])")
         elif isinstance(event, ToolResult):
             self._tool_result(event)
         elif isinstance(event, Usage):
-            self.stats.prompt_tokens += event.prompt_tokens
-            self.stats.completion_tokens += event.completion_tokens
+            self.stats.add_usage(event.prompt_tokens, event.completion_tokens)
         elif isinstance(event, Timing):
             speed = event.server_timings.get("predicted_per_second")
             if isinstance(speed, int | float):
@@ -192,8 +205,6 @@ class RichRenderer:
 
     def _end_turn(self, event: TurnEnd) -> None:
         s = self.stats
-        s.total_prompt += s.prompt_tokens
-        s.total_completion += s.completion_tokens
         parts = [f"{event.steps} request{'s' if event.steps != 1 else ''}"]
         if s.prompt_tokens or s.completion_tokens:
             parts.append(f"{s.prompt_tokens:,} prompt + {s.completion_tokens:,} generated tokens")
@@ -230,4 +241,6 @@ class _LiveTail:
 def _escape(text: str) -> str:
     from rich.markup import escape
 
-    return escape(text)
+    from assistant.termsafe import visible
+
+    return escape(visible(text))
