@@ -34,6 +34,7 @@ import json
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from assistant.context import ContextBuilder, ContextReport, EstimateCounter
@@ -56,7 +57,7 @@ from assistant.events import (
     TurnEnd,
     Usage,
 )
-from assistant.steps import GrammarSteps, StepRunner
+from assistant.steps import EndpointSteps, GrammarSteps, StepRunner, tool_prompt
 from assistant.tools import ToolRegistry
 
 if TYPE_CHECKING:
@@ -121,14 +122,13 @@ class Agent:
         self.retrieval_enabled = True  # per-turn retrieval (when there is a retriever)
         self.last_sources: list[Passage] = []  # what the last turn retrieved, most relevant first
         self._retrieved: list[dict[str, Any]] = []  # those passages as messages for the builder
+        self.workspace: Path | None = None  # grammar profiles show its file names to the model
         self.steps: StepRunner = self._step_runner()
 
     def _step_runner(self) -> StepRunner:
-        from assistant.steps import EndpointSteps, GrammarSteps, tool_prompt
-
         if self.profile is not None and self.profile.tool_calls == "grammar":
-            self.builder.tool_prompt = tool_prompt
-            return GrammarSteps(self.endpoint, self.profile)
+            self.builder.tool_prompt = lambda tools: tool_prompt(tools, self.workspace)
+            return GrammarSteps(self.endpoint, self.profile, workspace=lambda: self.workspace)
         self.builder.tool_prompt = None
         return EndpointSteps(self.endpoint)
 

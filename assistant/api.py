@@ -40,6 +40,9 @@ if TYPE_CHECKING:
     from assistant.toolhub import McpOptions, ToolHub
 
 
+WORKSPACE_TOOLS = ("read_file", "list_files")  # tools that mean the model works on a folder
+
+
 def default_system_prompt() -> str:
     return (resources.files("assistant.prompts") / "system.md").read_text(encoding="utf-8").strip()
 
@@ -114,6 +117,11 @@ class Assistant:
         await tools_ready
         await index_ready
         self._attach_retrieval()
+        if self.agent is not None and self.hub is not None and any(n in self.tools.names() for n in WORKSPACE_TOOLS):
+            from assistant.toolhub import McpOptions
+
+            options = self.mcp if isinstance(self.mcp, McpOptions) else McpOptions()
+            self.agent.workspace = options.workspace_path()
         self._use_prompt_cache()
 
     def _use_prompt_cache(self) -> None:

@@ -11,8 +11,14 @@ Policy per tool, from the server's ``approval`` setting in mcp.json:
 ``--yes`` answers yes to every question. With nobody to ask (a script, piped input), a call
 that needs approval is denied. A denied call goes back to the model as a ``Denied: ...`` tool
 result, and the turn goes on. "Always" answers live in ``<data dir>/approvals.json``, keyed by
-the workspace folder. Project-level servers (a ``.mcp.json`` in the workspace) are trusted the
-same way before they are started, since starting one runs its command.
+the workspace folder.
+
+Trust by folder: the project files of a workspace (``.mcp.json``, ``.assistant/mcp.json``) can
+start servers, change the built-ins and their approvals; they count only once the user trusts
+that folder, after being shown, in full, everything they would run and allow. "Always" remembers
+the fingerprint of their exact content; a change asks again. ``--yes`` answers tool questions, it
+never trusts a folder. Every question shows untrusted text with its control characters visible
+(``termsafe.visible``), so an escape sequence cannot make it read differently from what will run.
 """
 
 from __future__ import annotations
@@ -29,18 +35,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal
 
+from assistant.termsafe import visible
+
 Answer = Literal["yes", "no", "always"]
 
 
 @dataclass(frozen=True)
 class ApprovalRequest:
-    kind: Literal["tool", "server"]
+    kind: Literal["tool", "server", "folder"]
     server: str
     tool: str = ""  # the tool's own name on its server ("" for a server)
     shown_name: str = ""  # the name the model used
     arguments: dict[str, Any] = field(default_factory=dict)
     preview: str | None = None  # e.g. the diff a dry run produced
-    detail: str = ""  # for a server: what would run
+    detail: str = ""  # for a server or a folder: what would run and be allowed
     workspace: str = ""
 
 
@@ -77,9 +85,11 @@ class ApprovalStore:
         return entry
 
     def _save(self, data: dict[str, Any]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(json.dumps(data, indent=2, sort_keys=True) + "\n")
         os.replace(tmp, self.path)
 
     def tool_allowed(self, workspace: str, server: str, tool: str) -> bool:
@@ -98,6 +108,14 @@ class ApprovalStore:
     def trust_server(self, workspace: str, name: str, fingerprint: str) -> None:
         data = self._load()
         self._entry(data, workspace)["servers"][name] = fingerprint
+        self._save(data)
+
+    def folder_trusted(self, workspace: str, fingerprint: str) -> bool:
+        return bool(self._entry(self._load(), workspace).get("project") == fingerprint)
+
+    def trust_folder(self, workspace: str, fingerprint: str) -> None:
+        data = self._load()
+        self._entry(data, workspace)["project"] = fingerprint
         self._save(data)
 
 
@@ -158,39 +176,78 @@ class Approver:
             return None
         return denied_message(name, "the user said no.")
 
-    async def trust_server(self, name: str, detail: str, fingerprint: str) -> bool:
-        """May this project-level server be started? (asked once per workspace with 'always')."""
-        if self.yes or self.store.server_trusted(self.workspace, name, fingerprint):
+    async def trust_folder(self, detail: str, fingerprint: str) -> bool:
+        """May the project files of this workspace count? Asked with everything they would do; never
+        implied by ``--yes``; 'always' is remembered for this exact content."""
+        if self.store.folder_trusted(self.workspace, fingerprint):
             return True
         if self.ask is None:
             return False
         async with self._lock:
-            answer = await self.ask(ApprovalRequest("server", name, detail=detail, workspace=self.workspace))
+            answer = await self.ask(ApprovalRequest("folder", "", detail=detail, workspace=self.workspace))
         if answer == "always":
-            self.store.trust_server(self.workspace, name, fingerprint)
+            self.store.trust_folder(self.workspace, fingerprint)
         return answer in ("yes", "always")
 
 
-def _describe_args(arguments: dict[str, Any], limit: int = 400) -> list[str]:
+FULL_ARGUMENTS = 20_000  # characters of one argument shown in a question before it is cut (said so)
+PREVIEW_LINES = 200
+
+
+async def trusted_project_settings(approver: Approver) -> tuple[Any, str | None]:
+    """The workspace's project settings if the user trusts them (asking if possible), else None;
+    and a note for the user when there were some and they are ignored."""
+    from assistant.mcp_config import project_settings
+
+    settings = project_settings(Path(approver.workspace))
+    if not settings.present:
+        return None, None
+    if await approver.trust_folder("\n".join(settings.describe()), settings.fingerprint()):
+        return settings, None
+    files = ", ".join(str(p) for p, _ in settings.files)
+    return None, (f"project settings in {files} ignored: this folder is not trusted (its servers do not start and "
+                  "it changes no approval; `assistant tools trust` shows them and trusts the folder)")  # fmt: skip
+
+
+def _describe_args(arguments: dict[str, Any], limit: int = FULL_ARGUMENTS, previewed: bool = False) -> list[str]:
     lines = []
     for key, value in arguments.items():
+        if previewed and isinstance(value, str) and "\n" in value:
+            lines.append(f"    {visible(key, one_line=True)}: ({len(value.splitlines())} lines, shown in the preview)")
+            continue
+        if isinstance(value, str) and "\n" in value and len(value) <= limit:
+            lines.append(f"    {visible(key, one_line=True)}: ({len(value.splitlines())} lines)")
+            lines.extend("      | " + visible(line, one_line=True) for line in value.split("\n"))
+            continue
         if isinstance(value, str):
-            shown = value if len(value) <= limit else value[:limit] + f"… ({len(value)} chars)"
+            shown = value if len(value) <= limit else value[:limit]
             shown = json.dumps(shown, ensure_ascii=False)
+            if len(value) > limit:
+                shown += f" [CUT: {len(value) - limit} more characters not shown; answer no if unsure]"
         else:
-            shown = json.dumps(value, ensure_ascii=False)[:limit]
-        lines.append(f"    {key}: {shown}")
+            shown = json.dumps(value, ensure_ascii=False)
+        lines.append(f"    {visible(key, one_line=True)}: {visible(shown, one_line=True)}")
     return lines
 
 
 def format_request(request: ApprovalRequest) -> str:
+    """The question, with every untrusted part's control characters visible and nothing silently cut."""
+    if request.kind == "folder":
+        return (f"The project files in {visible(request.workspace, one_line=True)} want to change what runs and what "
+                f"is allowed here:\n{visible(request.detail)}\nTrust this folder's settings? [y]es (this time), "
+                "[n]o (ignore them), [a]lways (until they change): ")  # fmt: skip
     if request.kind == "server":
-        return (f"The project file in {request.workspace} wants to start the MCP server '{request.server}':\n"
-                f"    {request.detail}\nStart it? [y]es, [n]o, [a]lways for this workspace: ")  # fmt: skip
-    lines = [f"Allow {request.server} to run {request.tool}?", *_describe_args(request.arguments)]
+        return (f"The project file in {visible(request.workspace, one_line=True)} wants to start the MCP server "
+                f"'{visible(request.server, one_line=True)}':\n    {visible(request.detail)}\n"
+                "Start it? [y]es, [n]o, [a]lways for this workspace: ")  # fmt: skip
+    server, tool = visible(request.server, one_line=True), visible(request.tool, one_line=True)
+    lines = [f"Allow {server} to run {tool}?", *_describe_args(request.arguments, previewed=bool(request.preview))]
     if request.preview:
-        lines += ["  preview (dry run):", *("    " + line for line in request.preview.rstrip("\n").splitlines()[:60])]
-    lines.append(f"[y]es, [n]o, [a]lways allow {request.tool} in {request.workspace}: ")
+        preview = request.preview.rstrip("\n").split("\n")
+        lines += ["  preview (dry run):", *("    " + visible(line, one_line=True) for line in preview[:PREVIEW_LINES])]
+        if len(preview) > PREVIEW_LINES:
+            lines.append(f"    [CUT: {len(preview) - PREVIEW_LINES} more lines of preview not shown]")
+    lines.append(f"[y]es, [n]o, [a]lways allow {tool} in {visible(request.workspace, one_line=True)}: ")
     return "\n".join(lines)
 
 

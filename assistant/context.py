@@ -223,6 +223,29 @@ def message_text(wire: dict[str, Any]) -> str:
     return str(text)
 
 
+PASSAGES_HEAD = "[Passages from my files, most relevant first:]"
+PASSAGES_ASK = ("[If these passages answer my question, answer from them and name the file and lines you used, "
+                "like path:12-30. If they do not, ignore them.]")  # fmt: skip
+
+
+def fold_passages(passages: list[dict[str, Any]], current: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Small models: retrieved passages inside the user's message, before the question, with the instruction.
+
+    Seen on the 0.5B model: passages as separate system messages were retrieved but not used
+    (2 of 5 right answers, no citation). In the user's turn, right before the question, they are.
+    """
+    from assistant.retrieval.retriever import PREAMBLE
+
+    bodies = [str(p.get("content") or "").removeprefix(PREAMBLE).strip() for p in passages]
+    block = PASSAGES_HEAD + "\n\n" + "\n\n".join(bodies) + "\n\n" + PASSAGES_ASK
+    out = [dict(m) for m in current]
+    for msg in out:
+        if msg.get("role") == "user":
+            msg["content"] = f"{block}\n\n{msg.get('content') or ''}"
+            return out
+    return [{"role": "user", "content": block}, *out]
+
+
 class ContextBuilder:
     def __init__(
         self,
@@ -341,6 +364,9 @@ class ContextBuilder:
         report.dropped_turns = start
         report.dropped_messages = sum(len(t) for t in turns[:start])
         report.dropped_tokens = sum(sizes[:start])
+        if self.fold and extra:
+            current_wire = fold_passages(extra, current_wire)
+            extra = []
         report.messages = head + kept + extra + current_wire
         report.tools = list(tools)
         return report

@@ -153,6 +153,15 @@ class Endpoint:
                 f"{self.config.base_url} answered with no completion events.",
                 hint="Is it an OpenAI-compatible /v1 endpoint?",
             )
+        if not state.saw_finish:  # the body just ended: no finish reason, no [DONE]; a cut, not an answer
+            message = (f"The stream from {self.config.base_url} ended without a finish reason (cut short); "
+                       "the answer may be incomplete")  # fmt: skip
+            if self.tracer is not None:
+                self.tracer.write("error", message=message)
+            yield StreamError(message=message, partial_text=state.text)
+            yield self._timing(first_byte, state, started)
+            yield Finish("error")
+            return
         for event in state.finish():
             yield event
         yield self._timing(first_byte, state, started)
@@ -240,6 +249,7 @@ class _StreamState:
         self.saw_chunk = False
         self.first_token_at: float | None = None
         self.finish_reason = "stop"
+        self.saw_finish = False
         self.server_timings: dict[str, Any] = {}
         self.pending: dict[int, _PendingCall] = {}
         self.usage: Usage | None = None
@@ -278,6 +288,7 @@ class _StreamState:
                     events.append(self._on_tool_delta(tc, started))
             if choice.get("finish_reason"):
                 self.finish_reason = str(choice["finish_reason"])
+                self.saw_finish = True
         return events
 
     def _on_tool_delta(self, tc: dict[str, Any], started: float) -> ToolCallDelta:

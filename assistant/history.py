@@ -29,6 +29,7 @@ from typing import Any
 from assistant.conversation import Message
 from assistant.errors import AssistantError
 from assistant.events import ToolCall
+from assistant.paths import private_file, redact_url
 
 
 class HistoryError(AssistantError):
@@ -123,6 +124,7 @@ class History:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.db = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False)
+            private_file(self.path)
         except (OSError, sqlite3.Error) as exc:
             raise HistoryError(f"Cannot open the history database {self.path}: {exc}.") from None
         self.db.row_factory = sqlite3.Row
@@ -196,7 +198,7 @@ class History:
             self.db.execute(
                 "INSERT INTO conversations (id, title, created_at, updated_at, model, endpoint) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
-                (cid, title, now, now, model, endpoint),
+                (cid, title, now, now, model, redact_url(endpoint)),
             )
         return cid
 
@@ -253,6 +255,10 @@ class History:
                 ),
             )
             self.db.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", (now, cid))
+            self.db.execute(  # every message written during a turn renews the turn's lease
+                "UPDATE conversations SET lease_until = ? WHERE id = ? AND lease_owner = ?",
+                (now + LEASE_SECONDS, cid, self.owner),
+            )
             if message.role == "user":
                 self.db.execute(
                     "UPDATE conversations SET title = ? WHERE id = ? AND title = ''",
@@ -291,7 +297,10 @@ class History:
                 if row is None:
                     raise HistoryError(f"No conversation '{cid}' in the history.")
                 owner, until = row["lease_owner"], row["lease_until"]
-                if owner in (None, self.owner) or until < now or not _owner_alive(owner):
+                # A live owner keeps its turn even past the lease (a long generation renews nothing);
+                # a dead one loses it at once; a lease unrenewed for ten periods counts as abandoned.
+                stale = until < now - 10 * LEASE_SECONDS
+                if owner in (None, self.owner) or not _owner_alive(owner) or stale:
                     self.db.execute(
                         "UPDATE conversations SET lease_owner = ?, lease_until = ? WHERE id = ?",
                         (self.owner, now + LEASE_SECONDS, cid),

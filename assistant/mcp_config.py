@@ -25,6 +25,14 @@ default 300), ``startupTimeout`` (seconds to connect, default 60), ``approval`` 
 An entry named like a built-in server (``files``, ``run``) without a command or url adjusts the
 built-in: its ``args`` are appended, the other keys replace the defaults. With a command or url it
 replaces the built-in. This module never imports the MCP SDK.
+
+Trust by folder: the project files (2 and 3) come with the folder, not from the user, so they are
+inert until the user trusts that folder (``ProjectSettings``: what they would run and allow, and a
+fingerprint of their exact content; any change needs trust again). Untrusted, they are not read
+into the configuration at all: no server from them starts, and no built-in is adjusted by them.
+
+The built-in servers start as ``python -I -m ...`` from a folder outside the workspace: nothing in
+the workspace (an ``argparse.py``, a ``sitecustomize.py``) can shadow a module of theirs.
 """
 
 from __future__ import annotations
@@ -33,6 +41,7 @@ import hashlib
 import json
 import os
 import re
+import shlex
 import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -100,11 +109,18 @@ def project_config_files(workspace: Path) -> list[Path]:
     return [workspace / ".mcp.json", workspace / ".assistant" / "mcp.json"]
 
 
+def safe_start_dir() -> str:
+    """A folder to start built-in servers in that no workspace can be: the interpreter's own prefix."""
+    return os.path.realpath(sys.prefix)
+
+
 def builtin_config(name: str, workspace: Path) -> ServerConfig:
     module = BUILTIN_SERVERS[name]
-    # sys.executable -m: found in any install (editable or not), whatever PATH says.
-    return ServerConfig(name=name, command=sys.executable, args=("-m", module, "--root", str(workspace)),
-                        builtin=True, source="built-in")  # fmt: skip
+    # sys.executable -m: found in any install (editable or not), whatever PATH says. -I: no current
+    # folder or script folder on sys.path, no PYTHON* variables, no user site: nothing in the
+    # workspace is imported; the cwd outside the workspace makes sure of it for older interpreters too.
+    return ServerConfig(name=name, command=sys.executable, args=("-I", "-m", module, "--root", str(workspace)),
+                        cwd=safe_start_dir(), builtin=True, source="built-in")  # fmt: skip
 
 
 def read_servers_file(path: Path) -> dict[str, Any]:
@@ -115,6 +131,10 @@ def read_servers_file(path: Path) -> dict[str, Any]:
         return {}
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"Cannot read {path}: {exc}.") from None
+    return parse_servers_text(text, path)
+
+
+def parse_servers_text(text: str, path: Path) -> dict[str, Any]:
     try:
         data = json.loads(text) if text.strip() else {}
     except json.JSONDecodeError as exc:
@@ -210,19 +230,98 @@ def parse_server(name: str, entry: Any, source: Path | str, base: ServerConfig |
     return config
 
 
-def load_servers(workspace: Path, builtin: tuple[str, ...] | list[str] = (),
-                 files: list[Path] | None = None) -> list[ServerConfig]:  # fmt: skip
-    """Every configured server (disabled ones included, marked), built-ins first."""
+def load_servers(workspace: Path, builtin: tuple[str, ...] | list[str] = (), files: list[Path] | None = None, *,
+                 trusted: ProjectSettings | None = None) -> list[ServerConfig]:  # fmt: skip
+    """Every configured server (disabled ones included, marked), built-ins first.
+
+    The project files count only as ``trusted`` (the ``ProjectSettings`` the user trusted, parsed
+    from the very text that was shown to them); every server they add or adjust is marked ``project``.
+    """
     servers: dict[str, ServerConfig] = {name: builtin_config(name, workspace) for name in builtin}
-    user = user_config_file()
-    for path in files if files is not None else [user, *project_config_files(workspace)]:
-        is_project = path != user and files is None
-        for name, entry in read_servers_file(path).items():
+    sources: list[tuple[Path, dict[str, Any], bool]] = []
+    if files is not None:
+        sources = [(path, read_servers_file(path), False) for path in files]
+    else:
+        user = user_config_file()
+        sources = [(user, read_servers_file(user), False)]
+        if trusted is not None:
+            sources += [(path, parse_servers_text(text, path), True) for path, text in trusted.files]
+    for path, entries, is_project in sources:
+        for name, entry in entries.items():
             config = parse_server(name, entry, path, servers.get(name))
-            if is_project and not config.builtin:
+            if is_project:
                 config = replace(config, project=True)
             servers[name] = config
     return list(servers.values())
+
+
+@dataclass(frozen=True)
+class ProjectSettings:
+    """What the project files of one folder would add or change, before the user trusts that folder."""
+
+    workspace: Path
+    files: tuple[tuple[Path, str], ...]  # (path, exact text) of each project file that exists
+
+    @property
+    def present(self) -> bool:
+        return bool(self.files)
+
+    def fingerprint(self) -> str:
+        """Of the exact content of every project file: any change needs trust again."""
+        what = json.dumps([[str(p), text] for p, text in self.files])
+        return hashlib.sha256(what.encode()).hexdigest()[:32]
+
+    def describe(self) -> list[str]:
+        """Every server it would start and every built-in it would change, in full (quoted, one per line)."""
+        lines: list[str] = []
+        for path, text in self.files:
+            lines.append(f"from {path}:")
+            for name, entry in parse_servers_text(text, path).items():
+                lines.extend("    " + line for line in _describe_entry(name, entry))
+        return lines
+
+
+def _describe_entry(name: str, entry: Any) -> list[str]:
+    if not isinstance(entry, dict):
+        return [f"{name}: (not an object; ignored)"]
+    builtin = name in BUILTIN_SERVERS and not entry.get("command") and not entry.get("url")
+    head = f"changes the built-in server '{name}'" if builtin else f"server '{name}'"
+    lines = [head + (" (disabled)" if entry.get("disabled") else "") + ":"]
+    if entry.get("url"):
+        lines.append(f"  connects to: {entry['url']}")
+    if entry.get("command") or entry.get("args"):
+        words = [str(entry.get("command") or "<built-in command>"), *map(str, entry.get("args") or [])]
+        shown = shlex.join(words[1:] if builtin else words)
+        lines.append(f"  {'adds arguments' if builtin else 'runs'}: {shown}")
+    for key in ("env", "headers"):
+        for k, v in (entry.get(key) or {}).items() if isinstance(entry.get(key), dict) else []:
+            lines.append(f"  {key[:-1] if key == 'headers' else key}: {k}={v}")
+    if entry.get("cwd"):
+        lines.append(f"  in folder: {entry['cwd']}")
+    if "approval" in entry:
+        lines.append(f"  approval: {json.dumps(entry['approval'], ensure_ascii=False)}")
+    other = sorted(set(entry) - {"url", "command", "args", "env", "headers", "cwd", "approval", "disabled"})
+    if other:
+        lines.append(f"  also: {json.dumps({k: entry[k] for k in other}, ensure_ascii=False)}")
+    return lines
+
+
+def project_settings(workspace: Path) -> ProjectSettings:
+    """The project files of ``workspace`` (validated: a broken one is a ConfigError, as before)."""
+    found: list[tuple[Path, str]] = []
+    for path in project_config_files(workspace):
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            continue
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"Cannot read {path}: {exc}.") from None
+        servers = parse_servers_text(text, path)
+        for name, entry in servers.items():  # validate now: a broken file is reported, trusted or not
+            parse_server(name, entry, path, builtin_config(name, workspace) if name in BUILTIN_SERVERS else None)
+        if servers:
+            found.append((path, text))
+    return ProjectSettings(workspace, tuple(found))
 
 
 def save_server(path: Path, name: str, entry: dict[str, Any]) -> None:

@@ -216,13 +216,20 @@ class ModelProfile:
                                          if ok) or "none"),  # fmt: skip
             f"context window: {caps.context_window or 'unknown'}",
         ]
+        if self.tool_calls == "grammar":
+            out.append(f"decision: a tool is called when the model's probability of starting a call is at least "
+                       f"{self.call_threshold:g}")  # fmt: skip
         return out + [f"note: {n}" for n in self.notes]
 
     def to_dict(self) -> dict[str, Any]:
+        from assistant.paths import redact_url
+
+        caps = self.capabilities.to_dict()
+        caps["base_url"] = redact_url(caps["base_url"])
         return {"model": self.model, "tool_calls": self.tool_calls, "fold_results": self.fold_results,
                 "compact_tools": self.compact_tools, "logprobs_with_tools": self.logprobs_with_tools,
                 "call_threshold": self.call_threshold,
-                "notes": list(self.notes), "capabilities": self.capabilities.to_dict()}  # fmt: skip
+                "notes": list(self.notes), "capabilities": caps}  # fmt: skip
 
 
 def is_small_text_caller(model: str) -> bool:
@@ -254,6 +261,6 @@ def build_profile(model: str, caps: Capabilities, *, tool_calls: str = "auto", t
         model=model, capabilities=caps, tool_calls=mode, fold_results=small and mode != "native",
         compact_tools=mode == "grammar", logprobs_with_tools=caps.logprobs_with_tools, notes=notes,
     )  # fmt: skip
-    if not caps.logprobs_with_tools:
+    if not caps.logprobs_with_tools and mode != "grammar":
         profile.notes.append("no logprobs on requests that offer tools (/tokens works on answers without tools)")
     return profile

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from assistant.approval import ApprovalStore, Approver, AskFn
+from assistant.approval import ApprovalStore, Approver, AskFn, trusted_project_settings
 from assistant.errors import ToolError
 from assistant.mcp_config import BUILTIN_SERVERS, ServerConfig, load_servers
 
@@ -621,16 +621,6 @@ class ToolHub:
         if self._registry is not None:
             self.register(self._registry)
 
-    async def trust_project_servers(self, approver: Approver) -> None:
-        """Project-level servers run a command from the workspace: start them only once trusted."""
-        for server in self.servers.values():
-            c = server.config
-            if c.project and server.startable and not await approver.trust_server(c.name, f"{c.describe()}  "
-                                                                                          f"(from {c.source})",
-                                                                                  c.fingerprint()):  # fmt: skip
-                server.skip("not trusted", f"from {c.source}; not started until trusted (answer 'always' in the chat, "
-                                           "or run with --yes)")  # fmt: skip
-
     def build_tools(self, taken: Iterable[str] = ()) -> dict[str, McpTool]:
         taken_set = set(taken)
         connected = [s for s in self.servers.values() if s.offers_tools]
@@ -716,17 +706,21 @@ async def open_hub(stack: contextlib.AsyncExitStack, registry: ToolRegistry, opt
                    status: Callable[[str], None] | None = None) -> ToolHub | None:  # fmt: skip
     """Start the servers, register their tools, install the approver; closed with ``stack``."""
     workspace = options.workspace_path()
-    configs = options.servers if options.servers is not None else load_servers(workspace, options.builtin)
+    approver = Approver(workspace, ask=options.ask, yes=options.yes, store=options.store)
+    configs = options.servers
+    if configs is None:  # the project's files count only once the user trusts the folder
+        trusted, note = await trusted_project_settings(approver)
+        if note and status is not None:
+            status(note)
+        configs = load_servers(workspace, options.builtin, trusted=trusted)
     if all(c.disabled for c in configs):
         return None
-    approver = Approver(workspace, ask=options.ask, yes=options.yes, store=options.store)
     hub = ToolHub(configs, on_progress=options.on_progress)
     if options.remember_tools:
         from assistant.tool_memory import ToolMemory
 
         hub.memory, hub.workspace, hub.on_status = ToolMemory(), workspace, status
     stack.push_async_callback(hub.aclose)
-    await hub.trust_project_servers(approver)
     await hub.start()
     for server in hub.failures():
         if status is not None:

@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import time
 from pathlib import Path
 from typing import IO, Any
 
 from assistant.errors import AssistantError
+from assistant.paths import redact_url
 
 SECRET_HEADERS = {"authorization", "api-key", "x-api-key", "cookie", "set-cookie", "proxy-authorization"}
 
@@ -54,7 +56,8 @@ class Tracer:
         self.error: str | None = None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._fh: IO[str] | None = open(path, "a", encoding="utf-8")  # noqa: SIM115 — closed in close()
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)  # secrets-adjacent: private
+            self._fh: IO[str] | None = open(fd, "a", encoding="utf-8")  # noqa: SIM115 — closed in close()
         except OSError as exc:
             raise TraceError(f"Cannot write the trace file {path}: {exc.strerror or exc}.") from None
         self.write("trace_start", wall_time=self.wall_start)
@@ -91,7 +94,8 @@ class Tracer:
             body = json.loads(raw) if raw else None
         except Exception:
             body = "<not JSON>"
-        self.write("request", method=request.method, url=str(request.url), headers=redact(request.headers), body=body)
+        url = redact_url(str(request.url))
+        self.write("request", method=request.method, url=url, headers=redact(request.headers), body=body)
 
     async def on_response(self, response: Any) -> None:
         self.write("response", status=response.status_code, headers=redact(response.headers))

@@ -19,6 +19,9 @@ BENCHES = [
     "bench_chat.py",
     "bench_evals.py",
     "bench_mcp.py",
+    "bench_tooluse.py",  # the dev set on the local model (--set test|chains for the others)
+    "bench_grounded.py",
+    "bench_sandbox.py",
 ]
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .extract import extract
-from .sandbox import Limits, Sandbox
+from .sandbox import Sandbox, eval_limits
 from .store import FINAL_VERDICTS, RunError, RunStore, latest_by_key
 from .suites import BUILTIN, load_suite, score
 from .summary import summarize
@@ -33,7 +33,7 @@ async def rescore(source: RunStore, target: Path, *, strategy: str, sanitize: bo
         raise RunError(f"The suite file {suite.source} differs from the one {source.name} was run on (sha256).")
     tasks = {t.task_id: t for t in suite.tasks}
     limits = config.get("sandbox_limits") or {}
-    sandbox = Sandbox(Limits(timeout=float(limits.get("timeout_s", 10.0))))
+    sandbox = Sandbox(eval_limits(float(limits.get("timeout_s", 10.0))))
     new_config = {**config, "name": out.name, "extract": {"strategy": strategy, "sanitize": sanitize},
                   "rescored_from": str(source.path), "created": dt.datetime.now().isoformat(timespec="seconds"),
                   "sandbox": sandbox.describe()}  # fmt: skip

@@ -25,7 +25,7 @@ from starlette.routing import Route
 
 @dataclass
 class Reply:
-    """One scripted answer. kind: stream | status | html | cut | hang | json."""
+    """One scripted answer. kind: stream | status | html | cut | eof | hang | json."""
 
     kind: str = "stream"
     chunks: list[dict[str, Any]] = field(default_factory=list)  # delta dicts for choices[0]
@@ -193,6 +193,8 @@ class ScriptedServer:
             yield frame(delta)
         if reply.kind == "cut":
             raise ConnectionResetError("scripted cut")
+        if reply.kind == "eof":  # the body just ends: no finish reason, no [DONE]
+            return
         yield frame({}, reply.finish_reason, **reply.extra_final)
         if reply.usage and (body.get("stream_options") or {}).get("include_usage"):
             yield frame(None, usage=reply.usage)

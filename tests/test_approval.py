@@ -99,7 +99,8 @@ async def test_terminal_question_and_answers() -> None:
                               preview="--- a/a.py\n+++ b/a.py\n-x\n+y", workspace="/w")  # fmt: skip
     assert await ask(request) == "always"
     shown = out.getvalue()
-    assert "Allow files to run edit_file?" in shown and 'path: "a.py"' in shown and "(500 chars)" in shown
+    assert "Allow files to run edit_file?" in shown and 'path: "a.py"' in shown
+    assert "x" * 500 + '"' in shown, "shown in full"
     assert "preview (dry run):" in shown and "    +y" in shown and "Please answer y, n or a" in shown
     assert [parse_answer(a) for a in ("y", "YES", "n", "", "always", "huh")] == ["yes", "yes", "no", "no",
                                                                                "always", None]  # fmt: skip
@@ -178,15 +179,15 @@ async def test_project_servers_start_only_when_trusted(
     project_file(ws)
     said: list[str] = []
     async with Assistant(base_url=scripted.base_url, model="m", history=False, on_status=said.append,
-                         mcp=McpOptions(workspace=ws, store=store)) as bot:  # fmt: skip
-        assert bot.hub is not None and bot.hub.servers["proj"].state == "not trusted"
+                         mcp=McpOptions(workspace=ws, store=store, yes=True)) as bot:  # fmt: skip
+        assert bot.hub is None, "nothing but the untrusted project server was configured"
         assert "add" not in bot.tools.names()
-    assert any("tool server 'proj' not trusted" in s for s in said)
+    assert any("ignored: this folder is not trusted" in s for s in said), "--yes does not trust a folder"
     asker = Asker("always")
     async with Assistant(base_url=scripted.base_url, model="m", history=False,
                          mcp=McpOptions(workspace=ws, store=store, ask=asker)) as bot:  # fmt: skip
         assert "add" in bot.tools.names()
-    assert asker.requests[0].kind == "server" and "misbehaving.py" in asker.requests[0].detail
+    assert asker.requests[0].kind == "folder" and "misbehaving.py" in asker.requests[0].detail
     async with Assistant(base_url=scripted.base_url, model="m", history=False,
                          mcp=McpOptions(workspace=ws, store=store)) as bot:  # fmt: skip
         assert "add" in bot.tools.names(), "trusted from now on in this workspace"

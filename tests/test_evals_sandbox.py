@@ -11,12 +11,12 @@ import uuid
 from pathlib import Path
 
 import pytest
-from assistant.evals.sandbox import Limits, Sandbox
+from assistant.evals.sandbox import Sandbox, eval_limits
 
 
 @pytest.fixture(scope="module")
 def sandbox() -> Sandbox:
-    box = Sandbox(Limits(timeout=3.0, memory_mb=512))
+    box = Sandbox(eval_limits(3.0, memory_mb=512))
     # This project installs bubblewrap (scripts/system-deps.sh): without it the isolation tests below
     # would test the weaker fallback, so a missing bwrap is a broken install, not a skip.
     assert box.kind == "bwrap", box.warning
@@ -98,7 +98,7 @@ async def test_clean_environment_and_hidden_home(sandbox: Sandbox, monkeypatch: 
 async def test_endless_output_is_capped(sandbox: Sandbox) -> None:
     result = await sandbox.run("while True:\n    print('x' * 1000)\n", time_limit=1.5)
     assert result.status == "timeout"
-    assert len(result.stdout) <= sandbox.limits.max_output + 100
+    assert len(result.stdout) <= sandbox.limits.output_bytes + 100
 
 
 def test_nothing_survives_the_run(sandbox: Sandbox) -> None:
@@ -119,7 +119,7 @@ async def test_big_file_hits_the_size_limit(sandbox: Sandbox) -> None:
 
 async def test_rlimits_fallback_still_limits_time_and_memory(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ASSISTANT_SANDBOX", "none")
-    box = Sandbox(Limits(timeout=1.0, memory_mb=512))
+    box = Sandbox(eval_limits(1.0, memory_mb=512))
     assert box.kind == "rlimits" and "WITHOUT" in box.warning
     assert (await box.run("print(6 * 7)")).stdout == "42\n"
     assert (await box.run("while True: pass")).status == "timeout"

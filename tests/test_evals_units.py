@@ -10,7 +10,7 @@ import pytest
 from assistant.evals.extract import answer_text, extract, extract_code, fenced_blocks, sanitize, to_completion
 from assistant.evals.metrics import pass_at_k, pass_at_k_table, wilson
 from assistant.evals.prompts import get_template, load_templates
-from assistant.evals.sandbox import Limits, Sandbox
+from assistant.evals.sandbox import Sandbox, eval_limits
 from assistant.evals.suites import SuiteError, check_program, load_suite, score
 
 # -- extraction ------------------------------------------------------------------------------------
@@ -159,7 +159,7 @@ def test_suite_errors_for_bad_gzip_and_unknown_names(tmp_path: Path) -> None:
 
 async def test_canonical_solutions_pass_and_wrong_ones_fail_with_the_assert() -> None:
     suite = load_suite("humaneval").select(limit=3)
-    box = Sandbox(Limits(timeout=10))
+    box = Sandbox(eval_limits(10))
     for task in suite.tasks:
         verdict = await score(box, task, task.canonical_solution)
         assert verdict.passed, (task.task_id, verdict.result)
@@ -173,7 +173,7 @@ async def test_canonical_solutions_pass_and_wrong_ones_fail_with_the_assert() ->
 
 async def test_scoring_survives_hostile_completions() -> None:
     task = load_suite("humaneval").tasks[0]
-    box = Sandbox(Limits(timeout=2))
+    box = Sandbox(eval_limits(2))
     hang = await score(box, task, "    while True:\n        pass\n")
     assert not hang.passed and hang.result == "timed out after 2 s"
     exits = await score(box, task, "    import sys\n    sys.exit(0)\n")

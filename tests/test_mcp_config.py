@@ -13,6 +13,7 @@ from assistant.mcp_config import (
     load_servers,
     parse_server,
     project_config_files,
+    project_settings,
     read_servers_file,
     remove_server,
     save_server,
@@ -93,13 +94,16 @@ def test_files_builtins_and_precedence(tmp_path: Path) -> None:
                                "files": {"approval": {"write_file": "allow"}, "timeout": 30}})  # fmt: skip
     write(project_config_files(ws)[0], {"shared": {"command": "project-cmd"}, "run": {"disabled": True}})
     write(project_config_files(ws)[1], {"extra": {"url": "http://127.0.0.1:1/mcp"}})
-    servers = {s.name: s for s in load_servers(ws, ("files", "run"))}
+    untrusted = {s.name: s for s in load_servers(ws, ("files", "run"))}
+    assert list(untrusted) == ["files", "run", "shared", "mine"], "project files count only when trusted"
+    assert untrusted["shared"].command == "user-cmd" and not untrusted["run"].disabled
+    servers = {s.name: s for s in load_servers(ws, ("files", "run"), trusted=project_settings(ws))}
     assert list(servers) == ["files", "run", "shared", "mine", "extra"]
     files = servers["files"]
     assert files.builtin and files.command == sys.executable and files.args[-2:] == ("--root", str(ws))
     assert files.policy_for("write_file") == "allow" and files.timeout == 30.0
     assert "adjusted in" in files.source
-    assert servers["run"].disabled and servers["run"].builtin and not servers["run"].project
+    assert servers["run"].disabled and servers["run"].builtin and servers["run"].project
     assert servers["shared"].command == "project-cmd" and servers["shared"].project, "the project file wins"
     assert not servers["mine"].project and servers["extra"].project
 

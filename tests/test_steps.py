@@ -100,7 +100,7 @@ async def test_constrained_call_then_answer(scripted: ScriptedServer) -> None:
     decisions = [e.choice for e in events if isinstance(e, Decision)]
     assert decisions == ["read_file", "answer"]
     deltas = [e for e in events if isinstance(e, ToolCallDelta)]
-    assert deltas[0].name == "read_file" and "".join(e.arguments for e in deltas).startswith('{"path": "todo.txt"}')
+    assert deltas[0].name == "read_file" and "".join(e.arguments for e in deltas).lstrip().startswith('{"path": "todo.txt"}')
     results = [e for e in events if isinstance(e, ToolResult)]
     assert results[0].call.source == "grammar" and not results[0].is_error
     assert json.loads(results[0].call.arguments) == {"path": "todo.txt"}
@@ -244,3 +244,24 @@ async def test_probe_of_nothing_is_not_cached() -> None:
     caps = await probe("http://127.0.0.1:9/v1", timeout=0.5)
     assert caps.source == "none"
     assert (await probe("http://127.0.0.1:9/v1", timeout=0.5)).source == "none"
+
+
+def test_path_arguments_name_only_what_exists(tmp_path: Any) -> None:
+    from assistant.grammar import call_grammar
+    from assistant.steps import narrow_paths, workspace_paths
+    from tests.test_grammar import accepts
+
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "todo.txt").write_text("x")
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".git" / "HEAD").write_text("x")
+    paths = workspace_paths(tmp_path)
+    assert paths == (["notes/todo.txt"], [".", "notes"])
+    seen: list[str] = []
+    tools = narrow_paths(files_tools(seen).schemas(), paths)
+    g = call_grammar(tools)
+    assert accepts(g.text, '{"name": "read_file", "arguments": {"path": "notes/todo.txt"}}')
+    assert not accepts(g.text, '{"name": "read_file", "arguments": {"path": "todo.txt"}}')
+    assert accepts(g.text, '{"name": "list_files", "arguments": {"path": "notes"}}')
+    assert workspace_paths(tmp_path, limit=1) is None  # too many to list: no narrowing
+    assert narrow_paths(tools, None) == tools

@@ -78,8 +78,8 @@ def test_tools_add_project_is_trusted(ws: Path) -> None:
 
 def test_untrusted_project_server_is_not_started_by_list(ws: Path) -> None:
     (ws / ".mcp.json").write_text(json.dumps({"mcpServers": {"evil": {"command": "touch", "args": ["pwned"]}}}))
-    listed = run("tools", "list", cwd=ws).stdout
-    assert "evil  [stdio, " in listed and "not trusted" in listed
+    listed = run("tools", "list", cwd=ws)
+    assert "evil" not in listed.stdout and "not trusted" in listed.stderr
     assert not (ws / "pwned").exists()
 
 

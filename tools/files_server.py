@@ -22,7 +22,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
-from assistant.toolservers.workspace import OutsideWorkspace, is_inside, relative, resolve_inside, workspace_root
+from assistant.toolservers.workspace import (
+    OutsideWorkspace,
+    UnsafeFile,
+    is_inside,
+    open_root,
+    read_beneath,
+    relative,
+    resolve_inside,
+    workspace_root,
+    write_beneath,
+)
 from pydantic import Field
 
 MAX_READ_CHARS = 50_000
@@ -49,12 +59,22 @@ def _is_binary(data: bytes) -> bool:
     return b"\x00" in data[:8192]
 
 
-def _read_text(target: Path, shown: str) -> str:
-    if not target.exists():
-        raise _tool_error(f"no file '{shown}' in the workspace")
-    if target.is_dir():
-        raise _tool_error(f"'{shown}' is a folder; use list_files")
-    data = target.read_bytes()
+def _read_bytes(root_fd: int, root: Path, target: Path, shown: str) -> bytes:
+    """The file's bytes, opened race-free inside the root; FIFOs and devices refused without blocking."""
+    try:
+        return read_beneath(root_fd, root, target)
+    except FileNotFoundError:
+        raise _tool_error(f"no file '{shown}' in the workspace") from None
+    except IsADirectoryError:
+        raise _tool_error(f"'{shown}' is a folder; use list_files") from None
+    except UnsafeFile as exc:
+        raise _tool_error(f"refused: '{shown}': {exc}") from None
+    except OSError as exc:
+        raise _tool_error(f"cannot read '{shown}': {exc.strerror or exc}") from None
+
+
+def _read_text(root_fd: int, root: Path, target: Path, shown: str) -> str:
+    data = _read_bytes(root_fd, root, target, shown)
     if _is_binary(data):
         raise _tool_error(f"'{shown}' is a binary file ({len(data)} bytes); not shown")
     return data.decode("utf-8", errors="replace")
@@ -104,10 +124,14 @@ def _diff(old: str, new: str, shown: str) -> str:
     return text or "(no changes)\n"
 
 
-def _write(target: Path, text: str) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with open(target, "w", encoding="utf-8", newline="") as fh:
-        fh.write(text)
+def _write(root_fd: int, root: Path, target: Path, text: str, shown: str) -> None:
+    """The whole new content, written race-free inside the root; hard-linked files refused."""
+    try:
+        write_beneath(root_fd, root, target, text.encode("utf-8"))
+    except UnsafeFile as exc:
+        raise _tool_error(f"refused: '{shown}': {exc}") from None
+    except OSError as exc:
+        raise _tool_error(f"cannot write '{shown}': {exc.strerror or exc}") from None
 
 
 class FilesTools:
@@ -115,6 +139,7 @@ class FilesTools:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self.root_fd = open_root(root)  # every file is opened relative to it (see workspace.py)
 
     def list_files(
         self,
@@ -132,8 +157,13 @@ class FilesTools:
 
     def _entry(self, entry: Path) -> str:
         name = entry.name + ("/" if entry.is_dir() else "")
-        if entry.is_symlink() and not is_inside(self.root, entry.resolve()):
-            name += " (symlink to outside the workspace: not readable)"
+        if entry.is_symlink():
+            try:
+                outside = not is_inside(self.root, entry.resolve(strict=True))
+            except (OSError, RuntimeError):  # broken, or a loop
+                return name + " (broken or looping symlink)"
+            if outside:
+                name += " (symlink to outside the workspace: not readable)"
         return name
 
     def read_file(
@@ -144,7 +174,7 @@ class FilesTools:
     ) -> str:
         """Read a text file in the workspace, whole or a range of lines."""
         target = _resolve(self.root, path)
-        lines = _read_text(target, path).splitlines()
+        lines = _read_text(self.root_fd, self.root, target, path).splitlines()
         if end_line is not None and end_line < start_line:
             raise _tool_error(f"end_line {end_line} is before start_line {start_line}")
         chosen = lines[start_line - 1 : end_line]
@@ -196,13 +226,17 @@ class FilesTools:
         for file in files:
             if not fnmatch.fnmatch(file.name, include) or not file.is_file():
                 continue
-            real = file.resolve()
-            if real != file and not str(real).startswith(str(self.root) + os.sep):
+            try:
+                real = file.resolve(strict=True)
+            except (OSError, RuntimeError):
+                continue  # broken or looping symlink
+            if not is_inside(self.root, real):
                 continue  # a symlink out of the workspace
-            if real.stat().st_size > MAX_GREP_FILE_BYTES:
-                continue
-            data = real.read_bytes()
-            if _is_binary(data):
+            try:
+                data = read_beneath(self.root_fd, self.root, real, MAX_GREP_FILE_BYTES + 1)
+            except OSError:
+                continue  # a FIFO, device, or a file that changed under us
+            if len(data) > MAX_GREP_FILE_BYTES or _is_binary(data):
                 continue
             for no, line in enumerate(data.decode("utf-8", errors="replace").splitlines(), 1):
                 if regex.search(line):
@@ -221,12 +255,12 @@ class FilesTools:
         target = _resolve(self.root, path)
         if target.is_dir():
             raise _tool_error(f"'{path}' is a folder")
-        old = _read_text(target, path) if target.exists() else None
+        old = _read_text(self.root_fd, self.root, target, path) if target.exists() else None
         verb = ("Would create" if dry_run else "Created") if old is None else ("Would replace" if dry_run else
                                                                                 "Replaced")  # fmt: skip
         summary = f"{verb} {relative(self.root, target)} ({len(content.splitlines())} lines, {len(content)} chars)"
         if not dry_run:
-            _write(target, content)
+            _write(self.root_fd, self.root, target, content, path)
         return f"{summary}\n{_diff(old or '', content, relative(self.root, target))}"
 
     def edit_file(
@@ -243,8 +277,7 @@ class FilesTools:
             raise _tool_error(f"no file '{path}' in the workspace; use write_file to create it")
         if not old_text:
             raise _tool_error("old_text is empty; give the exact text to replace")
-        with open(target, encoding="utf-8", errors="replace", newline="") as fh:
-            text = fh.read()
+        text = _read_bytes(self.root_fd, self.root, target, path).decode("utf-8", errors="replace")
         count = text.count(old_text)
         if count == 0:
             raise _tool_error(f"old_text was not found in '{path}'; read the file and copy the exact text")
@@ -253,7 +286,7 @@ class FilesTools:
                               "unique, or set replace_all")  # fmt: skip
         new = text.replace(old_text, new_text) if replace_all else text.replace(old_text, new_text, 1)
         if not dry_run:
-            _write(target, new)
+            _write(self.root_fd, self.root, target, new, path)
         shown = relative(self.root, target)
         n = count if replace_all else 1
         head = f"{'Would replace' if dry_run else 'Replaced'} {n} occurrence{'s' if n > 1 else ''} in {shown}"

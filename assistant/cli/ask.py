@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,10 +82,19 @@ def _read_question(question: str | None) -> str:
     """The argument, plus stdin when it is piped (like `cat file | assistant ask "explain"`)."""
     parts: list[str] = []
     if question and question != "-":
+        if any("\udc80" <= ch <= "\udcff" for ch in question):  # undecodable bytes, kept by surrogateescape
+            raise fail("the question is not valid UTF-8 text; nothing was sent or saved.", code=2)
         parts.append(question)
     stdin = sys.stdin
     if stdin is not None and not stdin.isatty():
-        data = stdin.read()
+        raw = stdin.buffer.read() if hasattr(stdin, "buffer") else stdin.read().encode("utf-8", "surrogateescape")
+        try:
+            data = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise fail(f"stdin is not UTF-8 text ({len(raw)} bytes; invalid at byte {exc.start}; binary data?); "
+                       "nothing was sent or saved.", code=2) from None  # fmt: skip
+        if "\x00" in data:
+            raise fail(f"stdin is binary data ({len(raw)} bytes, NUL bytes in it); nothing was sent or saved.", code=2)
         if data.strip():
             parts.append(data.rstrip("\n"))
     text = "\n\n".join(parts).strip()
@@ -127,6 +137,8 @@ async def _ask(
             from assistant.trace import Tracer
 
             bot.endpoint.tracer = Tracer(output.trace)
+        if json_output and bot.profile is not None:  # how this model is asked for tools, first
+            renderer.out.write(json.dumps({"kind": "profile", **bot.profile.to_dict()}, ensure_ascii=False) + "\n")
         probs: list[Any] = []
         async for event in bot.stream(text):
             renderer.handle(event)

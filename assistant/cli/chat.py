@@ -30,6 +30,8 @@ from assistant.cli.common import (
     user_errors,
 )
 from assistant.cli.tools import Yes
+from assistant.paths import redact_url
+from assistant.termsafe import visible
 
 if TYPE_CHECKING:
     from assistant.api import Assistant
@@ -119,7 +121,7 @@ def _banner(bot: Assistant) -> None:
     if bot.local_server is not None and not bot.local_server.owned:
         where = "local llama-server (shared, from `assistant serve`)"
     elif bot.local_server is None:
-        where = bot.base_url
+        where = redact_url(bot.base_url)
     sys.stderr.write(f"Chatting with {bot.model} at {where}. /help for commands.\n")
     conv = bot.conversation
     if conv.messages:
@@ -161,7 +163,7 @@ def _turn(runner: asyncio.Runner, bot: Assistant, renderer: PlainRenderer, text:
         sys.stderr.write("[interrupted: partial answer kept]\n")
     except AssistantError as exc:
         renderer._end_line()
-        sys.stderr.write(f"error: {exc.user_line()}\n")
+        sys.stderr.write(f"error: {visible(exc.user_line())}\n")
 
 
 def _command(bot: Assistant, text: str) -> str | None:
@@ -176,9 +178,9 @@ def _command(bot: Assistant, text: str) -> str | None:
     elif cmd == "/tools":
         from assistant.cli.tools import describe_registry
 
-        sys.stderr.write(describe_registry(bot.tools, bot.hub) + "\n")
+        sys.stderr.write(visible(describe_registry(bot.tools, bot.hub)) + "\n")
     elif cmd == "/model":
-        sys.stderr.write(f"{bot.model} at {bot.base_url}\n")
+        sys.stderr.write(f"{bot.model} at {redact_url(bot.base_url)}\n")
     elif cmd == "/context":
         from assistant.cli.render import format_context
 
@@ -190,7 +192,7 @@ def _command(bot: Assistant, text: str) -> str | None:
         known = ["/exit", "/help", "/new", "/tools", "/model", "/context"]
         near = difflib.get_close_matches(cmd, known, n=1)
         hint = f" Did you mean {near[0]}?" if near else " /help lists them."
-        sys.stderr.write(f"Unknown command {cmd}.{hint}\n")
+        sys.stderr.write(f"Unknown command {visible(cmd, one_line=True)}.{hint}\n")
     return None
 
 

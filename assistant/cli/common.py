@@ -11,6 +11,8 @@ from typing import IO, Annotated, Any
 
 import typer
 
+from assistant.termsafe import visible
+
 BaseUrl = Annotated[
     str | None, typer.Option("--base-url", help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:11434/v1.")
 ]
@@ -45,7 +47,7 @@ def settings_flags(**kwargs: Any) -> dict[str, Any]:
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
-    sys.stderr.write(f"error: {message}\n")
+    sys.stderr.write(f"error: {visible(message)}\n")
     return typer.Exit(code)
 
 
@@ -73,12 +75,12 @@ def status_printer(stream: IO[str] | None = None) -> Callable[[str], None]:
     out = stream or sys.stderr
 
     def show(message: str) -> None:
-        out.write(f"[{message}]\n")
+        out.write(f"[{visible(message)}]\n")
         out.flush()
 
     return show
 
 
 def short(text: str, limit: int = 160) -> str:
-    flat = " ".join(text.split())
+    flat = visible(" ".join(text.split()), one_line=True)
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"

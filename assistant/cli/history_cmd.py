@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from assistant.cli.common import fail, user_errors
+from assistant.termsafe import visible
 
 app = typer.Typer(help="Stored conversations: list, show, rm.", no_args_is_help=True, rich_markup_mode=None)
 
@@ -29,7 +30,8 @@ def list_(limit: Annotated[int, typer.Option("--limit", "-n")] = 30) -> None:
             return
         typer.echo(f"{'id':12}  {'updated':16}  {'msgs':>4}  title")
         for c in rows:
-            typer.echo(f"{c.id:12}  {_when(c.updated_at):16}  {c.messages:>4}  {c.title or '(untitled)'}")
+            title = visible(c.title or "(untitled)", one_line=True)
+            typer.echo(f"{c.id:12}  {_when(c.updated_at):16}  {c.messages:>4}  {title}")
 
 
 @app.command("show")
@@ -43,11 +45,11 @@ def show(conversation: Annotated[str, typer.Argument(help="Id (or a unique prefi
             messages = store.messages(cid)
         for seq, m in messages:
             mark = "" if m.status == "complete" else f" [{m.status}]"
-            typer.echo(f"--- {seq} {m.role}{mark}")
+            typer.echo(f"--- {seq} {visible(m.role, one_line=True)}{mark}")
             if m.content:
-                typer.echo(m.content)
+                typer.echo(visible(m.content))
             for call in m.tool_calls:
-                typer.echo(f"→ {call.name}({call.arguments})")
+                typer.echo(visible(f"→ {call.name}({call.arguments})"))
 
 
 @app.command("rm")

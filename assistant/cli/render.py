@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import dataclass, field
 from typing import IO, Any
@@ -22,6 +21,7 @@ from assistant.events import (
     Usage,
     event_to_dict,
 )
+from assistant.termsafe import json_line, visible
 
 
 @dataclass
@@ -38,19 +38,21 @@ class PlainRenderer:
 
     def handle(self, event: Event) -> None:
         if isinstance(event, TextDelta):
-            self.out.write(event.text)
+            self.out.write(visible(event.text))
             self.out.flush()
             self._line_open = not event.text.endswith("\n")
         elif isinstance(event, ToolCallReady):
             self._end_line()
             c = event.call
-            self.info.write(f"→ {c.name}({short(c.arguments, 200)})\n")
+            self.info.write(f"→ {short(c.name, 80)}({short(c.arguments, 200)})\n")
         elif isinstance(event, ToolResult):
             mark = "✗" if event.is_error else "←"
-            self.info.write(f"{mark} {event.call.name}: {short(event.content, 200)} ({event.seconds:.2f}s)\n")
+            self.info.write(
+                f"{mark} {short(event.call.name, 80)}: {short(event.content, 200)} ({event.seconds:.2f}s)\n"
+            )
         elif isinstance(event, StreamError):
             self._end_line()
-            self.info.write(f"[{event.message}; partial answer kept]\n")
+            self.info.write(f"[{visible(event.message)}; partial answer kept]\n")
         elif isinstance(event, Usage):
             self.prompt_tokens += event.prompt_tokens
             self.completion_tokens += event.completion_tokens
@@ -64,10 +66,10 @@ class PlainRenderer:
             self._end_line()
         elif isinstance(event, Notice):
             self._end_line()
-            self.info.write(f"[{event.level}: {event.message}]\n")
+            self.info.write(f"[{event.level}: {visible(event.message)}]\n")
         elif isinstance(event, Retrieved):
             found = ", ".join(f"{p.location()} ({p.distance:.2f})" for p in event.passages) or "nothing close enough"
-            self.info.write(f"[retrieved from {event.collection}: {found}]\n")
+            self.info.write(f"[retrieved from {visible(event.collection)}: {visible(found)}]\n")
         self.info.flush()
 
     def _timing(self, event: Timing) -> None:
@@ -98,7 +100,7 @@ class JsonRenderer:
         self.out = out or sys.stdout
 
     def handle(self, event: Event) -> None:
-        self.out.write(json.dumps(event_to_dict(event), ensure_ascii=False) + "\n")
+        self.out.write(json_line(event_to_dict(event)) + "\n")
         self.out.flush()
 
 

@@ -110,7 +110,12 @@ class SlashCommands:
         if not arg:
             local = bot.local_server
             where = "" if local is None else (" (local, ours)" if local.owned else " (local, shared)")
-            self.print(f"model [bold]{bot.model}[/] at {bot.base_url}{where}")
+            from assistant.paths import redact_url
+
+            self.print(f"model [bold]{_esc(bot.model)}[/] at {_esc(redact_url(bot.base_url))}{where}")
+            profile = getattr(bot, "profile", None)
+            if profile is not None:
+                self.print(_esc("\n".join("  " + line for line in profile.lines()[2:])))
             return
         from assistant.errors import AssistantError
 
@@ -128,6 +133,16 @@ class SlashCommands:
 
             self.print(_esc("\n".join(describe_hub(hub))))
         schemas = self.ui.bot.tools.schemas()
+        steps = getattr(getattr(self.ui.bot, "agent", None), "steps", None)
+        if schemas and hasattr(steps, "grammar"):
+            from assistant.grammar import Unsupported
+
+            try:
+                left = steps.grammar(schemas).unsupported
+            except Unsupported as exc:
+                left = {"all tools": str(exc)}
+            for name, why in left.items():
+                self.print(_esc(f"{name}: not expressible as a grammar ({why}); recognised from text instead"))
         if not schemas:
             self.print("No tools.")
         for s in schemas:
@@ -249,7 +264,9 @@ class SlashCommands:
 def _esc(text: str) -> str:
     from rich.markup import escape
 
-    return escape(text)
+    from assistant.termsafe import visible
+
+    return escape(visible(text))
 
 
 def _colour(p: float) -> str:
@@ -259,9 +276,11 @@ def _colour(p: float) -> str:
 def colour_tokens(probs: list[Any]) -> Any:
     from rich.text import Text
 
+    from assistant.termsafe import visible
+
     out = Text()
     for entry in probs:
-        out.append(entry.token, style=_colour(math.exp(entry.logprob)))
+        out.append(visible(entry.token), style=_colour(math.exp(entry.logprob)))
     return out
 
 

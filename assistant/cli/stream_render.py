@@ -109,7 +109,9 @@ class RichRenderer:
     def _markdown(self, text: str) -> Any:
         from rich.markdown import Markdown
 
-        return Markdown(text, code_theme=self.code_theme)
+        from assistant.termsafe import visible
+
+        return Markdown(visible(text), code_theme=self.code_theme)
 
     def _print_block(self, block: str) -> None:
         """Finished blocks are printed once, above the live region, batched per frame: each print
@@ -171,7 +173,7 @@ class RichRenderer:
         elif isinstance(event, ToolCallReady):
             self.finish_text()
             c = event.call
-            self.console.print(f"[cyan]⚙ {c.name}[/]([dim]{_escape(short(c.arguments, 160))}[/])")
+            self.console.print(f"[cyan]⚙ {_escape(c.name)}[/]([dim]{_escape(short(c.arguments, 160))}[/])")
         elif isinstance(event, ToolResult):
             self._tool_result(event)
         elif isinstance(event, Usage):
@@ -239,4 +241,6 @@ class _LiveTail:
 def _escape(text: str) -> str:
     from rich.markup import escape
 
-    return escape(text)
+    from assistant.termsafe import visible
+
+    return escape(visible(text))

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from assistant.cli.common import fail, user_errors
+from assistant.termsafe import visible
 
 if TYPE_CHECKING:
     from assistant.toolhub import McpServer, ToolHub
@@ -94,16 +95,18 @@ def list_servers(
 ) -> None:
     """Connect every configured server (built-ins included) and show its state and tools."""
     with user_errors():
-        from assistant.approval import Approver
+        from assistant.approval import Approver, trusted_project_settings
         from assistant.mcp_config import load_servers, project_config_files, user_config_file
         from assistant.toolhub import ToolHub
 
         workspace = Path.cwd().resolve()
-        configs = load_servers(workspace, BUILTIN)
+        trusted, note = asyncio.run(trusted_project_settings(Approver(workspace)))
+        if note:
+            sys.stderr.write(visible(note) + "\n")
+        configs = load_servers(workspace, BUILTIN, trusted=trusted)
 
         async def go() -> str:
             hub = ToolHub(configs)
-            await hub.trust_project_servers(Approver(workspace))
             try:
                 await hub.start()
                 return json.dumps(_hub_json(hub), indent=2) if json_output else "\n".join(describe_hub(hub))
@@ -111,7 +114,7 @@ def list_servers(
                 await hub.aclose()
 
         shown = asyncio.run(go())
-    print(shown)
+    print(shown if json_output else visible(shown))
     if json_output:
         return
     files = [user_config_file(), *project_config_files(workspace)]
@@ -142,7 +145,7 @@ def add(
     """Add a server:  assistant tools add NAME -- COMMAND ARGS...   or   assistant tools add NAME --url URL"""
     with user_errors():
         from assistant.approval import ApprovalStore
-        from assistant.mcp_config import parse_server, save_server, user_config_file
+        from assistant.mcp_config import project_settings, save_server, user_config_file
 
         if bool(command) == bool(url):
             raise fail("give either a command (after --) or --url.", code=2)
@@ -157,11 +160,54 @@ def add(
             entry["approval"] = approval
         workspace = Path.cwd().resolve()
         path = workspace / ".mcp.json" if project else user_config_file()
+        store = ApprovalStore()
+        before = project_settings(workspace)
+        was_trusted = not before.present or store.folder_trusted(str(workspace), before.fingerprint())
         save_server(path, name, entry)
-        if project:  # you wrote it yourself: no need to ask before starting it
-            config = parse_server(name, entry, path)
-            ApprovalStore().trust_server(str(workspace), name, config.fingerprint())
+        if project and was_trusted:  # you wrote it yourself, to settings you had trusted (or none)
+            store.trust_folder(str(workspace), project_settings(workspace).fingerprint())
     sys.stderr.write(f"Added '{name}' to {path}. `assistant tools list` connects it and shows its tools.\n")
+    if project and not was_trusted:
+        sys.stderr.write("This folder's other project settings are not trusted yet: `assistant tools trust` shows "
+                         "them all and trusts the folder.\n")  # fmt: skip
+
+
+@app.command("trust")
+def trust(
+    fingerprint: Annotated[
+        str | None,
+        typer.Option(
+            "--fingerprint", help="Trust without asking, only if the settings still have this fingerprint (as shown)."
+        ),
+    ] = None,
+) -> None:
+    """Show everything this folder's project files would run and allow, and trust them (asked once)."""
+    with user_errors():
+        from assistant.approval import ApprovalStore, parse_answer
+        from assistant.mcp_config import project_settings
+
+        workspace = Path.cwd().resolve()
+        settings = project_settings(workspace)
+        if not settings.present:
+            sys.stderr.write(
+                f"No project settings in {workspace} (.mcp.json, .assistant/mcp.json): nothing to trust.\n"
+            )
+            return
+        store = ApprovalStore()
+        print(visible("\n".join(settings.describe())))
+        print(f"fingerprint: {settings.fingerprint()}")
+        if fingerprint is not None:
+            if fingerprint != settings.fingerprint():
+                raise fail("the project settings changed since that fingerprint was shown; nothing trusted.")
+        elif not sys.stdin.isatty():
+            raise fail("not a terminal: rerun with --fingerprint FINGERPRINT (as shown above) to trust these settings.")
+        else:
+            sys.stdout.write("Trust these settings for this folder? [y/n]: ")
+            sys.stdout.flush()
+            if parse_answer(input()) not in ("yes", "always"):
+                raise fail("not trusted; they stay ignored.")
+        store.trust_folder(str(workspace), settings.fingerprint())
+    sys.stderr.write(f"Trusted the project settings of {workspace} (until they change).\n")
 
 
 @app.command("rm")
@@ -195,7 +241,7 @@ def cli_mcp_options(yes: bool, interactive: bool) -> Any:
     from assistant.toolhub import McpOptions, ToolProgress
 
     def progress(p: ToolProgress) -> None:
-        sys.stderr.write(f"  … {p.describe()}\n")
+        sys.stderr.write(f"  … {visible(p.describe(), one_line=True)}\n")
         sys.stderr.flush()
 
     return McpOptions(builtin=BUILTIN, yes=yes, ask=terminal_ask() if interactive else None, on_progress=progress)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from assistant.cli.context_view import SentLedger
 from assistant.cli.slash import COMMANDS, SlashCommands
 from assistant.cli.stream_render import RichRenderer
+from assistant.paths import redact_url
 
 if TYPE_CHECKING:
     from assistant.api import Assistant
@@ -72,7 +73,7 @@ class ChatUI:
     def toolbar(self) -> str:
         bot = self.bot
         local = bot.local_server
-        where = bot.base_url
+        where = redact_url(bot.base_url)
         if local is not None:
             where = "local llama-server, " + ("ours" if local.owned else "shared (assistant serve)")
         s = self.renderer.stats
@@ -169,7 +170,9 @@ def _cooked_terminal() -> None:
 def _esc(text: str) -> str:
     from rich.markup import escape
 
-    return escape(text)
+    from assistant.termsafe import visible
+
+    return escape(visible(text))
 
 
 def make_console() -> Any:

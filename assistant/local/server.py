@@ -4,7 +4,7 @@ Three layers keep a server we start from outliving us:
 
 * ``async with`` / ``stop()``: SIGTERM, then SIGKILL after a grace period (normal exit, Ctrl-C).
 * an ``atexit`` hook for servers still running when the interpreter exits.
-* on Linux, ``prctl(PR_SET_PDEATHSIG, SIGTERM)`` in the child: the kernel signals the server when
+* on Linux, ``prctl(PR_SET_PDEATHSIG, SIGKILL)`` in the child: the kernel kills the server when
   the thread that started it dies, even if our process is SIGKILLed. So start servers from a
   long-lived thread (the event loop's), never from a short-lived worker thread.
 
@@ -123,7 +123,7 @@ def _pdeathsig_preexec(parent_pid: int) -> Callable[[], None] | None:
         return None
 
     def preexec() -> None:
-        prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+        prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
         if os.getppid() != parent_pid:  # the parent died before prctl took effect
             os._exit(1)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -73,6 +74,9 @@ def collect(paths: list[Path]) -> tuple[list[Path], list[tuple[str, str]]]:
         root = given.expanduser().resolve()
         if not root.exists():
             raise RetrievalError(f"No such file or folder: {given}.")
+        if any(root == Path(d) or Path(d) in root.parents for d in SPECIAL_DIRS):
+            problems.append((str(root), "a kernel or device folder; not indexed"))
+            continue
         if root.is_file():
             files.append(root)
             continue
@@ -81,10 +85,27 @@ def collect(paths: list[Path]) -> tuple[list[Path], list[tuple[str, str]]]:
             problems.append((str(exc.filename), f"unreadable folder ({exc.strerror})"))
 
         for folder, dirs, names in os.walk(root, onerror=onerror):
-            dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in PRUNE_DIRS)
-            files.extend(Path(folder) / n for n in sorted(names) if not n.startswith("."))
+            dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in PRUNE_DIRS
+                             and os.path.join(folder, d) not in SPECIAL_DIRS)  # fmt: skip
+            for name in sorted(names):
+                if not name.startswith("."):
+                    path = Path(folder) / name
+                    if _regular(path):  # a FIFO or a device would block the read (or never end)
+                        files.append(path)
+                    else:
+                        problems.append((str(path), "not a regular file (FIFO, socket or device); skipped"))
     unique = list(dict.fromkeys(files))
     return unique, problems
+
+
+SPECIAL_DIRS = {"/proc", "/sys", "/dev", "/run"}  # kernel and device filesystems: never indexed
+
+
+def _regular(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return True  # reported as unreadable when it is read
 
 
 def file_sha256(path: Path) -> str:
