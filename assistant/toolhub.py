@@ -219,20 +219,30 @@ def render_result(result: Any) -> tuple[str, bool]:
 
 
 def in_process_argv(config: ServerConfig) -> list[str] | None:
-    """A built-in server run as configured (no own command, env or cwd): its arguments, to build it
+    """A built-in server run as configured (no env or cwd of its own): its arguments, to build it
     in this process; None when it must run as a process of its own."""
+    from assistant.mcp_config import safe_start_dir
+
     module = BUILTIN_SERVERS.get(config.name)
-    if not config.builtin or config.transport != "stdio" or config.env or config.cwd or module not in config.args:
+    own_cwd = config.cwd is not None and config.cwd != safe_start_dir()
+    if not config.builtin or config.transport != "stdio" or config.env or own_cwd or module not in config.args:
         return None
     args = list(config.args)
     return args[args.index(module) + 1 :]
 
 
 def _build_in_process(name: str, argv: list[str]) -> Any:
-    """The built-in server object (our installed package's code; nothing imported from the workspace)."""
+    """The built-in server object, from our installed package's code: a module that would come from
+    the workspace (a shadowing ``mcp.py``, say) is refused, as ``python -I`` refuses it for a process."""
     import importlib
+    import sys
 
     module = importlib.import_module(BUILTIN_SERVERS[name])
+    root = Path(argv[argv.index("--root") + 1] if "--root" in argv else Path.cwd()).resolve()
+    for mod in (module, sys.modules.get("mcp"), sys.modules.get("pydantic")):
+        where = Path(getattr(mod, "__file__", None) or "/").resolve()
+        if where.is_relative_to(root):
+            raise RuntimeError(f"refusing to run the built-in '{name}' server in-process: {where} is in the workspace")
     return module.server_from_args(argv)
 
 
