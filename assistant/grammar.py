@@ -24,7 +24,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-
 _BASE_RULES = {
     "ws": r'( " " | "\n" [ ]{0,4} )?',
     "string": r'"\"" ( [^"\\\x7F\x00-\x1F] | "\\" ( ["\\/bfnrt] | "u" [0-9a-fA-F]{4} ) )* "\""',
@@ -150,7 +149,7 @@ class _Builder:
             return '"{" ws "}"'
         required = [p for p in schema.get("required", []) if p in props]
         optional = [p for p in props if p not in required]
-        pairs = {p: f"{_json_literal(p)} ws \":\" ws {self.visit(props[p], f'{hint}-{p}')}" for p in props}
+        pairs = {p: f'{_json_literal(p)} ws ":" ws {self.visit(props[p], f"{hint}-{p}")}' for p in props}
         if not required:
             # At least nothing: "{}" or any in-order subset of the optional properties.
             return '"{" ws ' + self._optional_tail(optional, pairs, hint, first=True) + ' ws "}"'

@@ -24,6 +24,7 @@ Every degradation (a capability missing, a constraint the endpoint refused) is a
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -116,14 +117,12 @@ def _write_cache(caps: Capabilities) -> None:
 def forget(base_url: str) -> None:
     data = _read_cache()
     if data.pop(base_url, None) is not None:
-        try:
+        with contextlib.suppress(OSError):
             _cache_file().write_text(json.dumps(data, indent=1), encoding="utf-8")
-        except OSError:
-            pass
 
 
 async def probe(base_url: str, api_key: str | None = None, *, use_cache: bool = True,
-                timeout: float = PROBE_TIMEOUT) -> Capabilities:  # fmt: skip
+                wait: float = PROBE_TIMEOUT) -> Capabilities:  # fmt: skip
     """The endpoint's capabilities: from the cache when fresh, else GET /props and /v1/models."""
     if use_cache:
         cached = _read_cache().get(base_url)
@@ -132,19 +131,19 @@ async def probe(base_url: str, api_key: str | None = None, *, use_cache: bool = 
                 return replace(Capabilities.from_dict(cached), source="cache")
             except (TypeError, ValueError):
                 pass
-    caps = await _probe_now(base_url, api_key, timeout)
+    caps = await _probe_now(base_url, api_key, wait)
     if caps.source == "probe":
         _write_cache(caps)
     return caps
 
 
-async def _probe_now(base_url: str, api_key: str | None, timeout: float) -> Capabilities:
+async def _probe_now(base_url: str, api_key: str | None, wait: float) -> Capabilities:
     import asyncio
 
     import httpx
 
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-    async with httpx.AsyncClient(timeout=timeout, headers=headers) as client:
+    async with httpx.AsyncClient(timeout=wait, headers=headers) as client:
         props_r, models_r = await asyncio.gather(
             client.get(_root_url(base_url) + "/props"), client.get(base_url.rstrip("/") + "/models"),
             return_exceptions=True,
@@ -205,6 +204,7 @@ class ModelProfile:
 
     def lines(self) -> list[str]:
         caps = self.capabilities
+        constraints = (("grammar", caps.grammar), ("json_schema", caps.json_schema))
         how = {"native": "native tool_calls", "text": "recognised from JSON text in the answer",
                "grammar": "grammar-constrained (a call cannot be malformed)"}[self.tool_calls]  # fmt: skip
         out = [
@@ -212,8 +212,7 @@ class ModelProfile:
             f"endpoint: {caps.base_url} ({caps.server}{', build ' + caps.build if caps.build else ''}; "
             f"capabilities {caps.source})",
             f"tool calls: {how}" + ("; results shown in the user's turn" if self.fold_results else ""),
-            "constraints: " + (", ".join(n for n, ok in (("grammar", caps.grammar), ("json_schema", caps.json_schema))
-                                         if ok) or "none"),  # fmt: skip
+            "constraints: " + (", ".join(n for n, ok in constraints if ok) or "none"),
             f"context window: {caps.context_window or 'unknown'}",
         ]
         if self.tool_calls == "grammar":

@@ -74,7 +74,8 @@ def _signature(name: str, params: dict[str, Any]) -> str:
     args = []
     for arg, schema in props.items():
         kind = _type_name(schema)
-        args.append(f"{arg}{'' if arg in required else '?'}: {kind}" if kind else f"{arg}{'' if arg in required else '?'}")
+        mark = "" if arg in required else "?"
+        args.append(f"{arg}{mark}: {kind}" if kind else f"{arg}{mark}")
     return f"{name}({', '.join(args)})"
 
 
@@ -115,7 +116,7 @@ class EndpointSteps:
             yield event
 
 
-CALL_STARTS = ('{"', "{", ' {"', "<tool_call>", '{\n')  # first tokens that begin a call in the JSON format
+CALL_STARTS = ('{"', "{", ' {"', "<tool_call>", "{\n")  # first tokens that begin a call in the JSON format
 
 
 def tool_examples(names: set[str]) -> str:
@@ -231,7 +232,9 @@ def tool_prompt(tools: Sequence[dict[str, Any]], workspace: Path | None = None) 
 class GrammarSteps:
     """Decide from the first token's probabilities, then call under a grammar or answer in text."""
 
-    def __init__(self, endpoint: Endpoint, profile: ModelProfile, workspace: Callable[[], Path | None] | None = None) -> None:
+    def __init__(
+        self, endpoint: Endpoint, profile: ModelProfile, workspace: Callable[[], Path | None] | None = None
+    ) -> None:
         self.endpoint = endpoint
         self.profile = profile
         self.workspace = workspace  # where the files tools work: their path arguments name what exists there

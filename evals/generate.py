@@ -101,7 +101,11 @@ def _format_run(result: Any) -> str:
 
 
 async def generate_agent(
-    endpoint: Endpoint, task: Task, sandbox: Sandbox, params: dict[str, Any], max_steps: int,
+    endpoint: Endpoint,
+    task: Task,
+    sandbox: Sandbox,
+    params: dict[str, Any],
+    max_steps: int,
     profile: ModelProfile | None = None,
 ) -> Generation:
     """The task through the agent loop, with a sandboxed ``run_python`` tool; the model may iterate."""

@@ -147,8 +147,9 @@ async def open_target(
             info["file_sha256"] = _file_sha256(model_path)
         info.update(await _server_props(server.root_url))
         try:
-            yield Target(endpoint, server.model, server.base_url, info, profile, server.pid,
-                         model_path or server.model_path)
+            yield Target(
+                endpoint, server.model, server.base_url, info, profile, server.pid, model_path or server.model_path
+            )
         finally:
             await endpoint.aclose()
 
@@ -171,7 +172,9 @@ def _file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _endpoint_config(settings: Settings, base_url: str, model: str, profile: ModelProfile | None = None) -> EndpointConfig:
+def _endpoint_config(
+    settings: Settings, base_url: str, model: str, profile: ModelProfile | None = None
+) -> EndpointConfig:
     return EndpointConfig(
         base_url=base_url, model=model, api_key=settings.api_key, timeout=settings.timeout,
         connect_timeout=settings.connect_timeout, max_retries=settings.max_retries,
@@ -304,8 +307,9 @@ async def run_eval(
 
             target.endpoint.config = replace(target.endpoint.config, logprobs=1)
         solver = repo_solver(req, suite, settings, target) if repo else None
-        runner = Runner(store, suite, target.endpoint, sandbox, template, options, on_progress, repo=solver,
-                        profile=target.profile)
+        runner = Runner(
+            store, suite, target.endpoint, sandbox, template, options, on_progress, repo=solver, profile=target.profile
+        )
         if on_start is not None:
             on_start(store, runner, sandbox)
         summary = await runner.run()

@@ -53,8 +53,13 @@ _TOKEN = re.compile(r'\s*(?:(?P<lit>"(?:[^"\\]|\\.)*")|(?P<cls>\[(?:[^\]\\]|\\.)
 
 
 def _unescape(body: str) -> str:
-    return re.sub(r"\\(x[0-9A-Fa-f]{2}|.)", lambda m: chr(int(m.group(1)[1:], 16)) if m.group(1)[0] == "x" and
-                  len(m.group(1)) == 3 else {"n": "\n", "r": "\r", "t": "\t"}.get(m.group(1), m.group(1)), body)  # fmt: skip
+    def one(m: re.Match[str]) -> str:
+        esc = m.group(1)
+        if esc[0] == "x" and len(esc) == 3:
+            return chr(int(esc[1:], 16))
+        return {"n": "\n", "r": "\r", "t": "\t"}.get(esc, esc)
+
+    return re.sub(r"\\(x[0-9A-Fa-f]{2}|.)", one, body)
 
 
 def _to_regex(expr: str, rules: dict[str, str], depth: int = 0) -> str:
@@ -156,9 +161,8 @@ def test_every_accepted_call_parses_and_validates() -> None:
 
 def test_unsupported_schema_is_left_out_with_the_reason() -> None:
     weird = tool("weird", {"type": "object", "patternProperties": {"^x": {"type": "string"}}})
-    recursive = tool("tree", {"type": "object", "properties": {"node": {"$ref": "#/$defs/N"}},
-                              "$defs": {"N": {"type": "object", "properties": {"kids": {"type": "array",
-                                                                                        "items": {"$ref": "#/$defs/N"}}}}}})  # fmt: skip
+    node = {"type": "object", "properties": {"kids": {"type": "array", "items": {"$ref": "#/$defs/N"}}}}
+    recursive = tool("tree", {"type": "object", "properties": {"node": {"$ref": "#/$defs/N"}}, "$defs": {"N": node}})
     g = call_grammar([READ, weird, recursive])
     assert g.tools == ("read_file",)
     assert "patternProperties" in g.unsupported["weird"]

@@ -100,7 +100,8 @@ async def test_constrained_call_then_answer(scripted: ScriptedServer) -> None:
     decisions = [e.choice for e in events if isinstance(e, Decision)]
     assert decisions == ["read_file", "answer"]
     deltas = [e for e in events if isinstance(e, ToolCallDelta)]
-    assert deltas[0].name == "read_file" and "".join(e.arguments for e in deltas).lstrip().startswith('{"path": "todo.txt"}')
+    streamed = "".join(e.arguments for e in deltas).lstrip()
+    assert deltas[0].name == "read_file" and streamed.startswith('{"path": "todo.txt"}')
     results = [e for e in events if isinstance(e, ToolResult)]
     assert results[0].call.source == "grammar" and not results[0].is_error
     assert json.loads(results[0].call.arguments) == {"path": "todo.txt"}
@@ -142,7 +143,7 @@ async def test_repeated_call_is_answered_from_memory(scripted: ScriptedServer) -
     seen: list[str] = []
     agent = grammar_agent(scripted, files_tools(seen))
     scripted.script(starts_call(), call_json("read_file", {"path": "todo.txt"}), starts_call(),
-                    call_json("read_file", {"path": "todo.txt"}), text("Milk."))  # the last offers no tools  # fmt: skip
+                    call_json("read_file", {"path": "todo.txt"}), text("Milk."))  # fmt: skip
     events = await run(agent, "todo?")
     assert seen == ["todo.txt"]
     assert "grammar" not in scripted.requests[4] and scripted.requests[4].get("max_tokens") != 1
@@ -241,9 +242,9 @@ async def test_probe_of_a_plain_openai_server(scripted: ScriptedServer) -> None:
 
 
 async def test_probe_of_nothing_is_not_cached() -> None:
-    caps = await probe("http://127.0.0.1:9/v1", timeout=0.5)
+    caps = await probe("http://127.0.0.1:9/v1", wait=0.5)
     assert caps.source == "none"
-    assert (await probe("http://127.0.0.1:9/v1", timeout=0.5)).source == "none"
+    assert (await probe("http://127.0.0.1:9/v1", wait=0.5)).source == "none"
 
 
 def test_path_arguments_name_only_what_exists(tmp_path: Any) -> None:

@@ -133,8 +133,10 @@ class SlashCommands:
 
             self.print(_esc("\n".join(describe_hub(hub))))
         schemas = self.ui.bot.tools.schemas()
+        from assistant.steps import GrammarSteps
+
         steps = getattr(getattr(self.ui.bot, "agent", None), "steps", None)
-        if schemas and hasattr(steps, "grammar"):
+        if schemas and isinstance(steps, GrammarSteps):
             from assistant.grammar import Unsupported
 
             try:
