@@ -232,18 +232,12 @@ def in_process_argv(config: ServerConfig) -> list[str] | None:
 
 
 def _build_in_process(name: str, argv: list[str]) -> Any:
-    """The built-in server object, from our installed package's code: a module that would come from
-    the workspace (a shadowing ``mcp.py``, say) is refused, as ``python -I`` refuses it for a process."""
+    """The built-in server object, from our installed package's code. Nothing comes from the workspace:
+    the console script never has the current folder on ``sys.path``, and ``python -m assistant`` drops
+    it (assistant/__main__.py), as ``python -I`` does for a built-in started as a process."""
     import importlib
-    import sys
 
-    module = importlib.import_module(BUILTIN_SERVERS[name])
-    root = Path(argv[argv.index("--root") + 1] if "--root" in argv else Path.cwd()).resolve()
-    for mod in (module, sys.modules.get("mcp"), sys.modules.get("pydantic")):
-        where = Path(getattr(mod, "__file__", None) or "/").resolve()
-        if where.is_relative_to(root):
-            raise RuntimeError(f"refusing to run the built-in '{name}' server in-process: {where} is in the workspace")
-    return module.server_from_args(argv)
+    return importlib.import_module(BUILTIN_SERVERS[name]).server_from_args(argv)
 
 
 def _import_sdk(builtin: str | None = None) -> None:

@@ -55,7 +55,7 @@ def test_planted_modules_do_not_run_on_tools_list(ws: Path, tmp_path: Path) -> N
     plant(ws, marker)
     listed = run_cli("tools", "list", cwd=ws)
     assert listed.returncode == 0, listed.stderr
-    assert b"files  [stdio, built-in]  connected" in listed.stdout
+    assert b"files  [in-process, built-in]  connected" in listed.stdout
     assert not marker.exists(), f"workspace code ran: {marker.read_text()!r}"
 
 
