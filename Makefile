@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PYTHON ?= python3
 
-.PHONY: setup chat test test-fast lint bench clean
+.PHONY: setup chat test test-fast lint bench llm-venv clean
 
 $(STAMP): pyproject.toml scripts/build-llama-server.sh scripts/system-deps.sh
 	scripts/system-deps.sh
@@ -32,8 +32,13 @@ lint: setup
 	$(VENV)/bin/ruff format --check assistant evals
 	$(VENV)/bin/mypy
 
-bench: setup
+bench: setup llm-venv
 	$(PY) benchmarks/run_all.py
+
+# `llm` (PyPI), the peer benchmarks/bench_first_answer.py compares against, in a venv of its own
+# (benchmarks/.llm-venv): not a dependency of the project.
+llm-venv:
+	PYTHON=$(PYTHON) scripts/llm-bench-venv.sh
 
 clean:
 	rm -rf $(VENV) build *.egg-info

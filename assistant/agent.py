@@ -34,6 +34,7 @@ import json
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from assistant.context import ContextBuilder, ContextReport, EstimateCounter
@@ -49,15 +50,18 @@ from assistant.events import (
     StepStart,
     StreamError,
     TextDelta,
+    Timing,
     ToolCall,
     ToolCallReady,
     ToolResult,
     TurnEnd,
     Usage,
 )
+from assistant.steps import EndpointSteps, GrammarSteps, StepRunner, tool_prompt
 from assistant.tools import ToolRegistry
 
 if TYPE_CHECKING:
+    from assistant.profile import ModelProfile
     from assistant.retrieval import Passage
 
 
@@ -101,8 +105,10 @@ class Agent:
         fold_tool_results: bool = False,
         builder: ContextBuilder | None = None,
         retriever: PassageRetriever | None = None,
+        profile: ModelProfile | None = None,
     ) -> None:
         self.endpoint = endpoint
+        self.profile = profile
         self.tools = tools if tools is not None else ToolRegistry()
         self.conversation = conversation if conversation is not None else Conversation()
         self.system_prompt = system_prompt
@@ -116,6 +122,23 @@ class Agent:
         self.retrieval_enabled = True  # per-turn retrieval (when there is a retriever)
         self.last_sources: list[Passage] = []  # what the last turn retrieved, most relevant first
         self._retrieved: list[dict[str, Any]] = []  # those passages as messages for the builder
+        self.workspace: Path | None = None  # grammar profiles show its file names to the model
+        self.steps: StepRunner = self._step_runner()
+
+    def _step_runner(self) -> StepRunner:
+        if self.profile is not None and self.profile.tool_calls == "grammar":
+            self.builder.tool_prompt = lambda tools: tool_prompt(tools, self.workspace)
+            return GrammarSteps(self.endpoint, self.profile, workspace=lambda: self.workspace)
+        self.builder.tool_prompt = None
+        return EndpointSteps(self.endpoint)
+
+    def set_endpoint(self, endpoint: Endpoint, profile: ModelProfile | None = None) -> None:
+        """Use another endpoint or model (``/model``); the step runner follows its profile."""
+        self.endpoint = endpoint
+        if profile is not None:
+            self.profile = profile
+            self.builder.fold = profile.fold_results
+        self.steps = self._step_runner()
 
     @property
     def fold_tool_results(self) -> bool:
@@ -169,10 +192,12 @@ class Agent:
             yield ContextEvent(report)
             step = _Step()
             try:
-                async for event in self.endpoint.stream(report.messages, report.tools or None, **self.params):
+                async for event in self.steps.stream(report.messages, report.tools, self.params):
                     self._fold(step, event)
                     if isinstance(event, Usage):
                         report.actual_prompt_tokens = event.prompt_tokens
+                    elif isinstance(event, Timing):
+                        report.record_server_timings(event.server_timings)
                     yield event
             except asyncio.CancelledError:
                 self._save(Message("assistant", step.text, status="interrupted"))
@@ -199,8 +224,8 @@ class Agent:
                 self._trace("tool_result", id=result.call.id, name=result.call.name, is_error=result.is_error,
                             seconds=round(result.seconds, 6), content=result.content[:2000])  # fmt: skip
                 yield result
-            if self.fold_tool_results:
-                offer_tools = False  # small models: one tool round, then answer from the results
+            if self.fold_tool_results and not isinstance(self.steps, GrammarSteps):
+                offer_tools = False  # text calls: one tool round, then answer from the results
         raise MaxStepsExceeded(
             f"Stopped after {self.max_steps} model requests: the model kept calling tools.",
             hint="Raise max_steps (--max-steps) if the task needs more.",

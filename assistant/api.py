@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,13 +29,18 @@ from assistant.config import Settings, load_settings
 from assistant.conversation import Conversation
 from assistant.endpoint import Endpoint, EndpointConfig
 from assistant.errors import EndpointError
-from assistant.events import Event
+from assistant.events import Event, Finish
 from assistant.tools import Tool, ToolRegistry
 
 if TYPE_CHECKING:
     from assistant.context import ContextBuilder, ContextReport
+    from assistant.local.prefix import PrefixCache
+    from assistant.profile import Capabilities, ModelProfile
     from assistant.retrieval import Passage, RetrievalSetup, Retriever
     from assistant.toolhub import McpOptions, ToolHub
+
+
+WORKSPACE_TOOLS = ("read_file", "list_files")  # tools that mean the model works on a folder
 
 
 def default_system_prompt() -> str:
@@ -81,7 +87,11 @@ class Assistant:
         self.mcp = mcp
         self.hub: ToolHub | None = None
         self.retrieval: RetrievalSetup | None = None
+        self.profile: ModelProfile | None = None  # how this model is asked for tools (assistant/profile.py)
         self._stack = contextlib.AsyncExitStack()
+        self._prefix: PrefixCache | None = None  # the saved prompt prefix of a llama-server we started
+        self._prefix_key: str | None = None
+        self._prefix_done = False
 
     async def __aenter__(self) -> Assistant:
         try:
@@ -107,6 +117,28 @@ class Assistant:
         await tools_ready
         await index_ready
         self._attach_retrieval()
+        if self.agent is not None and self.hub is not None and any(n in self.tools.names() for n in WORKSPACE_TOOLS):
+            from assistant.toolhub import McpOptions
+
+            options = self.mcp if isinstance(self.mcp, McpOptions) else McpOptions()
+            self.agent.workspace = options.workspace_path()
+        self._use_prompt_cache()
+
+    def _use_prompt_cache(self) -> None:
+        """On our local llama-server: keep the prompt cache, and send every request to the slot that
+        holds our prefix (the one restored from disk on a server we own)."""
+        if self.endpoint is None or self.local_server is None:
+            return
+        extra: dict[str, Any] = {"cache_prompt": True}
+        if self.local_server.owned:
+            from assistant.local.models import get_model
+            from assistant.local.prefix import SLOT, PrefixCache
+
+            extra["id_slot"] = SLOT
+            sha = get_model(self.local_server.model).sha256
+            self._prefix = PrefixCache(self.local_server.root_url, sha, slot=SLOT, status=self.on_status)
+        config = self.endpoint.config
+        self.endpoint.config = replace(config, extra_body={**extra, **config.extra_body})
 
     async def _open_retrieval(self) -> None:
         from assistant.retrieval import RetrievalSetup, open_retriever
@@ -138,29 +170,21 @@ class Assistant:
         self.hub = await open_hub(self._stack, self.tools, options, self.on_status)
 
     async def _connect_endpoint(self) -> None:
+        from assistant.profile import llama_server_capabilities, probe
+
         s = self.settings
         base_url, model = s.base_url, s.model
         if base_url is None:
             base_url, model = await self._open_local()
-        endpoint = Endpoint(
-            EndpointConfig(
-                base_url=base_url,
-                model=model or "",
-                api_key=s.api_key,
-                timeout=s.timeout,
-                connect_timeout=s.connect_timeout,
-                max_retries=s.max_retries,
-                text_tool_calls=s.recognise_text_calls,
-                logprobs=s.logprobs if s.logprobs is not None else (5 if s.is_local else 0),
-            )
-        )
+            caps = llama_server_capabilities(base_url, model, self.local_server.ctx)
+        else:
+            caps = await probe(base_url, s.api_key)
+            model = await self._check_model(base_url, model, caps)
+            if caps.source == "cache" and model not in caps.models:
+                caps = await probe(base_url, s.api_key, use_cache=False)
+        self.profile = self._build_profile(model, caps)
+        endpoint = Endpoint(self._endpoint_config(base_url, model))
         self._stack.push_async_callback(endpoint.aclose)
-        if not model:
-            models = await endpoint.list_models()
-            if not models:
-                raise EndpointError(f"{base_url} lists no models.", hint="Pass --model.")
-            endpoint = Endpoint(_with_model(endpoint.config, models[0]))
-            self._stack.push_async_callback(endpoint.aclose)
         self.endpoint = endpoint
         params: dict[str, Any] = {"temperature": s.temperature, "max_tokens": s.max_tokens}
         self.agent = Agent(
@@ -170,9 +194,45 @@ class Assistant:
             system_prompt=self.system_prompt,
             max_steps=s.max_steps,
             params=params,
-            fold_tool_results=s.recognise_text_calls,
+            fold_tool_results=self.profile.fold_results,
             builder=await self._context_builder(endpoint.config.base_url),
+            profile=self.profile,
         )
+
+    def _build_profile(self, model: str, caps: Capabilities) -> ModelProfile:
+        from assistant.profile import build_profile
+
+        s = self.settings
+        return build_profile(model, caps, tool_calls=s.tool_calls, text_tool_calls=s.text_tool_calls,
+                             local=s.is_local)  # fmt: skip
+
+    def _endpoint_config(self, base_url: str, model: str) -> EndpointConfig:
+        s = self.settings
+        return EndpointConfig(
+            base_url=base_url,
+            model=model,
+            api_key=s.api_key,
+            timeout=s.timeout,
+            connect_timeout=s.connect_timeout,
+            max_retries=s.max_retries,
+            text_tool_calls=self.profile.text_tool_calls if self.profile else s.recognise_text_calls,
+            logprobs=s.logprobs if s.logprobs is not None else (5 if s.is_local else 0),
+        )
+
+    async def _check_model(self, base_url: str, model: str | None, caps: Capabilities) -> str:
+        """The model to ask for: the one given, else the first the endpoint lists."""
+        if model:
+            return model
+        models = list(caps.models)
+        if not models:
+            probe_endpoint = Endpoint(EndpointConfig(base_url=base_url, model="", api_key=self.settings.api_key))
+            try:
+                models = await probe_endpoint.list_models()
+            finally:
+                await probe_endpoint.aclose()
+        if not models:
+            raise EndpointError(f"{base_url} lists no models.", hint="Pass --model.")
+        return models[0]
 
     def _open_conversation(self) -> Conversation:
         """The conversation to continue, or a new one; in the SQLite history unless history=False."""
@@ -203,7 +263,7 @@ class Assistant:
             counter,
             window or s.context_size,
             reserve=s.max_tokens or 1024,
-            fold_tool_results=s.recognise_text_calls,
+            fold_tool_results=self.profile.fold_results if self.profile else s.recognise_text_calls,
             retrieval_share=s.retrieval_share,
         )
 
@@ -213,11 +273,12 @@ class Assistant:
         from assistant.local.server import open_local_server
 
         s = self.settings
+        name = local_model_name(s)
         status = self.on_status or (lambda _msg: None)
         started = time.perf_counter()
-        status(f"starting the local model {s.local_model} (llama-server)…")
+        status(f"starting the local model {name} (llama-server)…")
         server = await self._stack.enter_async_context(
-            open_local_server(s.local_model, ctx=s.context_size, progress=_progress_reporter(status))
+            open_local_server(name, ctx=s.context_size, progress=_progress_reporter(status), status=status)
         )
         self.local_server = server
         how = "started" if server.owned else "reusing the running `assistant serve`"
@@ -246,12 +307,44 @@ class Assistant:
 
     async def stream(self, text: str) -> AsyncIterator[Event]:
         """Events of one turn as they happen."""
-        async for event in self._require_agent().run(text):
+        agent = self._require_agent()
+        if self._prefix is not None and self._prefix_key is None:
+            await self._restore_prefix(agent)
+        async for event in agent.run(text):
             yield event
+            if self._prefix is not None and not self._prefix_done and isinstance(event, Finish):
+                await self._save_prefix(agent)  # the slot now holds this request: keep it for a cold start
+
+    async def _restore_prefix(self, agent: Agent) -> None:
+        from assistant.local.prefix import prefix_key
+
+        assert self._prefix is not None
+        self._prefix_key = prefix_key(self._prefix.model_sha256, agent.system_prompt, agent.tools.schemas())
+        if await self._prefix.restore(self._prefix_key) is not None:
+            self._prefix_done = True  # nothing to save: the file is there and works
+
+    async def _save_prefix(self, agent: Agent) -> None:
+        """After the first request that began with the keyed prefix: save the slot."""
+        from assistant.local.prefix import prefix_key
+
+        assert self._prefix is not None and self._prefix_key is not None
+        report = agent.last_report
+        key = prefix_key(self._prefix.model_sha256, agent.system_prompt, report.tools) if report else None
+        if key != self._prefix_key:
+            return  # e.g. this request offered no tools: the slot holds another prefix
+        self._prefix_done = True
+        if not self._prefix.has(self._prefix_key):
+            await self._prefix.save(self._prefix_key)
 
     async def ask(self, text: str) -> str:
         """One turn, drained: the final answer text."""
-        return await self._require_agent().ask(text)
+        from assistant.events import TurnEnd
+
+        final = ""
+        async for event in self.stream(text):
+            if isinstance(event, TurnEnd):
+                final = event.text
+        return final
 
     def new_conversation(self) -> None:
         """Start over: a new conversation (the old one stays in the history)."""
@@ -287,7 +380,11 @@ class Assistant:
             )  # fmt: skip
         new = Endpoint(replace(endpoint.config, model=name), tracer=endpoint.tracer)
         self._stack.push_async_callback(new.aclose)
-        agent.endpoint = self.endpoint = new
+        if self.profile is not None:
+            self.profile = self._build_profile(name, self.profile.capabilities)
+            new.config = replace(new.config, text_tool_calls=self.profile.text_tool_calls)
+        agent.set_endpoint(new, self.profile)
+        self.endpoint = new
 
     def forget_last_turn(self) -> str | None:
         """Remove the last turn (question, answer, tool calls) and return its question, for /retry."""
@@ -330,6 +427,22 @@ class Assistant:
         """Passages retrieved for the last turn, most relevant first (path, start_line, end_line, distance,
         text; ``location()`` gives ``path:12-30``). Empty when nothing was retrieved."""
         return list(self._require_agent().last_sources)
+
+
+def local_model_name(s: Settings) -> str:
+    """The local model to run: ``--model`` names one of the embedded models, else ``local_model``."""
+    from assistant.errors import ModelNotFound
+    from assistant.local.models import MODELS
+
+    if not s.model:
+        return s.local_model
+    if s.model in MODELS:
+        return s.model
+    names = sorted(MODELS)
+    raise ModelNotFound(
+        f"There is no local model '{s.model}'.", available=names,
+        hint="Local models: " + ", ".join(names) + ". For another endpoint give --base-url.",
+    )  # fmt: skip
 
 
 def _drop_if_empty(conv: Conversation) -> None:

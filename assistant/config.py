@@ -41,6 +41,7 @@ class Settings:
     local_model: str = DEFAULT_LOCAL_MODEL
     context_size: int = 8192
     text_tool_calls: bool | None = None  # None: on for the local model, off elsewhere
+    tool_calls: str = "auto"  # auto | native | grammar | text (see assistant/profile.py)
     max_steps: int = 8
     temperature: float | None = None
     max_tokens: int | None = None
@@ -79,6 +80,7 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "local_model": (str,),
     "context_size": (int,),
     "text_tool_calls": (bool,),
+    "tool_calls": (str,),
     "max_steps": (int,),
     "temperature": (float, int),
     "max_tokens": (int,),
@@ -174,6 +176,7 @@ def _env_values(env: dict[str, str]) -> dict[str, Any]:
         ("ASSISTANT_MODEL", "model"),
         ("ASSISTANT_LOCAL_MODEL", "local_model"),
         ("ASSISTANT_RETRIEVAL_URL", "retrieval_url"),
+        ("ASSISTANT_TOOL_CALLS", "tool_calls"),
         ("ASSISTANT_COLLECTION", "collection"),
         ("ASSISTANT_EMBEDDER", "embedder"),
     ):
@@ -225,6 +228,8 @@ def load_settings(
 
 
 def _check_retrieval(s: Settings) -> None:
+    if s.tool_calls not in ("auto", "native", "grammar", "text"):
+        raise ConfigError(f"tool_calls must be one of auto, native, grammar, text, not '{s.tool_calls}'.")
     if s.retrieval not in RETRIEVAL_MODES:
         raise ConfigError(f"retrieval must be one of {', '.join(RETRIEVAL_MODES)}, not '{s.retrieval}'.")
     if s.retrieval_top_k < 1:

@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -135,10 +136,7 @@ async def detect_counter(base_url: str) -> tuple[TokenCounter, int | None]:
         async with httpx.AsyncClient(timeout=3.0) as client:
             props = (await client.get(f"{root}/props")).json()
             window = int(props["default_generation_settings"]["n_ctx"])
-            probe = await client.post(f"{root}/tokenize", json={"content": "hi"})
-            probe.raise_for_status()
-            probe.json()["tokens"]
-    except Exception:
+    except Exception:  # no /tokenize probe: a server without one falls back to estimates on first use
         return EstimateCounter(), None
     return ServerTokenizer(root), window
 
@@ -166,7 +164,17 @@ class ContextReport:
     folded: bool = False
     messages: list[dict[str, Any]] = field(default_factory=list)
     tools: list[dict[str, Any]] = field(default_factory=list)
+    tools_in_prompt: bool = False  # described in the system prompt instead of the `tools` field
     actual_prompt_tokens: int | None = None  # from the server's usage, after the request
+    exact: Any = field(default=None, repr=False, compare=False)  # a task correcting estimates (see build())
+    cached_prompt_tokens: int | None = None  # reused from the server's prompt cache (llama-server ``cache_n``)
+    evaluated_prompt_tokens: int | None = None  # evaluated afresh by the server (llama-server ``prompt_n``)
+
+    def record_server_timings(self, timings: dict[str, Any]) -> None:
+        """Cached vs evaluated prompt tokens from llama-server's ``timings`` (nothing when absent)."""
+        cached, evaluated = timings.get("cache_n"), timings.get("prompt_n")
+        if isinstance(cached, int) and isinstance(evaluated, int):
+            self.cached_prompt_tokens, self.evaluated_prompt_tokens = cached, evaluated
 
     @property
     def total_tokens(self) -> int:
@@ -180,6 +188,8 @@ class ContextReport:
             "counted_by": self.counted_by,
             "total_tokens": self.total_tokens,
             "actual_prompt_tokens": self.actual_prompt_tokens,
+            "cached_prompt_tokens": self.cached_prompt_tokens,
+            "evaluated_prompt_tokens": self.evaluated_prompt_tokens,
             "sources": {k: {"messages": v.messages, "tokens": v.tokens} for k, v in self.sources.items()},
             "dropped": {
                 "turns": self.dropped_turns,
@@ -190,6 +200,7 @@ class ContextReport:
             "retrieval_budget": self.retrieval_budget,
             "kept_turns": self.kept_turns,
             "folded_tool_results": self.folded,
+            "tools_in_prompt": self.tools_in_prompt,
         }
 
 
@@ -212,6 +223,29 @@ def message_text(wire: dict[str, Any]) -> str:
     return str(text)
 
 
+PASSAGES_HEAD = "[Passages from my files, most relevant first:]"
+PASSAGES_ASK = ("[If these passages answer my question, answer from them and name the file and lines you used, "
+                "like path:12-30. If they do not, ignore them.]")  # fmt: skip
+
+
+def fold_passages(passages: list[dict[str, Any]], current: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Small models: retrieved passages inside the user's message, before the question, with the instruction.
+
+    Seen on the 0.5B model: passages as separate system messages were retrieved but not used
+    (2 of 5 right answers, no citation). In the user's turn, right before the question, they are.
+    """
+    from assistant.retrieval.retriever import PREAMBLE
+
+    bodies = [str(p.get("content") or "").removeprefix(PREAMBLE).strip() for p in passages]
+    block = PASSAGES_HEAD + "\n\n" + "\n\n".join(bodies) + "\n\n" + PASSAGES_ASK
+    out = [dict(m) for m in current]
+    for msg in out:
+        if msg.get("role") == "user":
+            msg["content"] = f"{block}\n\n{msg.get('content') or ''}"
+            return out
+    return [{"role": "user", "content": block}, *out]
+
+
 class ContextBuilder:
     def __init__(
         self,
@@ -222,8 +256,13 @@ class ContextBuilder:
         refill: float = 0.6,
         fold_tool_results: bool = False,
         retrieval_share: float = 0.25,
+        tool_prompt: Callable[[list[dict[str, Any]]], str] | None = None,
     ) -> None:
         self.counter = counter
+        self.estimate = counter if counter.method == "estimate" else EstimateCounter()
+        # With a tool_prompt, the tools are described in the system prompt (text), not sent as the
+        # request's `tools` field (grammar-constrained profiles); report.tools still lists them.
+        self.tool_prompt = tool_prompt
         self.retrieval_share = retrieval_share
         self.window = window
         self.reserve = min(reserve, window // 2)
@@ -234,8 +273,8 @@ class ContextBuilder:
     def render(self, turn: list[Message]) -> list[dict[str, Any]]:
         return fold_tool_exchanges(turn) if self.fold else [m.to_wire() for m in turn]
 
-    async def _tokens(self, wires: list[dict[str, Any]]) -> list[int]:
-        counts = await self.counter.count([message_text(w) for w in wires])
+    async def _tokens(self, wires: list[dict[str, Any]], counter: TokenCounter) -> list[int]:
+        counts = await counter.count([message_text(w) for w in wires])
         return [c + PER_MESSAGE_TOKENS for c in counts]
 
     async def build(
@@ -245,19 +284,70 @@ class ContextBuilder:
         tools: list[dict[str, Any]],
         retrieved: list[dict[str, Any]] | None = None,
     ) -> ContextReport:
-        """The request for the next step. The last turn (the current one) is never dropped."""
-        report = ContextReport(self.window, self.window - self.reserve, self.counter.method, folded=self.fold)
-        head: list[dict[str, Any]] = [{"role": "system", "content": system_prompt}] if system_prompt else []
-        head_tokens = await self._tokens(head)
-        report.sources["system"] = SourceReport(len(head), sum(head_tokens))
+        """The request for the next step. The last turn (the current one) is never dropped.
+
+        When everything surely fits (each token is at least one byte), exact counting from the
+        server's tokenizer does not hold the request back: the report starts with estimates and is
+        corrected in the background (``report.exact`` finishes it), long before anyone reads it.
+        """
+        args = (system_prompt, messages, tools, retrieved)
+        if self.counter.method == "server" and self._surely_fits(*args):
+            import asyncio
+
+            report = await self._build(self.estimate, *args)
+            report.exact = asyncio.ensure_future(self._correct(report, *args))
+            return report
+        return await self._build(self.counter, *args)
+
+    def _surely_fits(self, system_prompt: str | None, messages: list[Message], tools: list[dict[str, Any]],
+                     retrieved: list[dict[str, Any]] | None) -> bool:  # fmt: skip
+        """An upper bound: UTF-8 bytes, plus the template's tokens, within the prompt budget."""
+        wires = [m.to_wire() for m in messages] + list(retrieved or [])
+        size = len((system_prompt or "").encode("utf-8", "surrogatepass"))
+        size += sum(len(message_text(w).encode("utf-8", "surrogatepass")) for w in wires)
         if tools:
-            (tool_tokens,) = await self.counter.count([json.dumps(tools, ensure_ascii=False)])
+            if self.tool_prompt is not None:
+                text = self.tool_prompt(list(tools))
+            else:
+                text = json.dumps(tools, ensure_ascii=False)
+            size += len(text.encode("utf-8", "surrogatepass")) + TOOLS_PREAMBLE_TOKENS
+        size += PER_MESSAGE_TOKENS * (len(wires) + 1)
+        return size <= self.window - self.reserve
+
+    async def _correct(self, report: ContextReport, *args: Any) -> None:
+        try:
+            exact = await self._build(self.counter, *args)
+        except Exception:
+            return  # the estimates stay (counted_by says so)
+        report.sources, report.counted_by = exact.sources, exact.counted_by
+        report.retrieval_budget = exact.retrieval_budget
+
+    async def _build(
+        self,
+        counter: TokenCounter,
+        system_prompt: str | None,
+        messages: list[Message],
+        tools: list[dict[str, Any]],
+        retrieved: list[dict[str, Any]] | None = None,
+    ) -> ContextReport:
+        report = ContextReport(self.window, self.window - self.reserve, counter.method, folded=self.fold)
+        head: list[dict[str, Any]] = [{"role": "system", "content": system_prompt}] if system_prompt else []
+        head_tokens = await self._tokens(head, counter)
+        report.sources["system"] = SourceReport(len(head), sum(head_tokens))
+        if tools and self.tool_prompt is not None:
+            block = self.tool_prompt(list(tools))
+            (tool_tokens,) = await counter.count([block])
+            report.sources["tools"] = SourceReport(len(tools), tool_tokens)
+            report.tools_in_prompt = True
+            head = [{"role": "system", "content": f"{system_prompt}\n\n{block}" if system_prompt else block}]
+        elif tools:
+            (tool_tokens,) = await counter.count([json.dumps(tools, ensure_ascii=False)])
             report.sources["tools"] = SourceReport(len(tools), tool_tokens + TOOLS_PREAMBLE_TOKENS)
         turns = split_turns(messages)
         current = turns.pop() if turns else []
         current_wire = self.render(current)
-        await self._account_current(report, current, current_wire)
-        extra = await self._fit_retrieved(report, list(retrieved or []))
+        await self._account_current(report, current, current_wire, counter)
+        extra = await self._fit_retrieved(report, list(retrieved or []), counter)
         fixed = sum(s.tokens for s in report.sources.values())
         if fixed > report.budget:
             raise ContextOverflow(
@@ -266,7 +356,7 @@ class ContextBuilder:
                 hint="Shorten it, or use a model with a larger context.",
             )
         rendered = [self.render(t) for t in turns]
-        sizes = [sum(await self._tokens(w)) for w in rendered]
+        sizes = [sum(await self._tokens(w, counter)) for w in rendered]
         start = self._choose_cut(sizes, report.budget - fixed)
         kept = [w for ws in rendered[start:] for w in ws]
         report.sources["history"] = SourceReport(len(kept), sum(sizes[start:]))
@@ -274,15 +364,20 @@ class ContextBuilder:
         report.dropped_turns = start
         report.dropped_messages = sum(len(t) for t in turns[:start])
         report.dropped_tokens = sum(sizes[:start])
+        if self.fold and extra:
+            current_wire = fold_passages(extra, current_wire)
+            extra = []
         report.messages = head + kept + extra + current_wire
         report.tools = list(tools)
         return report
 
-    async def _fit_retrieved(self, report: ContextReport, passages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    async def _fit_retrieved(
+        self, report: ContextReport, passages: list[dict[str, Any]], counter: TokenCounter
+    ) -> list[dict[str, Any]]:
         """The passages (most relevant first) that fit the retrieval budget; the rest are dropped."""
         used = sum(s.tokens for s in report.sources.values())
         report.retrieval_budget = max(0, min(int(report.budget * self.retrieval_share), report.budget - used))
-        sizes = await self._tokens(passages)
+        sizes = await self._tokens(passages, counter)
         kept, total = 0, 0
         while kept < len(passages) and total + sizes[kept] <= report.retrieval_budget:
             total += sizes[kept]
@@ -291,13 +386,15 @@ class ContextBuilder:
         report.dropped_passages = len(passages) - kept
         return passages[:kept]
 
-    async def _account_current(self, report: ContextReport, current: list[Message], wire: list[dict[str, Any]]) -> None:
-        tokens = await self._tokens(wire)
+    async def _account_current(
+        self, report: ContextReport, current: list[Message], wire: list[dict[str, Any]], counter: TokenCounter
+    ) -> None:
+        tokens = await self._tokens(wire, counter)
         if self.fold or not current:
             report.sources["input"] = SourceReport(len(wire), sum(tokens))
             if self.fold and len(current) > 1:  # results folded into the input message
                 results = [m for m in current if m.role == "tool"]
-                counted = await self._tokens([m.to_wire() for m in results])
+                counted = await self._tokens([m.to_wire() for m in results], counter)
                 share = min(sum(counted), report.sources["input"].tokens)
                 report.sources["tool_results"] = SourceReport(len(results), share)
                 report.sources["input"].tokens -= share

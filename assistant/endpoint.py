@@ -1,10 +1,10 @@
 """The one boundary to the model: an async stream of typed events over any OpenAI-compatible server.
 
-Built on ``openai.AsyncOpenAI`` (imported lazily). The SDK already retries, with
-exponential backoff and ``Retry-After``, on connection errors, 408/409/429 and
-5xx before a response arrives; we set how many times. Once the stream has
-started nothing is retried: a cut ends in a ``StreamError`` event carrying the
-partial text. Every SDK error is mapped to our own exception types.
+Spoken over httpx by assistant/wire.py (the ``openai`` SDK would cost over a second of
+imports per command). Requests are retried, with exponential backoff and ``Retry-After``,
+on connection errors, 408/409/429 and 5xx before a response arrives; we set how many
+times. Once the stream has started nothing is retried: a cut ends in a ``StreamError``
+event carrying the partial text. Every transport error is mapped to our own exception types.
 """
 
 from __future__ import annotations
@@ -38,9 +38,8 @@ from assistant.events import (
 )
 
 if TYPE_CHECKING:
-    from openai import AsyncOpenAI
-
     from assistant.trace import Tracer
+    from assistant.wire import WireClient
 
 
 @dataclass(frozen=True)
@@ -71,23 +70,18 @@ class Endpoint:
         self.config = config
         self.tracer = tracer  # set or cleared at any time (`/trace on|off`)
         self.logprobs_with_tools = True  # cleared when the server refuses logprobs on requests with tools
-        self._client: AsyncOpenAI | None = None
+        self._client: WireClient | None = None
 
     @property
-    def client(self) -> AsyncOpenAI:
+    def client(self) -> WireClient:
         if self._client is None:
-            from openai import AsyncOpenAI, DefaultAsyncHttpx2Client, Timeout
+            from assistant.wire import WireClient
 
             cfg = self.config
-            timeout = Timeout(cfg.timeout, connect=cfg.connect_timeout)
-            hooks = {"request": [self._trace_request], "response": [self._trace_response]}
-            self._client = AsyncOpenAI(
-                base_url=cfg.base_url,
-                api_key=cfg.api_key or "no-key",
-                max_retries=cfg.max_retries,
-                timeout=timeout,
-                http_client=DefaultAsyncHttpx2Client(timeout=timeout, event_hooks=hooks),
-            )
+            self._client = WireClient(
+                cfg.base_url, cfg.api_key or "no-key", timeout=cfg.timeout, connect_timeout=cfg.connect_timeout,
+                max_retries=cfg.max_retries, on_request=self._trace_request, on_response=self._trace_response,
+            )  # fmt: skip
         return self._client
 
     async def _trace_request(self, request: Any) -> None:
@@ -100,14 +94,14 @@ class Endpoint:
 
     async def aclose(self) -> None:
         if self._client is not None:
-            await self._client.close()
+            await self._client.aclose()
             self._client = None
 
     async def list_models(self) -> list[str]:
         """Model ids the endpoint offers (GET /models)."""
         try:
-            page = await self.client.models.list()
-            return [m.id for m in page.data]
+            page = await self.client.get_json("models")
+            return [str(m["id"]) for m in page.get("data", []) if isinstance(m, dict) and "id" in m]
         except Exception as exc:
             raise map_error(exc, self.config) from None
 
@@ -115,27 +109,37 @@ class Endpoint:
         self,
         messages: Sequence[dict[str, Any]],
         tools: Sequence[dict[str, Any]] | None = None,
+        *,
+        text_call_tools: Sequence[dict[str, Any]] | None = None,
+        with_logprobs: bool = True,
         **params: Any,
     ) -> AsyncIterator[Event]:
         """One request, streamed: TextDelta/ToolCallDelta..., ToolCallReady*, Usage?, Timing, Finish.
 
+        ``text_call_tools``: recognise calls to these tools written as text (default: the offered
+        ``tools`` when the config says so). ``with_logprobs=False``: no logprobs unless ``params`` ask.
         Raises an EndpointError subclass if the request fails before the stream
         starts; yields StreamError then Finish("error") if it breaks after.
         """
         started = time.perf_counter()
-        stream = await self._open(messages, tools, params)
+        stream = await self._open(messages, tools, params, with_logprobs)
         first_byte = time.perf_counter() - started
-        state = _StreamState(tools if self.config.text_tool_calls else None)
+        recognise = text_call_tools if text_call_tools is not None else (tools if self.config.text_tool_calls else None)
+        state = _StreamState(recognise)
         try:
             async for chunk in stream:
                 if self.tracer is not None:
-                    self.tracer.write("sse", data=chunk.model_dump(exclude_none=True, exclude_unset=True))
+                    self.tracer.write("sse", data=chunk)
                 for event in state.on_chunk(chunk, started):
                     yield event
         except Exception as exc:
+            from assistant.wire import WireStreamError
+
             cause = exc.__cause__ or exc
             detail = _one_line(f"{type(cause).__name__}: {cause}", 120)
             message = f"The stream from {self.config.base_url} broke mid-answer (connection lost: {detail})"
+            if isinstance(exc, WireStreamError):
+                message = f"{self.config.base_url} reported an error mid-answer: {_one_line(str(exc), 160)}"
             if self.tracer is not None:
                 self.tracer.write("error", message=message)
             yield StreamError(message=message, partial_text=state.text)
@@ -177,14 +181,18 @@ class Endpoint:
         return timing
 
     async def _open(
-        self, messages: Sequence[dict[str, Any]], tools: Sequence[dict[str, Any]] | None, params: dict[str, Any]
+        self,
+        messages: Sequence[dict[str, Any]],
+        tools: Sequence[dict[str, Any]] | None,
+        params: dict[str, Any],
+        logprobs: bool = True,
     ) -> Any:
         body: dict[str, Any] = {"model": self.config.model, "messages": list(messages), "stream": True}
         if tools:
             body["tools"] = list(tools)
         if self.config.include_usage:
             body["stream_options"] = {"include_usage": True}
-        if self.config.logprobs and (self.logprobs_with_tools or not tools):
+        if logprobs and self.config.logprobs and (self.logprobs_with_tools or not tools):
             body["logprobs"] = True
             body["top_logprobs"] = self.config.logprobs
         body.update({k: v for k, v in params.items() if v is not None})
@@ -214,24 +222,8 @@ class Endpoint:
         return stream
 
     async def _post_stream(self, body: dict[str, Any]) -> Any:
-        """POST /chat/completions through the SDK's transport (auth, retries, SSE parsing).
-
-        ``chat.completions.create`` would first run the body through the SDK's
-        TypedDict transform, which costs ~0.1 ms per message (12 ms at 100
-        messages, measured in benchmarks/bench_loop_overhead.py). Our messages
-        are already plain JSON, so we post the body as it is.
-        """
-        from openai import AsyncStream
-        from openai.types.chat import ChatCompletion, ChatCompletionChunk
-
-        return await self.client.post(
-            "/chat/completions",
-            body=body,
-            cast_to=ChatCompletion,
-            options={"security": {"bearer_auth": True}},
-            stream=True,
-            stream_cls=AsyncStream[ChatCompletionChunk],
-        )
+        """POST /chat/completions, streamed: the body goes as it is (our messages are plain JSON)."""
+        return await self.client.post_stream("chat/completions", body)
 
     async def _explain(self, exc: Exception) -> EndpointError:
         err = map_error(exc, self.config)
@@ -267,47 +259,53 @@ class _StreamState:
 
             self.filter = TextCallFilter(text_call_tools)
 
-    def on_chunk(self, chunk: Any, started: float) -> list[Event]:
+    def on_chunk(self, chunk: dict[str, Any], started: float) -> list[Event]:
         self.saw_chunk = True
         events: list[Event] = []
-        extra = getattr(chunk, "model_extra", None) or {}
-        if isinstance(extra.get("timings"), dict):
-            self.server_timings = extra["timings"]
-        if chunk.usage is not None:
-            u = chunk.usage
-            self.usage = Usage(u.prompt_tokens or 0, u.completion_tokens or 0, u.total_tokens or 0)
-        for choice in chunk.choices or []:
-            delta = choice.delta
-            if delta is not None and delta.content:
+        if isinstance(chunk.get("timings"), dict):
+            self.server_timings = chunk["timings"]
+        u = chunk.get("usage")
+        if isinstance(u, dict):
+            self.usage = Usage(u.get("prompt_tokens") or 0, u.get("completion_tokens") or 0, u.get("total_tokens") or 0)
+        for choice in chunk.get("choices") or []:
+            if not isinstance(choice, dict):
+                continue
+            raw_delta = choice.get("delta")
+            delta: dict[str, Any] = raw_delta if isinstance(raw_delta, dict) else {}
+            content = delta.get("content")
+            if content and isinstance(content, str):
                 if self.first_token_at is None:
                     self.first_token_at = time.perf_counter() - started
-                self.text += delta.content
-                shown = self.filter.feed(delta.content) if self.filter else delta.content
+                self.text += content
+                shown = self.filter.feed(content) if self.filter else content
                 if shown:
                     events.append(TextDelta(shown))
-            lp = getattr(choice, "logprobs", None)
-            if lp is not None and lp.content:
-                events.append(_token_probs(lp.content))
-            for tc in (delta.tool_calls if delta is not None else None) or []:
-                events.append(self._on_tool_delta(tc, started))
-            if choice.finish_reason:
-                self.finish_reason = choice.finish_reason
+            lp = choice.get("logprobs")
+            if isinstance(lp, dict) and lp.get("content"):
+                events.append(_token_probs(lp["content"]))
+            for tc in delta.get("tool_calls") or []:
+                if isinstance(tc, dict):
+                    events.append(self._on_tool_delta(tc, started))
+            if choice.get("finish_reason"):
+                self.finish_reason = str(choice["finish_reason"])
                 self.saw_finish = True
         return events
 
-    def _on_tool_delta(self, tc: Any, started: float) -> ToolCallDelta:
+    def _on_tool_delta(self, tc: dict[str, Any], started: float) -> ToolCallDelta:
         if self.first_token_at is None:
             self.first_token_at = time.perf_counter() - started
-        index = tc.index if tc.index is not None else len(self.pending)
+        index = tc["index"] if isinstance(tc.get("index"), int) else len(self.pending)
         call = self.pending.setdefault(index, _PendingCall())
-        name = tc.function.name if tc.function is not None else None
-        args = (tc.function.arguments if tc.function is not None else None) or ""
-        if tc.id:
-            call.id = tc.id
+        raw_function = tc.get("function")
+        function: dict[str, Any] = raw_function if isinstance(raw_function, dict) else {}
+        name = function.get("name") or None
+        args = function.get("arguments") or ""
+        if tc.get("id"):
+            call.id = str(tc["id"])
         if name and name != call.name:  # sent once (OpenAI) or in pieces (some servers); a repeat adds nothing
             call.name += name
         call.arguments += args
-        return ToolCallDelta(index=index, id=tc.id, name=name, arguments=args)
+        return ToolCallDelta(index=index, id=tc.get("id"), name=name, arguments=args)
 
     def finish(self) -> list[Event]:
         events: list[Event] = []
@@ -329,68 +327,60 @@ class _StreamState:
         return events
 
 
-def _token_probs(content: Any) -> TokenProbs:
+def _token_probs(content: list[dict[str, Any]]) -> TokenProbs:
     return TokenProbs(
         tuple(
             TokenProb(
-                e.token,
-                float(e.logprob),
-                tuple((t.token, float(t.logprob)) for t in (e.top_logprobs or [])),
+                str(e.get("token", "")),
+                float(e.get("logprob", 0.0)),
+                tuple((str(t.get("token", "")), float(t.get("logprob", 0.0))) for t in (e.get("top_logprobs") or [])),
             )
             for e in content
+            if isinstance(e, dict)
         )
     )
 
 
 def map_error(exc: BaseException, config: EndpointConfig) -> EndpointError:
-    """Turn an SDK or transport error into one of ours, with one readable line."""
-    import openai
+    """Turn a transport error into one of ours, with one readable line."""
+    from assistant.wire import WireConnectionError, WireStatusError
 
     url = config.base_url
     if isinstance(exc, EndpointError):
         return exc
-    if isinstance(exc, openai.APITimeoutError):
+    if isinstance(exc, WireConnectionError) and exc.timeout:
         return EndpointUnreachable(
             f"Timed out waiting for {url}.", hint="Is the server overloaded? Raise timeout in the config."
         )
-    if isinstance(exc, openai.APIConnectionError):
+    if isinstance(exc, WireConnectionError):
         return EndpointUnreachable(
             f"Cannot reach the model endpoint at {url}.",
             hint="Is the server running, and is --base-url / OPENAI_BASE_URL right?",
         )
-    if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
-        return AuthenticationFailed(
-            f"{url} refused the API key (HTTP {exc.status_code}).",
-            hint="Set --api-key or OPENAI_API_KEY, or api_key_env in the config profile.",
-        )
-    if isinstance(exc, openai.NotFoundError):
-        detail = _short_detail(exc)
-        if "model" in detail.lower():
-            return ModelNotFound(f"{url}: {detail}")
-        return BadResponse(f"{url} answered 404 Not Found.", hint="Check the URL: it usually ends in /v1.")
-    if isinstance(exc, openai.RateLimitError):
-        return RateLimited(f"{url} is rate-limiting requests (HTTP 429) and retries ran out.")
-    if isinstance(exc, openai.APIStatusError):
-        return ServerError(f"{url} answered HTTP {exc.status_code}: {_short_detail(exc)}")
-    if isinstance(exc, openai.APIResponseValidationError | ValueError):
+    if isinstance(exc, WireStatusError):
+        return _status_error(exc, url)
+    if isinstance(exc, ValueError):
         return BadResponse(f"{url} sent a reply that is not valid OpenAI JSON: {_one_line(str(exc))}")
-    if isinstance(exc, openai.APIError):
-        return ServerError(f"{url} reported an error: {_one_line(exc.message)}")
-    if type(exc).__module__.split(".")[0] in ("httpx", "httpx2", "httpcore", "httpcore2"):
+    if type(exc).__module__.split(".")[0] in ("httpx", "httpcore"):
         detail = _one_line(str(exc)) or type(exc).__name__
         return EndpointUnreachable(f"The connection to {url} failed: {detail}.")
     return EndpointError(f"Unexpected error talking to {url}: {type(exc).__name__}: {_one_line(str(exc))}")
 
 
-def _short_detail(exc: Any) -> str:
-    body = getattr(exc, "body", None)
-    if isinstance(body, dict):
-        err = body.get("error", body)
-        if isinstance(err, dict) and err.get("message"):
-            return _one_line(str(err["message"]))
-        if isinstance(err, str):
-            return _one_line(err)
-    return _one_line(str(getattr(exc, "message", "") or exc))
+def _status_error(exc: Any, url: str) -> EndpointError:
+    status, detail = exc.status_code, _one_line(exc.detail())
+    if status in (401, 403):
+        return AuthenticationFailed(
+            f"{url} refused the API key (HTTP {status}).",
+            hint="Set --api-key or OPENAI_API_KEY, or api_key_env in the config profile.",
+        )
+    if status == 404:
+        if "model" in detail.lower():
+            return ModelNotFound(f"{url}: {detail}")
+        return BadResponse(f"{url} answered 404 Not Found.", hint="Check the URL: it usually ends in /v1.")
+    if status == 429:
+        return RateLimited(f"{url} is rate-limiting requests (HTTP 429) and retries ran out.")
+    return ServerError(f"{url} answered HTTP {status}: {detail}")
 
 
 def _one_line(text: str, limit: int = 200) -> str:

@@ -20,7 +20,7 @@ class ToolCall:
     id: str
     name: str
     arguments: str  # raw JSON text as the model produced it
-    source: Literal["native", "text"] = "native"  # text: recognised in message content
+    source: Literal["native", "text", "grammar"] = "native"  # text: recognised in content; grammar: constrained
 
     def parsed_arguments(self) -> dict[str, Any]:
         """Arguments as a dict; raises ValueError when they are not a JSON object."""
@@ -141,6 +141,15 @@ class Retrieved:
 
 
 @dataclass(frozen=True)
+class Decision:
+    """A grammar-constrained step chose what to do next: ``answer`` or a tool name."""
+
+    choice: str
+    seconds: float
+    kind: Literal["decision"] = "decision"
+
+
+@dataclass(frozen=True)
 class TurnEnd:
     text: str
     steps: int
@@ -170,6 +179,7 @@ Event = (
     | ToolResult
     | Notice
     | Retrieved
+    | Decision
     | TurnEnd
 )
 
@@ -178,4 +188,8 @@ def event_to_dict(event: Event) -> dict[str, Any]:
     """A JSON-ready dict of an event (for ``ask --json`` and traces)."""
     if isinstance(event, ContextEvent):
         return {"kind": event.kind, "report": event.report.summary()}
+    if isinstance(event, Timing):
+        # Cached vs evaluated prompt tokens of this request, from llama-server's timings when it sent them.
+        cached, evaluated = event.server_timings.get("cache_n"), event.server_timings.get("prompt_n")
+        return {**asdict(event), "prompt_tokens_cached": cached, "prompt_tokens_evaluated": evaluated}
     return asdict(event)

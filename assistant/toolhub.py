@@ -37,14 +37,16 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from assistant.approval import ApprovalStore, Approver, AskFn, trusted_project_settings
 from assistant.errors import ToolError
-from assistant.mcp_config import ServerConfig, load_servers
+from assistant.mcp_config import BUILTIN_SERVERS, ServerConfig, load_servers
 
 if TYPE_CHECKING:
+    from assistant.tool_memory import ToolMemory
     from assistant.tools import ToolRegistry
 
 _BAD_NAME_CHARS = re.compile(r"[^A-Za-z0-9_-]")
 _SDK_ERROR_PREFIX = re.compile(r"^Error executing tool [^:]+: ")
 CLOSE_TIMEOUT = 15.0
+CLOSE_GRACE = 0.5  # seconds a stdio server gets to exit by itself when the hub closes
 
 
 @dataclass(frozen=True)
@@ -216,8 +218,44 @@ def render_result(result: Any) -> tuple[str, bool]:
     return text, bool(result.is_error)
 
 
+def in_process_argv(config: ServerConfig) -> list[str] | None:
+    """A built-in server run as configured (no own command, env or cwd): its arguments, to build it
+    in this process; None when it must run as a process of its own."""
+    module = BUILTIN_SERVERS.get(config.name)
+    if not config.builtin or config.transport != "stdio" or config.env or config.cwd or module not in config.args:
+        return None
+    args = list(config.args)
+    return args[args.index(module) + 1 :]
+
+
+def _build_in_process(name: str, argv: list[str]) -> Any:
+    """The built-in server object (our installed package's code; nothing imported from the workspace)."""
+    import importlib
+
+    module = importlib.import_module(BUILTIN_SERVERS[name])
+    return module.server_from_args(argv)
+
+
+def _import_sdk(builtin: str | None = None) -> None:
+    """The SDK's imports (1 s or more), done in a worker thread: a blocked event loop would stall
+    whatever else is starting at the same time (e.g. the probe of a served model, which then times out)."""
+    import importlib
+
+    import mcp
+    import mcp.client.stdio
+
+    if builtin is not None:
+        importlib.import_module(BUILTIN_SERVERS[builtin])
+        import mcp.server.mcpserver  # noqa: F401
+
+
 class McpServer:
-    """One configured server: its connection (owned by one task), its tools, its state."""
+    """One configured server: its connection (owned by one task), its tools, its state.
+
+    With a remembered tool list (see assistant/tool_memory.py) the server offers those tools at
+    once: ``standby`` (an in-process built-in, connected on its first call) or ``starting`` (started
+    in the background); a call waits for the connection.
+    """
 
     def __init__(self, config: ServerConfig) -> None:
         self.config = config
@@ -232,6 +270,11 @@ class McpServer:
         self._stop = asyncio.Event()
         self._tail: _StderrTail | None = None
         self.pid: int | None = None  # stdio servers, while they run
+        self.in_process = in_process_argv(config)  # arguments of a built-in connected in this process
+        self.memory_key: str | None = None  # where its tool list is remembered
+        self.remembered: list[Any] | None = None  # the tools offered before the server answered
+        self.on_change: Callable[[McpServer], None] | None = None  # live tools differ from remembered ones
+        self._background: asyncio.Task[None] | None = None
 
     @property
     def state(self) -> str:
@@ -242,6 +285,38 @@ class McpServer:
     @property
     def startable(self) -> bool:
         return self._state == "not started"
+
+    @property
+    def offers_tools(self) -> bool:
+        if self.remembered is not None and self._state in ("standby", "starting", "connecting"):
+            return True
+        return self.state == "connected"
+
+    def offer_remembered(self, tools: list[Any]) -> None:
+        """Offer a remembered list now; in-process built-ins wait for their first call, others start now."""
+        self.tools, self.remembered = list(tools), list(tools)
+        if self.in_process is not None:
+            self._state = "standby"
+        else:
+            self._state = "starting"
+            self._background = asyncio.create_task(self._connect_and_check(), name=f"mcp-start:{self.name}")
+
+    async def ensure_connected(self) -> None:
+        """Wait for a standby or starting server to be connected (or to fail)."""
+        if self._state == "standby":
+            self._state = "starting"
+            self._background = asyncio.create_task(self._connect_and_check(), name=f"mcp-start:{self.name}")
+        if self._background is not None and not self._background.done():
+            await asyncio.shield(self._background)
+
+    async def _connect_and_check(self) -> None:
+        await self.connect()
+        changed = self.state != "connected" or not _same(self.tools, self.remembered or [])
+        if not changed and self.remembered is not None:
+            self.tools = self.remembered  # same tools (schemas cleaned alike): keep the order already offered
+        self.remembered = None
+        if changed and self.on_change is not None:
+            self.on_change(self)
 
     def skip(self, state: str, why: str) -> None:
         self._state, self.error = state, why
@@ -258,6 +333,8 @@ class McpServer:
             return
         started = time.perf_counter()
         self._state = "connecting"
+        self.error = None
+        await asyncio.to_thread(_import_sdk, self.name if self.in_process is not None else None)
         ready = asyncio.Event()
         self._task = asyncio.create_task(self._own(ready), name=f"mcp-server:{self.name}")
         try:
@@ -303,6 +380,8 @@ class McpServer:
 
     async def _transport(self, stack: contextlib.AsyncExitStack) -> Any:
         c = self.config
+        if self.in_process is not None:
+            return _build_in_process(c.name, self.in_process)  # the SDK's Client connects to it in-process
         if c.transport == "stdio":
             from mcp.client.stdio import StdioServerParameters
 
@@ -325,6 +404,8 @@ class McpServer:
         from mcp import MCPError
         from mcp_types import CONNECTION_CLOSED, REQUEST_TIMEOUT
 
+        if self._state == "standby" or (self._background is not None and not self._background.done()):
+            await self.ensure_connected()
         client = self._client
         if client is None or self.state != "connected":
             why = f": {self.error}" if self.error else ""
@@ -373,9 +454,28 @@ class McpServer:
             task.exception()  # retrieved: no "exception was never retrieved" warning
 
     async def close(self) -> None:
+        background = self._background
+        if background is not None and not background.done():
+            background.cancel()
+            await asyncio.wait({background}, timeout=CLOSE_TIMEOUT)
         await self._end_task(cancel=False)
-        if self._state == "connected":
+        if self._state in ("connected", "standby", "starting"):
             self._state = "closed"
+
+
+def _cleaned(tools: list[Any]) -> list[Any]:
+    """Tools as remembered: schemas already cleaned and checked (so a remembered list needs no jsonschema)."""
+    from dataclasses import replace
+
+    from assistant.tool_memory import remembered
+
+    return [replace(remembered(t), input_schema=_clean_schema(t.input_schema)) for t in tools]
+
+
+def _same(live: list[Any], remembered: list[Any]) -> bool:
+    from assistant.tool_memory import same_tools
+
+    return same_tools(_cleaned(live), remembered)
 
 
 async def _list_tools(client: Any) -> list[Any]:
@@ -390,13 +490,15 @@ async def _list_tools(client: Any) -> list[Any]:
     return tools
 
 
-def _clean_schema(schema: dict[str, Any] | None) -> dict[str, Any]:
+def _clean_schema(schema: dict[str, Any] | None, check: bool = True) -> dict[str, Any]:
     """The tool's input schema, as an object schema jsonschema accepts (else a permissive one)."""
-    import jsonschema
-
     out = {k: v for k, v in (schema or {}).items() if k not in ("title", "$schema")}
     out.setdefault("type", "object")
     out.setdefault("properties", {})
+    if not check:
+        return out
+    import jsonschema
+
     try:
         jsonschema.Draft202012Validator.check_schema(out)
     except jsonschema.SchemaError:
@@ -462,6 +564,10 @@ class ToolHub:
         self.tools: dict[str, McpTool] = {}
         self.start_seconds: float | None = None
         self._registered: set[str] = set()  # names this hub put into a registry
+        self._registry: ToolRegistry | None = None
+        self.memory: ToolMemory | None = None
+        self.workspace: Path | None = None
+        self.on_status: Callable[[str], None] | None = None
 
     async def __aenter__(self) -> ToolHub:
         await self.start()
@@ -471,19 +577,53 @@ class ToolHub:
         await self.aclose()
 
     async def start(self) -> None:
-        """Connect every startable server at once; failures are recorded, not raised."""
+        """Connect every startable server at once; failures are recorded, not raised.
+
+        With ``memory``, a server whose tool list is remembered is not waited for: its remembered
+        tools are offered now, and it starts in the background (in-process built-ins: on first call).
+        """
         started = time.perf_counter()
+        waited: list[McpServer] = []
+        for server in self.servers.values():
+            if not server.startable:
+                continue
+            tools = None
+            if self.memory is not None:
+                from assistant.tool_memory import config_key
+
+                server.memory_key = config_key(server.config, self.workspace, server.in_process is not None)
+                tools = self.memory.load(server.memory_key)
+            server.on_change = self._server_changed
+            if tools is not None:
+                server.offer_remembered(tools)
+            else:
+                waited.append(server)
         try:
-            await asyncio.gather(*(s.connect() for s in self.servers.values() if s.startable))
+            await asyncio.gather(*(s.connect() for s in waited))
         except BaseException:
             await self.aclose()
             raise
+        for server in waited:
+            self._remember(server)
         self.start_seconds = time.perf_counter() - started
         self.tools = self.build_tools()
 
+    def _remember(self, server: McpServer) -> None:
+        if self.memory is not None and server.memory_key and server.state == "connected":
+            self.memory.save(server.memory_key, _cleaned(server.tools))
+
+    def _server_changed(self, server: McpServer) -> None:
+        """A server's live tools differ from the remembered ones (or it failed): the next request
+        carries the new list."""
+        self._remember(server)
+        if server.state != "connected" and self.on_status is not None:
+            self.on_status(f"tool server '{server.name}' {server.state}: {server.error}")
+        if self._registry is not None:
+            self.register(self._registry)
+
     def build_tools(self, taken: Iterable[str] = ()) -> dict[str, McpTool]:
         taken_set = set(taken)
-        connected = [s for s in self.servers.values() if s.state == "connected"]
+        connected = [s for s in self.servers.values() if s.offers_tools]
         counts: dict[str, int] = {}
         for server in connected:
             for t in server.tools:
@@ -501,7 +641,9 @@ class ToolHub:
         return tools
 
     def _tool(self, server: McpServer, t: Any, name: str) -> McpTool:
-        params = _clean_schema(t.input_schema)
+        from assistant.tool_memory import RememberedTool
+
+        params = _clean_schema(t.input_schema, check=not isinstance(t, RememberedTool))  # remembered: checked
         read_only = bool(t.annotations is not None and t.annotations.read_only_hint)
         policy = server.config.policy_for(t.name)
         if policy == "auto":
@@ -516,6 +658,7 @@ class ToolHub:
 
         Tools whose policy is ``deny`` are not offered to the model at all.
         """
+        self._registry = registry
         for name in self._registered:
             registry.remove(name)
         self.tools = self.build_tools(taken=registry.names())
@@ -528,7 +671,18 @@ class ToolHub:
         return [s for s in self.servers.values() if s.state in ("failed", "exited", "not trusted")]
 
     async def aclose(self) -> None:
-        await asyncio.gather(*(s.close() for s in self.servers.values()), return_exceptions=True)
+        """Close every server at once. A stdio server still running after ``CLOSE_GRACE`` (most exit
+        as soon as their stdin closes) has its process group killed instead of waited for."""
+        tasks = {asyncio.ensure_future(s.close()): s for s in self.servers.values()}
+        if not tasks:
+            return
+        _, pending = await asyncio.wait(tasks, timeout=CLOSE_GRACE)
+        for task in pending:
+            _kill_group(tasks[task].pid)
+        await asyncio.wait(tasks)
+        for task in tasks:
+            if not task.cancelled():
+                task.exception()  # retrieved: nothing is raised from closing
 
 
 @dataclass
@@ -542,6 +696,7 @@ class McpOptions:
     ask: AskFn | None = None  # how to ask (None: nobody to ask, such calls are denied)
     on_progress: ProgressFn | None = None
     store: ApprovalStore | None = field(default=None, repr=False)
+    remember_tools: bool = True  # offer remembered tool lists at once (see assistant/tool_memory.py)
 
     def workspace_path(self) -> Path:
         return Path(self.workspace or Path.cwd()).expanduser().resolve()
@@ -561,6 +716,10 @@ async def open_hub(stack: contextlib.AsyncExitStack, registry: ToolRegistry, opt
     if all(c.disabled for c in configs):
         return None
     hub = ToolHub(configs, on_progress=options.on_progress)
+    if options.remember_tools:
+        from assistant.tool_memory import ToolMemory
+
+        hub.memory, hub.workspace, hub.on_status = ToolMemory(), workspace, status
     stack.push_async_callback(hub.aclose)
     await hub.start()
     for server in hub.failures():

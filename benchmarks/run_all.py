@@ -9,6 +9,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 BENCHES = [
     "bench_startup.py",
+    "bench_first_answer.py",
     "bench_loop_overhead.py",
     "bench_ttft.py",
     "bench_textcalls.py",
@@ -18,6 +19,8 @@ BENCHES = [
     "bench_chat.py",
     "bench_evals.py",
     "bench_mcp.py",
+    "bench_tooluse.py",  # the dev set on the local model (--set test|chains for the others)
+    "bench_grounded.py",
     "bench_sandbox.py",
 ]
 

@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assistant.endpoint import Endpoint
 from assistant.errors import MaxStepsExceeded, StreamInterrupted
-from assistant.events import Finish, StreamError, TextDelta, Timing, ToolResult, TurnEnd, Usage
+from assistant.events import Finish, StreamError, TextDelta, Timing, TokenProbs, ToolResult, TurnEnd, Usage
 
 from .extract import answer_text, extract_code
 from .prompts import Template, agent_system_prompt
 from .sandbox import Sandbox
 from .suites import Task
+
+if TYPE_CHECKING:
+    from assistant.profile import ModelProfile
 
 
 @dataclass
@@ -37,6 +40,8 @@ class Generation:
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
     fallback_code: str = ""  # agent: the last code the model ran, if its answer has none
     server_timings: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)  # mode-specific facts kept in the record
+    workspace: Any = None  # repository tasks: the evals.repotasks.Workspace to judge
 
 
 async def generate_direct(endpoint: Endpoint, template: Template, task: Task, params: dict[str, Any]) -> Generation:
@@ -48,9 +53,12 @@ async def generate_direct(endpoint: Endpoint, template: Template, task: Task, pa
     started = time.perf_counter()
     output = ""
     gen = Generation(messages, "", "")
+    logprobs: list[float] = []
     async for event in endpoint.stream(messages, None, **request):
         if isinstance(event, TextDelta):
             output += event.text
+        elif isinstance(event, TokenProbs):
+            logprobs.extend(t.logprob for t in event.tokens)
         elif isinstance(event, Usage):
             gen.prompt_tokens, gen.completion_tokens = event.prompt_tokens, event.completion_tokens
         elif isinstance(event, Timing):
@@ -61,9 +69,21 @@ async def generate_direct(endpoint: Endpoint, template: Template, task: Task, pa
         elif isinstance(event, StreamError):
             raise StreamInterrupted(event.message)
     gen.seconds = time.perf_counter() - started
+    if logprobs:
+        gen.extra["confidence"] = confidence_of(logprobs)
     gen.output = output
     gen.text = answer_text(output, template.prefill, template.stop if template.prefill else ())
     return gen
+
+
+def confidence_of(logprobs: list[float]) -> dict[str, Any]:
+    """How sure the model was of its answer, from the probability it gave each token it wrote."""
+    import math
+
+    probs = [math.exp(lp) for lp in logprobs]
+    return {"tokens": len(probs), "mean_prob": round(sum(probs) / len(probs), 5), "min_prob": round(min(probs), 5),
+            "mean_logprob": round(sum(logprobs) / len(logprobs), 5),
+            "low_tokens": sum(1 for p in probs if p < 0.5)}  # fmt: skip
 
 
 AGENT_USER = (
@@ -81,7 +101,12 @@ def _format_run(result: Any) -> str:
 
 
 async def generate_agent(
-    endpoint: Endpoint, task: Task, sandbox: Sandbox, params: dict[str, Any], max_steps: int
+    endpoint: Endpoint,
+    task: Task,
+    sandbox: Sandbox,
+    params: dict[str, Any],
+    max_steps: int,
+    profile: ModelProfile | None = None,
 ) -> Generation:
     """The task through the agent loop, with a sandboxed ``run_python`` tool; the model may iterate."""
     from assistant.agent import Agent
@@ -100,7 +125,8 @@ async def generate_agent(
         ran.append(code)
         return _format_run(await sandbox.run(code))
 
-    agent = Agent(endpoint, tools, system_prompt=agent_system_prompt(), max_steps=max_steps, params=params)
+    agent = Agent(endpoint, tools, system_prompt=agent_system_prompt(), max_steps=max_steps, params=params,
+                  profile=profile, fold_tool_results=profile.fold_results if profile else False)  # fmt: skip
     gen = Generation([], "", "", steps=0)
     started = time.perf_counter()
     try:

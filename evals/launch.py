@@ -14,9 +14,12 @@ import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assistant.config import Settings
+
+if TYPE_CHECKING:
+    from assistant.profile import Capabilities, ModelProfile
 from assistant.endpoint import Endpoint, EndpointConfig
 
 from .prompts import Template, get_template
@@ -29,7 +32,9 @@ HARNESS_VERSION = 1
 SLOT_CONTEXT = 4096  # tokens per llama-server slot: prompt + up to 2048 generated, agent turns
 # Settings that define a run; resuming with any of them changed would mix two experiments.
 IDENTITY = ("suite", "suite_sha256", "task_ids", "mode", "template", "model", "model_file_sha256",
-            "samples", "params", "max_steps", "extract", "sandbox_limits")  # fmt: skip
+            "samples", "params", "max_steps", "extract", "sandbox_limits", "retrieval", "time_limit",
+            "server_args")  # fmt: skip
+REPO_SLOT_CONTEXT = 8192  # repository tasks: tool schemas, file contents and several steps
 
 
 def runs_dir() -> Path:
@@ -50,7 +55,12 @@ class EvalRequest:
     top_p: float | None = None
     seed: int | None = None
     max_tokens: int | None = None
-    max_steps: int = 6
+    max_steps: int | None = None  # agent mode: 6 for function suites, 12 for repository tasks
+    time_limit: float = 300.0  # repository tasks: wall seconds per attempt
+    retrieval: bool = False  # repository tasks: index the copy, passages in every turn
+    server_args: tuple[str, ...] = ()  # extra llama-server flags (local model), e.g. --cache-type-k q8_0
+    model_path: Path | None = None  # local model: this GGUF file instead of the registered one
+    logprobs: bool = True  # direct mode: record the probability of every answer token (observation only)
     concurrency: int = 4
     threads: int | None = None  # llama-server threads (local model); None: its default (all cores)
     timeout: float = 10.0
@@ -70,17 +80,48 @@ class Target:
     model: str
     base_url: str
     info: dict[str, Any]
+    profile: ModelProfile | None = None  # how the model is asked for tools: the same as the chat's
+    pid: int | None = None  # our local llama-server's process (for its peak memory)
+    model_file: Path | None = None
+
+
+def server_facts(target: Target) -> dict[str, Any]:
+    """Peak resident memory of our llama-server so far, and the model file's size (local model only)."""
+    facts: dict[str, Any] = {}
+    if target.model_file is not None:
+        facts["model_file_bytes"] = target.model_file.stat().st_size
+    if target.pid is not None:
+        try:
+            status = Path(f"/proc/{target.pid}/status").read_text()
+        except OSError:
+            return facts
+        for line in status.splitlines():
+            if line.startswith("VmHWM:"):
+                facts["peak_rss_mb"] = round(int(line.split()[1]) / 1024, 1)
+    return facts
 
 
 @contextlib.asynccontextmanager
-async def open_target(settings: Settings, concurrency: int, threads: int | None = None) -> AsyncIterator[Target]:
+async def open_target(
+    settings: Settings,
+    concurrency: int,
+    threads: int | None = None,
+    *,
+    slot_context: int = SLOT_CONTEXT,
+    server_args: tuple[str, ...] = (),
+    model_path: Path | None = None,
+) -> AsyncIterator[Target]:
     """The configured endpoint, or our own local llama-server with ``concurrency`` slots."""
     if settings.base_url is not None:
+        from assistant.profile import probe
+
         endpoint = Endpoint(_endpoint_config(settings, settings.base_url, settings.model or ""))
         try:
-            model = settings.model or (await endpoint.list_models() or [""])[0]
-            endpoint.config = _endpoint_config(settings, settings.base_url, model)
-            yield Target(endpoint, model, settings.base_url, {"kind": "remote", "quantization": "unknown"})
+            caps = await probe(settings.base_url, settings.api_key)
+            model = settings.model or (list(caps.models) or await endpoint.list_models() or [""])[0]
+            profile = _profile(settings, model, caps)
+            endpoint.config = _endpoint_config(settings, settings.base_url, model, profile)
+            yield Target(endpoint, model, settings.base_url, {"kind": "remote", "quantization": "unknown"}, profile)
         finally:
             await endpoint.aclose()
         return
@@ -89,23 +130,55 @@ async def open_target(settings: Settings, concurrency: int, threads: int | None 
 
     spec = get_model(settings.local_model)
     slots = max(1, concurrency)
-    options: dict[str, Any] = {"parallel": slots, "threads": threads}
-    async with open_local_server(spec.name, ctx=SLOT_CONTEXT * slots, reuse=False, **options) as server:
-        endpoint = Endpoint(_endpoint_config(settings, server.base_url, server.model))
+    args = tuple(server_args)
+    if model_path is not None:
+        args += ("--model", str(model_path))  # llama-server takes the last --model given
+    options: dict[str, Any] = {"parallel": slots, "threads": threads, "extra_args": args}
+    async with open_local_server(spec.name, ctx=slot_context * slots, reuse=False, **options) as server:
+        from assistant.profile import llama_server_capabilities
+
+        caps = llama_server_capabilities(server.base_url, server.model, slot_context)
+        profile = _profile(settings, server.model, caps)
+        endpoint = Endpoint(_endpoint_config(settings, server.base_url, server.model, profile))
         info = {"kind": "local", "model": spec.display_name, "file_sha256": spec.sha256, "slots": slots,
-                "threads": threads, "context_per_slot": SLOT_CONTEXT}  # fmt: skip
+                "threads": threads, "context_per_slot": slot_context, "server_args": list(server_args),
+                "model_path": str(model_path) if model_path else None}  # fmt: skip
+        if model_path is not None:
+            info["file_sha256"] = _file_sha256(model_path)
         info.update(await _server_props(server.root_url))
         try:
-            yield Target(endpoint, server.model, server.base_url, info)
+            yield Target(
+                endpoint, server.model, server.base_url, info, profile, server.pid, model_path or server.model_path
+            )
         finally:
             await endpoint.aclose()
 
 
-def _endpoint_config(settings: Settings, base_url: str, model: str) -> EndpointConfig:
+def _profile(settings: Settings, model: str, caps: Capabilities) -> ModelProfile:
+    """The same profile decision as the chat's (assistant.api.Assistant)."""
+    from assistant.profile import build_profile
+
+    return build_profile(model, caps, tool_calls=settings.tool_calls, text_tool_calls=settings.text_tool_calls,
+                         local=settings.is_local)  # fmt: skip
+
+
+def _file_sha256(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _endpoint_config(
+    settings: Settings, base_url: str, model: str, profile: ModelProfile | None = None
+) -> EndpointConfig:
     return EndpointConfig(
         base_url=base_url, model=model, api_key=settings.api_key, timeout=settings.timeout,
         connect_timeout=settings.connect_timeout, max_retries=settings.max_retries,
-        text_tool_calls=settings.recognise_text_calls,
+        text_tool_calls=profile.text_tool_calls if profile else settings.recognise_text_calls,
     )  # fmt: skip
 
 
@@ -144,14 +217,47 @@ def build_config(
         "created": dt.datetime.now().isoformat(timespec="seconds"),
         "command": req.command, "suite": suite.name, "suite_source": suite.source, "suite_sha256": suite.sha256,
         "task_ids": [t.task_id for t in suite.tasks], "mode": req.mode,
-        "template": template.to_dict() if req.mode == "direct" else {"name": "agent"},
+        "template": _template_record(req, suite, template),
         "model": target.model, "model_file_sha256": target.info.get("file_sha256"), "base_url": target.base_url,
         "endpoint": target.info, "quantization": target.info.get("quantization", "unknown"),
+        "profile": target.profile.to_dict() if target.profile else None,
         "samples": req.samples, "params": sampling_params(req, template), "seed": req.seed,
-        "max_steps": req.max_steps if req.mode == "agent" else None, "concurrency": req.concurrency,
+        "max_steps": _max_steps(req, suite) if req.mode == "agent" else None, "concurrency": req.concurrency,
+        "retrieval": req.retrieval, "time_limit": req.time_limit if _is_repo(suite) else None,
+        "server_args": list(req.server_args),
         "extract": {"strategy": req.extract, "sanitize": req.sanitize},
         "sandbox": sandbox.describe(), "sandbox_limits": {"timeout_s": sandbox.limits.time_s},
     }  # fmt: skip
+
+
+def _is_repo(suite: Suite) -> bool:
+    from .repotasks import RepoTask
+
+    return any(isinstance(t, RepoTask) for t in suite.tasks)
+
+
+def _max_steps(req: EvalRequest, suite: Suite) -> int:
+    return req.max_steps if req.max_steps is not None else (12 if _is_repo(suite) else 6)
+
+
+def _template_record(req: EvalRequest, suite: Suite, template: Template) -> dict[str, Any]:
+    if _is_repo(suite):
+        return {"name": f"repo-{req.mode}"}
+    return template.to_dict() if req.mode == "direct" else {"name": "agent"}
+
+
+def repo_solver(req: EvalRequest, suite: Suite, settings: Settings, target: Target) -> Any:
+    """What runs repository tasks: an ``Assistant`` on the target endpoint (see evals/repoagent.py)."""
+    from dataclasses import replace
+
+    from .repoagent import RepoSolver
+
+    local = target.info.get("kind") == "local"
+    pointed = replace(settings, base_url=target.base_url, model=target.model,
+                      text_tool_calls=settings.recognise_text_calls,
+                      logprobs=settings.logprobs if settings.logprobs is not None else (5 if local else 0))  # fmt: skip
+    return RepoSolver(pointed, mode=req.mode, max_steps=_max_steps(req, suite), time_limit=req.time_limit,
+                      retrieval=req.retrieval)  # fmt: skip
 
 
 def check_resumable(old: dict[str, Any], new: dict[str, Any]) -> None:
@@ -175,7 +281,12 @@ async def run_eval(
     suite = load_suite(req.suite).select(req.task_ids, req.limit)
     template = get_template(req.template)
     sandbox = Sandbox(eval_limits(req.timeout))
-    async with open_target(settings, req.concurrency, req.threads) as target:
+    repo = _is_repo(suite)
+    if req.retrieval and not repo:
+        raise RunError("--retrieval needs a repository task suite (the copy of the repository is what is indexed).")
+    slot_context = REPO_SLOT_CONTEXT if repo else SLOT_CONTEXT
+    async with open_target(settings, req.concurrency, req.threads, slot_context=slot_context,
+                           server_args=req.server_args, model_path=req.model_path) as target:  # fmt: skip
         store = RunStore(req.out or runs_dir() / (req.name or default_name(req, target.model)))
         req.name = store.name
         config = build_config(req, suite, template, target, sandbox)
@@ -187,11 +298,23 @@ async def run_eval(
         store.write_config(config)
         options = RunOptions(
             mode=req.mode, samples=req.samples, params=sampling_params(req, template),
-            concurrency=req.concurrency, max_steps=req.max_steps, extract_strategy=req.extract, sanitize=req.sanitize,
+            concurrency=req.concurrency, max_steps=_max_steps(req, suite), extract_strategy=req.extract,
+            sanitize=req.sanitize,
             retries=req.retries, retry_wait=req.retry_wait, max_consecutive_errors=req.max_consecutive_errors,
         )  # fmt: skip
-        runner = Runner(store, suite, target.endpoint, sandbox, template, options, on_progress)
+        if req.logprobs and req.mode == "direct" and not repo:
+            from dataclasses import replace
+
+            target.endpoint.config = replace(target.endpoint.config, logprobs=1)
+        solver = repo_solver(req, suite, settings, target) if repo else None
+        runner = Runner(
+            store, suite, target.endpoint, sandbox, template, options, on_progress, repo=solver, profile=target.profile
+        )
         if on_start is not None:
             on_start(store, runner, sandbox)
         summary = await runner.run()
+        facts = server_facts(target)
+        if facts:
+            summary["server"] = facts
+            store.write_summary(summary)
     return store, summary

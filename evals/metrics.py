@@ -50,7 +50,7 @@ def rate(successes: int, total: int) -> dict[str, float | int | list[float]]:
 
 
 def pass_at_k_table(
-    counts: dict[str, tuple[int, int]], ks: Sequence[int] = (1, 10, 100)
+    counts: dict[str, tuple[int, int]], ks: Sequence[int] = (1, 5, 10, 100)
 ) -> dict[str, dict[str, object]]:
     """{"pass@k": {"value", "ci95", "tasks"}} for every k that all tasks have enough samples for."""
     out: dict[str, dict[str, object]] = {}

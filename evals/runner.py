@@ -26,7 +26,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assistant.endpoint import Endpoint
 from assistant.errors import AssistantError, EndpointError, StreamInterrupted
@@ -34,10 +34,15 @@ from assistant.errors import AssistantError, EndpointError, StreamInterrupted
 from .extract import extract
 from .generate import Generation, generate_agent, generate_direct
 from .prompts import Template
+from .repoagent import RepoSolver
+from .repotasks import RepoTask, judge
 from .sandbox import Sandbox
 from .store import FINAL_VERDICTS, RunStore, key, latest_by_key
 from .suites import Suite, Task, score
 from .summary import summarize
+
+if TYPE_CHECKING:
+    from assistant.profile import ModelProfile
 
 
 class EndpointDown(AssistantError):
@@ -82,8 +87,13 @@ class Runner:
         template: Template,
         options: RunOptions,
         on_progress: ProgressFn | None = None,
+        repo: RepoSolver | None = None,
+        *,
+        profile: ModelProfile | None = None,
     ) -> None:
+        self.profile = profile  # agent mode: the chat's model profile (assistant/profile.py)
         self.store = store
+        self.repo = repo
         self.suite = suite
         self.endpoint = endpoint
         self.sandbox = sandbox
@@ -185,8 +195,13 @@ class Runner:
                 break
             started = time.perf_counter() - self._t0
             try:
-                if self.opt.mode == "agent":
-                    gen = await generate_agent(self.endpoint, task, self.sandbox, params, self.opt.max_steps)
+                if isinstance(task, RepoTask):
+                    if self.repo is None:
+                        raise RuntimeError("repository tasks need a RepoSolver")
+                    gen = await self.repo.attempt(task, params)
+                elif self.opt.mode == "agent":
+                    gen = await generate_agent(self.endpoint, task, self.sandbox, params, self.opt.max_steps,
+                                               self.profile)  # fmt: skip
                 else:
                     gen = await generate_direct(self.endpoint, self.template, task, params)
             except (EndpointError, StreamInterrupted) as exc:
@@ -211,9 +226,13 @@ class Runner:
             timing={"generate_s": round(gen.seconds, 3), "first_token_s": gen.first_token_s,
                     "start_s": round(gen.started, 3), "end_s": round(gen.ended, 3), "server": gen.server_timings},
         )  # fmt: skip
+        record.update(gen.extra)
         return record
 
     async def _score(self, task: Task, gen: Generation, record: dict[str, Any]) -> None:
+        if isinstance(task, RepoTask):
+            await self._score_repo(task, gen, record)
+            return
         ex = extract(gen.text, task.entry_point, self.opt.extract_strategy, self.opt.sanitize)  # type: ignore[arg-type]
         how = ex.how
         if not ex.code and gen.fallback_code:
@@ -228,5 +247,20 @@ class Runner:
             verdict = await score(self.sandbox, task, ex.completion)
             record.update(verdict="passed" if verdict.passed else "failed", result=verdict.result,
                           test_output=verdict.output)  # fmt: skip
+        record["timing"]["score_s"] = round(time.perf_counter() - started, 3)
+        record["timing"]["recorded_s"] = round(time.perf_counter() - self._t0, 3)
+
+    async def _score_repo(self, task: RepoTask, gen: Generation, record: dict[str, Any]) -> None:
+        started = time.perf_counter()
+        try:
+            verdict = await judge(task, gen.workspace, self.sandbox)
+        finally:
+            gen.workspace.cleanup()
+        limit = {"max_steps": "step limit reached", "time_limit": "time limit reached",
+                 "error": f"agent stopped: {gen.extra.get('agent_error')}"}.get(gen.finish_reason)  # fmt: skip
+        result = f"{verdict.result} ({limit})" if limit and not verdict.passed else verdict.result
+        record.update(verdict="passed" if verdict.passed else "failed", result=result, test_output=verdict.output,
+                      violations=list(verdict.violations), skipped_files=list(verdict.skipped), diff=verdict.diff,
+                      completion=verdict.diff, kind=task.kind, difficulty=task.difficulty)  # fmt: skip
         record["timing"]["score_s"] = round(time.perf_counter() - started, 3)
         record["timing"]["recorded_s"] = round(time.perf_counter() - self._t0, 3)

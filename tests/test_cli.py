@@ -65,7 +65,8 @@ def test_ask_json_events(scripted: ScriptedServer) -> None:
     proc = run("ask", "x", "--json", "--base-url", scripted.base_url, "-m", "m")
     events = [json.loads(line) for line in proc.stdout.splitlines()]
     kinds = [e["kind"] for e in events]
-    assert kinds[0] == "step_start" and kinds[-1] == "turn_end"
+    assert kinds[0] == "profile" and kinds[1] == "step_start" and kinds[-1] == "turn_end"
+    assert events[0]["tool_calls"] == "native" and events[0]["model"] == "m"  # a plain OpenAI-compatible server
     assert "".join(e["text"] for e in events if e["kind"] == "text") == "a b"
     assert "usage" in kinds and "timing" in kinds
 

@@ -134,3 +134,49 @@ async def test_200_turn_conversation_keeps_working_on_the_local_model(local_data
             assert report.actual_prompt_tokens is not None and report.actual_prompt_tokens <= report.budget
             # our count matches what the server says it processed, within template overhead
             assert abs(report.total_tokens - report.actual_prompt_tokens) < 0.1 * report.actual_prompt_tokens
+
+
+class _GatedCounter:
+    """A "server" tokenizer that answers only when let through (and counts words)."""
+
+    method = "server"
+
+    def __init__(self) -> None:
+        import asyncio
+
+        self.gate = asyncio.Event()
+        self.calls = 0
+
+    async def count(self, texts: list[str]) -> list[int]:
+        self.calls += 1
+        await self.gate.wait()
+        return [len(t.split()) for t in texts]
+
+
+async def test_exact_counting_does_not_hold_back_a_request_that_surely_fits() -> None:
+    import asyncio
+
+    counter = _GatedCounter()
+    builder = ContextBuilder(counter, 32768)  # type: ignore[arg-type]
+    msgs = [*history(2), Message("user", "and now?")]
+    report = await asyncio.wait_for(builder.build("sys prompt", msgs, TOOLS), 1.0)  # not waiting on the gate
+    assert report.counted_by == "estimate" and report.exact is not None
+    assert [m["content"] for m in report.messages][-1] == "and now?"
+    counter.gate.set()
+    await report.exact
+    assert report.counted_by == "server"
+    assert report.sources["input"].tokens == 2 + PER_MESSAGE_TOKENS  # the exact count replaced the estimate
+
+
+async def test_a_request_near_the_window_waits_for_exact_counts() -> None:
+    import asyncio
+
+    counter = _GatedCounter()
+    builder = ContextBuilder(counter, 2048, reserve=512)  # type: ignore[arg-type]
+    msgs = [*history(20), Message("user", "and now?")]
+    pending = asyncio.ensure_future(builder.build("sys prompt", msgs, TOOLS))
+    await asyncio.sleep(0.2)
+    assert not pending.done()  # it may need to drop turns: exact counts first
+    counter.gate.set()
+    report = await pending
+    assert report.counted_by == "server" and report.exact is None

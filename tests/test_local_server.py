@@ -72,6 +72,9 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
     def do_GET(self):
+        flag = os.environ.get("FAKE_SLOW_FLAG")
+        if flag and os.path.exists(flag):  # a loaded machine: answers, but slowly
+            time.sleep(float(open(flag).read()))
         if self.path == "/health":
             self._send(200, '{"status":"ok"}')
         elif self.path == "/v1/models":
@@ -286,6 +289,36 @@ async def test_reuse_a_served_server(fake_binary: Path) -> None:
         async with open_local_server() as srv:
             assert not srv.owned and srv.port == mine.port
         assert mine.running
+
+
+async def test_a_slow_served_server_is_still_reused(
+    fake_binary: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    flag = tmp_path / "slow"
+    monkeypatch.setenv("FAKE_SLOW_FLAG", str(flag))
+    async with LocalServer(Path("/unused.gguf")) as mine:
+        assert mine.pid is not None
+        write_state(_state(mine.pid, mine.port))
+        flag.write_text("4")  # each answer now takes 4 s: longer than the probe used to wait
+        lines: list[str] = []
+        found = await find_running_server(status=lines.append)
+        assert found is not None and found.port == mine.port and not found.owned
+        assert lines == []
+
+
+async def test_a_served_model_that_died_is_noticed_at_once_and_a_new_one_started(fake_ready_model: Path) -> None:
+    dead = await asyncio.create_subprocess_exec("true")
+    await dead.wait()
+    write_state(_state(dead.pid))
+    lines: list[str] = []
+    started = time.monotonic()
+    assert await find_running_server(status=lines.append) is None
+    assert time.monotonic() - started < 1.0
+    assert len(lines) == 1 and "no longer running" in lines[0] and "starting a new one" in lines[0]
+    write_state(_state(dead.pid))
+    async with open_local_server(status=lines.append) as srv:
+        assert srv.owned and srv.running
+    assert len(lines) == 2
 
 
 # ---- fast: `assistant serve` with the fake binary -----------------------------------------------

@@ -42,6 +42,16 @@ def test_markdown_chunks_follow_headings_and_keep_the_trail() -> None:
         assert c.text.splitlines()[-1] == lines[c.end_line - 1]
 
 
+def test_a_long_definition_after_a_short_one_keeps_its_own_name() -> None:
+    """Seen in a stdlib corpus: the short definition's name was given to every chunk of the long one."""
+    long_body = "".join(f"    total += {i}  # step {i}\n" for i in range(120))
+    code = "def tiny():\n    return 1\n\ndef long_one(total=0):\n" + long_body + "    return total\n"
+    chunks = chunk_text(code, "code", target=600, overlap=0)
+    assert len(chunks) > 3
+    assert all(c.heading.startswith("def long_one") for c in chunks), [c.heading for c in chunks]
+    assert "def tiny" in chunks[0].text  # the tiny one merged into the first chunk
+
+
 def test_code_chunks_start_at_definitions_with_their_comments() -> None:
     chunks = chunk_text(CODE * 3, "code", target=160, overlap=0)
     starts = [c.text.splitlines()[0] for c in chunks]

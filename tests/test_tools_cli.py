@@ -48,7 +48,7 @@ def test_tools_add_list_rm(ws: Path) -> None:
     listed = run("tools", "list", cwd=ws)
     assert listed.returncode == 0, listed.stderr
     out = listed.stdout
-    assert "files  [stdio, built-in]  connected in" in out and "run  [stdio, built-in]  connected in" in out
+    assert "files  [in-process, built-in]  connected in" in out and "run  [in-process, built-in]  connected in" in out
     assert "    write_file         asks first" in out and "    list_files         runs freely" in out
     assert "    files__read_file   runs freely (on the server: read_file)" in out, "a collision, namespaced"
     assert "    odd__read_file     runs freely (on the server: read_file)" in out
@@ -116,7 +116,7 @@ def test_chat_asks_before_writing(scripted: ScriptedServer, ws: Path) -> None:
     child.expect("you> ")
     assert "Allow files" not in (child.before or ""), "'always' is remembered"
     child.sendline("/tools")
-    child.expect("files  \\[stdio, built-in\\]  connected")
+    child.expect("files  \\[in-process, built-in\\]  connected")
     child.expect("run_command +asks first")
     child.expect("current_time")
     child.expect("you> ")

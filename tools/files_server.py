@@ -322,13 +322,22 @@ def serve(server: Any, argv_transport: str, host: str, port: int) -> None:
         server.run("streamable-http", host=host, port=port)
 
 
-def main(argv: list[str] | None = None) -> None:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="MCP server: files confined to a workspace root.")
     parser.add_argument("--root", default=None, help="workspace root (default: the current folder)")
     parser.add_argument("--transport", choices=["stdio", "streamable-http"], default="stdio")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def server_from_args(argv: list[str]) -> Any:
+    """The server as ``main`` would build it from these arguments (for in-process clients)."""
+    return build_server(_parser().parse_args(argv).root)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
     serve(build_server(args.root), args.transport, args.host, args.port)
 
 

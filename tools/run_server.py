@@ -105,7 +105,7 @@ def build_server(root: str | Path | None = None, limits: Limits | None = None,
     return server
 
 
-def main(argv: list[str] | None = None) -> None:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="MCP server: run commands in a sandbox inside a workspace.")
     parser.add_argument("--root", default=None, help="workspace root (default: the current folder)")
     parser.add_argument("--sandbox", choices=["auto", "bwrap", "none"], default="auto")
@@ -115,10 +115,28 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--transport", choices=["stdio", "streamable-http"], default="stdio")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8766)
-    args = parser.parse_args(argv)
-    isolation = detect_isolation(args.sandbox)
+    return parser
+
+
+def _setup(args: argparse.Namespace) -> tuple[Limits, Isolation]:
     limits = Limits(time_s=min(args.time_limit, MAX_TIME_LIMIT), memory_mb=args.memory_mb,
                     output_bytes=args.output_cap)  # fmt: skip
+    return limits, detect_isolation(args.sandbox)
+
+
+def server_from_args(argv: list[str]) -> Any:
+    """The server as ``main`` would build it from these arguments (for in-process clients).
+
+    Commands still run in the sandbox: each call starts its own sandboxed process.
+    """
+    args = _parser().parse_args(argv)
+    limits, isolation = _setup(args)
+    return build_server(args.root, limits, isolation)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    limits, isolation = _setup(args)
     label = "sandbox" if isolation.kind == "bwrap" else "WARNING"
     print(f"run server [{label}]: {isolation.describe()}; limits: {limits.describe()}", file=sys.stderr, flush=True)
     server = build_server(args.root, limits, isolation)

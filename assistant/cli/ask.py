@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -136,6 +137,8 @@ async def _ask(
             from assistant.trace import Tracer
 
             bot.endpoint.tracer = Tracer(output.trace)
+        if json_output and bot.profile is not None:  # how this model is asked for tools, first
+            renderer.out.write(json.dumps({"kind": "profile", **bot.profile.to_dict()}, ensure_ascii=False) + "\n")
         probs: list[Any] = []
         async for event in bot.stream(text):
             renderer.handle(event)

@@ -58,6 +58,11 @@ def context_table(report: Any, ledger: SentLedger) -> Any:
     notes = [f"Window {report.window:,} tokens, {report.budget:,} usable for the prompt; counted with {counted}."]
     if report.actual_prompt_tokens is not None:
         notes.append(f"The server reported {report.actual_prompt_tokens:,} prompt tokens for this request.")
+    if report.cached_prompt_tokens is not None:
+        notes.append(
+            f"Prompt cache: {report.evaluated_prompt_tokens:,} prompt tokens evaluated, "
+            f"{report.cached_prompt_tokens:,} reused from the server's cache (a prefix an earlier request left there)."
+        )
     again = resent_tokens(report, ledger.last_step, ledger.requests <= 1)
     notes.append(
         f"Re-sent: {again:,} of these tokens were already sent by earlier requests — the model keeps nothing "

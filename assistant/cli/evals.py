@@ -6,6 +6,7 @@ Heavy imports (the runner, matplotlib) happen inside the commands so `assistant 
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -50,6 +51,11 @@ def list_cmd() -> None:
         print("\nPrompt templates (--template, direct mode):")
         for t in load_templates().values():
             print(f"  {t.name:12s} {t.description}")
+        from assistant.evals.ablate import matrix_names
+
+        print("\nAblation matrices (`assistant eval ablate NAME`):")
+        for name, about in matrix_names().items():
+            print(f"  {name:12s} {about}")
         runs = list_runs(runs_dir())
         print(f"\nRuns in {runs_dir()}:" if runs else f"\nNo runs yet in {runs_dir()}.")
         for store in runs:
@@ -61,9 +67,12 @@ def list_cmd() -> None:
 
 @app.command("run")
 def run_cmd(
-    suite: Annotated[str, typer.Argument(help="Suite name (humaneval) or path to a HumanEval-shaped JSONL file.")],
+    suite: Annotated[
+        str, typer.Argument(help="humaneval, repotasks, a HumanEval-shaped JSONL file or a folder of repository tasks.")
+    ],
     mode: Annotated[
-        str, typer.Option("--mode", help="direct: one request per sample; agent: agent loop + sandboxed run_python.")
+        str,
+        typer.Option("--mode", help="direct: one request per sample; agent: the agent loop with sandboxed tools."),
     ] = "direct",
     template: Annotated[
         str, typer.Option("--template", help="Prompt template (direct mode); see `assistant eval list`.")
@@ -79,7 +88,15 @@ def run_cmd(
     top_p: Annotated[float | None, typer.Option("--top-p")] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="Sampling seed (sample i uses seed + i).")] = None,
     max_tokens: Annotated[int | None, typer.Option("--max-tokens", help="Default: the template's.")] = None,
-    max_steps: Annotated[int, typer.Option("--max-steps", help="Agent mode: model requests per task.")] = 6,
+    max_steps: Annotated[
+        int | None, typer.Option("--max-steps", help="Agent mode: model requests per task (6; repository tasks 12).")
+    ] = None,
+    time_limit: Annotated[
+        float, typer.Option("--time-limit", help="Repository tasks: wall seconds per attempt before it is stopped.")
+    ] = 300.0,
+    retrieval: Annotated[
+        bool, typer.Option("--retrieval/--no-retrieval", help="Repository tasks: index the copy, passages per turn.")
+    ] = False,
     concurrency: Annotated[
         int, typer.Option("--concurrency", "-j", help="Requests in flight (local model: its slots).")
     ] = 4,
@@ -121,7 +138,8 @@ def run_cmd(
         settings = load_settings(flags)
         req = EvalRequest(
             suite=suite, mode=mode, template=template, limit=limit, samples=samples, temperature=temperature,
-            top_p=top_p, seed=seed, max_tokens=max_tokens, max_steps=max_steps, concurrency=concurrency,
+            top_p=top_p, seed=seed, max_tokens=max_tokens, max_steps=max_steps, time_limit=time_limit,
+            retrieval=retrieval, concurrency=concurrency,
             threads=threads, timeout=timeout, extract=extract, sanitize=sanitize, out=out, name=name,
             task_ids=[t.strip() for t in tasks.split(",") if t.strip()] if tasks else None,
         )  # fmt: skip
@@ -252,3 +270,120 @@ def rescore_cmd(
 
         store = asyncio.run(rescore(resolve_run(run, runs_dir()), out, strategy=extract, sanitize=sanitize))
         print(f"{store.path}: {headline(store.read_summary() or {})}")
+
+
+@app.command("ablate")
+def ablate_cmd(
+    matrix: Annotated[str, typer.Argument(help="Matrix name (smoke, default, full) from the matrix file.")] = "default",
+    matrix_file: Annotated[
+        Path | None, typer.Option("--matrix", help="A matrix file (default: the bundled evals/templates/matrix.toml).")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Matrix folder (default: <data dir>/evals/ablations/NAME).")
+    ] = None,
+    only: Annotated[str | None, typer.Option("--only", help="Comma-separated cell names to run.")] = None,
+    concurrency: Annotated[int, typer.Option("--concurrency", "-j", help="Requests in flight per cell.")] = 4,
+    threads: Annotated[
+        int | None, typer.Option("--threads", help="llama-server / llama.cpp tool threads (1 on a busy machine).")
+    ] = None,
+    list_only: Annotated[bool, typer.Option("--list", help="Show the matrix's cells and exit.")] = False,
+    base_url: BaseUrl = None,
+    model: Model = None,
+    api_key: ApiKey = None,
+    profile: Profile = None,
+) -> None:
+    """Run an ablation matrix: each cell a normal eval run; then a side-by-side report (md, png, html).
+
+    The same command again resumes: finished cells are kept, the others run or resume.
+    """
+    install_sigterm_as_interrupt()
+    with user_errors():
+        from assistant.config import load_settings
+        from assistant.evals.ablate import MatrixOptions, load_matrix, run_matrix
+        from assistant.evals.launch import runs_dir
+        from assistant.evals.matrix_report import write_matrix_report
+
+        spec = load_matrix(matrix, matrix_file)
+        if list_only:
+            print(f"{spec.name}: {spec.description} ({spec.source})")
+            for c in spec.cells:
+                extra = f" vs {c.baseline}" if c.baseline else ""
+                print(f"  {c.name:22s} {c.axis:10s} {c.suite} {c.mode} quant={c.quant} kv={c.kv}{extra}")
+            return
+        settings = load_settings(settings_flags(base_url=base_url, model=model, api_key=api_key, profile=profile))
+        folder = out or runs_dir().parent / "ablations" / spec.name
+        names = [n.strip() for n in only.split(",") if n.strip()] if only else None
+        opt = MatrixOptions(folder, concurrency=concurrency, threads=threads, only=names, command=" ".join(sys.argv))
+
+        def show(cell: Any, state: Any) -> None:
+            why = f": {state.reason}" if state.reason else ""
+            sys.stderr.write(f"[cell {cell.name}: {state.status}{why}]\n")
+
+        try:
+            asyncio.run(run_matrix(spec, settings, opt, on_cell=show))
+        except KeyboardInterrupt:
+            sys.stderr.write(f"\nInterrupted: finished cells and attempts are saved in {folder}; "
+                             "run the same command to resume.\n")  # fmt: skip
+            raise typer.Exit(130) from None
+        for path in write_matrix_report(folder):
+            print(f"wrote {path}")
+        print((folder / "report.md").read_text(encoding="utf-8"))
+
+
+@app.command("ablate-report")
+def ablate_report_cmd(folder: Annotated[Path, typer.Argument(help="A matrix folder.")]) -> None:
+    """Write the matrix report again (report.md, report.png, report.html) from the cells' runs."""
+    with user_errors():
+        from assistant.evals.ablate import MatrixError, read_state
+        from assistant.evals.matrix_report import write_matrix_report
+
+        if not read_state(folder):
+            raise MatrixError(f"{folder} is not a matrix folder (no matrix.json).")
+        for path in write_matrix_report(folder):
+            print(f"wrote {path}")
+        print((folder / "report.md").read_text(encoding="utf-8"))
+
+
+@app.command("check-tasks")
+def check_tasks_cmd(
+    suite: Annotated[str, typer.Argument(help="repotasks or a folder of repository tasks.")] = "repotasks",
+) -> None:
+    """Self-check a repository task suite: reference solutions pass, untouched repositories fail."""
+    with user_errors():
+        from assistant.evals.repotasks import check_suite
+        from assistant.evals.suites import load_suite
+
+        loaded = load_suite(suite)
+        problems = asyncio.run(check_suite(loaded))
+        for line in problems:
+            print(line)
+        print(f"{len(loaded.tasks)} tasks, {len(problems)} problem(s)")
+        if problems:
+            raise typer.Exit(1)
+
+
+@app.command("confidence")
+def confidence_cmd(
+    run: Annotated[str, typer.Argument(help="A direct-mode run folder or name (recorded with token probabilities).")],
+) -> None:
+    """Token confidence against correctness: mean and minimum token probability, AUROC, confidence.png."""
+    with user_errors():
+        from assistant.evals.confidence import MEASURES, chart, confidence_report
+        from assistant.evals.launch import runs_dir
+        from assistant.evals.store import RunError, resolve_run
+
+        store = resolve_run(run, runs_dir())
+        report = confidence_report(store)
+        if not report["attempts"]:
+            raise RunError(
+                f"{store.name} has no attempts with token probabilities (direct runs of function suites record them)."
+            )
+        print(f"{store.name}: {report['attempts']} attempts, {report['passed']} passed")
+        for m in MEASURES:
+            e = report[m]
+            auc = f"AUROC {e['auroc']} (95% CI {e['auroc_ci95']})" if "auroc" in e else "AUROC n/a (one verdict only)"
+            print(f"  {m:9s} passed {e['passed_mean']}  failed {e['failed_mean']}  {auc}")
+        path = store.path / "confidence.png"
+        chart(store, path)
+        (store.path / "confidence.json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+        print(f"wrote {path}")

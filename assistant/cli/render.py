@@ -127,6 +127,9 @@ def format_context(report: Any) -> str:
     lines.append(f"window {report.window:,} tokens; {report.budget:,} usable for the prompt; counted with {counted}")
     if report.actual_prompt_tokens is not None:
         lines.append(f"the server reported {report.actual_prompt_tokens:,} prompt tokens for this request")
+    if report.cached_prompt_tokens is not None:
+        lines.append(f"prompt cache: {report.evaluated_prompt_tokens:,} evaluated, "
+                     f"{report.cached_prompt_tokens:,} reused from the server's cache")  # fmt: skip
     if report.dropped_turns:
         lines.append(
             f"dropped to fit: {report.dropped_turns} oldest turn(s), {report.dropped_messages} messages, "

@@ -112,7 +112,10 @@ class SlashCommands:
             where = "" if local is None else (" (local, ours)" if local.owned else " (local, shared)")
             from assistant.paths import redact_url
 
-            self.print(f"model [bold]{bot.model}[/] at {_esc(redact_url(bot.base_url))}{where}")
+            self.print(f"model [bold]{_esc(bot.model)}[/] at {_esc(redact_url(bot.base_url))}{where}")
+            profile = getattr(bot, "profile", None)
+            if profile is not None:
+                self.print(_esc("\n".join("  " + line for line in profile.lines()[2:])))
             return
         from assistant.errors import AssistantError
 
@@ -130,6 +133,18 @@ class SlashCommands:
 
             self.print(_esc("\n".join(describe_hub(hub))))
         schemas = self.ui.bot.tools.schemas()
+        from assistant.steps import GrammarSteps
+
+        steps = getattr(getattr(self.ui.bot, "agent", None), "steps", None)
+        if schemas and isinstance(steps, GrammarSteps):
+            from assistant.grammar import Unsupported
+
+            try:
+                left = steps.grammar(schemas).unsupported
+            except Unsupported as exc:
+                left = {"all tools": str(exc)}
+            for name, why in left.items():
+                self.print(_esc(f"{name}: not expressible as a grammar ({why}); recognised from text instead"))
         if not schemas:
             self.print("No tools.")
         for s in schemas:

@@ -70,12 +70,24 @@ class BlockSplitter:
 
 @dataclass
 class TurnStats:
+    """Token counts of the current (or last) turn and of the whole chat, both counted as usage arrives."""
+
     prompt_tokens: int = 0
     completion_tokens: int = 0
     requests: int = 0
     gen_speed: float | None = None
-    total_prompt: int = 0
+    total_prompt: int = 0  # every request so far, the current turn's included
     total_completion: int = 0
+
+    def add_usage(self, prompt: int, completion: int) -> None:
+        self.prompt_tokens += prompt
+        self.completion_tokens += completion
+        self.total_prompt += prompt
+        self.total_completion += completion
+
+    def status(self) -> str:
+        return (f"turn {self.prompt_tokens:,}+{self.completion_tokens:,} tok · "
+                f"total {self.total_prompt:,}+{self.total_completion:,}")  # fmt: skip
 
 
 class RichRenderer:
@@ -165,8 +177,7 @@ class RichRenderer:
         elif isinstance(event, ToolResult):
             self._tool_result(event)
         elif isinstance(event, Usage):
-            self.stats.prompt_tokens += event.prompt_tokens
-            self.stats.completion_tokens += event.completion_tokens
+            self.stats.add_usage(event.prompt_tokens, event.completion_tokens)
         elif isinstance(event, Timing):
             speed = event.server_timings.get("predicted_per_second")
             if isinstance(speed, int | float):
@@ -194,8 +205,6 @@ class RichRenderer:
 
     def _end_turn(self, event: TurnEnd) -> None:
         s = self.stats
-        s.total_prompt += s.prompt_tokens
-        s.total_completion += s.completion_tokens
         parts = [f"{event.steps} request{'s' if event.steps != 1 else ''}"]
         if s.prompt_tokens or s.completion_tokens:
             parts.append(f"{s.prompt_tokens:,} prompt + {s.completion_tokens:,} generated tokens")

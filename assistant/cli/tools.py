@@ -39,12 +39,17 @@ def _policy_label(policy: str) -> str:
 def _server_line(server: McpServer) -> str:
     c = server.config
     where = "built-in" if c.builtin else c.source
+    transport = "in-process" if server.in_process is not None else c.transport
     state = server.state
+    if state == "standby":
+        state = "remembered tools offered; connects on its first call"
+    elif state in ("starting", "connecting") and server.remembered is not None:
+        state = "starting (remembered tools offered meanwhile)"
     if state == "connected" and server.connect_seconds is not None:
         state += f" in {server.connect_seconds:.1f} s"
     if server.error:
         state += f": {server.error}"
-    return f"{c.name}  [{c.transport}, {where}]  {state}"
+    return f"{c.name}  [{transport}, {where}]  {state}"
 
 
 def describe_hub(hub: ToolHub) -> list[str]:

@@ -79,10 +79,7 @@ class ChatUI:
         s = self.renderer.stats
         speed = f" · {s.gen_speed:.1f} tok/s" if s.gen_speed else ""
         trace = " · trace on" if self.tracer else ""
-        return (
-            f" {bot.model} · {where} · turn {s.prompt_tokens:,}+{s.completion_tokens:,} tok · "
-            f"total {s.total_prompt + s.prompt_tokens:,}+{s.total_completion + s.completion_tokens:,}{speed}{trace}"
-        )
+        return f" {bot.model} · {where} · {s.status()}{speed}{trace}"
 
     # -- loop ------------------------------------------------------------
     async def run(self) -> None:

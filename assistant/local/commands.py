@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 
 from assistant.local.models import DEFAULT_MODEL, MODELS, model_status
@@ -32,6 +34,25 @@ def print_models() -> None:
         typer.echo(f"Endpoint in use: local model {settings.local_model} ({where}); * marks it.")
     else:
         typer.echo(f"Endpoint in use: {settings.base_url} (model {settings.model or 'first listed'})")
+    for line in _profile_lines(settings):
+        typer.echo(line)
+
+
+def _profile_lines(settings: Any) -> list[str]:
+    """How tools would be asked for (the model profile), probing a remote endpoint once (cached)."""
+    import asyncio
+
+    from assistant.profile import build_profile, llama_server_capabilities, probe
+
+    if settings.is_local:
+        model = settings.local_model
+        caps = llama_server_capabilities("(local llama-server)", model, settings.context_size)
+    else:
+        caps = asyncio.run(probe(settings.base_url, settings.api_key))
+        model = settings.model or (caps.models[0] if caps.models else "?")
+    profile = build_profile(model, caps, tool_calls=settings.tool_calls, text_tool_calls=settings.text_tool_calls,
+                            local=settings.is_local)  # fmt: skip
+    return ["Model profile:", *("  " + line for line in profile.lines()[2:])]
 
 
 def run_serve_command(model: str, port: int, background: bool, idle_timeout: float, stop: bool) -> int:

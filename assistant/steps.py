@@ -1,0 +1,355 @@
+"""One model step, the way the model profile says: native or text tool calls, or grammar-constrained.
+
+The agent loop asks ``StepRunner.stream(messages, tools, params)`` for the events of one step and
+never needs to know how the model is asked. ``EndpointSteps`` sends ``tools`` in the request
+(native ``tool_calls``, or calls recognised in the text when the profile says so).
+``GrammarSteps`` (endpoints that constrain decoding, e.g. llama-server), for small models:
+
+1. *Decide*: the request as it is, for one token, with its probabilities. Small models start a
+   call with ``{"`` (their own JSON call format); the probability of that start is the model's
+   own "I would call a tool now". At or above ``profile.call_threshold`` the step is a call.
+   Measured (benchmarks/bench_tooluse.py): a greedy model rarely *writes* the call, but the
+   probability separates requests that need the workspace from those that do not.
+2. *Call*: the same request decoded under a grammar built from the offered tools
+   (assistant/grammar.py): ``{"name": <an offered tool>, "arguments": <valid for its schema>}``.
+   It cannot invent a tool or write unusable arguments; it streams as ``ToolCallDelta`` events.
+3. *Answer*: otherwise the same request is streamed as plain text. All three requests carry the
+   same messages, so the server's prompt cache evaluates the prompt once.
+
+Tool descriptions go in the system prompt in a compact form with a few examples
+(prompts/tools_compact.md, prompts/tool_examples.md): llama-server refuses a grammar together
+with ``tools``. Tools whose schema the grammar cannot express are left out of it and recognised
+from the answer's text instead (``unsupported``). An endpoint that rejects the ``grammar`` field
+degrades the profile to text calls, says so, and the step is asked again that way.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from assistant.events import (
+    Decision,
+    Event,
+    Finish,
+    Notice,
+    StreamError,
+    TextDelta,
+    TokenProbs,
+    ToolCall,
+    ToolCallDelta,
+    ToolCallReady,
+)
+from assistant.grammar import CallGrammar, Unsupported, call_grammar, parse_call, tool_parts
+
+if TYPE_CHECKING:
+    from assistant.endpoint import Endpoint
+    from assistant.profile import ModelProfile
+
+STEP_MAX_TOKENS = 2048
+ANSWER = "answer"  # a call's arguments (a whole file for write_file) must fit
+
+
+class StepRunner(Protocol):
+    def stream(self, messages: Sequence[dict[str, Any]], tools: Sequence[dict[str, Any]],
+               params: dict[str, Any]) -> AsyncIterator[Event]: ...  # fmt: skip
+
+
+@lru_cache(maxsize=8)
+def prompt_file(name: str) -> str:
+    return (resources.files("assistant.prompts") / name).read_text(encoding="utf-8").strip()
+
+
+def _signature(name: str, params: dict[str, Any]) -> str:
+    props = params.get("properties") or {}
+    required = set(params.get("required") or [])
+    args = []
+    for arg, schema in props.items():
+        kind = _type_name(schema)
+        mark = "" if arg in required else "?"
+        args.append(f"{arg}{mark}: {kind}" if kind else f"{arg}{mark}")
+    return f"{name}({', '.join(args)})"
+
+
+def _type_name(schema: Any) -> str:
+    if not isinstance(schema, dict):
+        return ""
+    if "enum" in schema:
+        return " | ".join(json.dumps(v) for v in schema["enum"])
+    options = schema.get("anyOf") or schema.get("oneOf")
+    if options:
+        names = [_type_name(o) for o in options if _type_name(o) != "null"]
+        return " | ".join(n for n in names if n)
+    kind = schema.get("type", "")
+    return "/".join(kind) if isinstance(kind, list) else str(kind)
+
+
+def compact_tools(tools: Sequence[dict[str, Any]]) -> str:
+    """The tools as one line each (name, arguments, the first sentence of the description)."""
+    lines = []
+    for tool in tools:
+        name, params = tool_parts(tool)
+        fn = tool.get("function", tool)
+        desc = " ".join(str(fn.get("description") or "").split())
+        first = desc.split(". ")[0].rstrip(".")
+        lines.append(f"- {_signature(name, params)}: {first}." if first else f"- {_signature(name, params)}")
+    return prompt_file("tools_compact.md").format(tools="\n".join(lines))
+
+
+class EndpointSteps:
+    """Tools in the request's ``tools`` field; the endpoint recognises text calls if configured."""
+
+    def __init__(self, endpoint: Endpoint) -> None:
+        self.endpoint = endpoint
+
+    async def stream(self, messages: Sequence[dict[str, Any]], tools: Sequence[dict[str, Any]],
+                     params: dict[str, Any]) -> AsyncIterator[Event]:  # fmt: skip
+        async for event in self.endpoint.stream(messages, tools or None, **params):
+            yield event
+
+
+CALL_STARTS = ('{"', "{", ' {"', "<tool_call>", "{\n")  # first tokens that begin a call in the JSON format
+
+
+def tool_examples(names: set[str]) -> str:
+    """The few-shot examples whose calls use only offered tools (answers without a call always)."""
+    blocks = prompt_file("tool_examples.md").split("\n\n")
+    kept = []
+    for block in blocks:
+        called = re.findall(r'"name": "([^"]+)"', block)
+        if all(n in names for n in called):
+            kept.append(block.strip())
+    return "Examples:\n" + "\n".join(kept) if kept else ""
+
+
+SKIP_DIRS = {".git", "__pycache__", "node_modules", ".venv", "venv", ".mypy_cache", ".ruff_cache", ".pytest_cache",
+             ".tox", "dist", "build", ".idea", ".vscode"}  # fmt: skip
+
+
+def workspace_overview(root: Path, limit: int = 40, visit: int = 400) -> str:
+    """The workspace's files, breadth first (top level, then one folder down), at most ``limit``.
+
+    Small models pick the right file far more often when they can see the names. Names are
+    untrusted: anything but printable characters is escaped.
+    """
+    shown: list[str] = []
+    queue: list[tuple[Path, str, int]] = [(root, "", 0)]
+    seen = 0
+    while queue and len(shown) < limit and seen < visit:
+        folder, prefix, depth = queue.pop(0)
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: (e.is_dir(follow_symlinks=False), e.name))
+        except OSError:
+            continue
+        for entry in entries:
+            seen += 1
+            if entry.name.startswith(".") or entry.name in SKIP_DIRS:
+                continue
+            name = prefix + _printable(entry.name)
+            if entry.is_dir(follow_symlinks=False):
+                if depth < 1:
+                    queue.append((Path(entry.path), name + "/", depth + 1))
+                else:
+                    shown.append(name + "/")
+            else:
+                shown.append(name)
+            if len(shown) >= limit:
+                break
+    more = " ..." if queue or len(shown) >= limit else ""
+    return ", ".join(shown) + more if shown else "(empty)"
+
+
+def _printable(name: str) -> str:
+    return "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in name)
+
+
+PATH_ARGUMENTS = {  # built-in files tools: which path argument names an existing file or folder
+    ("read_file", "path"): "file", ("edit_file", "path"): "file", ("list_files", "path"): "dir",
+    ("glob", "path"): "dir", ("grep", "path"): "any",
+}  # fmt: skip
+MAX_ENUM_PATHS = 1000
+
+
+def workspace_paths(root: Path, limit: int = MAX_ENUM_PATHS) -> tuple[list[str], list[str]] | None:
+    """(files, folders) of the workspace as relative paths; None when there are more than ``limit``."""
+    files: list[str] = []
+    dirs: list[str] = ["."]
+    for folder, subdirs, names in os.walk(root):
+        subdirs[:] = sorted(d for d in subdirs if not d.startswith(".") and d not in SKIP_DIRS)
+        rel = os.path.relpath(folder, root)
+        prefix = "" if rel == "." else rel.replace(os.sep, "/") + "/"
+        dirs.extend(prefix + d for d in subdirs)
+        files.extend(prefix + n for n in sorted(names) if not n.startswith("."))
+        if len(files) + len(dirs) > limit:
+            return None
+    return files, dirs
+
+
+def narrow_paths(tools: Sequence[dict[str, Any]], paths: tuple[list[str], list[str]] | None) -> list[dict[str, Any]]:
+    """Tools whose path arguments may only name what exists in the workspace (for the grammar only).
+
+    Measured on the 0.5B model: asked for "my todo list" it wrote ``todo.txt`` for ``notes/todo.txt``;
+    with the existing names as the only choices it writes the real one. The loop still validates
+    against the tool's own schema; a file to create (write_file) stays free.
+    """
+    if paths is None:
+        return list(tools)
+    files, dirs = paths
+    choices = {"file": files, "dir": dirs, "any": files + dirs}
+    out = []
+    for tool in tools:
+        name, params = tool_parts(tool)
+        props = params.get("properties") or {}
+        narrowed = {arg: kind for (tname, arg), kind in PATH_ARGUMENTS.items() if tname == name and arg in props}
+        if not narrowed or any(not choices[k] for k in narrowed.values()):
+            out.append(tool)
+            continue
+        new_props = {**props, **{arg: {"enum": choices[kind]} for arg, kind in narrowed.items()}}
+        fn = dict(tool.get("function", tool))
+        fn["parameters"] = {**params, "properties": new_props}
+        out.append({"type": "function", "function": fn} if "function" in tool else fn)
+    return out
+
+
+def tool_prompt(tools: Sequence[dict[str, Any]], workspace: Path | None = None) -> str:
+    """The tool block of the system prompt for grammar-constrained profiles."""
+    names = {tool_parts(t)[0] for t in tools}
+    examples = tool_examples(names)
+    block = compact_tools(tools) + ("\n\n" + examples if examples else "")
+    if workspace is not None:
+        block += "\n\nFiles in the workspace: " + workspace_overview(workspace)
+    return block
+
+
+class GrammarSteps:
+    """Decide from the first token's probabilities, then call under a grammar or answer in text."""
+
+    def __init__(
+        self, endpoint: Endpoint, profile: ModelProfile, workspace: Callable[[], Path | None] | None = None
+    ) -> None:
+        self.endpoint = endpoint
+        self.profile = profile
+        self.workspace = workspace  # where the files tools work: their path arguments name what exists there
+        self._grammar: tuple[str, CallGrammar] | None = None
+        self._calls = 0
+        self.last_decision: dict[str, Any] = {}  # p_call, first token, threshold of the last step
+
+    def grammar(self, tools: Sequence[dict[str, Any]]) -> CallGrammar:
+        key = json.dumps(list(tools), sort_keys=True)
+        if self._grammar is None or self._grammar[0] != key:
+            self._grammar = (key, call_grammar(tools))
+        return self._grammar[1]
+
+    async def stream(self, messages: Sequence[dict[str, Any]], tools: Sequence[dict[str, Any]],
+                     params: dict[str, Any]) -> AsyncIterator[Event]:  # fmt: skip
+        grammar = None
+        if tools and self.profile.tool_calls == "grammar":
+            root = self.workspace() if self.workspace is not None else None
+            try:
+                grammar = self.grammar(narrow_paths(tools, workspace_paths(root)) if root else tools)
+            except Unsupported:
+                grammar = None
+        leftover = [t for t in tools if grammar is None or tool_parts(t)[0] not in grammar.tools]
+        if grammar is not None:
+            try:
+                done = False
+                async for event in self._decide_and_call(messages, grammar, params):
+                    done = done or isinstance(event, ToolCallReady | StreamError)
+                    yield event
+                if done:
+                    return
+            except _GrammarRefused as refused:
+                self.profile.degrade(f"{self.endpoint.config.base_url} refused the grammar field ({refused}); "
+                                     "tool calls are recognised from text instead", tool_calls="text")  # fmt: skip
+                yield Notice("warning", self.profile.notes[-1])
+        if self.profile.tool_calls != "grammar":  # degraded, now or earlier in this session
+            async for event in self.endpoint.stream(messages, tools or None, text_call_tools=tools or None, **params):
+                yield event
+            return
+        async for event in self.endpoint.stream(messages, None, text_call_tools=leftover or None, **params):
+            yield event
+
+    async def _decide_and_call(self, messages: Sequence[dict[str, Any]], grammar: CallGrammar,
+                               params: dict[str, Any]) -> AsyncIterator[Event]:  # fmt: skip
+        started = time.perf_counter()
+        p_call, first = 0.0, ""
+        probe = {**_plain(params), "max_tokens": 1, "temperature": 0.0, "logprobs": True, "top_logprobs": 20}
+        async for event in self._guarded(self.endpoint.stream(messages, None, with_logprobs=False, **probe)):
+            if isinstance(event, TextDelta):
+                first += event.text
+            elif isinstance(event, TokenProbs) and event.tokens and not p_call:
+                p_call = sum(math.exp(lp) for tok, lp in event.tokens[0].top if tok in CALL_STARTS)
+            elif isinstance(event, StreamError):
+                yield event
+                return
+            elif not isinstance(event, Finish):
+                yield event  # usage, timing
+        if not p_call and first in CALL_STARTS:  # an endpoint without logprobs: the greedy token decides
+            p_call = 1.0
+        threshold = self.profile.call_threshold
+        self.last_decision = {"p_call": round(p_call, 4), "first_token": first, "threshold": threshold}
+        if p_call < threshold:
+            yield Decision(ANSWER, time.perf_counter() - started)
+            return
+        async for event in self._call(messages, grammar, params, started):
+            yield event
+
+    async def _call(self, messages: Sequence[dict[str, Any]], grammar: CallGrammar, params: dict[str, Any],
+                    started: float) -> AsyncIterator[Event]:  # fmt: skip
+        """The call, decoded under the grammar, streamed as ToolCallDelta events."""
+        request = {**_plain(params), "grammar": grammar.text,
+                   "max_tokens": max(params.get("max_tokens") or 0, STEP_MAX_TOKENS), "temperature": 0.0}  # fmt: skip
+        call_id = f"call_g{self._calls}"
+        self._calls += 1
+        output, name, sent = "", "", 0
+        async for event in self._guarded(self.endpoint.stream(messages, None, with_logprobs=False, **request)):
+            if isinstance(event, TextDelta):
+                output += event.text
+                if not name:
+                    found = re.match(r'\s*\{\s*"name"\s*:\s*"((?:[^"\\]|\\.)*)"\s*,\s*"arguments"\s*:', output)
+                    if found:
+                        name = json.loads(f'"{found.group(1)}"')
+                        sent = found.end()
+                        yield Decision(name, time.perf_counter() - started)
+                        yield ToolCallDelta(0, call_id, name, "")
+                if name and len(output) > sent:
+                    yield ToolCallDelta(0, None, None, output[sent:])
+                    sent = len(output)
+            elif isinstance(event, StreamError):
+                yield event
+                return
+            elif not isinstance(event, Finish):
+                yield event
+        parsed = parse_call(output, grammar.tools)
+        if parsed is None:  # cut by max_tokens: the loop reports the bad arguments to the model
+            parsed = (name or grammar.tools[0], output)
+        yield ToolCallReady(ToolCall(call_id, parsed[0], parsed[1], source="grammar"))
+        yield Finish("tool_calls")
+
+    async def _guarded(self, events: AsyncIterator[Event]) -> AsyncIterator[Event]:
+        """An endpoint's refusal of the grammar field becomes _GrammarRefused (the caller degrades)."""
+        from assistant.errors import EndpointError
+
+        try:
+            async for event in events:
+                yield event
+        except EndpointError as exc:
+            if "grammar" in exc.message.lower():
+                raise _GrammarRefused(exc.message) from None
+            raise
+
+
+def _plain(params: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in params.items() if k not in ("max_tokens", "temperature", "logprobs", "top_logprobs")}
+
+
+class _GrammarRefused(Exception):
+    pass

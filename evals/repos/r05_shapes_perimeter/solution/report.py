@@ -1,0 +1,6 @@
+def total_area(shapes):
+    return sum(s.area() for s in shapes)
+
+
+def total_perimeter(shapes):
+    return sum(s.perimeter() for s in shapes)

@@ -1,0 +1,3 @@
+def register(users, email, password):
+    users[email.lower()] = password
+    return email.lower()

@@ -1,0 +1,7 @@
+from validation import validate
+
+
+def register(users, email, password):
+    validate(email, password, users)
+    users[email.lower()] = password
+    return email.lower()

@@ -1,0 +1,12 @@
+from pricing import calculate_total
+
+
+class Cart:
+    def __init__(self):
+        self.lines = []
+
+    def add(self, price, qty=1):
+        self.lines.append((price, qty))
+
+    def total(self):
+        return calculate_total([p for p, _ in self.lines], [q for _, q in self.lines])

@@ -1,0 +1,4 @@
+def apply_discount(price, percent):
+    if percent < 0 or percent > 100:
+        raise ValueError("bad percent")
+    return round(price * (100 - percent) / 100, 2)

@@ -1,0 +1,172 @@
+"""The tool-use and grounded-answer benchmarks: their labelled sets are well formed and satisfiable,
+their outcome checks tell a right edit from a wrong one, and one request runs end to end through
+Assistant, the real built-in tool servers and the scripted endpoint."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.scripted_server import ScriptedServer, text, tool_calls
+
+BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
+sys.path.insert(0, str(BENCH))
+
+import bench_tooluse  # noqa: E402
+import tooluse_lib as lib  # noqa: E402
+
+SETS = {name: lib.load_jsonl(BENCH / "tooluse" / f"{name}.jsonl") for name in ("dev", "test", "chains")}
+FIXTURE = BENCH / "tooluse" / "workspace"
+CHECK_KEYS = {"call", "calls", "min_calls", "files", "unchanged", "tests_pass", "no_calls"}
+FILE_KEYS = {"added", "removed", "max_added", "max_removed", "contains", "absent"}
+TOOLS = {"list_files", "read_file", "glob", "grep", "write_file", "edit_file", "run_command", "run_python"}
+
+
+def test_sets_have_the_sizes_the_issue_asks_for_and_no_overlap() -> None:
+    assert len(SETS["test"]) >= 100
+    assert len(SETS["chains"]) >= 10
+    assert 25 <= len(SETS["dev"]) < 60
+    ids = [r["id"] for rows in SETS.values() for r in rows]
+    assert len(ids) == len(set(ids))
+    dev = {r["request"].lower() for r in SETS["dev"]}
+    assert not dev & {r["request"].lower() for r in SETS["test"] + SETS["chains"]}
+    test = SETS["test"]
+    assert sum(not r["needs_tool"] for r in test) >= 15  # greetings, knowledge, "write a function"
+    assert sum(bool(r["turns"]) for r in test) >= 10  # follow-ups
+
+
+@pytest.mark.parametrize("name", ["dev", "test", "chains"])
+def test_every_record_is_well_formed(name: str) -> None:
+    for r in SETS[name]:
+        assert r["needs_tool"] == bool(r["expect_tool"]), r["id"]
+        assert set(r["expect_tool"]) <= TOOLS, r["id"]
+        assert set(r["check"]) <= CHECK_KEYS, r["id"]
+        assert r["check"], r["id"]
+        assert not re.search(r"\b(read_file|list_files|edit_file|write_file|run_command|grep tool)\b", r["request"])
+        for spec in [r["check"].get("call"), *r["check"].get("calls", [])]:
+            if spec:
+                assert set(spec["tool"]) <= TOOLS, r["id"]
+                for pattern in spec.get("args", {}).values():
+                    re.compile(pattern)
+        for path, spec in r["check"].get("files", {}).items():
+            assert set(spec) <= FILE_KEYS, r["id"]
+            assert (FIXTURE / path).is_file() or path == "notes/ideas.txt", (r["id"], path)
+        for pattern in r.get("answer", []):
+            re.compile(pattern)
+
+
+def test_fixture_has_exactly_the_one_failing_test_and_its_fix_passes(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    lib.reset_workspace(FIXTURE, ws)
+    ok, tail = lib.run_tests(ws, True)
+    assert not ok and "1 failed, 11 passed" in tail
+    calc = ws / "calc.py"
+    calc.write_text(calc.read_text().replace("part / whole * 10\n", "part / whole * 100\n"))
+    assert lib.run_tests(ws, True)[0]
+
+
+def _turn(*calls: tuple[str, dict[str, Any]]) -> lib.TurnRecord:
+    return lib.TurnRecord(calls=[lib.Call(n, a, json.dumps(a), "native") for n, a in calls])
+
+
+def _record(rid: str) -> dict[str, Any]:
+    return next(r for rows in SETS.values() for r in rows if r["id"] == rid)
+
+
+def test_an_append_to_the_todo_list_passes_and_a_rewrite_fails(tmp_path: Path) -> None:
+    rec = _record("dev-16")  # Add 'release 0.4 in June' at the end of the todo list.
+    ws = tmp_path / "ws"
+    before = lib.snapshot(FIXTURE)
+    lib.reset_workspace(FIXTURE, ws)
+    todo = ws / "notes" / "todo.txt"
+    todo.write_text(todo.read_text() + "- release 0.4 in June\n")
+    assert lib.check_outcome(rec["check"], _turn(("edit_file", {"path": "notes/todo.txt"})), ws, before) == []
+
+    lib.reset_workspace(FIXTURE, ws)
+    todo.write_text("- release 0.4 in June\n")  # the whole list replaced
+    problems = lib.check_outcome(rec["check"], _turn(("write_file", {"path": "notes/todo.txt"})), ws, before)
+    assert any("lines removed" in p for p in problems)
+
+    lib.reset_workspace(FIXTURE, ws)
+    todo.write_text(todo.read_text() + "- release 0.4 in June\n")
+    (ws / "README.md").write_text("gone\n")  # and something else touched
+    problems = lib.check_outcome(rec["check"], _turn(), ws, before)
+    assert problems == ["changed too: README.md"]
+
+
+def test_a_read_check_wants_the_named_file_and_no_change(tmp_path: Path) -> None:
+    rec = _record("dev-01")  # Show me calc.py
+    ws = tmp_path / "ws"
+    lib.reset_workspace(FIXTURE, ws)
+    before = lib.snapshot(FIXTURE)
+    assert lib.check_outcome(rec["check"], _turn(("read_file", {"path": f"{ws}/calc.py"})), ws, before) == []
+    assert lib.check_outcome(rec["check"], _turn(("read_file", {"path": "./calc.py"})), ws, before) == []
+    assert lib.check_outcome(rec["check"], _turn(("read_file", {"path": "textutils.py"})), ws, before)
+    assert lib.check_outcome(rec["check"], _turn(("calc.py", {})), ws, before)
+
+
+def test_a_no_tool_check_fails_on_any_call(tmp_path: Path) -> None:
+    rec = _record("dev-25")  # hi!
+    ws = tmp_path / "ws"
+    lib.reset_workspace(FIXTURE, ws)
+    before = lib.snapshot(FIXTURE)
+    assert lib.check_outcome(rec["check"], _turn(), ws, before) == []
+    assert lib.check_outcome(rec["check"], _turn(("list_files", {})), ws, before) == ["called list_files"]
+
+
+def test_a_chain_fix_is_checked_by_running_the_tests(tmp_path: Path) -> None:
+    rec = next(r for r in SETS["chains"] if r["request"].startswith("Run the tests, then fix"))
+    ws = tmp_path / "ws"
+    lib.reset_workspace(FIXTURE, ws)
+    before = lib.snapshot(FIXTURE)
+    run = ("run_command", {"command": "python -m pytest -q"})
+    calc = ws / "calc.py"
+    calc.write_text(calc.read_text().replace("* 10\n", "* 100\n"))
+    assert lib.check_outcome(rec["check"], _turn(run, ("edit_file", {"path": "calc.py"})), ws, before) == []
+    lib.reset_workspace(FIXTURE, ws)
+    problems = lib.check_outcome(rec["check"], _turn(run), ws, before)
+    assert any(p.startswith("tests fail") for p in problems)
+
+
+def test_grounded_questions_are_labelled_and_their_anchors_resolve() -> None:
+    import sysconfig
+
+    import bench_grounded
+
+    questions = lib.load_jsonl(bench_grounded.QUESTIONS)
+    assert len(questions) >= 40
+    assert len({q["id"] for q in questions}) == len(questions)
+    lib_dir = Path(sysconfig.get_paths()["stdlib"])
+    bench_grounded.resolve_labels(questions, lib_dir)
+    assert [q["id"] for q in questions if q["line"] is None] == []
+    q = next(q for q in questions if q["file"] == "textwrap.py")
+    cited = bench_grounded.score(q, [], f"See textwrap.py:{q['line']}-{q['line'] + 3}: width=70.", lib_dir)
+    assert cited["cites_file"] and cited["cites_lines"] and not cited["retrieved_file"]
+    assert not bench_grounded.score(q, [], "See mytextwrap.py.", lib_dir)["cites_file"]
+
+
+def test_one_request_end_to_end_through_assistant_and_the_builtin_servers(
+    scripted: ScriptedServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scripted.script(tool_calls(("read_file", {"path": "calc.py"})), text("calc.py holds the arithmetic helpers."))
+    records = [_record("dev-01")]
+    out = tmp_path / "out.jsonl"
+    args = argparse.Namespace(base_url=scripted.base_url, model=None, local_model="", max_steps=0, turn_timeout=60.0,
+                              resume=False, set="dev")  # fmt: skip
+    for var in ("PATH", "ASSISTANT_CONFIG"):  # isolate_environment sets both: restored after the test
+        monkeypatch.setenv(var, os.environ.get(var, ""))
+    rows = asyncio.run(bench_tooluse.run_set(records, args, out))
+    assert rows[0]["first_tool"] == "read_file"
+    assert rows[0]["first_arguments"] == {"path": "calc.py"}
+    assert rows[0]["outcome_ok"] and rows[0]["right_first_tool"]
+    assert "def percent" in rows[0]["calls"][0]["result"]
+    lines = lib.load_jsonl(out)
+    assert lines[-1]["summary"]["right_first_tool"] == [1, 1]

@@ -1,0 +1,82 @@
+"""End to end (slow): the bundled 0.5B model as an agent, with the grammar profile it gets by default.
+
+One local llama-server for the module (the profile, the grammar and the built-in tools are the
+ones `assistant ask` uses); each test works in its own small project folder.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from assistant import Assistant
+from assistant.events import Decision, ToolCallReady, ToolResult, TurnEnd
+from assistant.toolhub import McpOptions
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+async def server(shared_local_data: Path) -> AsyncIterator[Any]:
+    from assistant.local.server import open_local_server
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ASSISTANT_DATA_DIR", str(shared_local_data))
+        async with open_local_server(reuse=False, ctx=8192) as srv:
+            yield srv
+
+
+def project(tmp_path: Path) -> Path:
+    ws = tmp_path / "proj"
+    (ws / "notes").mkdir(parents=True)
+    (ws / "notes" / "todo.txt").write_text("- call the plumber on Tuesday\n- renew the passport\n")
+    (ws / "calc.py").write_text("def add(a, b):\n    return a + b\n")
+    (ws / "README.md").write_text("# calc\nA tiny calculator.\n")
+    return ws
+
+
+async def turn(server: Any, ws: Path, request: str, max_steps: int = 6) -> list[Any]:
+    from assistant.config import load_settings
+
+    settings = load_settings({"base_url": server.base_url, "model": server.model, "tool_calls": "grammar",
+                              "temperature": 0.0, "max_tokens": 200, "max_steps": max_steps})  # fmt: skip
+    options = McpOptions(workspace=ws, builtin=("files", "run"), yes=True)
+    async with Assistant(settings=settings, history=False, mcp=options, retrieval="off") as bot:
+        assert bot.profile is not None and bot.profile.tool_calls == "grammar"
+        return [e async for e in bot.stream(request)]
+
+
+async def test_a_request_that_needs_a_file_is_answered_from_it(server: Any, tmp_path: Path) -> None:
+    ws = project(tmp_path)
+    events = await turn(server, ws, "What's on my todo list?")
+    calls = [e.call for e in events if isinstance(e, ToolCallReady)]
+    assert calls and calls[0].name == "read_file", calls
+    assert json.loads(calls[0].arguments)["path"] == "notes/todo.txt"  # the real path, not an invented one
+    results = [e for e in events if isinstance(e, ToolResult)]
+    assert "plumber" in results[0].content and not results[0].is_error
+    end = events[-1]
+    assert isinstance(end, TurnEnd) and ("plumber" in end.text.lower() or "passport" in end.text.lower()), end
+
+
+async def test_a_greeting_calls_nothing(server: Any, tmp_path: Path) -> None:
+    events = await turn(server, project(tmp_path), "hi there!")
+    assert not [e for e in events if isinstance(e, ToolCallReady)]
+    assert [e.choice for e in events if isinstance(e, Decision)] == ["answer"]
+    assert isinstance(events[-1], TurnEnd) and events[-1].text.strip()
+
+
+async def test_two_steps_in_one_turn(server: Any, tmp_path: Path) -> None:
+    """Find, then read: the file is named only by what is in it."""
+    ws = project(tmp_path)
+    events = await turn(server, ws, "Find the file that defines the function add and show me its code.")
+    calls = [e.call for e in events if isinstance(e, ToolCallReady)]
+    names = [c.name for c in calls]
+    assert len(calls) >= 2, names
+    assert names[0] in ("grep", "glob", "list_files", "read_file"), names
+    assert any(c.name == "read_file" and "calc.py" in c.arguments for c in calls), names
+    assert all(not r.is_error for r in events if isinstance(r, ToolResult))
+    assert isinstance(events[-1], TurnEnd)

@@ -1,0 +1,268 @@
+"""Grammar-constrained steps and the model profile, against the scripted server (real HTTP/SSE)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from assistant.agent import Agent
+from assistant.endpoint import Endpoint, EndpointConfig
+from assistant.errors import MaxStepsExceeded
+from assistant.events import Decision, Notice, ToolCallDelta, ToolResult, TurnEnd
+from assistant.profile import Capabilities, build_profile, llama_server_capabilities, probe
+from assistant.steps import compact_tools
+from assistant.tools import ToolRegistry
+from tests.scripted_server import Reply, ScriptedServer, text
+
+_open: list[Endpoint] = []
+
+
+@pytest.fixture(autouse=True)
+async def _close_endpoints() -> AsyncIterator[None]:
+    yield
+    while _open:
+        await _open.pop().aclose()
+
+
+def files_tools(seen: list[str]) -> ToolRegistry:
+    reg = ToolRegistry(timeout=2.0)
+
+    @reg.function
+    def read_file(path: str, start_line: int = 1) -> str:
+        """Read a text file in the workspace. Lines are numbered from 1."""
+        seen.append(path)
+        return {"todo.txt": "- buy milk\n- fix the percent bug"}.get(path, f"no such file {path}")
+
+    @reg.function
+    def list_files(path: str = ".") -> str:
+        """List the files in a folder."""
+        seen.append(f"list:{path}")
+        return "todo.txt\ncalc.py"
+
+    return reg
+
+
+def grammar_agent(server: ScriptedServer, tools: ToolRegistry, **kw: Any) -> Agent:
+    ep = Endpoint(EndpointConfig(base_url=server.base_url, model="qwen2.5-coder-0.5b", max_retries=0))
+    _open.append(ep)
+    caps = llama_server_capabilities(server.base_url, "qwen2.5-coder-0.5b", 8192)
+    profile = build_profile("qwen2.5-coder-0.5b", caps, local=True)
+    assert profile.tool_calls == "grammar"
+    return Agent(ep, tools, system_prompt="You are terse.", fold_tool_results=profile.fold_results,
+                 profile=profile, **kw)  # fmt: skip
+
+
+async def run(agent: Agent, prompt: str) -> list[Any]:
+    return [e async for e in agent.run(prompt)]
+
+
+def starts_call() -> Reply:
+    return text('{"', pieces=1)  # the decision request: the first token begins a JSON call
+
+
+def call_json(name: str, args: dict[str, Any]) -> Reply:
+    return text(json.dumps({"name": name, "arguments": args}), pieces=4)
+
+
+def answer_start(word: str = "The") -> Reply:
+    return text(word, pieces=1)
+
+
+async def test_constrained_call_then_answer(scripted: ScriptedServer) -> None:
+    seen: list[str] = []
+    agent = grammar_agent(scripted, files_tools(seen))
+    scripted.script(
+        starts_call(),  # step 1: decide (one token, with probabilities)
+        call_json("read_file", {"path": "todo.txt"}),  # step 1: the call, under the grammar
+        answer_start("You"),  # step 2: decide again after the result: answer
+        text("You need to buy milk and fix the percent bug."),  # step 2: the answer, plain text
+    )
+    events = await run(agent, "What's on my todo list?")
+    assert seen == ["todo.txt"]
+    decide, call, again, answer = scripted.requests
+    # The decision: one token with its probabilities; no `tools` field, no grammar.
+    assert decide["max_tokens"] == 1 and decide["logprobs"] is True and decide["top_logprobs"] == 20
+    assert "tools" not in decide and "grammar" not in decide and decide["temperature"] == 0.0
+    system = decide["messages"][0]["content"]
+    assert system.startswith("You are terse.") and "- read_file(path: string, start_line?: integer)" in system
+    assert '"name": "read_file"' in system and "grep" not in system  # examples only for offered tools
+    # The call: the same messages, under the grammar of the offered tools.
+    assert call["messages"] == decide["messages"]
+    assert call["grammar"].startswith('root ::= "{" ws "\\"name\\""') and '"read_file\\", "' in call["grammar"]
+    assert "tools" not in call
+    # The answer request: the same prefix, no grammar, no instruction.
+    assert "grammar" not in answer and "tools" not in answer and answer["messages"] == again["messages"]
+    assert answer["messages"][0] == decide["messages"][0]
+    assert "fix the percent bug" in json.dumps(answer["messages"])  # the tool result, folded into the turn
+    decisions = [e.choice for e in events if isinstance(e, Decision)]
+    assert decisions == ["read_file", "answer"]
+    deltas = [e for e in events if isinstance(e, ToolCallDelta)]
+    streamed = "".join(e.arguments for e in deltas).lstrip()
+    assert deltas[0].name == "read_file" and streamed.startswith('{"path": "todo.txt"}')
+    results = [e for e in events if isinstance(e, ToolResult)]
+    assert results[0].call.source == "grammar" and not results[0].is_error
+    assert json.loads(results[0].call.arguments) == {"path": "todo.txt"}
+    end = events[-1]
+    assert isinstance(end, TurnEnd) and end.text.startswith("You need to buy milk") and end.steps == 2
+    assert agent.steps.last_decision["p_call"] == 0.0  # type: ignore[attr-defined]
+
+
+async def test_several_tool_steps_in_one_turn(scripted: ScriptedServer) -> None:
+    seen: list[str] = []
+    agent = grammar_agent(scripted, files_tools(seen))
+    scripted.script(starts_call(), call_json("list_files", {"path": "."}), starts_call(),
+                    call_json("read_file", {"path": "todo.txt"}), answer_start(), text("Two items."))  # fmt: skip
+    events = await run(agent, "Find my todo file and tell me what is in it")
+    assert seen == ["list:.", "todo.txt"]
+    assert isinstance(events[-1], TurnEnd) and events[-1].steps == 3
+
+
+async def test_greeting_makes_no_call(scripted: ScriptedServer) -> None:
+    seen: list[str] = []
+    agent = grammar_agent(scripted, files_tools(seen))
+    scripted.script(answer_start("Hello"), text("Hello!"))
+    events = await run(agent, "hi")
+    assert seen == [] and isinstance(events[-1], TurnEnd) and events[-1].text == "Hello!"
+    assert [e.choice for e in events if isinstance(e, Decision)] == ["answer"]
+
+
+async def test_threshold_decides(scripted: ScriptedServer) -> None:
+    seen: list[str] = []
+    agent = grammar_agent(scripted, files_tools(seen))
+    assert agent.profile is not None
+    agent.profile.call_threshold = 0.99  # the fake's probability of '{"' is 0.95: not enough
+    scripted.script(starts_call(), text("Hello!"))
+    events = await run(agent, "hi")
+    assert seen == [] and isinstance(events[-1], TurnEnd) and events[-1].text == "Hello!"
+
+
+async def test_repeated_call_is_answered_from_memory(scripted: ScriptedServer) -> None:
+    seen: list[str] = []
+    agent = grammar_agent(scripted, files_tools(seen))
+    scripted.script(starts_call(), call_json("read_file", {"path": "todo.txt"}), starts_call(),
+                    call_json("read_file", {"path": "todo.txt"}), text("Milk."))  # fmt: skip
+    events = await run(agent, "todo?")
+    assert seen == ["todo.txt"]
+    assert "grammar" not in scripted.requests[4] and scripted.requests[4].get("max_tokens") != 1
+    assert isinstance(events[-1], TurnEnd) and events[-1].text == "Milk."
+
+
+async def test_max_steps_ends_the_turn_and_keeps_history(scripted: ScriptedServer) -> None:
+    seen: list[str] = []
+    agent = grammar_agent(scripted, files_tools(seen), max_steps=2)
+    scripted.script(starts_call(), call_json("read_file", {"path": "a"}), starts_call(),
+                    call_json("read_file", {"path": "b"}))  # fmt: skip
+    with pytest.raises(MaxStepsExceeded):
+        await run(agent, "read everything")
+    roles = [m.role for m in agent.conversation.messages]
+    assert roles == ["user", "assistant", "tool", "assistant", "tool"]
+
+
+async def test_endpoint_refusing_grammar_degrades_visibly(scripted: ScriptedServer) -> None:
+    seen: list[str] = []
+    agent = grammar_agent(scripted, files_tools(seen))
+    refused = Reply(kind="status", status=400, body={"error": {"message": "grammar is not supported"}})
+    scripted.script(starts_call(), refused,
+                    text('```json\n{"name": "read_file", "arguments": {"path": "todo.txt"}}\n```'),
+                    text("Milk."))  # fmt: skip
+    events = await run(agent, "todo?")
+    notices = [e for e in events if isinstance(e, Notice)]
+    assert notices and "refused the grammar" in notices[0].message
+    assert agent.profile is not None and agent.profile.tool_calls == "text"
+    assert any("refused the grammar" in n for n in agent.profile.notes)
+    assert "tools" in scripted.requests[2] and "grammar" not in scripted.requests[2]
+    assert seen == ["todo.txt"]  # the text call was recognised
+    assert isinstance(events[-1], TurnEnd) and events[-1].text == "Milk."
+
+
+async def test_unsupported_tool_falls_back_to_text_for_that_tool(scripted: ScriptedServer) -> None:
+    seen: list[str] = []
+    reg = files_tools(seen)
+
+    class Odd:
+        name = "odd"
+
+        def schema(self) -> dict[str, Any]:
+            return {"type": "function", "function": {"name": "odd", "description": "Odd.", "parameters": {
+                "type": "object", "patternProperties": {"^x": {"type": "string"}}}}}  # fmt: skip
+
+        async def call(self, arguments: dict[str, Any]) -> str:
+            seen.append("odd")
+            return "odd ran"
+
+    reg.add(Odd())  # type: ignore[arg-type]
+    agent = grammar_agent(scripted, reg)
+    scripted.script(answer_start("Sure"), text('{"name": "odd", "arguments": {"x1": "y"}}'), answer_start(),
+                    text("Done."))  # fmt: skip
+    events = await run(agent, "run odd")
+    assert seen == ["odd"]
+    assert isinstance(events[-1], TurnEnd) and events[-1].text == "Done."
+
+
+def test_compact_tools_one_line_each() -> None:
+    reg = files_tools([])
+    block = compact_tools(reg.schemas())
+    lines = [ln for ln in block.splitlines() if ln.startswith("- ")]
+    assert lines == ["- read_file(path: string, start_line?: integer): Read a text file in the workspace.",
+                     "- list_files(path?: string): List the files in a folder."]  # fmt: skip
+
+
+def test_profile_decisions() -> None:
+    llama = llama_server_capabilities("http://x/v1", "m", 4096)
+    plain = Capabilities("http://y/v1", models=("gpt-4o-mini",))
+    assert build_profile("qwen2.5-coder-0.5b", llama, local=True).tool_calls == "grammar"
+    assert build_profile("gpt-4o-mini", plain).tool_calls == "native"
+    small_remote = build_profile("qwen2.5-coder:1.5b", plain)  # Ollama without grammar support
+    assert small_remote.tool_calls == "text" and small_remote.fold_results
+    asked = build_profile("gpt-4o-mini", plain, tool_calls="grammar")
+    assert asked.tool_calls == "text" and any("no grammar" in n for n in asked.notes)
+    assert build_profile("qwen2.5-coder-0.5b", llama, local=True, text_tool_calls=False).tool_calls == "native"
+    with pytest.raises(ValueError):
+        build_profile("m", plain, tool_calls="telepathy")
+
+
+async def test_probe_reads_props_once_and_caches(scripted: ScriptedServer) -> None:
+    scripted.props = {"default_generation_settings": {"n_ctx": 4096}, "build_info": "b1-test",
+                      "chat_template_caps": {"supports_tool_calls": True}}  # fmt: skip
+    caps = await probe(scripted.base_url)
+    assert (caps.server, caps.grammar, caps.context_window, caps.build) == ("llama.cpp", True, 4096, "b1-test")
+    assert caps.models == ("scripted-model",) and caps.source == "probe"
+    again = await probe(scripted.base_url)
+    assert again.source == "cache" and scripted.props_requests == 1
+    fresh = await probe(scripted.base_url, use_cache=False)
+    assert fresh.source == "probe" and scripted.props_requests == 2
+
+
+async def test_probe_of_a_plain_openai_server(scripted: ScriptedServer) -> None:
+    caps = await probe(scripted.base_url, use_cache=False)
+    assert caps.server == "unknown" and not caps.grammar and caps.models == ("scripted-model",)
+
+
+async def test_probe_of_nothing_is_not_cached() -> None:
+    caps = await probe("http://127.0.0.1:9/v1", wait=0.5)
+    assert caps.source == "none"
+    assert (await probe("http://127.0.0.1:9/v1", wait=0.5)).source == "none"
+
+
+def test_path_arguments_name_only_what_exists(tmp_path: Any) -> None:
+    from assistant.grammar import call_grammar
+    from assistant.steps import narrow_paths, workspace_paths
+    from tests.test_grammar import accepts
+
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "todo.txt").write_text("x")
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".git" / "HEAD").write_text("x")
+    paths = workspace_paths(tmp_path)
+    assert paths == (["notes/todo.txt"], [".", "notes"])
+    seen: list[str] = []
+    tools = narrow_paths(files_tools(seen).schemas(), paths)
+    g = call_grammar(tools)
+    assert accepts(g.text, '{"name": "read_file", "arguments": {"path": "notes/todo.txt"}}')
+    assert not accepts(g.text, '{"name": "read_file", "arguments": {"path": "todo.txt"}}')
+    assert accepts(g.text, '{"name": "list_files", "arguments": {"path": "notes"}}')
+    assert workspace_paths(tmp_path, limit=1) is None  # too many to list: no narrowing
+    assert narrow_paths(tools, None) == tools
