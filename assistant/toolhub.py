@@ -222,10 +222,7 @@ def in_process_argv(config: ServerConfig) -> list[str] | None:
     """A built-in server run as configured (no own command, env or cwd): its arguments, to build it
     in this process; None when it must run as a process of its own."""
     module = BUILTIN_SERVERS.get(config.name)
-    from assistant.mcp_config import safe_start_dir
-
-    own_cwd = config.cwd is not None and config.cwd != str(safe_start_dir())  # the built-ins' default is not "own"
-    if not config.builtin or config.transport != "stdio" or config.env or own_cwd or module not in config.args:
+    if not config.builtin or config.transport != "stdio" or config.env or config.cwd or module not in config.args:
         return None
     args = list(config.args)
     return args[args.index(module) + 1 :]
