@@ -36,7 +36,7 @@ TOOL_CALL_MODES = ("auto", "native", "grammar", "text")
 CACHE_SECONDS = 24 * 3600
 # Grammar mode calls a tool when the model's probability of starting a call is at least this
 # (measured on the labelled requests of benchmarks/tooluse/, see benchmarks/bench_tooluse.py).
-DEFAULT_CALL_THRESHOLD = 0.07
+DEFAULT_CALL_THRESHOLD = 0.15
 PROBE_TIMEOUT = 3.0
 
 # Model families known to answer tool requests with JSON text instead of native tool_calls

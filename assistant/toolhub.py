@@ -221,11 +221,8 @@ def render_result(result: Any) -> tuple[str, bool]:
 def in_process_argv(config: ServerConfig) -> list[str] | None:
     """A built-in server run as configured (no env or cwd of its own): its arguments, to build it
     in this process; None when it must run as a process of its own."""
-    from assistant.mcp_config import safe_start_dir
-
     module = BUILTIN_SERVERS.get(config.name)
-    own_cwd = config.cwd is not None and config.cwd != safe_start_dir()
-    if not config.builtin or config.transport != "stdio" or config.env or own_cwd or module not in config.args:
+    if not config.builtin or config.transport != "stdio" or config.env or config.cwd or module not in config.args:
         return None
     args = list(config.args)
     return args[args.index(module) + 1 :]

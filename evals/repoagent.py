@@ -113,6 +113,7 @@ class RepoSolver:
                     gen.finish_reason = "error"
                     gen.extra["agent_error"] = exc.user_line()
                 gen.extra["turn_s"] = round(time.perf_counter() - turn_started, 3)  # the agent's own time
+                gen.extra["agent_profile"] = _profile_record(bot)
                 gen.messages = [m.to_wire() for m in bot.conversation.messages]
                 if collection:
                     gen.extra["retrieved"] = [p.location() for p in bot.last_sources]
@@ -155,6 +156,15 @@ class RepoSolver:
         finally:
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(store.remove, name)
+
+
+def _profile_record(bot: Any) -> dict[str, Any]:
+    """How the assistant asked this model for tools in this attempt (assistant/profile.py), if it says."""
+    profile = getattr(bot, "profile", None)
+    if profile is None:
+        return {}
+    return {"tool_calls": profile.tool_calls, "fold_results": profile.fold_results,
+            "compact_tools": profile.compact_tools, "notes": list(profile.notes)}  # fmt: skip
 
 
 def _build_index(settings: Settings, name: str, root: Path) -> Any:

@@ -50,6 +50,7 @@ async def test_an_agent_that_fixes_the_bug_passes(scripted: ScriptedServer, tmp_
     assert rec["steps"] == 4 and rec["usage"]["prompt_tokens"] == 3 * 20 + 10  # summed over the 4 requests
     assert "+    if not scores:" in rec["diff"]
     assert rec["kind"] == "traceback" and rec["violations"] == []
+    assert rec["agent_profile"]["tool_calls"] == "native"  # how this endpoint was asked for tools
     # The transcript: the instruction, each tool call and its result, the answer.
     roles = [m["role"] for m in rec["messages"]]
     assert roles == ["user", "assistant", "tool", "assistant", "tool", "assistant", "tool", "assistant"]
