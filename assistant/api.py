@@ -255,7 +255,15 @@ class Assistant:
         from assistant.context import ContextBuilder, detect_counter
 
         s = self.settings
-        counter, window = await detect_counter(base_url)
+        caps = self.profile.capabilities if self.profile is not None else None
+        if caps is not None and caps.source != "none":  # known or probed already: no request here
+            from assistant.context import EstimateCounter, ServerTokenizer, TokenCounter
+
+            root = base_url.rstrip("/").removesuffix("/v1")
+            counter: TokenCounter = ServerTokenizer(root) if caps.tokenize else EstimateCounter()
+            window = caps.context_window
+        else:
+            counter, window = await detect_counter(base_url)
         closer = getattr(counter, "aclose", None)
         if closer is not None:
             self._stack.push_async_callback(closer)

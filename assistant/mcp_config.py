@@ -31,8 +31,8 @@ inert until the user trusts that folder (``ProjectSettings``: what they would ru
 fingerprint of their exact content; any change needs trust again). Untrusted, they are not read
 into the configuration at all: no server from them starts, and no built-in is adjusted by them.
 
-The built-in servers start as ``python -I -m ...`` from a folder outside the workspace: nothing in
-the workspace (an ``argparse.py``, a ``sitecustomize.py``) can shadow a module of theirs.
+The built-in servers start as ``python -I -m ...`` (or in-process from the installed package):
+nothing in the workspace (an ``argparse.py``, a ``sitecustomize.py``) can shadow a module of theirs.
 """
 
 from __future__ import annotations
@@ -109,18 +109,13 @@ def project_config_files(workspace: Path) -> list[Path]:
     return [workspace / ".mcp.json", workspace / ".assistant" / "mcp.json"]
 
 
-def safe_start_dir() -> str:
-    """A folder to start built-in servers in that no workspace can be: the interpreter's own prefix."""
-    return os.path.realpath(sys.prefix)
-
-
 def builtin_config(name: str, workspace: Path) -> ServerConfig:
     module = BUILTIN_SERVERS[name]
     # sys.executable -m: found in any install (editable or not), whatever PATH says. -I: no current
     # folder or script folder on sys.path, no PYTHON* variables, no user site: nothing in the
-    # workspace is imported; the cwd outside the workspace makes sure of it for older interpreters too.
+    # workspace is imported. (In-process, the hub imports the installed package's module instead.)
     return ServerConfig(name=name, command=sys.executable, args=("-I", "-m", module, "--root", str(workspace)),
-                        cwd=safe_start_dir(), builtin=True, source="built-in")  # fmt: skip
+                        builtin=True, source="built-in")  # fmt: skip
 
 
 def read_servers_file(path: Path) -> dict[str, Any]:

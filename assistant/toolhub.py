@@ -219,24 +219,22 @@ def render_result(result: Any) -> tuple[str, bool]:
 
 
 def in_process_argv(config: ServerConfig) -> list[str] | None:
-    """A built-in server run as configured (no own command, env or cwd): its arguments, to build it
+    """A built-in server run as configured (no env or cwd of its own): its arguments, to build it
     in this process; None when it must run as a process of its own."""
     module = BUILTIN_SERVERS.get(config.name)
-    from assistant.mcp_config import safe_start_dir
-
-    own_cwd = config.cwd is not None and config.cwd != str(safe_start_dir())  # the built-ins' default is not "own"
-    if not config.builtin or config.transport != "stdio" or config.env or own_cwd or module not in config.args:
+    if not config.builtin or config.transport != "stdio" or config.env or config.cwd or module not in config.args:
         return None
     args = list(config.args)
     return args[args.index(module) + 1 :]
 
 
 def _build_in_process(name: str, argv: list[str]) -> Any:
-    """The built-in server object (our installed package's code; nothing imported from the workspace)."""
+    """The built-in server object, from our installed package's code. Nothing comes from the workspace:
+    the console script never has the current folder on ``sys.path``, and ``python -m assistant`` drops
+    it (assistant/__main__.py), as ``python -I`` does for a built-in started as a process."""
     import importlib
 
-    module = importlib.import_module(BUILTIN_SERVERS[name])
-    return module.server_from_args(argv)
+    return importlib.import_module(BUILTIN_SERVERS[name]).server_from_args(argv)
 
 
 def _import_sdk(builtin: str | None = None) -> None:

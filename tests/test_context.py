@@ -180,3 +180,36 @@ async def test_a_request_near_the_window_waits_for_exact_counts() -> None:
     counter.gate.set()
     report = await pending
     assert report.counted_by == "server" and report.exact is None
+
+
+async def test_cached_and_evaluated_prompt_tokens_per_request(scripted: ScriptedServer) -> None:
+    """llama-server's timings (cache_n, prompt_n) reach the report, /context and the JSON events."""
+    from assistant.cli.render import format_context
+    from assistant.events import Timing, event_to_dict
+
+    first, second = text("one"), text("two")
+    first.extra_final = {"timings": {"cache_n": 0, "prompt_n": 1738, "predicted_per_second": 20.0}}
+    second.extra_final = {"timings": {"cache_n": 1726, "prompt_n": 12}}
+    scripted.script(first, second)
+    ep = Endpoint(EndpointConfig(base_url=scripted.base_url, model="m"))
+    agent = Agent(ep, system_prompt="sys")
+    await agent.ask("first")
+    assert agent.last_report is not None
+    assert (agent.last_report.cached_prompt_tokens, agent.last_report.evaluated_prompt_tokens) == (0, 1738)
+    events = [e async for e in agent.run("second")]
+    report = agent.last_report
+    assert (report.cached_prompt_tokens, report.evaluated_prompt_tokens) == (1726, 12)
+    assert report.summary()["cached_prompt_tokens"] == 1726
+    assert "prompt cache: 12 evaluated, 1,726 reused" in format_context(report)
+    timing = event_to_dict(next(e for e in events if isinstance(e, Timing)))
+    assert timing["prompt_tokens_cached"] == 1726 and timing["prompt_tokens_evaluated"] == 12
+    await ep.aclose()
+
+
+async def test_no_timings_no_cache_figures(scripted: ScriptedServer) -> None:
+    scripted.script(text("plain"))  # an endpoint that is not llama-server sends no timings
+    ep = Endpoint(EndpointConfig(base_url=scripted.base_url, model="m"))
+    agent = Agent(ep, system_prompt="sys")
+    await agent.ask("hello")
+    assert agent.last_report is not None and agent.last_report.cached_prompt_tokens is None
+    await ep.aclose()

@@ -171,3 +171,26 @@ def test_memory_ignores_broken_files_and_never_writes_secrets(tmp_path: Path) ->
     assert "sk-secret-value" not in "".join(p.read_text() + p.name for p in tmp_path.iterdir())
     assert config_key(ServerConfig("gh", command="npx", args=("server",), env={"TOKEN": "other"})) != key
 
+
+
+def test_in_process_builtins_import_nothing_from_the_workspace(scripted: Any, tmp_path: Path) -> None:
+    """`python -m assistant` in a folder holding an `mcp.py`: the in-process servers still use the real SDK."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.scripted_server import text, tool_calls
+
+    ws = tmp_path / "evil"
+    ws.mkdir()
+    marker = tmp_path / "imported"
+    for name in ("mcp", "pydantic", "anyio"):
+        (ws / f"{name}.py").write_text(f"open({str(marker)!r}, 'a').write({name!r})\nraise SystemExit(9)\n")
+    (ws / "notes.txt").write_text("pelican\n")
+    scripted.script(tool_calls(("read_file", {"path": "notes.txt"})), text("It says pelican."))
+    proc = subprocess.run([sys.executable, "-m", "assistant", "ask", "--yes", "--base-url", scripted.base_url,
+                           "-m", "m", "What do my notes say?"], cwd=ws, capture_output=True, text=True, timeout=120,
+                          env={**os.environ}, stdin=subprocess.DEVNULL)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert not marker.exists(), "a module from the workspace was imported"
+    assert "pelican" in json.dumps(scripted.requests[-1]["messages"])  # the tool ran, in-process

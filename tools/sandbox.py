@@ -157,7 +157,7 @@ class RunCgroup:
         if "pids" not in bases or "memory" not in bases:
             return None
         group = cls()
-        name = f"assistant-sandbox-{uuid.uuid4().hex[:12]}"
+        name = f"assistant-sandbox-{os.getpid()}-{uuid.uuid4().hex[:8]}"  # the pid: whose it is
         try:
             for controller in ("pids", "memory"):
                 path = bases[controller] / name
@@ -474,7 +474,10 @@ async def run_sandboxed(
         os.lseek(seccomp_fd, 0, os.SEEK_SET)
     cgroup = RunCgroup.create(limits)
     as_root = os.geteuid() == 0
-    nproc = _nproc_limit(limits, drop_to if as_root and drop_to is not None else os.geteuid())
+    # The cgroup counts this command's processes only; RLIMIT_NPROC counts every process of the uid
+    # (for nobody: every other sandbox on the machine too), so it is the fallback, not a second limit.
+    nproc = None if cgroup is not None else _nproc_limit(limits, drop_to if as_root and drop_to is not None
+                                                               else os.geteuid())  # fmt: skip
     full = sandbox_command(argv, writable=root, cwd=cwd, limits=limits, isolation=isolation, inside=inside,
                            drop_to=drop_to, seccomp_fd=seccomp_fd)  # fmt: skip
     started = time.perf_counter()
@@ -519,6 +522,7 @@ async def _supervise(proc: asyncio.subprocess.Process, limits: Limits, stdin: by
     except BaseException:  # cancelled (the client gave up): kill, then let the cancellation through
         kill_group(proc.pid)
         readers.cancel()
+        readers.add_done_callback(lambda f: f.cancelled() or f.exception())  # retrieved: no warning
         raise
     kill_group(proc.pid)  # whatever it left running in its group goes too
     try:

@@ -195,8 +195,8 @@ async def test_nothing_outlives_the_time_limit(iso: Isolation, ws: Path) -> None
     assert result.timed_out
     await asyncio.sleep(0.3)
     assert host("pgrep", "-f", marker) == ""
-    cgroups = host("sh", "-c", "ls -d /sys/fs/cgroup/*/assistant-sandbox-* /sys/fs/cgroup/memory/*/*/"
-                               "assistant-sandbox-* 2>/dev/null")  # fmt: skip
+    mine = f"assistant-sandbox-{os.getpid()}-*"
+    cgroups = host("sh", "-c", f"ls -d /sys/fs/cgroup/*/{mine} /sys/fs/cgroup/memory/*/*/{mine} 2>/dev/null")
     assert cgroups == "", "every run's cgroup is removed"
 
 
