@@ -229,6 +229,22 @@ def tool_prompt(tools: Sequence[dict[str, Any]], workspace: Path | None = None) 
     return block
 
 
+SMALL_TALK = frozenset(
+    "hi hello hey hiya yo howdy greetings thanks thank you thx ty cheers bye goodbye good morning afternoon "
+    "evening night day there all ok okay great nice cool please assistant friend folks everyone".split()
+)
+
+
+def is_small_talk(text: str) -> bool:
+    """A greeting or thanks and nothing else ("hi", "thanks!", "good morning there").
+
+    Measured on the 0.5B model in a project folder: "hi" gave a 0.6 probability of starting a call
+    (it reads the README), so the probability cannot tell these apart; the words can.
+    """
+    words = re.findall(r"[a-z']+", text.lower())
+    return 0 < len(words) <= 6 and all(w in SMALL_TALK for w in words) and not re.search(r"[/\\.]\w", text)
+
+
 class GrammarSteps:
     """Decide from the first token's probabilities, then call under a grammar or answer in text."""
 
@@ -280,6 +296,11 @@ class GrammarSteps:
     async def _decide_and_call(self, messages: Sequence[dict[str, Any]], grammar: CallGrammar,
                                params: dict[str, Any]) -> AsyncIterator[Event]:  # fmt: skip
         started = time.perf_counter()
+        last = messages[-1] if messages else {}
+        if last.get("role") == "user" and is_small_talk(str(last.get("content") or "")):
+            self.last_decision = {"p_call": None, "small_talk": True}
+            yield Decision(ANSWER, time.perf_counter() - started)
+            return
         p_call, first = 0.0, ""
         probe = {**_plain(params), "max_tokens": 1, "temperature": 0.0, "logprobs": True, "top_logprobs": 20}
         async for event in self._guarded(self.endpoint.stream(messages, None, with_logprobs=False, **probe)):

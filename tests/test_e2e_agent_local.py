@@ -3,8 +3,7 @@
 One local llama-server for the module (the profile, the grammar and the built-in tools are the
 ones `assistant ask` uses); each test works in its own small project folder. Multi-step turns are
 tested with the scripted server (tests/test_steps.py); on this model they are measured, not asserted
-(benchmarks/bench_tooluse.py --set chains): a greeting ("hi there!") and two-step chains still fail
-on the 0.5B model, see the benchmark figures.
+(benchmarks/bench_tooluse.py --set chains): two-step chains still fail on the 0.5B model.
 """
 
 from __future__ import annotations
@@ -71,3 +70,10 @@ async def test_a_request_that_needs_no_file_calls_nothing(server: Any, tmp_path:
     assert not [e for e in events if isinstance(e, ToolCallReady)]
     assert [e.choice for e in events if isinstance(e, Decision)] == ["answer"]
     assert isinstance(events[-1], TurnEnd) and "def " in events[-1].text
+
+
+async def test_a_greeting_calls_nothing(server: Any, tmp_path: Path) -> None:
+    events = await turn(server, project(tmp_path), "hi there!")
+    assert not [e for e in events if isinstance(e, ToolCallReady)]
+    assert [e.choice for e in events if isinstance(e, Decision)] == ["answer"]
+    assert isinstance(events[-1], TurnEnd) and events[-1].text.strip()

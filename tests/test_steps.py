@@ -120,11 +120,11 @@ async def test_several_tool_steps_in_one_turn(scripted: ScriptedServer) -> None:
     assert isinstance(events[-1], TurnEnd) and events[-1].steps == 3
 
 
-async def test_greeting_makes_no_call(scripted: ScriptedServer) -> None:
+async def test_general_question_makes_no_call(scripted: ScriptedServer) -> None:
     seen: list[str] = []
     agent = grammar_agent(scripted, files_tools(seen))
     scripted.script(answer_start("Hello"), text("Hello!"))
-    events = await run(agent, "hi")
+    events = await run(agent, "what is a closure?")
     assert seen == [] and isinstance(events[-1], TurnEnd) and events[-1].text == "Hello!"
     assert [e.choice for e in events if isinstance(e, Decision)] == ["answer"]
 
@@ -135,7 +135,7 @@ async def test_threshold_decides(scripted: ScriptedServer) -> None:
     assert agent.profile is not None
     agent.profile.call_threshold = 0.99  # the fake's probability of '{"' is 0.95: not enough
     scripted.script(starts_call(), text("Hello!"))
-    events = await run(agent, "hi")
+    events = await run(agent, "what is a closure?")
     assert seen == [] and isinstance(events[-1], TurnEnd) and events[-1].text == "Hello!"
 
 
@@ -266,3 +266,21 @@ def test_path_arguments_name_only_what_exists(tmp_path: Any) -> None:
     assert accepts(g.text, '{"name": "list_files", "arguments": {"path": "notes"}}')
     assert workspace_paths(tmp_path, limit=1) is None  # too many to list: no narrowing
     assert narrow_paths(tools, None) == tools
+
+
+async def test_small_talk_is_answered_without_a_decision_request(scripted: ScriptedServer) -> None:
+    seen: list[str] = []
+    agent = grammar_agent(scripted, files_tools(seen))
+    scripted.script(text("Hello! How can I help?"))  # only the answer: no decision request
+    events = await run(agent, "hi there!")
+    assert seen == [] and len(scripted.requests) == 1 and "grammar" not in scripted.requests[0]
+    assert scripted.requests[0].get("max_tokens") != 1
+    assert [e.choice for e in events if isinstance(e, Decision)] == ["answer"]
+
+
+def test_is_small_talk() -> None:
+    from assistant.steps import is_small_talk
+
+    assert all(is_small_talk(t) for t in ("hi", "Hi there!", "thanks!", "good morning", "thank you"))
+    assert not any(is_small_talk(t) for t in ("hi, show me calc.py", "hello, who are you?", "thanks, now run the tests",
+                                              "hey read README.md", ""))  # fmt: skip
