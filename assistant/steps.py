@@ -230,8 +230,7 @@ def tool_prompt(tools: Sequence[dict[str, Any]], workspace: Path | None = None) 
 
 
 SMALL_TALK = frozenset(
-    "hi hello hey hiya yo howdy greetings thanks thank you thx ty cheers bye goodbye good morning afternoon "
-    "evening night day there all ok okay great nice cool please assistant friend folks everyone".split()
+    ["hi", "hello", "hey", "hiya", "yo", "howdy", "greetings", "thanks", "thank", "you", "thx", "ty", "cheers", "bye", "goodbye", "good", "morning", "afternoon", "evening", "night", "day", "there", "all", "ok", "okay", "great", "nice", "cool", "please", "assistant", "friend", "folks", "everyone"]
 )
 
 
