@@ -229,9 +229,11 @@ def tool_prompt(tools: Sequence[dict[str, Any]], workspace: Path | None = None) 
     return block
 
 
-SMALL_TALK = frozenset(
-    ["hi", "hello", "hey", "hiya", "yo", "howdy", "greetings", "thanks", "thank", "you", "thx", "ty", "cheers", "bye", "goodbye", "good", "morning", "afternoon", "evening", "night", "day", "there", "all", "ok", "okay", "great", "nice", "cool", "please", "assistant", "friend", "folks", "everyone"]
-)
+SMALL_TALK = frozenset((
+    "hi", "hello", "hey", "hiya", "yo", "howdy", "greetings", "thanks", "thank", "you", "thx", "ty",
+    "cheers", "bye", "goodbye", "good", "morning", "afternoon", "evening", "night", "day", "there", "all",
+    "ok", "okay", "great", "nice", "cool", "please", "assistant", "friend", "folks", "everyone",
+))  # fmt: skip
 
 
 def is_small_talk(text: str) -> bool:
