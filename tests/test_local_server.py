@@ -249,8 +249,8 @@ def test_server_dies_with_its_parent(
         pid = int(pid_file.read_text())
         assert pid_is_llama_server(pid)
         os.kill(child.pid, sig)
-        child.wait(10)
-        assert wait_for(lambda: gone(pid), 5), f"llama-server {pid} outlived its parent ({sig.name})"
+        child.wait(30)  # SIGINT: the parent's own clean-up runs first (slow on a loaded machine)
+        assert wait_for(lambda: gone(pid), 15), f"llama-server {pid} outlived its parent ({sig.name})"
     finally:
         child.kill()
         child.wait()
