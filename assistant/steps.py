@@ -268,13 +268,13 @@ class GrammarSteps:
     async def stream(self, messages: Sequence[dict[str, Any]], tools: Sequence[dict[str, Any]],
                      params: dict[str, Any]) -> AsyncIterator[Event]:  # fmt: skip
         grammar = None
+        self.last_decision = {}
         if tools and self.profile.tool_calls == "grammar":
             root = self.workspace() if self.workspace is not None else None
             try:
                 grammar = self.grammar(narrow_paths(tools, workspace_paths(root)) if root else tools)
             except Unsupported:
                 grammar = None
-        leftover = [t for t in tools if grammar is None or tool_parts(t)[0] not in grammar.tools]
         if grammar is not None:
             try:
                 done = False
@@ -291,7 +291,10 @@ class GrammarSteps:
             async for event in self.endpoint.stream(messages, tools or None, text_call_tools=tools or None, **params):
                 yield event
             return
-        async for event in self.endpoint.stream(messages, None, text_call_tools=leftover or None, **params):
+        # The answer: a call the model still writes as text (it does, after seeing its examples) is
+        # recognised and run, like in text mode; the loop answers a repeated one from memory.
+        recognise = None if self.last_decision.get("small_talk") else list(tools) or None
+        async for event in self.endpoint.stream(messages, None, text_call_tools=recognise, **params):
             yield event
 
     async def _decide_and_call(self, messages: Sequence[dict[str, Any]], grammar: CallGrammar,

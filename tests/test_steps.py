@@ -284,3 +284,14 @@ def test_is_small_talk() -> None:
     assert all(is_small_talk(t) for t in ("hi", "Hi there!", "thanks!", "good morning", "thank you"))
     assert not any(is_small_talk(t) for t in ("hi, show me calc.py", "hello, who are you?", "thanks, now run the tests",
                                               "hey read README.md", ""))  # fmt: skip
+
+
+async def test_a_call_written_in_the_answer_is_still_run(scripted: ScriptedServer) -> None:
+    """The decision said answer, but the model writes the call as JSON text: it is recognised and run."""
+    seen: list[str] = []
+    agent = grammar_agent(scripted, files_tools(seen))
+    scripted.script(answer_start(), text('```json\n{"name": "read_file", "arguments": {"path": "todo.txt"}}\n```'),
+                    answer_start(), text("Milk."))  # fmt: skip
+    events = await run(agent, "what's in todo.txt")
+    assert seen == ["todo.txt"]
+    assert isinstance(events[-1], TurnEnd) and events[-1].text == "Milk."
