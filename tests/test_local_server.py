@@ -99,8 +99,12 @@ httpd.serve_forever()
 """
 
 CHILD = r"""
-import asyncio, os, sys
+import asyncio, os, signal, sys
 from assistant.local.server import open_local_server
+
+# A parent started in the background by a non-interactive shell passes SIGINT on as ignored;
+# the test is about what Ctrl-C does, so the child takes Python's own handler back.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 async def main():
     async with open_local_server(reuse=False) as srv:
