@@ -14,6 +14,12 @@ import pexpect
 import pytest
 
 from tests.scripted_server import Reply, ScriptedServer, text, tool_calls
+from tests.sigint import default_sigint
+
+
+def _spawn(*args, **kwargs):  # type: ignore[no-untyped-def]
+    """pexpect.spawn with Ctrl-C working even when this run was started with SIGINT ignored."""
+    return pexpect.spawn(*args, preexec_fn=default_sigint, **kwargs)
 
 
 def run(*args: str, stdin: str | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -134,7 +140,7 @@ def wait_prompt(child: pexpect.spawn) -> None:
 
 
 def spawn_chat(server: ScriptedServer, dimensions: tuple[int, int] = (40, 120)) -> pexpect.spawn:
-    child = pexpect.spawn(
+    child = _spawn(
         sys.executable,
         ["-m", "assistant", "chat", "--base-url", server.base_url, "-m", "m"],
         encoding="utf-8",
@@ -316,7 +322,7 @@ def test_chat_narrow_terminal_empty_answer_and_bad_arguments(scripted: ScriptedS
 
 @pytest.mark.slow
 def test_chat_on_the_local_model(local_data: Path) -> None:
-    child = pexpect.spawn(
+    child = _spawn(
         sys.executable,
         ["-m", "assistant", "chat", "-t", "0"],
         encoding="utf-8",

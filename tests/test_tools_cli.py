@@ -14,6 +14,12 @@ import pytest
 from assistant.approval import ApprovalStore
 from tests.mcp_helpers import MISBEHAVING, with_cmdline
 from tests.scripted_server import ScriptedServer, text, tool_calls
+from tests.sigint import default_sigint
+
+
+def _spawn(*args, **kwargs):  # type: ignore[no-untyped-def]
+    """pexpect.spawn with Ctrl-C working even when this run was started with SIGINT ignored."""
+    return pexpect.spawn(*args, preexec_fn=default_sigint, **kwargs)
 
 
 def run(*args: str, cwd: Path, timeout: float = 90) -> subprocess.CompletedProcess[str]:
@@ -84,7 +90,7 @@ def test_untrusted_project_server_is_not_started_by_list(ws: Path) -> None:
 
 
 def spawn_chat(server: ScriptedServer, ws: Path, *extra: str) -> pexpect.spawn:
-    child = pexpect.spawn(sys.executable, ["-m", "assistant", "chat", "--base-url", server.base_url, "-m", "m",
+    child = _spawn(sys.executable, ["-m", "assistant", "chat", "--base-url", server.base_url, "-m", "m",
                                            *extra], cwd=str(ws), encoding="utf-8", timeout=30,
                           env={**os.environ, "TERM": "dumb"})  # fmt: skip
     child.expect("you> ")
