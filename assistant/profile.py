@@ -114,13 +114,6 @@ def _write_cache(caps: Capabilities) -> None:
         pass  # a cache that cannot be written only costs a probe next time
 
 
-def forget(base_url: str) -> None:
-    data = _read_cache()
-    if data.pop(base_url, None) is not None:
-        with contextlib.suppress(OSError):
-            _cache_file().write_text(json.dumps(data, indent=1), encoding="utf-8")
-
-
 async def probe(base_url: str, api_key: str | None = None, *, use_cache: bool = True,
                 wait: float = PROBE_TIMEOUT) -> Capabilities:  # fmt: skip
     """The endpoint's capabilities: from the cache when fresh, else GET /props and /v1/models."""
