@@ -24,7 +24,6 @@ Every degradation (a capability missing, a constraint the endpoint refused) is a
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import time
