@@ -173,6 +173,25 @@ async def test_run_sandboxed_direct(ws: Path) -> None:
     assert secret.stdout == b"unset\n", "the server's environment (API keys) is not passed on"
 
 
+async def test_cancel_while_the_process_starts_never_hangs(ws: Path) -> None:
+    """Python 3.11 hangs for ever if the creation itself is cancelled; seen as a stuck eval run."""
+    limits = Limits(time_s=30, memory_mb=300, output_bytes=100)
+    iso = detect_isolation()
+    marker = f"sleep 30 # {new_tag()}"
+    for ticks in range(40):
+        task = asyncio.ensure_future(run_sandboxed(["/bin/sh", "-c", marker], root=ws, cwd=ws, limits=limits,
+                                                   isolation=iso))  # fmt: skip
+        for _ in range(ticks % 20):
+            await asyncio.sleep(0)
+        if ticks >= 20:
+            await asyncio.sleep(0.002 * (ticks - 20))
+        task.cancel()
+        done, _ = await asyncio.wait([task], timeout=10)
+        assert done, f"cancelled after {ticks} loop turns, the sandboxed run never ended"
+        assert task.cancelled()
+    assert wait_gone(lambda: with_cmdline(marker)) == []
+
+
 def test_detect_isolation_reports_why_not(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", "/nonexistent")
     iso = detect_isolation("auto")

@@ -42,7 +42,8 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from collections.abc import Coroutine
+from typing import Any, Literal
 
 PR_SET_PDEATHSIG = 1
 NOBODY = 65534
@@ -482,12 +483,12 @@ async def run_sandboxed(
                            drop_to=drop_to, seccomp_fd=seccomp_fd)  # fmt: skip
     started = time.perf_counter()
     try:
-        proc = await asyncio.create_subprocess_exec(
+        proc = await _spawn(asyncio.create_subprocess_exec(
             *full, cwd=str(cwd), env=env if env is not None else child_env(), start_new_session=True,
             stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=(seccomp_fd,) if seccomp_fd is not None else (),
             preexec_fn=lambda: _limit_child(limits, nproc, cgroup),
-        )  # fmt: skip
+        ))  # fmt: skip
     except BaseException:
         if cgroup is not None:
             cgroup.close()
@@ -501,6 +502,25 @@ async def run_sandboxed(
         kill_group(proc.pid)
         if cgroup is not None:
             cgroup.close()
+
+
+async def _spawn(creating: Coroutine[Any, Any, asyncio.subprocess.Process]) -> asyncio.subprocess.Process:
+    """Start a process; a cancellation waits for the start to finish, kills it, then goes through.
+
+    Python 3.11 can hang for ever when the creation itself is cancelled: the transport closes
+    before its pipes connect, and the pipes that connect afterwards are never closed.
+    """
+    task = asyncio.ensure_future(creating)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            proc = await task
+            kill_group(proc.pid)
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            await asyncio.wait_for(proc.communicate(), 5.0)
+        raise
 
 
 async def _supervise(proc: asyncio.subprocess.Process, limits: Limits, stdin: bytes | None,
