@@ -40,9 +40,9 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Coroutine
 from typing import Any, Literal
 
 PR_SET_PDEATHSIG = 1
