@@ -5,7 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from assistant.cli.render import SOURCE_LABELS
+SOURCE_LABELS = {
+    "system": "system prompt",
+    "tools": "tool schemas",
+    "retrieval": "retrieved passages",
+    "history": "history (earlier turns)",
+    "input": "current input",
+    "tool_results": "tool calls & results",
+}
 
 
 @dataclass
@@ -40,7 +47,9 @@ def resent_tokens(report: Any, step: int, first_request: bool) -> int:
     return again
 
 
-def context_table(report: Any, ledger: SentLedger) -> Any:
+def context_report(report: Any, ledger: SentLedger | None = None) -> Any:
+    """The report as a rich table with notes (both front ends print it; the plain one without colour)."""
+    ledger = ledger or SentLedger([report])
     from rich.table import Table
 
     window = report.window or 1
