@@ -34,6 +34,7 @@ from assistant.tools import Tool, ToolRegistry
 
 if TYPE_CHECKING:
     from assistant.context import ContextBuilder, ContextReport
+    from assistant.conversation import Summary
     from assistant.local.prefix import PrefixCache
     from assistant.profile import Capabilities, ModelProfile
     from assistant.retrieval import Passage, RetrievalSetup, Retriever
@@ -170,6 +171,7 @@ class Assistant:
         self.hub = await open_hub(self._stack, self.tools, options, self.on_status)
 
     async def _connect_endpoint(self) -> None:
+        from assistant.compaction import compact_threshold
         from assistant.profile import llama_server_capabilities, probe
 
         s = self.settings
@@ -197,6 +199,7 @@ class Assistant:
             fold_tool_results=self.profile.fold_results,
             builder=await self._context_builder(endpoint.config.base_url),
             profile=self.profile,
+            compact_at=compact_threshold(s.compact_at),
         )
 
     def _build_profile(self, model: str, caps: Capabilities) -> ModelProfile:
@@ -393,6 +396,23 @@ class Assistant:
             new.config = replace(new.config, text_tool_calls=self.profile.text_tool_calls)
         agent.set_endpoint(new, self.profile)
         self.endpoint = new
+
+    async def compact(self, focus: str | None = None) -> Summary:
+        """Summarise the earlier turns (all but the most recent ones) into one message that replaces
+        them in every request from now on; ``focus`` says what the summary must keep. The history keeps
+        every message; ``uncompact()`` goes back to them. Raises ``CompactionFailed`` (one line; nothing
+        changed). The automatic path does the same when a request would pass ``compact_at`` of the window."""
+        return await self._require_agent().compact(focus)
+
+    def uncompact(self) -> bool:
+        """Drop the summary in use (requests carry the summarised messages again, and automatic compaction is
+        off for this session); False if there was none."""
+        return self._require_agent().uncompact()
+
+    @property
+    def summary(self) -> Summary | None:
+        """The compaction summary in use for this conversation, if any (text, turns, tokens, ...)."""
+        return self._require_agent().conversation.summary
 
     def forget_last_turn(self) -> str | None:
         """Remove the last turn (question, answer, tool calls) and return its question, for /retry."""

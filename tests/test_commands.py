@@ -28,7 +28,7 @@ def _shown(session: ChatSession) -> str:
 def test_every_builtin_is_listed_once_and_aliases_resolve() -> None:
     registry = builtin_commands()
     names = registry.names()
-    assert len(names) == len(set(names)) == 13
+    assert len(names) == len(set(names)) == 14
     assert registry.get("/quit") is registry.get("/exit") is not None
     assert registry.get("/CONTEXT") is registry.get("/context")
 
@@ -87,7 +87,7 @@ def test_the_plain_chat_has_every_command(scripted: ScriptedServer) -> None:
     err = proc.stderr
     assert "Traceback" not in err
     for name in builtin_commands().names():
-        assert name in err  # /help lists all 13
+        assert name in err  # /help lists all 14
     assert "First answer." in proc.stdout and "Second answer." in proc.stdout  # /retry sent it again
     assert "history (earlier turns)" in err and "Re-sent:" in err  # the same report as the terminal UI
     assert "logprobs are off for this endpoint" in err
@@ -95,3 +95,21 @@ def test_the_plain_chat_has_every_command(scripted: ScriptedServer) -> None:
     assert "Did you mean /new?" in err
     assert "1 request · " in err  # the per-turn stats line, as in the terminal UI
     assert [m["content"] for m in scripted.requests[1]["messages"][1:]] == ["hello"]  # /retry dropped the answer
+
+
+def test_compact_in_the_chat_show_context_and_undo(scripted: ScriptedServer) -> None:
+    scripted.script(text("One."), text("Two."), text("- The user is Zed; the box code is 4411."), text("Three."))
+    lines = ["My name is Zed and the box code is 4411.", "second", "/compact --show names and codes", "third",
+             "/context", "/compact --undo", "/compact --bogus"]  # fmt: skip
+    proc = _plain_chat(scripted, lines)
+    assert proc.returncode == 0, proc.stderr
+    err = proc.stderr
+    asked = scripted.requests[2]
+    assert "tools" not in asked and "Pay particular attention to: names and codes" in asked["messages"][1]["content"]
+    assert "Compacted 1 earlier turn(s) (2 messages" in err
+    assert "The user is Zed; the box code is 4411." in err  # --show printed it
+    sent = scripted.requests[3]["messages"]
+    assert "- The user is Zed; the box code is 4411." in sent[1]["content"]
+    assert [m["content"] for m in sent[3:]] == ["second", "Two.", "third"]
+    assert "summary of earlier turns" in err and "1. My name is Zed and the box code is 4411." in err
+    assert "Summary dropped" in err and "Usage: /compact" in err

@@ -8,6 +8,7 @@ from typing import Any
 SOURCE_LABELS = {
     "system": "system prompt",
     "tools": "tool schemas",
+    "summary": "summary of earlier turns",
     "retrieval": "retrieved passages",
     "history": "history (earlier turns)",
     "input": "current input",
@@ -41,10 +42,28 @@ def resent_tokens(report: Any, step: int, first_request: bool) -> int:
     if first_request:
         return 0
     s = report.sources
-    again = s["system"].tokens + s["tools"].tokens + s["history"].tokens + s["retrieval"].tokens
+    again = s["system"].tokens + s["tools"].tokens + s["summary"].tokens + s["history"].tokens + s["retrieval"].tokens
     if step > 1:  # later steps of a turn re-send the input and earlier tool results too
         again += s["input"].tokens + s["tool_results"].tokens
     return again
+
+
+def compaction_notes(report: Any) -> list[str]:
+    """What the summary in use stands for: the turns it replaced, and what they took."""
+    summary = getattr(report, "compaction", None)
+    if summary is None:
+        return []
+    shown = [f"{i}. {t}" for i, t in enumerate(summary.titles[:8], 1)]
+    if len(summary.titles) > 8:
+        shown.append(f"… and {len(summary.titles) - 8} more")
+    focus = f" (focus: {summary.focus})" if summary.focus else ""
+    return [
+        f"Summarised: the first {summary.turns} turn(s) ({summary.covered} messages, ~{summary.covered_tokens:,} "
+        f"tokens) are replaced by a {report.sources['summary'].tokens:,}-token summary written by "
+        f"{summary.model or 'the model'}{focus}; the history keeps them. /compact --show prints it, "
+        "/compact --undo restores them.",
+        *(f"  {line}" for line in shown),
+    ]
 
 
 def context_report(report: Any, ledger: SentLedger | None = None) -> Any:
@@ -83,9 +102,12 @@ def context_report(report: Any, ledger: SentLedger | None = None) -> Any:
             f"Dropped to fit: the {report.dropped_turns} oldest turn(s) ({report.dropped_messages} messages, "
             f"~{report.dropped_tokens:,} tokens)."
         )
+    notes += compaction_notes(report)
     if report.folded:
         notes.append("Tool results are folded into the user's turn for this small model (see README).")
     from rich.console import Group
     from rich.text import Text
 
-    return Group(table, *(Text(n, style="dim") for n in notes))
+    from assistant.termsafe import visible
+
+    return Group(table, *(Text(visible(n), style="dim") for n in notes))

@@ -221,6 +221,45 @@ async def rag(s: ChatSession, arg: str) -> None:
     s.print(f"[dim]Retrieval {arg}.[/]")
 
 
+async def compact(s: ChatSession, arg: str) -> None:
+    """/compact [focus] | --show [focus] | --undo"""
+    from assistant.compaction import NothingToCompact, describe
+    from assistant.errors import AssistantError
+
+    first, _, rest = arg.partition(" ")
+    show = first == "--show"
+    if first == "--undo":
+        if s.bot.uncompact():
+            s.print("[dim]Summary dropped: requests carry the earlier turns again (the oldest dropped to fit); "
+                    "automatic compaction is off for this chat (/compact still works).[/]")
+        else:
+            s.print("[yellow]No summary in use.[/]")
+        return
+    focus = (rest if show else arg).strip() or None
+    if focus is not None and focus.startswith("--"):
+        s.usage("/compact")
+        return
+    s.print("[dim]Summarising the earlier turns…[/]")
+    try:
+        summary = await s.bot.compact(focus)
+    except NothingToCompact as exc:
+        current = s.bot.summary
+        if not (show and current is not None):
+            s.print(f"[yellow]{esc(exc.user_line())}[/]")
+            return
+        summary = current
+    except AssistantError as exc:
+        s.print(f"[red]Compaction failed: {esc(exc.user_line())}[/] Nothing was changed.")
+        return
+    else:
+        s.print(f"[dim]{esc(describe(summary))}[/]")
+    if show:
+        from rich.panel import Panel
+
+        title = f"summary of {summary.turns} turn(s), {summary.tokens:,} tokens — used from the next request on"
+        s.print(Panel(esc(summary.text), title=esc(title), title_align="left"))
+
+
 async def exit_(s: ChatSession, arg: str) -> Outcome:
     return EXIT
 
@@ -250,6 +289,8 @@ def builtin_commands() -> CommandRegistry:
                 complete=_words("code")),
         Command("/sources", "passages retrieved for the last turn", sources),
         Command("/rag", "/rag on|off: retrieval for this chat", rag, complete=_words("on", "off")),
+        Command("/compact", "summarise earlier turns to free the window: /compact [FOCUS] | --show [FOCUS] | "
+                "--undo", compact, complete=_words("--show", "--undo")),
         Command("/exit", "leave (also Ctrl-D)", exit_, aliases=("/quit",)),
     ):  # fmt: skip
         registry.add(command)

@@ -8,7 +8,7 @@ import signal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from assistant.cli.commands import EXIT, ChatSession, CommandRegistry, Turn
+from assistant.cli.commands import EXIT, ChatSession, CommandRegistry, Outcome, Turn
 from assistant.cli.stream_render import RichRenderer
 from assistant.paths import redact_url
 
@@ -102,13 +102,29 @@ class ChatUI:
             if not text.strip():
                 continue
             if text.strip().startswith("/"):
-                outcome = await self.commands.run(self.session, text)
+                outcome = await self.command(text)
                 if outcome is EXIT:
                     return
                 if isinstance(outcome, Turn):
                     await self.turn(outcome.text)
                 continue
             await self.turn(text)
+
+    async def command(self, text: str) -> Outcome:
+        """A slash command; Ctrl-C cancels a long one (e.g. /compact) and returns to the prompt."""
+        loop = asyncio.get_running_loop()
+        _cooked_terminal()
+        task = asyncio.ensure_future(self.commands.run(self.session, text))
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signal.SIGINT, task.cancel)
+        try:
+            return await task
+        except asyncio.CancelledError:
+            self.console.print("[yellow]⏹ interrupted[/]")
+            return None
+        finally:
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(signal.SIGINT)
 
     async def turn(self, text: str) -> None:
         """One turn; Ctrl-C cancels it (the partial answer is kept) and returns to the prompt."""
