@@ -230,8 +230,10 @@ async def compact(s: ChatSession, arg: str) -> None:
     show = first == "--show"
     if first == "--undo":
         if s.bot.uncompact():
-            s.print("[dim]Summary dropped: requests carry the earlier turns again (the oldest dropped to fit); "
-                    "automatic compaction is off for this chat (/compact still works).[/]")
+            s.print(
+                "[dim]Summary dropped: requests carry the earlier turns again (the oldest dropped to fit); "
+                "automatic compaction is off for this chat (/compact still works).[/]"
+            )
         else:
             s.print("[yellow]No summary in use.[/]")
         return
