@@ -119,6 +119,8 @@ class Agent:
         self.builder = builder or ContextBuilder(EstimateCounter(), 1 << 20, fold_tool_results=fold_tool_results)
         self.builder.fold = fold_tool_results
         self.last_report: ContextReport | None = None
+        self.instructions: str | None = None  # the project's (AGENTS.md ...), after the system prompt
+        self.instruction_files: list[str] = []  # where they came from (for /context)
         self.compactor = Compactor(self.builder, compact_at)  # compact_at None: drop old turns, never summarise
         self._turn_unsaved = False
         self.retriever = retriever
@@ -156,7 +158,10 @@ class Agent:
         messages = self.conversation.messages + ([pending] if pending else [])
         tools = self.tools.schemas() if offer_tools else []
         summary = self.conversation.summary
-        return await self.builder.build(self.system_prompt, messages, tools, self._retrieved, summary=summary)
+        report = await self.builder.build(self.system_prompt, messages, tools, self._retrieved, summary=summary,
+                                          instructions=self.instructions)  # fmt: skip
+        report.instruction_files = list(self.instruction_files) if self.instructions else []
+        return report
 
     async def compact(self, focus: str | None = None, *, auto: bool = False) -> Summary:
         """Summarise the earlier turns into one message that replaces them in requests from now on.

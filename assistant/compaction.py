@@ -38,6 +38,7 @@ MIN_COVER_SHARE = 0.1  # the automatic path compacts only when it can take at le
 MAX_SUMMARY_TOKENS = 1024
 MESSAGE_CHARS = 4000  # longer messages (tool results, pasted files) go into the transcript cut
 PROMPT_ROOM = 600  # tokens for the instructions and the framing of a summary request
+LOOP_LINES = 3  # repeated lines in a row that end a summary going round in a loop
 
 
 class CompactionFailed(AssistantError):
@@ -150,49 +151,87 @@ class Compactor:
         return summary
 
     async def _summarise(self, endpoint: Endpoint, previous: str, cover: list[Message], focus: str | None) -> str:
-        """Summarise in pieces that fit the window, each folding the next piece into the summary so far."""
-        room = max(256, self.builder.window - self.max_summary_tokens - PROMPT_ROOM - 2 * len(previous) // 3)
+        """Notes on each piece of the transcript that fits the window, appended to the notes so far; only
+        when they outgrow the summary's limit does the model shorten them. (Asked to fold earlier notes into
+        new ones, small models drop the details: the names and numbers the notes are for.)"""
+        room = max(256, self.builder.window - self.max_summary_tokens - PROMPT_ROOM)
         lines = [_line(m) for m in cover]
         sizes = await self.builder.counter.count(lines)
-        text = previous
+        notes = previous
         for piece in _pieces(lines, sizes, room):
-            text = await self._ask(endpoint, text, piece, focus)
-        return text
+            new = await self._ask(endpoint, "notes", f"Conversation:\n{piece}", focus)
+            notes = f"{notes}\n{new}" if notes else new
+            (size,) = await self.builder.counter.count([notes])
+            if size > self.max_summary_tokens:
+                notes = await self._ask(endpoint, "shorten", f"Notes:\n{notes}", focus)
+                (size,) = await self.builder.counter.count([notes])
+                if size > self.max_summary_tokens:
+                    raise CompactionFailed(f"the summary stayed over its {self.max_summary_tokens:,}-token limit "
+                                           "after shortening")  # fmt: skip
+        return notes
 
-    async def _ask(self, endpoint: Endpoint, previous: str, transcript: str, focus: str | None) -> str:
-        from assistant.events import Finish, StreamError, TextDelta
+    async def _ask(self, endpoint: Endpoint, task: str, material: str, focus: str | None) -> str:
+        """One summary request: ``task`` "notes" (on a transcript) or "shorten" (notes that grew too long)."""
         from assistant.steps import prompt_file
 
         limit = self.max_summary_tokens
-        system = prompt_file("compact.md").replace("{max_words}", str(int(limit * 0.6)))
-        parts = [f"The summary so far (keep what still matters):\n{previous}"] if previous else []
-        parts.append(f"The conversation to summarise:\n\n{transcript}")
+        system, notes_ask, shorten_ask = prompt_file("compact.md").split("\n---\n")
+        ask = (notes_ask if task == "notes" else shorten_ask).replace("{max_words}", str(int(limit * 0.6)))
+        parts = [material, ask.strip()]
         if focus:
             parts.append(f"Pay particular attention to: {focus}")
-        parts.append("Write the summary now.")
-        messages = [{"role": "system", "content": system}, {"role": "user", "content": "\n\n".join(parts)}]
-        out, finish = "", "stop"
+        messages = [{"role": "system", "content": system.strip()}, {"role": "user", "content": "\n\n".join(parts)}]
         ep = _any_slot(endpoint)
         try:
-            async for event in ep.stream(messages, None, with_logprobs=False, temperature=0.0, max_tokens=limit):
-                if isinstance(event, TextDelta):
-                    out += event.text
-                elif isinstance(event, StreamError):
-                    raise CompactionFailed(f"the summary request broke: {event.message}")
-                elif isinstance(event, Finish):
-                    finish = event.reason
-        except CompactionFailed:
-            raise
+            text, finish, looped = await _read_summary(ep, messages, limit)
         except AssistantError as exc:
             raise CompactionFailed(f"the summary request failed: {exc.user_line()}") from None
         finally:
             if ep is not endpoint:
                 await ep.aclose()
-        if finish == "length":
+        if finish == "length" and not looped:
             raise CompactionFailed(f"the summary was cut at the {limit:,}-token limit (too long)")
-        if not out.strip():
+        if not text.strip():
             raise CompactionFailed("the model wrote an empty summary")
-        return out.strip()
+        return text.strip()
+
+
+async def _read_summary(ep: Endpoint, messages: list[dict[str, Any]], limit: int) -> tuple[str, str, bool]:
+    """The summary text, the finish reason, and whether the model went round in a loop.
+
+    Small models at temperature 0 often start repeating their lines; the stream is stopped after a
+    few repeated lines and only the first copy of each line is kept."""
+    from assistant.events import Finish, StreamError, TextDelta
+
+    lines: list[str] = []
+    seen: set[str] = set()
+    pending, finish, repeats = "", "stop", 0
+    stream = ep.stream(messages, None, with_logprobs=False, temperature=0.0, max_tokens=limit)
+    try:
+        async for event in stream:
+            if isinstance(event, StreamError):
+                raise CompactionFailed(f"the summary request broke: {event.message}")
+            if isinstance(event, Finish):
+                finish = event.reason
+            if not isinstance(event, TextDelta):
+                continue
+            pending += event.text
+            *done, pending = pending.split("\n")
+            for line in done:
+                key = " ".join(line.split()).lower()
+                if key and key in seen:
+                    repeats += 1
+                    continue
+                repeats = 0 if key else repeats
+                seen.add(key)
+                lines.append(line)
+            if repeats >= LOOP_LINES:
+                return "\n".join(lines), "length", True
+    finally:
+        await stream.aclose()  # type: ignore[attr-defined]
+    if pending.strip() and " ".join(pending.split()).lower() not in seen and finish != "length":
+        lines.append(pending)
+    return "\n".join(lines), finish, repeats > 0
 
 
 def _any_slot(endpoint: Endpoint) -> Endpoint:

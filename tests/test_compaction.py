@@ -111,13 +111,13 @@ async def test_the_summary_is_stored_reloaded_and_undone(scripted: ScriptedServe
         (Reply(kind="status", status=400, body={"error": {"message": "no"}}), "summary request failed"),
         (text(""), "empty summary"),
         (Reply(chunks=[{"content": "word " * 20}], finish_reason="length"), "token limit"),
-        (text("verbose " * 3000, pieces=40), "no shorter than"),
+        ([text("verbose " * 3000, pieces=40), text("still " * 3000, pieces=40)], "over its"),
         (Reply(kind="cut", chunks=[{"content": "half"}] * 3, cut_after=2), "broke"),
     ],
 )
-async def test_a_failed_compaction_drops_turns_with_one_line(scripted: ScriptedServer, reply: Reply,
+async def test_a_failed_compaction_drops_turns_with_one_line(scripted: ScriptedServer, reply: Reply | list[Reply],
                                                              reason: str) -> None:  # fmt: skip
-    scripted.script(reply, text("Answered anyway."))
+    scripted.script(*(reply if isinstance(reply, list) else [reply]), text("Answered anyway."))
     agent = make_agent(scripted, window=8192, turns=32)  # past the budget: the oldest turns must go
     events = await run(agent, "q")
     warnings = [e.message for e in events if isinstance(e, Notice) and e.level == "warning"]
@@ -125,18 +125,46 @@ async def test_a_failed_compaction_drops_turns_with_one_line(scripted: ScriptedS
     assert agent.conversation.summary is None and len(agent.conversation.messages) == 66
     report = agent.last_report
     assert report is not None and report.dropped_turns > 0 and report.compaction is None
-    assert scripted.requests[1]["messages"][-1]["content"] == "q"
+    assert scripted.requests[-1]["messages"][-1]["content"] == "q"
 
 
 async def test_a_transcript_longer_than_the_window_is_summarised_in_pieces(scripted: ScriptedServer) -> None:
-    scripted.script(text("- part one"), text("- parts one and two"), text("ok"))
+    scripted.script(text("- part one"), text("- part two"), text("ok"))
     agent = make_agent(scripted, Conversation(messages=fact_turns(8)), window=2048)
     await run(agent, "q")
     first, second = summary_request(scripted.requests[0]), summary_request(scripted.requests[1])
-    assert "FACT-1:" in first and "The summary so far" not in first
-    assert "The summary so far (keep what still matters):\n- part one" in second and "FACT-1:" not in second
-    assert agent.conversation.summary is not None and agent.conversation.summary.text == "- parts one and two"
-    assert "- parts one and two" in scripted.requests[2]["messages"][1]["content"]
+    assert "FACT-1:" in first and "FACT-1:" not in second and "FACT-7" in second and "FACT-8" not in second
+    assert agent.conversation.summary is not None and agent.conversation.summary.text == "- part one\n- part two"
+    assert "- part one\n- part two" in scripted.requests[2]["messages"][1]["content"]
+
+
+async def test_notes_that_outgrow_the_limit_are_shortened_by_the_model(scripted: ScriptedServer) -> None:
+    long_notes = "\n".join(f"- note {i} about box {i}" for i in range(60))  # ~500 tokens: past the 298 limit
+    scripted.script(text(long_notes, pieces=30), text("- boxes 0 to 59"), text("- part two"), text("ok"))
+    agent = make_agent(scripted, Conversation(messages=fact_turns(8)), window=2048)
+    await run(agent, "q")
+    shorten = summary_request(scripted.requests[1])
+    assert shorten.startswith("Notes:\n- note 0 about box 0") and "- note 59" in shorten and "Shorten" in shorten
+    assert agent.conversation.summary is not None
+    assert agent.conversation.summary.text == "- boxes 0 to 59\n- part two"
+
+
+async def test_a_summary_no_shorter_than_the_turns_is_refused(scripted: ScriptedServer) -> None:
+    scripted.script(text("- " + "detail " * 60))
+    agent = make_agent(scripted, Conversation(messages=[Message("user", "hi"), Message("assistant", "hello"),
+                                                        Message("user", "bye")]))  # fmt: skip
+    with pytest.raises(CompactionFailed, match="no shorter than the turns it would replace"):
+        await agent.compact()
+    assert agent.conversation.summary is None
+
+
+async def test_a_summary_going_round_in_a_loop_is_cut_and_kept_once(scripted: ScriptedServer) -> None:
+    looping = "- FACT-1 code 1001\n- FACT-2 code 1002\n" + "- FACT-1 code 1001\n- FACT-2 code 1002\n" * 40
+    scripted.script(text(looping, pieces=60), text("ok"))
+    agent = make_agent(scripted)
+    await run(agent, "q")
+    assert agent.conversation.summary is not None
+    assert agent.conversation.summary.text == "- FACT-1 code 1001\n- FACT-2 code 1002"
 
 
 async def test_compact_at_off_keeps_dropping(scripted: ScriptedServer) -> None:
@@ -159,8 +187,8 @@ async def test_manual_compaction_with_focus_and_incremental_summaries(scripted: 
     await run(agent, "q")
     second = await agent.compact()
     asked = summary_request(scripted.requests[2])
-    assert "The summary so far" in asked and "- first summary, box codes" in asked
-    assert "FACT-3" in asked and "FACT-1" not in asked, "only the turns since, plus the summary so far"
+    assert "- first summary" not in asked and "FACT-3" in asked and "FACT-1" not in asked, "only the turns since"
+    assert second.text == "- first summary, box codes\n- second summary", "notes on them appended to the earlier"
     assert second.turns == 4 and second.covered == 8 and second.titles[0].startswith("Remember FACT-1")
 
 

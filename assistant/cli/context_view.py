@@ -7,6 +7,7 @@ from typing import Any
 
 SOURCE_LABELS = {
     "system": "system prompt",
+    "instructions": "project instructions",
     "tools": "tool schemas",
     "summary": "summary of earlier turns",
     "retrieval": "retrieved passages",
@@ -42,7 +43,7 @@ def resent_tokens(report: Any, step: int, first_request: bool) -> int:
     if first_request:
         return 0
     s = report.sources
-    again = s["system"].tokens + s["tools"].tokens + s["summary"].tokens + s["history"].tokens + s["retrieval"].tokens
+    again = sum(s[k].tokens for k in ("system", "instructions", "tools", "summary", "history", "retrieval"))
     if step > 1:  # later steps of a turn re-send the input and earlier tool results too
         again += s["input"].tokens + s["tool_results"].tokens
     return again
@@ -102,6 +103,9 @@ def context_report(report: Any, ledger: SentLedger | None = None) -> Any:
             f"Dropped to fit: the {report.dropped_turns} oldest turn(s) ({report.dropped_messages} messages, "
             f"~{report.dropped_tokens:,} tokens)."
         )
+    files = getattr(report, "instruction_files", [])
+    if files:
+        notes.append(f"Project instructions, in the system message after the system prompt: {', '.join(files)}.")
     notes += compaction_notes(report)
     if report.folded:
         notes.append("Tool results are folded into the user's turn for this small model (see README).")
