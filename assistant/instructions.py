@@ -114,4 +114,4 @@ async def trusted_instructions(approver: Approver) -> tuple[ProjectInstructions 
         return found, None
     names = ", ".join(found.names())
     return None, (f"project instructions in {names} left out: this folder's instructions are not trusted "
-                  "(`assistant tools trust` shows them and trusts them)")  # fmt: skip
+                  "(`assistant tools trust --instructions` shows them and trusts them)")  # fmt: skip

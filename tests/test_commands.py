@@ -28,7 +28,7 @@ def _shown(session: ChatSession) -> str:
 def test_every_builtin_is_listed_once_and_aliases_resolve() -> None:
     registry = builtin_commands()
     names = registry.names()
-    assert len(names) == len(set(names)) == 14
+    assert len(names) == len(set(names)) == 15
     assert registry.get("/quit") is registry.get("/exit") is not None
     assert registry.get("/CONTEXT") is registry.get("/context")
 
@@ -87,7 +87,7 @@ def test_the_plain_chat_has_every_command(scripted: ScriptedServer) -> None:
     err = proc.stderr
     assert "Traceback" not in err
     for name in builtin_commands().names():
-        assert name in err  # /help lists all 14
+        assert name in err  # /help lists all 15
     assert "First answer." in proc.stdout and "Second answer." in proc.stdout  # /retry sent it again
     assert "history (earlier turns)" in err and "Re-sent:" in err  # the same report as the terminal UI
     assert "logprobs are off for this endpoint" in err

@@ -31,7 +31,6 @@ class Turn:
     """Send this text as the user's next turn."""
 
     text: str
-    shown: str = ""  # what to say instead of echoing a long prompt (e.g. "/init: drafting AGENTS.md")
 
 
 class _Exit:

@@ -262,6 +262,33 @@ async def compact(s: ChatSession, arg: str) -> None:
         s.print(Panel(esc(summary.text), title=esc(title), title_align="left"))
 
 
+async def init(s: ChatSession, arg: str) -> Outcome:
+    """/init: a real agent turn that reads the project and writes AGENTS.md through the files tools."""
+    if arg:
+        s.usage("/init")
+        return None
+    prompt = _init_prompt(s)
+    return None if prompt is None else Turn(prompt)
+
+
+def _init_prompt(s: ChatSession) -> str | None:
+    from assistant.steps import prompt_file, workspace_overview
+
+    agent = getattr(s.bot, "agent", None)
+    workspace = Path(getattr(agent, "workspace", None) or Path.cwd()).resolve()
+    target = workspace / "AGENTS.md"
+    if target.exists():
+        s.print(f"[yellow]{esc(str(target))} already exists: edit it, or remove it to draft a new one.[/]")
+        return None
+    if "write_file" not in s.bot.tools.names():
+        s.print("[yellow]/init needs the files tools (read_file, write_file); this chat has none.[/]")
+        return None
+    s.print("[dim]/init: the model reads the project and drafts AGENTS.md; writing it asks you first. It goes into "
+            "the system prompt from the next start (trusted as any project file).[/]")  # fmt: skip
+    overview = workspace_overview(workspace) or "(no files found)"
+    return prompt_file("init.md").replace("{overview}", overview)
+
+
 async def exit_(s: ChatSession, arg: str) -> Outcome:
     return EXIT
 
@@ -293,6 +320,7 @@ def builtin_commands() -> CommandRegistry:
         Command("/rag", "/rag on|off: retrieval for this chat", rag, complete=_words("on", "off")),
         Command("/compact", "summarise earlier turns to free the window: /compact [FOCUS] | --show [FOCUS] | "
                 "--undo", compact, complete=_words("--show", "--undo")),
+        Command("/init", "draft AGENTS.md (project instructions) with the model, from the files here", init),
         Command("/exit", "leave (also Ctrl-D)", exit_, aliases=("/quit",)),
     ):  # fmt: skip
         registry.add(command)
