@@ -304,6 +304,7 @@ def _restart_keyless(spec: ModelSpec, echo: Echo) -> None:
     if why is not None:
         echo(f"restarting the served {spec.name} (pid {state.pid}): {why}")
         _stop_one(state, 10.0)
+        _wait_gone(state.supervisor_pid, 10.0, _is_supervisor)  # and its serve lock with it
 
 
 def served_key(model: str = DEFAULT_MODEL) -> str | None:
