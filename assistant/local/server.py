@@ -31,7 +31,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Generator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -419,7 +419,7 @@ class ServedState:
     started_at: float
     idle_timeout: float | None = None
     log_path: str = ""
-    api_key: str = ""  # the server's key ("" in files written before servers had one)
+    api_key: str = field(default="", repr=False)  # the server's key ("" in files written before servers had one)
 
     @property
     def base_url(self) -> str:
