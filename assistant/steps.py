@@ -36,6 +36,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from assistant.conversation import ANSWER_NOTE
 from assistant.events import (
     Decision,
     Event,
@@ -49,6 +50,14 @@ from assistant.events import (
     ToolCallReady,
 )
 from assistant.grammar import CallGrammar, Unsupported, call_grammar, parse_call, tool_parts
+from assistant.grounding import (
+    Grounding,
+    WorkspaceNames,
+    bare_tool,
+    constrain_edits,
+    normal_path,
+    read_paths,
+)
 
 if TYPE_CHECKING:
     from assistant.endpoint import Endpoint
@@ -257,6 +266,7 @@ class GrammarSteps:
         self.workspace = workspace  # where the files tools work: their path arguments name what exists there
         self._grammar: tuple[str, CallGrammar] | None = None
         self._calls = 0
+        self._names = WorkspaceNames()
         self.last_decision: dict[str, Any] = {}  # p_call, first token, threshold of the last step
 
     def grammar(self, tools: Sequence[dict[str, Any]]) -> CallGrammar:
@@ -272,7 +282,10 @@ class GrammarSteps:
         if tools and self.profile.tool_calls == "grammar":
             root = self.workspace() if self.workspace is not None else None
             try:
-                grammar = self.grammar(narrow_paths(tools, workspace_paths(root)) if root else tools)
+                offered = list(tools)
+                if root is not None:
+                    offered = constrain_edits(narrow_paths(tools, workspace_paths(root)), root, read_paths(messages))
+                grammar = self.grammar(offered)
             except Unsupported:
                 grammar = None
         if grammar is not None:
@@ -301,10 +314,18 @@ class GrammarSteps:
                                params: dict[str, Any]) -> AsyncIterator[Event]:  # fmt: skip
         started = time.perf_counter()
         last = messages[-1] if messages else {}
-        if last.get("role") == "user" and is_small_talk(str(last.get("content") or "")):
-            self.last_decision = {"p_call": None, "small_talk": True}
-            yield Decision(ANSWER, time.perf_counter() - started)
-            return
+        request = user_text(last) if last.get("role") == "user" else ""
+        if request and ANSWER_NOTE not in request:  # the turn's first step (later ones carry folded results)
+            if is_small_talk(request):
+                self.last_decision = {"p_call": None, "small_talk": True}
+                yield Decision(ANSWER, time.perf_counter() - started, why="small talk")
+                return
+            grounding = self._ground(request, messages)
+            if grounding:
+                self.last_decision = {"p_call": None, "grounded": grounding.describe()}
+                async for event in self._call(messages, grammar, params, started, grounding.describe()):
+                    yield event
+                return
         p_call, first = 0.0, ""
         probe = {**_plain(params), "max_tokens": 1, "temperature": 0.0, "logprobs": True, "top_logprobs": 20}
         async for event in self._guarded(self.endpoint.stream(messages, None, with_logprobs=False, **probe)):
@@ -321,14 +342,21 @@ class GrammarSteps:
             p_call = 1.0
         threshold = self.profile.call_threshold
         self.last_decision = {"p_call": round(p_call, 4), "first_token": first, "threshold": threshold}
+        why = f"p_call {p_call:.2f} {'<' if p_call < threshold else '>='} {threshold:g}"
         if p_call < threshold:
-            yield Decision(ANSWER, time.perf_counter() - started)
+            yield Decision(ANSWER, time.perf_counter() - started, p_call=round(p_call, 4), why=why)
             return
-        async for event in self._call(messages, grammar, params, started):
+        async for event in self._call(messages, grammar, params, started, why, p_call):
             yield event
 
+    def _ground(self, request: str, messages: Sequence[dict[str, Any]]) -> Grounding:
+        root = self.workspace() if self.workspace is not None else None
+        if root is None:
+            return Grounding()
+        return self._names.ground(request, root, workspace_paths(root), after_tools=_after_tools(messages))
+
     async def _call(self, messages: Sequence[dict[str, Any]], grammar: CallGrammar, params: dict[str, Any],
-                    started: float) -> AsyncIterator[Event]:  # fmt: skip
+                    started: float, why: str = "", p_call: float | None = None) -> AsyncIterator[Event]:  # fmt: skip
         """The call, decoded under the grammar, streamed as ToolCallDelta events."""
         request = {**_plain(params), "grammar": grammar.text,
                    "max_tokens": max(params.get("max_tokens") or 0, STEP_MAX_TOKENS), "temperature": 0.0}  # fmt: skip
@@ -343,7 +371,8 @@ class GrammarSteps:
                     if found:
                         name = json.loads(f'"{found.group(1)}"')
                         sent = found.end()
-                        yield Decision(name, time.perf_counter() - started)
+                        yield Decision(name, time.perf_counter() - started,
+                                       p_call=None if p_call is None else round(p_call, 4), why=why)  # fmt: skip
                         yield ToolCallDelta(0, call_id, name, "")
                 if name and len(output) > sent:
                     yield ToolCallDelta(0, None, None, output[sent:])
@@ -356,6 +385,11 @@ class GrammarSteps:
         parsed = parse_call(output, grammar.tools)
         if parsed is None:  # cut by max_tokens: the loop reports the bad arguments to the model
             parsed = (name or grammar.tools[0], output)
+        unread = _unread_edit(parsed, messages, grammar.tools)
+        if unread is not None:
+            parsed = unread
+            yield Notice("info", f"reading {json.loads(unread[1])['path']} before editing it: "
+                                 "an edit copies the file's exact text")  # fmt: skip
         yield ToolCallReady(ToolCall(call_id, parsed[0], parsed[1], source="grammar"))
         yield Finish("tool_calls")
 
@@ -370,6 +404,44 @@ class GrammarSteps:
             if "grammar" in exc.message.lower():
                 raise _GrammarRefused(exc.message) from None
             raise
+
+
+def _unread_edit(call: tuple[str, str], messages: Sequence[dict[str, Any]],
+                 offered: Sequence[str]) -> tuple[str, str] | None:  # fmt: skip
+    """An edit of a file the conversation has not shown becomes a read of that file.
+
+    Small models write ``old_text`` from imagination when they have not seen the file (the 0.5B did
+    every time): the edit fails, or worse, matches the wrong text. Read first, then edit.
+    """
+    name, arguments = call
+    reader = next((t for t in offered if bare_tool(t) == "read_file"), None)
+    if bare_tool(name) != "edit_file" or reader is None:
+        return None
+    try:
+        path = json.loads(arguments).get("path")
+    except (ValueError, AttributeError):
+        return None
+    if not isinstance(path, str) or normal_path(path) in read_paths(messages):
+        return None
+    return reader, json.dumps({"path": path})
+
+
+def user_text(message: dict[str, Any]) -> str:
+    """The text of a user message (content parts joined)."""
+    content = message.get("content") or ""
+    if isinstance(content, list):
+        return " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+    return str(content)
+
+
+def _after_tools(messages: Sequence[dict[str, Any]]) -> bool:
+    """Did the previous turn use a tool? (Then "it" and "there" point at what it showed.)"""
+    for message in reversed(messages[:-1]):
+        if message.get("role") == "user":
+            return ANSWER_NOTE in user_text(message)  # small models see results folded into the user's turn
+        if message.get("role") == "tool" or message.get("tool_calls"):
+            return True
+    return False
 
 
 def _plain(params: dict[str, Any]) -> dict[str, Any]:
