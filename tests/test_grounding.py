@@ -92,8 +92,10 @@ def test_hostile_files_are_not_followed(ws: Path, tmp_path: Path) -> None:
 def test_read_paths_from_folded_and_native_calls() -> None:
     from assistant.grounding import read_paths
 
-    folded = {"role": "user", "content": 'fix it\n\n[The tool call files__read_file({"path": "./calc.py"}) returned:]\n1 x'}
-    native = {"role": "assistant", "tool_calls": [{"function": {"name": "read_file", "arguments": '{"path": "a/b.py"}'}}]}
+    result = '[The tool call files__read_file({"path": "./calc.py"}) returned:]'
+    folded = {"role": "user", "content": f"fix it\n\n{result}\n1 x"}
+    native = {"role": "assistant",
+              "tool_calls": [{"function": {"name": "read_file", "arguments": '{"path": "a/b.py"}'}}]}  # fmt: skip
     other = {"role": "assistant", "tool_calls": [{"function": {"name": "grep", "arguments": '{"path": "c.py"}'}}]}
     assert read_paths([folded, native, other]) == {"calc.py", "a/b.py"}
 
@@ -107,7 +109,8 @@ def test_edits_limited_to_lines_of_files_read(ws: Path) -> None:
     assert unique_lines(ws, "../outside.txt") is None
     edit = {"type": "function", "function": {"name": "edit_file", "parameters": {
         "type": "object", "required": ["path", "old_text", "new_text"],
-        "properties": {"path": {"type": "string"}, "old_text": {"type": "string"}, "new_text": {"type": "string"}}}}}  # fmt: skip
+        "properties": {"path": {"type": "string"}, "old_text": {"type": "string"},
+                       "new_text": {"type": "string"}}}}}  # fmt: skip
     assert constrain_edits([edit], ws, set()) == [edit]  # nothing read: unchanged (the read comes first)
     (narrowed,) = constrain_edits([edit], ws, {"calc.py"})
     choice = narrowed["function"]["parameters"]["anyOf"][0]
