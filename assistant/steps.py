@@ -202,22 +202,34 @@ def workspace_paths(root: Path, limit: int = MAX_ENUM_PATHS) -> tuple[list[str],
     return files, dirs
 
 
-def narrow_paths(tools: Sequence[dict[str, Any]], paths: tuple[list[str], list[str]] | None) -> list[dict[str, Any]]:
+def narrow_paths(tools: Sequence[dict[str, Any]], paths: tuple[list[str], list[str]] | None,
+                 already_read: set[str] | frozenset[str] = frozenset()) -> list[dict[str, Any]]:  # fmt: skip
     """Tools whose path arguments may only name what exists in the workspace (for the grammar only).
 
     Measured on the 0.5B model: asked for "my todo list" it wrote ``todo.txt`` for ``notes/todo.txt``;
     with the existing names as the only choices it writes the real one. The loop still validates
-    against the tool's own schema; a file to create (write_file) stays free.
+    against the tool's own schema; a file to create (write_file) stays free. A file the
+    conversation already shows is not offered to read_file again (the 0.5B re-read the file it had
+    just read instead of editing it); with nothing left to read, read_file is not offered.
     """
     if paths is None:
         return list(tools)
     files, dirs = paths
     choices = {"file": files, "dir": dirs, "any": files + dirs}
+    unread = [f for f in files if f not in already_read]
     out = []
     for tool in tools:
         name, params = tool_parts(tool)
+        if bare_tool(name) == "read_file" and already_read:
+            if not unread:
+                continue
+            choices["file"] = unread
+        else:
+            choices["file"] = files
         props = params.get("properties") or {}
-        narrowed = {arg: kind for (tname, arg), kind in PATH_ARGUMENTS.items() if tname == name and arg in props}
+        narrowed = {
+            arg: kind for (tname, arg), kind in PATH_ARGUMENTS.items() if tname == bare_tool(name) and arg in props
+        }
         if not narrowed or any(not choices[k] for k in narrowed.values()):
             out.append(tool)
             continue
@@ -284,7 +296,8 @@ class GrammarSteps:
             try:
                 offered = list(tools)
                 if root is not None:
-                    offered = constrain_edits(narrow_paths(tools, workspace_paths(root)), root, read_paths(messages))
+                    read = read_paths(messages)
+                    offered = constrain_edits(narrow_paths(tools, workspace_paths(root), read), root, read)
                 grammar = self.grammar(offered)
             except Unsupported:
                 grammar = None

@@ -124,3 +124,16 @@ def test_edits_limited_to_lines_of_files_read(ws: Path) -> None:
     assert accepts(grammar.text, ok)
     invented = '{"name": "edit_file", "arguments": {"path": "calc.py", "old_text": "todo = []", "new_text": "x"}}'
     assert not accepts(grammar.text, invented)
+
+
+def test_a_file_already_read_is_not_offered_to_read_file_again(ws: Path) -> None:
+    from assistant.steps import narrow_paths
+
+    read = {"type": "function", "function": {"name": "files__read_file", "parameters": {
+        "type": "object", "properties": {"path": {"type": "string"}}, "required": ["path"]}}}  # fmt: skip
+    paths = (["a.txt", "b.txt"], ["."])
+    (fresh,) = narrow_paths([read], paths)
+    assert fresh["function"]["parameters"]["properties"]["path"]["enum"] == ["a.txt", "b.txt"]
+    (left,) = narrow_paths([read], paths, {"a.txt"})
+    assert left["function"]["parameters"]["properties"]["path"]["enum"] == ["b.txt"]
+    assert narrow_paths([read], paths, {"a.txt", "b.txt"}) == []  # nothing left to read
