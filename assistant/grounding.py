@@ -272,3 +272,50 @@ def constrain_edits(tools: Sequence[dict[str, Any]], root: Path, read: set[str])
         fn = {**fn, "parameters": {"anyOf": choices}}
         out.append({"type": "function", "function": fn} if "function" in tool else fn)
     return out
+
+
+# ---------------------------------------------------------------- what the request still asks for
+
+EDIT_VERBS = (
+    "change|add|remove|delete|rename|replace|update|fix|bump|set|cross|insert|append|edit|make|put|turn|give|mark"
+    "|correct|raise|lower|increase|decrease|uncomment|comment out"
+)
+LEAD_IN = r"(?:(?:please|now|then|ok|okay|and|also|so|can you|could you|would you|i want you to)[,]?\s+)*"
+EDIT_FIRST = re.compile(rf"^\s*{LEAD_IN}(?:{EDIT_VERBS})\b")
+EDIT_LATER = re.compile(rf"(?:\bthen|\band|,)\s+{LEAD_IN}(?:{EDIT_VERBS})\b")
+RUN_ASKED = re.compile(r"^\s*" + LEAD_IN + r"(?:re)?run\b|\b(?:then|and)\s+(?:re)?run\b|\bexecute\b")
+RESULT_CALL = re.compile(r"\[The tool call ([\w-]+)\(")
+EDITS = ("edit_file", "write_file")
+RUNS = ("run_command", "run_python")
+
+
+def turn_calls(messages: Sequence[dict[str, Any]]) -> list[str]:
+    """The tools called so far in the current turn (bare names), from folded results or tool calls."""
+    names: list[str] = []
+    for message in reversed(messages):
+        role = message.get("role")
+        if role == "user":
+            content = message.get("content")
+            if isinstance(content, str):
+                names[:0] = [bare_tool(n) for n in RESULT_CALL.findall(content)]
+            break
+        for call in message.get("tool_calls") or []:
+            names.insert(0, bare_tool(str((call.get("function") or {}).get("name", ""))))
+    return names
+
+
+def pending_tools(request: str, called: list[str]) -> list[str]:
+    """What an instruction asks for that this turn has not attempted yet: an edit, a run.
+
+    Measured on the 0.5B model: after reading the file it was asked to change, it answered with the
+    changed text instead of calling edit_file (the same after running failing tests it was asked
+    to fix). Asked plainly ("Change...", "...then run the tests"), the edit or the run is still owed;
+    each is attempted at most once this way, so a failing tool cannot loop.
+    """
+    low = " ".join(request.lower().split())
+    owed: list[str] = []
+    if not any(c in EDITS for c in called) and (EDIT_FIRST.search(low) or EDIT_LATER.search(low)):
+        owed.extend(EDITS)
+    if not any(c in RUNS for c in called) and RUN_ASKED.search(low):
+        owed.append("run_command")
+    return owed

@@ -36,6 +36,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from assistant.context import PASSAGES_ASK
 from assistant.conversation import ANSWER_NOTE
 from assistant.events import (
     Decision,
@@ -51,12 +52,15 @@ from assistant.events import (
 )
 from assistant.grammar import CallGrammar, Unsupported, call_grammar, parse_call, tool_parts
 from assistant.grounding import (
+    EDITS,
     Grounding,
     WorkspaceNames,
     bare_tool,
     constrain_edits,
     normal_path,
+    pending_tools,
     read_paths,
+    turn_calls,
 )
 
 if TYPE_CHECKING:
@@ -279,6 +283,7 @@ class GrammarSteps:
         self._grammar: tuple[str, CallGrammar] | None = None
         self._calls = 0
         self._names = WorkspaceNames()
+        self._offered: list[dict[str, Any]] = []  # this step's tools as the grammar offers them
         self.last_decision: dict[str, Any] = {}  # p_call, first token, threshold of the last step
 
     def grammar(self, tools: Sequence[dict[str, Any]]) -> CallGrammar:
@@ -298,6 +303,7 @@ class GrammarSteps:
                 if root is not None:
                     read = read_paths(messages)
                     offered = constrain_edits(narrow_paths(tools, workspace_paths(root), read), root, read)
+                self._offered = offered
                 grammar = self.grammar(offered)
             except Unsupported:
                 grammar = None
@@ -327,8 +333,9 @@ class GrammarSteps:
                                params: dict[str, Any]) -> AsyncIterator[Event]:  # fmt: skip
         started = time.perf_counter()
         last = messages[-1] if messages else {}
-        request = user_text(last) if last.get("role") == "user" else ""
-        if request and ANSWER_NOTE not in request:  # the turn's first step (later ones carry folded results)
+        content = user_text(last) if last.get("role") == "user" else ""
+        request = request_text(content)
+        if request and ANSWER_NOTE not in content:  # the turn's first step (later ones carry folded results)
             if is_small_talk(request):
                 self.last_decision = {"p_call": None, "small_talk": True}
                 yield Decision(ANSWER, time.perf_counter() - started, why="small talk")
@@ -339,6 +346,14 @@ class GrammarSteps:
                 async for event in self._call(messages, grammar, params, started, grounding.describe()):
                     yield event
                 return
+        owed = pending_tools(request, turn_calls(messages)) if request else []
+        owed_grammar = self._owed_grammar(owed)
+        if owed_grammar is not None:
+            self.last_decision = {"p_call": None, "owed": owed}
+            why = "the request asks for " + ("an edit" if owed[0] in EDITS else "a run") + " not made yet"
+            async for event in self._call(messages, owed_grammar, params, started, why):
+                yield event
+            return
         p_call, first = 0.0, ""
         probe = {**_plain(params), "max_tokens": 1, "temperature": 0.0, "logprobs": True, "top_logprobs": 20}
         async for event in self._guarded(self.endpoint.stream(messages, None, with_logprobs=False, **probe)):
@@ -361,6 +376,16 @@ class GrammarSteps:
             return
         async for event in self._call(messages, grammar, params, started, why, p_call):
             yield event
+
+    def _owed_grammar(self, owed: list[str]) -> CallGrammar | None:
+        """The call grammar limited to the tools the request still asks for (None: nothing owed/offered)."""
+        keep = [t for t in self._offered if bare_tool(tool_parts(t)[0]) in owed]
+        if not keep:
+            return None
+        try:
+            return call_grammar(keep)
+        except Unsupported:
+            return None
 
     def _ground(self, request: str, messages: Sequence[dict[str, Any]]) -> Grounding:
         root = self.workspace() if self.workspace is not None else None
@@ -437,6 +462,14 @@ def _unread_edit(call: tuple[str, str], messages: Sequence[dict[str, Any]],
     if not isinstance(path, str) or normal_path(path) in read_paths(messages):
         return None
     return reader, json.dumps({"path": path})
+
+
+def request_text(content: str) -> str:
+    """The user's own words in a (folded) user message: no passages before it, no tool results after."""
+    content = content.split(ANSWER_NOTE, 1)[0]
+    if PASSAGES_ASK in content:
+        content = content.split(PASSAGES_ASK, 1)[1]
+    return content.strip()
 
 
 def user_text(message: dict[str, Any]) -> str:

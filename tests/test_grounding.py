@@ -137,3 +137,35 @@ def test_a_file_already_read_is_not_offered_to_read_file_again(ws: Path) -> None
     (left,) = narrow_paths([read], paths, {"a.txt"})
     assert left["function"]["parameters"]["properties"]["path"]["enum"] == ["b.txt"]
     assert narrow_paths([read], paths, {"a.txt", "b.txt"}) == []  # nothing left to read
+
+
+@pytest.mark.parametrize(("request_text", "called", "owed"), [
+    ("Change the default currency in settings.toml to USD", ["read_file"], ["edit_file", "write_file"]),
+    ("Please add a docstring to add() in calc.py", [], ["edit_file", "write_file"]),
+    ("Can you bump the version to 0.3.2", ["read_file"], ["edit_file", "write_file"]),
+    ("Read my todo list and then add 'release 0.4' at the end", ["read_file"], ["edit_file", "write_file"]),
+    ("Fix percent() in calc.py, then run the tests", ["read_file"], ["edit_file", "write_file", "run_command"]),
+    ("Fix percent() in calc.py, then run the tests", ["read_file", "edit_file"], ["run_command"]),
+    ("Fix percent() in calc.py, then run the tests", ["edit_file", "run_command"], []),
+    ("Run the test suite", [], ["run_command"]),
+    ("How do I change the currency?", ["read_file"], []),  # a question, not an instruction
+    ("What does percent() return?", ["read_file"], []),
+    ("Show me calc.py", ["read_file"], []),
+])  # fmt: skip
+def test_what_an_instruction_still_owes(request_text: str, called: list[str], owed: list[str]) -> None:
+    from assistant.grounding import pending_tools
+
+    assert pending_tools(request_text, called) == owed
+
+
+def test_turn_calls_counts_only_the_current_turn() -> None:
+    from assistant.grounding import turn_calls
+
+    earlier = {"role": "user", "content": 'x\n\n[The tool call edit_file({"path": "a"}) returned:]\nok'}
+    now = {"role": "user", "content": 'y\n\n[The tool call files__read_file({"path": "a"}) returned:]\n1\n\n'
+                                      '[The tool call run_command({"command": "ls"}) returned:]\nok'}  # fmt: skip
+    assert turn_calls([earlier, {"role": "assistant", "content": "done"}, now]) == ["read_file", "run_command"]
+    native = [{"role": "user", "content": "go"},
+              {"role": "assistant", "tool_calls": [{"function": {"name": "grep", "arguments": "{}"}}]},
+              {"role": "tool", "content": "hit"}]  # fmt: skip
+    assert turn_calls(native) == ["grep"]

@@ -348,7 +348,7 @@ async def test_an_edit_of_an_unread_file_reads_it_first_then_edits_real_lines(
     agent.workspace = tmp_path
     scripted.script(
         call_json("edit_file", {"path": "todo.txt", "old_text": "- invented", "new_text": "x"}),  # named: no decision
-        starts_call(),  # after the read: the model decides to call again
+        # after the read: the edit asked for is still owed, so no decision either
         call_json("edit_file", {"path": "todo.txt", "old_text": "- buy milk", "new_text": "- buy oat milk"}),
         answer_start(), text("Done."),
     )  # fmt: skip
@@ -356,6 +356,10 @@ async def test_an_edit_of_an_unread_file_reads_it_first_then_edits_real_lines(
     assert seen == ["todo.txt", "edit:todo.txt:- buy milk->- buy oat milk"]
     notices = [e.message for e in events if isinstance(e, Notice)]
     assert any("reading todo.txt before editing it" in n for n in notices)
-    second_call = scripted.requests[2]["grammar"]
+    second_call = scripted.requests[1]["grammar"]
     assert "- buy milk" in second_call and "- invented" not in second_call  # old_text: a real line of the file
+    assert "read_file" not in second_call and "list_files" not in second_call  # only the edit tools
+    whys = [e.why for e in events if isinstance(e, Decision)]
+    assert whys[:2] == ["mentions todo.txt", "the request asks for an edit not made yet"]
+    assert scripted.requests[2]["max_tokens"] == 1  # the edit made: the model decides again
     assert isinstance(events[-1], TurnEnd) and events[-1].text == "Done."
