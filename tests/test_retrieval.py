@@ -336,12 +336,9 @@ def _passage(i: int, path: str, text: str) -> Passage:
 def test_sources_line_names_the_passages_an_answer_used() -> None:
     from assistant.citations import SOURCES_PREFIX, sources_line
 
-    found = [
-        _passage(0, "/lib/shlex.py", "class shlex:\n    def __init__(self, instream=None, posix=False):\n"
-                                     "        self.commenters = '#'\n        self.whitespace_split = False"),  # fmt: skip
-        _passage(1, "/lib/secrets.py", "DEFAULT_ENTROPY = 32\ndef token_bytes(nbytes=None):\n"
-                                       "    if nbytes is None:\n        nbytes = DEFAULT_ENTROPY"),  # fmt: skip
-    ]
+    shlex_src = "class shlex:\n    def __init__(self, instream=None, posix=False):\n        self.commenters = '#'\n"
+    secrets_src = "DEFAULT_ENTROPY = 32\ndef token_bytes(nbytes=None):\n    if nbytes is None:\n        nbytes = 32\n"
+    found = [_passage(0, "/lib/shlex.py", shlex_src), _passage(1, "/lib/secrets.py", secrets_src)]
     line = sources_line("token_bytes uses DEFAULT_ENTROPY, which is 32 bytes, when nbytes is None.", found)
     assert line == "\n\n" + SOURCES_PREFIX + "/lib/secrets.py:11-19"
     assert sources_line("It is 32 bytes (see secrets.py).", found) == ""  # the model named the file itself
