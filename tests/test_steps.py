@@ -363,3 +363,20 @@ async def test_an_edit_of_an_unread_file_reads_it_first_then_edits_real_lines(
     assert whys[:2] == ["mentions todo.txt", "the request asks for an edit not made yet"]
     assert scripted.requests[2]["max_tokens"] == 1  # the edit made: the model decides again
     assert isinstance(events[-1], TurnEnd) and events[-1].text == "Done."
+
+
+async def test_after_a_result_a_further_call_needs_a_higher_probability(
+    scripted: ScriptedServer, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import assistant.steps as steps
+
+    monkeypatch.setattr(steps, "AFTER_RESULT_THRESHOLD", 0.97)  # the fake's P('{"') is 0.95
+    (tmp_path / "todo.txt").write_text("- buy milk\n")
+    seen: list[str] = []
+    agent = grammar_agent(scripted, files_tools(seen))
+    agent.workspace = tmp_path
+    scripted.script(call_json("read_file", {"path": "todo.txt"}), starts_call(), text("Milk."))
+    events = await run(agent, "what is in todo.txt?")
+    assert seen == ["todo.txt"] and isinstance(events[-1], TurnEnd) and events[-1].text == "Milk."
+    decision = [e for e in events if isinstance(e, Decision)][-1]
+    assert decision.choice == "answer" and decision.why == "p_call 0.95 < 0.97"
