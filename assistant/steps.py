@@ -301,14 +301,9 @@ class GrammarSteps:
         grammar = None
         self.last_decision = {}
         if tools and self.profile.tool_calls == "grammar":
-            root = self.workspace() if self.workspace is not None else None
+            self._offered = self._offer(messages, tools)
             try:
-                offered = list(tools)
-                if root is not None:
-                    read = read_paths(messages)
-                    offered = constrain_edits(narrow_paths(tools, workspace_paths(root), read), root, read)
-                self._offered = offered
-                grammar = self.grammar(offered)
+                grammar = self.grammar(self._offered)
             except Unsupported:
                 grammar = None
         if grammar is not None:
@@ -382,6 +377,15 @@ class GrammarSteps:
             return
         async for event in self._call(messages, grammar, params, started, why, p_call):
             yield event
+
+    def _offer(self, messages: Sequence[dict[str, Any]], tools: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The tools as this step's grammar offers them: paths that exist, edits of lines read."""
+        root = self.workspace() if self.workspace is not None else None
+        if root is None:
+            return list(tools)
+        read = read_paths(messages)
+        asked = next((request_text(user_text(m)) for m in reversed(messages) if m.get("role") == "user"), "")
+        return constrain_edits(narrow_paths(tools, workspace_paths(root), read), root, read, asked)
 
     def _owed_grammar(self, owed: list[str]) -> CallGrammar | None:
         """The call grammar limited to the tools the request still asks for (None: nothing owed/offered)."""
