@@ -250,6 +250,18 @@ def unique_lines(root: Path, rel: str) -> list[str] | None:
 
 
 ADDING = re.compile(r"\b(?:add|append|insert|put)\b")
+AT_END = re.compile(r"\b(?:at|to) the (?:very )?(?:end|bottom)\b|\bappend\b")
+
+
+def _last_line(root: Path, rel: str) -> str | None:
+    """The file's last non-blank line, when it occurs once (an anchor to add after)."""
+    lines = unique_lines(root, rel) or []
+    try:
+        text = (root / rel).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    tail = [line for line in text.splitlines() if line.strip()]
+    return tail[-1] if tail and tail[-1] in lines else None
 
 
 def constrain_edits(tools: Sequence[dict[str, Any]], root: Path, read: set[str],
@@ -272,6 +284,8 @@ def constrain_edits(tools: Sequence[dict[str, Any]], root: Path, read: set[str],
             continue
         named = wanted - _content_words(rel.replace("/", " ").replace(".", " "))
         relevant = [line for line in lines if _content_words(line) & named] or lines
+        if adding and AT_END.search(request.lower()):
+            relevant = [_last_line(root, rel) or relevant[-1]]
         if adding:
             choices.extend({"type": "object", "required": ["path", "old_text", "new_text"],
                             "properties": {"path": {"const": rel}, "old_text": {"const": line},

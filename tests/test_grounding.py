@@ -194,3 +194,13 @@ def test_edit_choices_follow_the_request(ws: Path) -> None:
     head = '{"name": "edit_file", "arguments": {"path": "notes/todo.txt", "old_text": "- a", "new_text": '
     keep, drop = head + '"- a\\n- ship it"}}', head + '"- ship it"}}'
     assert accepts(grammar.text, keep) and not accepts(grammar.text, drop)  # adding keeps the anchor line
+
+
+def test_adding_at_the_end_anchors_on_the_last_line(ws: Path) -> None:
+    from assistant.grounding import constrain_edits
+
+    (ws / "notes" / "todo.txt").write_text("- first\n- second\n- last one\n\n")
+    (edit,) = constrain_edits([_edit_tool()], ws, {"notes/todo.txt"}, "Add 'ship it' at the end of my todo list")
+    (choice,) = edit["function"]["parameters"]["anyOf"]
+    assert choice["properties"]["old_text"] == {"const": "- last one"}
+    assert choice["properties"]["new_text"]["x-keep-prefix"] == "- last one"
