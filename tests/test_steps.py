@@ -380,3 +380,16 @@ async def test_after_a_result_a_further_call_needs_a_higher_probability(
     assert seen == ["todo.txt"] and isinstance(events[-1], TurnEnd) and events[-1].text == "Milk."
     decision = [e for e in events if isinstance(e, Decision)][-1]
     assert decision.choice == "answer" and decision.why == "p_call 0.95 < 0.97"
+
+
+async def test_a_request_naming_only_a_folder_looks_into_it_first(scripted: ScriptedServer, tmp_path: Any) -> None:
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "a.md").write_text("x\n")
+    seen: list[str] = []
+    agent = grammar_agent(scripted, files_tools(seen))
+    agent.workspace = tmp_path
+    scripted.script(call_json("list_files", {"path": "notes"}), answer_start(), text("One file."))
+    await run(agent, "What's in the notes folder?")
+    grammar = scripted.requests[0]["grammar"]
+    assert "list_files" in grammar and "read_file" not in grammar
+    assert seen == ["list:notes"]
