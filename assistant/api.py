@@ -144,7 +144,8 @@ class Assistant:
 
             extra["id_slot"] = SLOT
             sha = get_model(self.local_server.model).sha256
-            self._prefix = PrefixCache(self.local_server.root_url, sha, slot=SLOT, status=self.on_status)
+            self._prefix = PrefixCache(self.local_server.root_url, sha, slot=SLOT, status=self.on_status,
+                                       api_key=self.local_server.api_key)  # fmt: skip
         config = self.endpoint.config
         self.endpoint.config = replace(config, extra_body={**extra, **config.extra_body})
 
@@ -249,12 +250,18 @@ class Assistant:
         return build_profile(model, caps, tool_calls=s.tool_calls, text_tool_calls=s.text_tool_calls,
                              local=s.is_local)  # fmt: skip
 
+    def _api_key(self) -> str | None:
+        """The key the endpoint wants: our local llama-server's own, else the configured one."""
+        if self.local_server is not None:
+            return str(self.local_server.api_key) if self.local_server.api_key else None
+        return self.settings.api_key
+
     def _endpoint_config(self, base_url: str, model: str) -> EndpointConfig:
         s = self.settings
         return EndpointConfig(
             base_url=base_url,
             model=model,
-            api_key=s.api_key,
+            api_key=self._api_key(),
             timeout=s.timeout,
             connect_timeout=s.connect_timeout,
             max_retries=s.max_retries,
@@ -303,10 +310,11 @@ class Assistant:
             from assistant.context import EstimateCounter, ServerTokenizer, TokenCounter
 
             root = base_url.rstrip("/").removesuffix("/v1")
-            counter: TokenCounter = ServerTokenizer(root) if caps.tokenize else EstimateCounter()
+            key = self._api_key()
+            counter: TokenCounter = ServerTokenizer(root, api_key=key) if caps.tokenize else EstimateCounter()
             window = caps.context_window
         else:
-            counter, window = await detect_counter(base_url)
+            counter, window = await detect_counter(base_url, self._api_key())
         closer = getattr(counter, "aclose", None)
         if closer is not None:
             self._stack.push_async_callback(closer)

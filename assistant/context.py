@@ -83,8 +83,9 @@ class EstimateCounter:
 class ServerTokenizer:
     """Exact counts from llama-server's ``/tokenize``, cached by content; estimates if it fails."""
 
-    def __init__(self, root_url: str, *, concurrency: int = 8) -> None:
+    def __init__(self, root_url: str, *, concurrency: int = 8, api_key: str | None = None) -> None:
         self.root_url = root_url.rstrip("/")
+        self.api_key = api_key
         self.cache = _Cache()
         self.fallback = EstimateCounter()
         self.concurrency = concurrency
@@ -110,7 +111,8 @@ class ServerTokenizer:
         import httpx
 
         if self._client is None:
-            self._client = httpx.AsyncClient(timeout=10.0)
+            headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+            self._client = httpx.AsyncClient(timeout=10.0, headers=headers)
         sem = asyncio.Semaphore(self.concurrency)
 
         async def one(key: bytes, text: str) -> None:
@@ -127,18 +129,19 @@ class ServerTokenizer:
             self._client = None
 
 
-async def detect_counter(base_url: str) -> tuple[TokenCounter, int | None]:
+async def detect_counter(base_url: str, api_key: str | None = None) -> tuple[TokenCounter, int | None]:
     """llama-server's tokenizer and context window when the endpoint is one; else an estimate."""
     import httpx
 
     root = base_url.rstrip("/").removesuffix("/v1")
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     try:
-        async with httpx.AsyncClient(timeout=3.0) as client:
+        async with httpx.AsyncClient(timeout=3.0, headers=headers) as client:
             props = (await client.get(f"{root}/props")).json()
             window = int(props["default_generation_settings"]["n_ctx"])
     except Exception:  # no /tokenize probe: a server without one falls back to estimates on first use
         return EstimateCounter(), None
-    return ServerTokenizer(root), window
+    return ServerTokenizer(root, api_key=api_key), window
 
 
 @dataclass

@@ -113,7 +113,7 @@ async def test_real_server_tokenizer_and_window(local_data: Any) -> None:
     from assistant.local.server import open_local_server
 
     async with open_local_server() as srv:
-        counter, window = await detect_counter(srv.base_url)
+        counter, window = await detect_counter(srv.base_url, srv.api_key)
         assert isinstance(counter, ServerTokenizer) and window == 8192
         assert await counter.count(["Hello world, how are you?", ""]) == [7, 0]
         await counter.aclose()

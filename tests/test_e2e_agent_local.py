@@ -46,6 +46,7 @@ async def turn(server: Any, ws: Path, request: str, max_steps: int = 6) -> list[
     from assistant.config import load_settings
 
     settings = load_settings({"base_url": server.base_url, "model": server.model, "tool_calls": "grammar",
+                              "api_key": server.api_key,
                               "temperature": 0.0, "max_tokens": 200, "max_steps": max_steps})  # fmt: skip
     options = McpOptions(workspace=ws, builtin=("files", "run"), yes=True)
     async with Assistant(settings=settings, history=False, mcp=options, retrieval="off") as bot:
