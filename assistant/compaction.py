@@ -36,7 +36,10 @@ DEFAULT_COMPACT_AT = 0.8
 KEEP_SHARE = 0.25  # recent turns kept word for word: up to this share of the prompt budget
 MIN_COVER_SHARE = 0.1  # the automatic path compacts only when it can take at least this much out
 MAX_SUMMARY_TOKENS = 1024
-MESSAGE_CHARS = 4000  # longer messages (tool results, pasted files) go into the transcript cut
+MESSAGE_CHARS = 4000  # longer user messages (pasted files) go into the transcript cut
+REPLY_CHARS = 400  # the assistant's answers and tool results, in the transcript: their start only.
+# Small models summarise what they read last; with whole answers in the transcript the 0.5B wrote notes on
+# the answers and lost the names and numbers the user gave (seen in benchmarks/bench_compaction.py).
 PROMPT_ROOM = 600  # tokens for the instructions and the framing of a summary request
 LOOP_LINES = 3  # repeated lines in a row that end a summary going round in a loop
 
@@ -247,6 +250,8 @@ def _any_slot(endpoint: Endpoint) -> Endpoint:
 
 def _line(msg: Message) -> str:
     text = msg.content or ""
+    if msg.role != "user" and len(text) > REPLY_CHARS:
+        text = text[:REPLY_CHARS].rstrip() + " […]"
     if len(text) > MESSAGE_CHARS:
         half = MESSAGE_CHARS // 2
         text = f"{text[:half]}\n[… {len(text) - MESSAGE_CHARS:,} characters left out …]\n{text[-half:]}"

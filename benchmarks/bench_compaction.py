@@ -90,14 +90,13 @@ async def ask_all(bot: Any, base: list[Message], summary: Summary | None) -> tup
     return recalled, answers, time.perf_counter() - started
 
 
-async def arm(base_url: str, model: str, window: int, base: list[Message], compact: bool,
-              verbose: bool) -> dict[str, Any]:  # fmt: skip
+async def arm(srv: Any, window: int, base: list[Message], compact: bool, verbose: bool) -> dict[str, Any]:
     from assistant import Assistant
     from assistant.compaction import CompactionFailed
 
     out: dict[str, Any] = {"summary": None}
-    async with Assistant(base_url=base_url, model=model, history=False, mcp=False, retrieval="off",
-                         temperature=0.0, max_tokens=48, context_size=window,
+    async with Assistant(base_url=srv.base_url, model=srv.model, api_key=srv.api_key, history=False, mcp=False,
+                         retrieval="off", temperature=0.0, max_tokens=48, context_size=window,
                          compact_at=0.8 if compact else "off") as bot:  # fmt: skip
         agent = bot.agent
         assert agent is not None
@@ -136,7 +135,7 @@ async def main(args: argparse.Namespace) -> None:
             if name == "full" and not args.full:
                 continue
             print(f"-- {name}")
-            results[name] = await arm(srv.base_url, srv.model, window, base, compact, args.verbose)
+            results[name] = await arm(srv, window, base, compact, args.verbose)
     print()
     print(f"{'arm':10} {'recalled':>9} {'dropped turns':>14} {'asking 10 (s)':>14}")
     for name, r in results.items():
