@@ -113,3 +113,24 @@ def test_compact_in_the_chat_show_context_and_undo(scripted: ScriptedServer) -> 
     assert [m["content"] for m in sent[3:]] == ["second", "Two.", "third"]
     assert "summary of earlier turns" in err and "1. My name is Zed and the box code is 4411." in err
     assert "Summary dropped" in err and "Usage: /compact" in err
+
+
+def test_the_terminal_ui_runs_the_same_commands(scripted: ScriptedServer) -> None:
+    import pexpect
+
+    from tests.test_cli import spawn_chat, wait_prompt
+
+    scripted.script(text("One."), text("Two."), text("- the user said one"))
+    child = spawn_chat(scripted)
+    for line in ("one", "two"):
+        child.send(line + "\r")
+        wait_prompt(child)
+    child.send("/compact --show\r")
+    child.expect("Compacted 1 earlier turn")
+    child.expect("the user said one")
+    wait_prompt(child)
+    child.send("/compact --undo\r")
+    child.expect("Summary dropped")
+    wait_prompt(child)
+    child.send("/exit\r")
+    child.expect(pexpect.EOF)
