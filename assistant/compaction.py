@@ -40,7 +40,7 @@ MESSAGE_CHARS = 4000  # longer user messages (pasted files) go into the transcri
 REPLY_CHARS = 400  # the assistant's answers and tool results, in the transcript: their start only.
 # Small models summarise what they read last; with whole answers in the transcript the 0.5B wrote notes on
 # the answers and lost the names and numbers the user gave (seen in benchmarks/bench_compaction.py).
-PROMPT_ROOM = 600  # tokens for the instructions and the framing of a summary request
+PROMPT_ROOM = 300  # tokens for the instructions and the framing of a summary request
 LOOP_LINES = 3  # repeated lines in a row that end a summary going round in a loop
 
 
@@ -94,7 +94,7 @@ class Compactor:
 
     @property
     def max_summary_tokens(self) -> int:
-        return max(96, min(MAX_SUMMARY_TOKENS, self.budget // 6))
+        return max(96, min(MAX_SUMMARY_TOKENS, self.budget // 4))
 
     def due(self, report: ContextReport) -> bool:
         """Whether this request (before any dropping) would pass ``compact_at`` of the window."""

@@ -139,12 +139,12 @@ async def test_a_transcript_longer_than_the_window_is_summarised_in_pieces(scrip
 
 
 async def test_notes_that_outgrow_the_limit_are_shortened_by_the_model(scripted: ScriptedServer) -> None:
-    long_notes = "\n".join(f"- note {i} about box {i}" for i in range(60))  # ~500 tokens: past the 298 limit
+    long_notes = "\n".join(f"- note {i} about box {i}" for i in range(90))  # ~570 tokens: past the 448 limit
     scripted.script(text(long_notes, pieces=30), text("- boxes 0 to 59"), text("- part two"), text("ok"))
     agent = make_agent(scripted, Conversation(messages=fact_turns(8)), window=2048)
     await run(agent, "q")
     shorten = summary_request(scripted.requests[1])
-    assert shorten.startswith("Notes:\n- note 0 about box 0") and "- note 59" in shorten and "Shorten" in shorten
+    assert shorten.startswith("Notes:\n- note 0 about box 0") and "- note 89" in shorten and "Shorten" in shorten
     assert agent.conversation.summary is not None
     assert agent.conversation.summary.text == "- boxes 0 to 59\n- part two"
 
