@@ -389,7 +389,10 @@ class GrammarSteps:
             return list(tools)
         read = read_paths(messages)
         asked = next((request_text(user_text(m)) for m in reversed(messages) if m.get("role") == "user"), "")
-        return constrain_edits(narrow_paths(tools, workspace_paths(root), read), root, read, asked)
+        try:
+            return constrain_edits(narrow_paths(tools, workspace_paths(root), read), root, read, asked)
+        except Exception:  # a hostile or vanished workspace costs the narrowing, never the turn
+            return list(tools)
 
     def _limited_grammar(self, names: Sequence[str]) -> CallGrammar | None:
         """The call grammar of this step's offered tools limited to ``names`` (None: none of them offered)."""
@@ -405,7 +408,10 @@ class GrammarSteps:
         root = self.workspace() if self.workspace is not None else None
         if root is None:
             return Grounding()
-        return self._names.ground(request, root, workspace_paths(root), after_tools=_after_tools(messages))
+        try:
+            return self._names.ground(request, root, workspace_paths(root), after_tools=_after_tools(messages))
+        except Exception:  # the same: without the workspace's names the model's probability decides
+            return Grounding()
 
     async def _call(self, messages: Sequence[dict[str, Any]], grammar: CallGrammar, params: dict[str, Any],
                     started: float, why: str = "", p_call: float | None = None) -> AsyncIterator[Event]:  # fmt: skip
