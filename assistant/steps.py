@@ -340,6 +340,14 @@ class GrammarSteps:
                 self.last_decision = {"p_call": None, "small_talk": True}
                 yield Decision(ANSWER, time.perf_counter() - started, why="small talk")
                 return
+            named = [n for n in dict.fromkeys(bare_tool(tool_parts(t)[0]) for t in self._offered)
+                     if re.search(rf"(?<![\w-]){re.escape(n)}(?![\w-])", request)]  # fmt: skip
+            asked_for = self._limited_grammar(named) if named else None
+            if asked_for is not None:  # "Test it with run_python": the user named the tool
+                self.last_decision = {"p_call": None, "named": named}
+                async for event in self._call(messages, asked_for, params, started, "names " + ", ".join(named)):
+                    yield event
+                return
             grounding = self._ground(request, messages)
             if grounding:
                 self.last_decision = {"p_call": None, "grounded": grounding.describe()}

@@ -393,3 +393,13 @@ async def test_a_request_naming_only_a_folder_looks_into_it_first(scripted: Scri
     grammar = scripted.requests[0]["grammar"]
     assert "list_files" in grammar and "read_file" not in grammar
     assert seen == ["list:notes"]
+
+
+async def test_a_request_naming_a_tool_calls_that_tool(scripted: ScriptedServer) -> None:
+    seen: list[str] = []
+    agent = grammar_agent(scripted, files_tools(seen))
+    scripted.script(call_json("list_files", {"path": "."}), answer_start(), text("Two files."))
+    events = await run(agent, "Use list_files and tell me what you see")
+    grammar = scripted.requests[0]["grammar"]
+    assert "list_files" in grammar and "read_file" not in grammar and scripted.requests[0].get("max_tokens") != 1
+    assert seen == ["list:."] and next(e.why for e in events if isinstance(e, Decision)) == "names list_files"
