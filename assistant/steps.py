@@ -73,6 +73,10 @@ STEP_MAX_TOKENS = 2048
 # mostly the same read again or a second edit that replaced lines it had just written.
 AFTER_RESULT_THRESHOLD = 0.5
 FOLDER_TOOLS = ("list_files", "glob", "grep")
+# Reads per turn, unless the request asks for many ("every file", "each test", "all of them"): the
+# 0.5B answered "What's in the notes folder?" by reading ten files one after another.
+MAX_READS = 3
+MANY = re.compile(r"\b(?:every|each|all|both)\b")
 ANSWER = "answer"  # a call's arguments (a whole file for write_file) must fit
 
 
@@ -397,6 +401,8 @@ class GrammarSteps:
             return list(tools)
         read = read_paths(messages)
         asked = next((request_text(user_text(m)) for m in reversed(messages) if m.get("role") == "user"), "")
+        if turn_calls(messages).count("read_file") >= MAX_READS and not MANY.search(asked.lower()):
+            tools = [t for t in tools if bare_tool(tool_parts(t)[0]) != "read_file"]
         try:
             return constrain_edits(narrow_paths(tools, workspace_paths(root), read), root, read, asked)
         except Exception:  # a hostile or vanished workspace costs the narrowing, never the turn

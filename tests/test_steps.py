@@ -403,3 +403,17 @@ async def test_a_request_naming_a_tool_calls_that_tool(scripted: ScriptedServer)
     grammar = scripted.requests[0]["grammar"]
     assert "list_files" in grammar and "read_file" not in grammar and scripted.requests[0].get("max_tokens") != 1
     assert seen == ["list:."] and next(e.why for e in events if isinstance(e, Decision)) == "names list_files"
+
+
+async def test_reads_per_turn_are_capped_unless_many_are_asked_for(scripted: ScriptedServer, tmp_path: Any) -> None:
+    for name in "abcde":
+        (tmp_path / f"{name}.txt").write_text(f"{name}\n")
+    seen: list[str] = []
+    agent = grammar_agent(scripted, files_tools(seen))
+    agent.workspace = tmp_path
+    scripted.script(call_json("read_file", {"path": "a.txt"}), starts_call(), call_json("read_file", {"path": "b.txt"}),
+                    starts_call(), call_json("read_file", {"path": "c.txt"}), starts_call(),
+                    call_json("list_files", {"path": "."}), answer_start(), text("Done."))  # fmt: skip
+    await run(agent, "what do a.txt and its neighbours say?")
+    assert "read_file" in scripted.requests[4]["grammar"] and "read_file" not in scripted.requests[6]["grammar"]
+    assert seen == ["a.txt", "b.txt", "c.txt", "list:."]
