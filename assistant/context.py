@@ -32,12 +32,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from assistant.conversation import Message, fold_tool_exchanges
+from assistant.conversation import Message, Summary, fold_tool_exchanges
 from assistant.errors import AssistantError
 
 PER_MESSAGE_TOKENS = 4  # role markers around each message in chat templates such as ChatML
 TOOLS_PREAMBLE_TOKENS = 60  # the template's text introducing the tool list
-SOURCES = ("system", "tools", "retrieval", "history", "input", "tool_results")
+SOURCES = ("system", "instructions", "tools", "summary", "retrieval", "history", "input", "tool_results")
 
 
 class ContextOverflow(AssistantError):
@@ -172,6 +172,8 @@ class ContextReport:
     exact: Any = field(default=None, repr=False, compare=False)  # a task correcting estimates (see build())
     cached_prompt_tokens: int | None = None  # reused from the server's prompt cache (llama-server ``cache_n``)
     evaluated_prompt_tokens: int | None = None  # evaluated afresh by the server (llama-server ``prompt_n``)
+    compaction: Summary | None = None  # the summary standing for the earliest turns (source "summary")
+    instruction_files: list[str] = field(default_factory=list)  # project instructions in the system message
 
     def record_server_timings(self, timings: dict[str, Any]) -> None:
         """Cached vs evaluated prompt tokens from llama-server's ``timings`` (nothing when absent)."""
@@ -204,7 +206,12 @@ class ContextReport:
             "kept_turns": self.kept_turns,
             "folded_tool_results": self.folded,
             "tools_in_prompt": self.tools_in_prompt,
-        }
+            "instruction_files": self.instruction_files,
+            "summarised": None if self.compaction is None else {
+                "turns": self.compaction.turns, "messages": self.compaction.covered,
+                "tokens_replaced": self.compaction.covered_tokens, "focus": self.compaction.focus,
+            },
+        }  # fmt: skip
 
 
 def split_turns(messages: list[Message]) -> list[list[Message]]:
@@ -286,14 +293,21 @@ class ContextBuilder:
         messages: list[Message],
         tools: list[dict[str, Any]],
         retrieved: list[dict[str, Any]] | None = None,
+        summary: Summary | None = None,
+        instructions: str | None = None,
     ) -> ContextReport:
         """The request for the next step. The last turn (the current one) is never dropped.
+
+        With a ``summary`` (compaction), its messages stand for the first ``summary.covered`` messages.
+        ``instructions`` (the project's, e.g. AGENTS.md) follow the system prompt in the system message.
 
         When everything surely fits (each token is at least one byte), exact counting from the
         server's tokenizer does not hold the request back: the report starts with estimates and is
         corrected in the background (``report.exact`` finishes it), long before anyone reads it.
         """
-        args = (system_prompt, messages, tools, retrieved)
+        if summary is not None:
+            messages = messages[summary.covered :]
+        args = (system_prompt, messages, tools, retrieved, summary, instructions)
         if self.counter.method == "server" and self._surely_fits(*args):
             import asyncio
 
@@ -303,10 +317,13 @@ class ContextBuilder:
         return await self._build(self.counter, *args)
 
     def _surely_fits(self, system_prompt: str | None, messages: list[Message], tools: list[dict[str, Any]],
-                     retrieved: list[dict[str, Any]] | None) -> bool:  # fmt: skip
+                     retrieved: list[dict[str, Any]] | None, summary: Summary | None,
+                     instructions: str | None) -> bool:  # fmt: skip
         """An upper bound: UTF-8 bytes, plus the template's tokens, within the prompt budget."""
         wires = [m.to_wire() for m in messages] + list(retrieved or [])
+        wires += summary.to_wire() if summary is not None else []
         size = len((system_prompt or "").encode("utf-8", "surrogatepass"))
+        size += len((instructions or "").encode("utf-8", "surrogatepass"))
         size += sum(len(message_text(w).encode("utf-8", "surrogatepass")) for w in wires)
         if tools:
             if self.tool_prompt is not None:
@@ -332,11 +349,18 @@ class ContextBuilder:
         messages: list[Message],
         tools: list[dict[str, Any]],
         retrieved: list[dict[str, Any]] | None = None,
+        summary: Summary | None = None,
+        instructions: str | None = None,
     ) -> ContextReport:
         report = ContextReport(self.window, self.window - self.reserve, counter.method, folded=self.fold)
         head: list[dict[str, Any]] = [{"role": "system", "content": system_prompt}] if system_prompt else []
         head_tokens = await self._tokens(head, counter)
         report.sources["system"] = SourceReport(len(head), sum(head_tokens))
+        if instructions:  # in the system message, after the system prompt; counted on their own
+            (count,) = await counter.count([instructions])
+            report.sources["instructions"] = SourceReport(0 if head else 1, count + (2 if head else PER_MESSAGE_TOKENS))
+            system_prompt = f"{system_prompt}\n\n{instructions}" if system_prompt else instructions
+            head = [{"role": "system", "content": system_prompt}]
         if tools and self.tool_prompt is not None:
             block = self.tool_prompt(list(tools))
             (tool_tokens,) = await counter.count([block])
@@ -346,6 +370,7 @@ class ContextBuilder:
         elif tools:
             (tool_tokens,) = await counter.count([json.dumps(tools, ensure_ascii=False)])
             report.sources["tools"] = SourceReport(len(tools), tool_tokens + TOOLS_PREAMBLE_TOKENS)
+        head += await self._account_summary(report, summary, counter)
         turns = split_turns(messages)
         current = turns.pop() if turns else []
         current_wire = self.render(current)
@@ -373,6 +398,17 @@ class ContextBuilder:
         report.messages = head + kept + extra + current_wire
         report.tools = list(tools)
         return report
+
+    async def _account_summary(
+        self, report: ContextReport, summary: Summary | None, counter: TokenCounter
+    ) -> list[dict[str, Any]]:
+        """The summary's messages (after the system prompt, before the history): their own source."""
+        if summary is None:
+            return []
+        wire = summary.to_wire()
+        report.sources["summary"] = SourceReport(len(wire), sum(await self._tokens(wire, counter)))
+        report.compaction = summary
+        return wire
 
     async def _fit_retrieved(
         self, report: ContextReport, passages: list[dict[str, Any]], counter: TokenCounter
