@@ -392,7 +392,7 @@ FENCE = re.compile(r"^```(?:python|py)?[ \t]*\n(.*?)^```", re.S | re.M)
 # What runs a code block "as asked": the block, then its doctests (the examples in its docstrings)
 # with a failing exit code when one fails.
 DOCTEST_RUN = (
-    "\n\nif __name__ == \"__main__\":\n    import doctest, sys\n"
+    '\n\nif __name__ == "__main__":\n    import doctest, sys\n'
     "    failed, _ = doctest.testmod()\n    sys.exit(1 if failed else 0)\n"
 )
 
