@@ -47,7 +47,8 @@ POINTERS = re.compile(
     r"\b(?:here(?!'s| is| are)"
     r"|in (?:this|the|my|our) (?:folder|directory|dir|repo|repository|project|workspace|codebase)"
     r"|(?:this|my|our|the) (?:project|folder|directory|repo|repository|codebase|workspace|code base)"
-    r"|(?:this|my|our) (?:code|files?|tests?|script|package|app|module)|the tests?|test suite)\b"
+    r"|(?:this|my|our) (?:code|files?|tests?|script|package|app|module)|the tests?|test suite"
+    r"|where (?:do|does|did) (?:we|i)|(?:in )?which files?)\b"
 )
 # After a tool result, an instruction about "it", "there", "that one" points at what the tool showed
 # ("Make it 15", "change the currency there to GBP"); a question about it ("what does that mean?")

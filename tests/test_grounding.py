@@ -67,6 +67,8 @@ def test_pointers_at_the_workspace(ws: Path) -> None:
     assert "this project" in names(ws, "what version is this project at")
     assert "here" in names(ws, "Are there any markdown files here?")
     assert names(ws, "Run the test suite") != ""
+    assert "where do we" in names(ws, "Where do we raise ValueError?")
+    assert "which file" in names(ws, "In which file is the version set?")
 
 
 def test_follow_up_instructions_only_after_a_tool_result(ws: Path) -> None:
