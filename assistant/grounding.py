@@ -47,7 +47,8 @@ POINTERS = re.compile(
     r"\b(?:here(?!'s| is| are)"
     r"|in (?:this|the|my|our) (?:folder|directory|dir|repo|repository|project|workspace|codebase)"
     r"|(?:this|my|our|the) (?:project|folder|directory|repo|repository|codebase|workspace|code base)"
-    r"|(?:this|my|our) (?:code|files?|tests?|script|package|app|module)|the tests?|test suite)\b"
+    r"|(?:this|my|our) (?:code|files?|tests?|script|package|app|module)|the tests?|test suite"
+    r"|where (?:do|does|did) (?:we|i)|(?:in )?which files?)\b"
 )
 # After a tool result, an instruction about "it", "there", "that one" points at what the tool showed
 # ("Make it 15", "change the currency there to GBP"); a question about it ("what does that mean?")
@@ -139,13 +140,34 @@ def _kind(rel: str) -> str | None:
 def _definitions(path: Path, kind: str, size: int) -> set[str]:
     if size > MAX_SCAN_BYTES:
         return set()
+    data = read_regular(path, MAX_SCAN_BYTES)
+    return set(DEF_PATTERNS[kind].findall(data.decode("utf-8", "replace"))) if data is not None else set()
+
+
+def read_regular(path: Path, limit: int) -> bytes | None:
+    """Up to ``limit`` bytes of a regular file, not through a final symlink; None for anything else.
+
+    Never blocks on a FIFO or device, never raises: names come from an untrusted workspace.
+    """
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
-        return set()
-    with os.fdopen(fd, "rb") as fh:
-        text = fh.read(MAX_SCAN_BYTES).decode("utf-8", "replace")
-    return set(DEF_PATTERNS[kind].findall(text))
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        chunks, left = [], limit
+        while left > 0:
+            chunk = os.read(fd, min(left, 65536))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b"".join(chunks)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
 
 
 def _words(text: str) -> list[str]:
@@ -228,18 +250,16 @@ def normal_path(path: str) -> str:
 
 def unique_lines(root: Path, rel: str) -> list[str] | None:
     """The non-blank lines that occur once in a workspace file (each a valid ``old_text``); None if unreadable."""
-    base = root.resolve()
-    target = (base / rel).resolve()
+    try:
+        base = root.resolve()
+        target = (base / rel).resolve()
+    except (OSError, RuntimeError):  # a symlink loop
+        return None
     if base not in target.parents:
         return None
-    try:
-        fd = os.open(target, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except OSError:
+    data = read_regular(target, MAX_EDIT_BYTES + 1)
+    if data is None:
         return None
-    with os.fdopen(fd, "rb") as fh:
-        if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
-            return None
-        data = fh.read(MAX_EDIT_BYTES + 1)
     if len(data) > MAX_EDIT_BYTES or b"\0" in data:
         return None
     text = data.decode("utf-8", "replace")
@@ -256,11 +276,10 @@ AT_END = re.compile(r"\b(?:at|to) the (?:very )?(?:end|bottom)\b|\bappend\b")
 def _last_line(root: Path, rel: str) -> str | None:
     """The file's last non-blank line, when it occurs once (an anchor to add after)."""
     lines = unique_lines(root, rel) or []
-    try:
-        text = (root / rel).read_text(encoding="utf-8", errors="replace")
-    except OSError:
+    data = read_regular(root / rel, MAX_EDIT_BYTES) if lines else None
+    if data is None:
         return None
-    tail = [line for line in text.splitlines() if line.strip()]
+    tail = [line for line in data.decode("utf-8", "replace").splitlines() if line.strip()]
     return tail[-1] if tail and tail[-1] in lines else None
 
 
@@ -365,3 +384,26 @@ def pending_tools(request: str, called: list[str]) -> list[str]:
     if not any(c in RUNS for c in called) and RUN_ASKED.search(low):
         owed.append("run_command")
     return owed
+
+
+TEST_ASKED = re.compile(
+    r"\b(?:test|check|verify|try|run|execute)\s+(?:it|them|this|that|the code|your code|the function)\b|\brun_python\b"
+)
+FENCE = re.compile(r"^```(?:python|py)?[ \t]*\n(.*?)^```", re.S | re.M)
+# What runs a code block "as asked": the block, then its doctests (the examples in its docstrings)
+# with a failing exit code when one fails.
+DOCTEST_RUN = (
+    '\n\nif __name__ == "__main__":\n    import doctest, sys\n'
+    "    failed, _ = doctest.testmod()\n    sys.exit(1 if failed else 0)\n"
+)
+
+
+def code_run_owed(request: str, called: list[str]) -> bool:
+    """The request asks for the code to be tested ("Test it with run_python") and nothing ran yet."""
+    return not any(c in RUNS for c in called) and bool(TEST_ASKED.search(" ".join(request.lower().split())))
+
+
+def answer_code(text: str) -> str | None:
+    """The last Python code block of an answer, made runnable with its doctests; None without one."""
+    blocks = [b for b in FENCE.findall(text) if b.strip()]
+    return blocks[-1].rstrip() + DOCTEST_RUN if blocks else None

@@ -67,6 +67,8 @@ def test_pointers_at_the_workspace(ws: Path) -> None:
     assert "this project" in names(ws, "what version is this project at")
     assert "here" in names(ws, "Are there any markdown files here?")
     assert names(ws, "Run the test suite") != ""
+    assert "where do we" in names(ws, "Where do we raise ValueError?")
+    assert "which file" in names(ws, "In which file is the version set?")
 
 
 def test_follow_up_instructions_only_after_a_tool_result(ws: Path) -> None:
@@ -204,3 +206,17 @@ def test_adding_at_the_end_anchors_on_the_last_line(ws: Path) -> None:
     (choice,) = edit["function"]["parameters"]["anyOf"]
     assert choice["properties"]["old_text"] == {"const": "- last one"}
     assert choice["properties"]["new_text"]["x-keep-prefix"] == "- last one"
+
+
+def test_folders_fifos_and_loops_are_never_read(ws: Path) -> None:
+    """Seen in the benchmark: a read_file of a folder put the folder in the read set, and the turn died."""
+    import os
+
+    from assistant.grounding import constrain_edits, unique_lines
+
+    os.mkfifo(ws / "pipe.txt")
+    (ws / "loop.txt").symlink_to(ws / "loop.txt")
+    for rel in ("notes", ".", "pipe.txt", "loop.txt", "missing.txt"):
+        assert unique_lines(ws, rel) is None
+    assert constrain_edits([_edit_tool()], ws, {"notes", "pipe.txt", "loop.txt"}, "add x") == [_edit_tool()]
+    assert names(ws, "what is in pipe.txt") == "mentions pipe.txt"  # named, but never opened

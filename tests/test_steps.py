@@ -393,3 +393,63 @@ async def test_a_request_naming_only_a_folder_looks_into_it_first(scripted: Scri
     grammar = scripted.requests[0]["grammar"]
     assert "list_files" in grammar and "read_file" not in grammar
     assert seen == ["list:notes"]
+
+
+async def test_a_request_naming_a_tool_calls_that_tool(scripted: ScriptedServer) -> None:
+    seen: list[str] = []
+    agent = grammar_agent(scripted, files_tools(seen))
+    scripted.script(call_json("list_files", {"path": "."}), answer_start(), text("Two files."))
+    events = await run(agent, "Use list_files and tell me what you see")
+    grammar = scripted.requests[0]["grammar"]
+    assert "list_files" in grammar and "read_file" not in grammar and scripted.requests[0].get("max_tokens") != 1
+    assert seen == ["list:."] and next(e.why for e in events if isinstance(e, Decision)) == "names list_files"
+
+
+async def test_reads_per_turn_are_capped_unless_many_are_asked_for(scripted: ScriptedServer, tmp_path: Any) -> None:
+    for name in "abcde":
+        (tmp_path / f"{name}.txt").write_text(f"{name}\n")
+    seen: list[str] = []
+    agent = grammar_agent(scripted, files_tools(seen))
+    agent.workspace = tmp_path
+    scripted.script(call_json("read_file", {"path": "a.txt"}), starts_call(), call_json("read_file", {"path": "b.txt"}),
+                    starts_call(), call_json("read_file", {"path": "c.txt"}), starts_call(),
+                    call_json("list_files", {"path": "."}), answer_start(), text("Done."))  # fmt: skip
+    await run(agent, "what do a.txt and its neighbours say?")
+    assert "read_file" in scripted.requests[4]["grammar"] and "read_file" not in scripted.requests[6]["grammar"]
+    assert seen == ["a.txt", "b.txt", "c.txt", "list:."]
+
+
+async def test_asked_to_test_it_the_code_of_the_answer_runs_with_its_doctests(scripted: ScriptedServer) -> None:
+    ran: list[str] = []
+    reg = ToolRegistry(timeout=5.0)
+
+    @reg.function
+    def run_python(code: str) -> str:
+        """Run a Python program."""
+        ran.append(code)
+        return "exit code: 0"
+
+    agent = grammar_agent(scripted, reg)
+    code = 'def add(a, b):\n    """\n    >>> add(1, 2)\n    3\n    """\n    return a + b\n'
+    scripted.script(answer_start("```"), text(f"```python\n{code}```"), answer_start("The"), text("The tests pass."))
+    events = await run(agent, "Write add(a, b). Test it with run_python before you answer.")
+    assert scripted.requests[0]["max_tokens"] == 1  # not forced into a call: the model writes its code first
+    (program,) = ran
+    assert program.startswith(code.rstrip()) and "doctest.testmod()" in program
+    results = [e for e in events if isinstance(e, ToolResult)]
+    assert results[0].call.source == "answer" and results[0].call.name == "run_python"
+    assert isinstance(events[-1], TurnEnd) and events[-1].text == "The tests pass." and events[-1].steps == 2
+
+
+def test_the_doctest_run_fails_when_an_example_fails(tmp_path: Any) -> None:
+    import subprocess
+    import sys
+
+    from assistant.grounding import answer_code
+
+    good = answer_code('```python\ndef inc(x):\n    """\n    >>> inc(1)\n    2\n    """\n    return x + 1\n```')
+    bad = answer_code('```python\ndef inc(x):\n    """\n    >>> inc(1)\n    2\n    """\n    return x\n```')
+    assert good and bad and answer_code("no code here") is None
+    for program, code in ((good, 0), (bad, 1)):
+        (tmp_path / "p.py").write_text(program)
+        assert subprocess.run([sys.executable, str(tmp_path / "p.py")], capture_output=True).returncode == code
