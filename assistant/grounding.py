@@ -380,7 +380,7 @@ def pending_tools(request: str, called: list[str]) -> list[str]:
     low = " ".join(request.lower().split())
     owed: list[str] = []
     if not any(c in EDITS for c in called) and (EDIT_FIRST.search(low) or EDIT_LATER.search(low)):
-        owed.extend(EDITS)
+        owed.append("edit_file")  # the file exists (it was read): rewriting all of it is not what was asked
     if not any(c in RUNS for c in called) and RUN_ASKED.search(low):
         owed.append("run_command")
     return owed

@@ -392,7 +392,9 @@ class GrammarSteps:
                 async for event in self._call(messages, grammar, params, started, grounding.describe()):
                     yield event
                 return
-        owed = pending_tools(request, turn_calls(messages)) if request else []
+        called = turn_calls(messages)
+        # Only once the workspace is in play (a tool ran this turn): "Give me a regex" owes nothing.
+        owed = pending_tools(request, called) if request and called else []
         owed_grammar = self._limited_grammar(owed)
         if owed_grammar is not None:
             self.last_decision = {"p_call": None, "owed": owed}

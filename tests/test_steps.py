@@ -310,7 +310,7 @@ async def test_a_request_naming_a_workspace_file_calls_without_a_decision_reques
     assert seen == ["todo.txt"]
     first = scripted.requests[0]
     assert "grammar" in first and first.get("max_tokens") != 1  # straight to the constrained call
-    assert 'todo.txt' in first["grammar"]  # the path argument names what exists
+    assert "todo.txt" in first["grammar"]  # the path argument names what exists
     decisions = [e for e in events if isinstance(e, Decision)]
     assert decisions[0].choice == "read_file" and decisions[0].why == "mentions todo.txt"
     assert decisions[1].choice == "answer" and decisions[1].p_call == 0.0  # after the result: the model decides
@@ -453,3 +453,17 @@ def test_the_doctest_run_fails_when_an_example_fails(tmp_path: Any) -> None:
     for program, code in ((good, 0), (bad, 1)):
         (tmp_path / "p.py").write_text(program)
         assert subprocess.run([sys.executable, str(tmp_path / "p.py")], capture_output=True).returncode == code
+
+
+async def test_an_instruction_owes_nothing_before_the_workspace_is_in_play(
+    scripted: ScriptedServer, tmp_path: Any
+) -> None:
+    """Seen: "Give me a regex that matches an email address" forced write_file ("give" is an edit verb)."""
+    (tmp_path / "todo.txt").write_text("- x\n")
+    seen: list[str] = []
+    agent = grammar_agent(scripted, files_tools(seen))
+    agent.workspace = tmp_path
+    scripted.script(answer_start("Use"), text("Use ^[^@]+@[^@]+$"))
+    events = await run(agent, "Give me a regex that matches an email address")
+    assert seen == [] and scripted.requests[0]["max_tokens"] == 1
+    assert isinstance(events[-1], TurnEnd) and events[-1].text.startswith("Use")
