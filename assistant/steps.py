@@ -75,6 +75,7 @@ STEP_MAX_TOKENS = 2048
 # mostly the same read again or a second edit that replaced lines it had just written.
 AFTER_RESULT_THRESHOLD = 0.5
 FOLDER_TOOLS = ("list_files", "glob", "grep")
+NOT_FOR_FILES = ("sandbox_info",)  # tools that say nothing about the workspace's files
 # Named in a request, these are not called first: the model writes its code as an answer, and that
 # code is run (measured on HumanEval, 0.5B: forced to call run_python first, it wrote the code inside
 # the JSON call and passed 18 of 30 tasks, against 25 of 30 writing it as an answer).
@@ -389,6 +390,9 @@ class GrammarSteps:
                 if grounding.names and all(n.endswith("/") for n in grounding.names):
                     # a folder named, no file: look into it first (the 0.5B read its files one by one)
                     grammar = self._limited_grammar(FOLDER_TOOLS) or grammar
+                else:  # about the workspace: not a question about the sandbox (the 0.5B chose sandbox_info)
+                    keep = [bare_tool(tool_parts(t)[0]) for t in self._offered]
+                    grammar = self._limited_grammar([n for n in keep if n not in NOT_FOR_FILES]) or grammar
                 async for event in self._call(messages, grammar, params, started, grounding.describe()):
                     yield event
                 return

@@ -467,3 +467,23 @@ async def test_an_instruction_owes_nothing_before_the_workspace_is_in_play(
     events = await run(agent, "Give me a regex that matches an email address")
     assert seen == [] and scripted.requests[0]["max_tokens"] == 1
     assert isinstance(events[-1], TurnEnd) and events[-1].text.startswith("Use")
+
+
+async def test_a_request_about_a_workspace_file_is_not_answered_with_sandbox_info(
+    scripted: ScriptedServer, tmp_path: Any
+) -> None:
+    (tmp_path / "todo.txt").write_text("- x\n")
+    seen: list[str] = []
+    reg = files_tools(seen)
+
+    @reg.function
+    def sandbox_info() -> str:
+        """What the sandbox allows."""
+        seen.append("sandbox")
+        return "bwrap"
+
+    agent = grammar_agent(scripted, reg)
+    agent.workspace = tmp_path
+    scripted.script(call_json("read_file", {"path": "todo.txt"}), answer_start(), text("x"))
+    await run(agent, "what is in todo.txt")
+    assert "sandbox_info" not in scripted.requests[0]["grammar"] and seen == ["todo.txt"]
