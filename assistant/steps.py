@@ -338,32 +338,19 @@ class GrammarSteps:
         # recognised and run, like in text mode; the loop answers a repeated one from memory.
         recognise = None if self.last_decision.get("small_talk") else list(tools) or None
         runner = self._code_runner(messages)
-        text, redo = "", False
-        held: list[Event] = []
+        text, called = "", False
         async for event in self.endpoint.stream(messages, None, text_call_tools=recognise, **params):
-            if held or isinstance(event, ToolCallDelta | ToolCallReady):
-                held.append(event)  # a call written as text: held until it is known how to make it
-                redo = redo or (isinstance(event, ToolCallReady) and grammar is not None
-                                and event.call.name in grammar.tools)  # fmt: skip
-                continue
             if isinstance(event, TextDelta):
                 text += event.text
-            elif isinstance(event, Finish) and runner and (code := answer_code(text)):
+            elif isinstance(event, ToolCallReady):
+                called = True
+            elif isinstance(event, Finish) and runner and not called and (code := answer_code(text)):
                 # asked to test it: the code the model wrote in its own words runs (small models write
                 # worse code inside a JSON call), and the next step sees the result
                 yield ToolCallReady(ToolCall(f"call_a{self._calls}", runner, json.dumps({"code": code}), "answer"))
                 self._calls += 1
                 yield Finish("tool_calls")
                 continue
-            yield event
-        if redo and grammar is not None:
-            # The model wants a call but wrote it as text, past what the grammar enforces (paths that
-            # exist, read before edit, real lines): seen in every failed chain. Decode it under the grammar.
-            why = "a call written as text, made under the grammar"
-            async for event in self._call(messages, grammar, params, time.perf_counter(), why):
-                yield event
-            return
-        for event in held:
             yield event
 
     def _named_tools(self, request: str) -> list[str]:

@@ -291,30 +291,10 @@ async def test_a_call_written_in_the_answer_is_still_run(scripted: ScriptedServe
     seen: list[str] = []
     agent = grammar_agent(scripted, files_tools(seen))
     scripted.script(answer_start(), text('```json\n{"name": "read_file", "arguments": {"path": "todo.txt"}}\n```'),
-                    call_json("read_file", {"path": "todo.txt"}), answer_start(), text("Milk."))  # fmt: skip
+                    answer_start(), text("Milk."))  # fmt: skip
     events = await run(agent, "what's in todo.txt")
     assert seen == ["todo.txt"]
-    assert "grammar" in scripted.requests[2]  # the call written as text is made again under the grammar
-    results = [e for e in events if isinstance(e, ToolResult)]
-    assert results[0].call.source == "grammar"
     assert isinstance(events[-1], TurnEnd) and events[-1].text == "Milk."
-
-
-async def test_a_call_written_as_text_is_made_under_the_grammar(scripted: ScriptedServer, tmp_path: Any) -> None:
-    """Seen in the chains benchmark: read_file of an invented notes/reading-list.md, written as text."""
-    (tmp_path / "todo.txt").write_text("- buy milk\n")
-    seen: list[str] = []
-    agent = grammar_agent(scripted, files_tools(seen))
-    agent.workspace = tmp_path
-    invented = '{"name": "read_file", "arguments": {"path": "reading-list.md"}}'
-    scripted.script(answer_start(), text(invented), call_json("read_file", {"path": "todo.txt"}),
-                    answer_start(), text("Milk."))  # fmt: skip
-    events = await run(agent, "what is a closure?")
-    grammar = scripted.requests[2]["grammar"]
-    assert "todo.txt" in grammar and "reading-list.md" not in grammar
-    assert seen == ["todo.txt"] and isinstance(events[-1], TurnEnd)
-    whys = [e.why for e in events if isinstance(e, Decision)]
-    assert "a call written as text, made under the grammar" in whys
 
 
 async def test_a_request_naming_a_workspace_file_calls_without_a_decision_request(
