@@ -158,19 +158,19 @@ class Agent:
         self.conversation = conversation
         self.builder.reset()
 
-    async def run(self, user_text: str) -> AsyncIterator[Event]:
-        """One turn (see the module docstring for the contract)."""
+    async def run(self, user_text: str, *, tools: bool = True) -> AsyncIterator[Event]:
+        """One turn (see the module docstring for the contract); ``tools=False`` offers none."""
         conv = self.conversation
         if conv.store is not None:
             await asyncio.to_thread(conv.store.acquire_lease, conv.id)
         try:
-            async for event in self._turn(user_text):
+            async for event in self._turn(user_text, tools):
                 yield event
         finally:
             if conv.store is not None:
                 conv.store.release_lease(conv.id)
 
-    async def _turn(self, user_text: str) -> AsyncIterator[Event]:
+    async def _turn(self, user_text: str, offer_tools: bool = True) -> AsyncIterator[Event]:
         if self.conversation.sync():
             yield Notice("info", "Loaded messages another chat added to this conversation.")
         self._turn_unsaved = False
@@ -178,11 +178,10 @@ class Agent:
         pending = Message("user", user_text)
         async for event in self._retrieve(user_text):
             yield event
-        report = await self.build(pending=pending)  # refuses an oversized input before saving it
+        report = await self.build(offer_tools, pending=pending)  # refuses an oversized input before saving it
         for notice in self._save(pending):
             yield notice
         done_calls: dict[tuple[str, str], str] = {}  # (name, arguments) -> result, this turn
-        offer_tools = True
         for step_no in range(1, self.max_steps + 1):
             if step_no > 1:
                 report = await self.build(offer_tools)

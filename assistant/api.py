@@ -29,7 +29,7 @@ from assistant.config import Settings, load_settings
 from assistant.conversation import Conversation
 from assistant.endpoint import Endpoint, EndpointConfig
 from assistant.errors import EndpointError
-from assistant.events import Event, Finish
+from assistant.events import Finish
 from assistant.tools import Tool, ToolRegistry
 
 if TYPE_CHECKING:
@@ -313,12 +313,23 @@ class Assistant:
             raise RuntimeError("Use Assistant inside 'async with'.")
         return self.agent
 
-    async def stream(self, text: str) -> AsyncIterator[Event]:
-        """Events of one turn as they happen."""
+    async def stream(self, text: str, *, output: Any = None) -> AsyncIterator[Any]:
+        """Events of one turn as they happen.
+
+        ``output`` (a pydantic model class or a JSON Schema dict): the answer must be JSON matching
+        it; the turn offers no tools and ends with a ``StructuredResult`` (see assistant/structured.py).
+        """
         agent = self._require_agent()
+        events: AsyncIterator[Any]
+        if output is not None:
+            from assistant.structured import OutputSpec, structured_turn
+
+            events = structured_turn(agent, text, OutputSpec.of(output))  # a bad schema: refused here
+        else:
+            events = agent.run(text)
         if self._prefix is not None and self._prefix_key is None:
             await self._restore_prefix(agent)
-        async for event in agent.run(text):
+        async for event in events:
             yield event
             if self._prefix is not None and not self._prefix_done and isinstance(event, Finish):
                 await self._save_prefix(agent)  # the slot now holds this request: keep it for a cold start
@@ -344,14 +355,18 @@ class Assistant:
         if not self._prefix.has(self._prefix_key):
             await self._prefix.save(self._prefix_key)
 
-    async def ask(self, text: str) -> str:
-        """One turn, drained: the final answer text."""
+    async def ask(self, text: str, *, output: Any = None) -> Any:
+        """One turn, drained: the final answer text; with ``output=`` (a pydantic model class or a
+        JSON Schema dict) the validated answer: an instance of the model, or the JSON value."""
         from assistant.events import TurnEnd
+        from assistant.structured import StructuredResult
 
-        final = ""
-        async for event in self.stream(text):
-            if isinstance(event, TurnEnd):
+        final: Any = ""
+        async for event in self.stream(text, output=output):
+            if isinstance(event, TurnEnd) and output is None:
                 final = event.text
+            elif isinstance(event, StructuredResult):
+                final = event.value
         return final
 
     def new_conversation(self) -> None:

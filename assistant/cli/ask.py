@@ -31,6 +31,11 @@ from assistant.cli.common import (
 from assistant.cli.tools import Yes
 from assistant.events import StepStart, TokenProbs
 
+SCHEMA_HELP = (
+    "Answer with JSON matching this JSON Schema: a .json file, inline JSON, or "
+    "'name str, age int, tags list[str], note str?'. Prints only the JSON; no tools."
+)
+
 
 def ask(
     question: Annotated[str | None, typer.Argument(help="The question; '-' or nothing reads stdin.")] = None,
@@ -55,8 +60,10 @@ def ask(
     logprobs: Annotated[
         bool, typer.Option("--logprobs", help="After the answer, show it token by token, coloured by probability.")
     ] = False,
+    schema: Annotated[str | None, typer.Option("--schema", help=SCHEMA_HELP)] = None,
 ) -> None:
     """Ask one question and print the answer (streamed). Piped stdin is appended to the question."""
+    spec = _output_spec(schema)
     text = _read_question(question)
     install_sigterm_as_interrupt()
     flags = settings_flags(
@@ -64,7 +71,9 @@ def ask(
         max_steps=max_steps, temperature=temperature, text_tools=text_tools, logprobs=5 if logprobs else None,
         retrieval="off" if no_retrieval else None,
     )  # fmt: skip
-    output = OutputOptions(json_output, no_stream, logprobs, trace)
+    output = OutputOptions(json_output, no_stream, logprobs, trace, spec)
+    if spec is not None:
+        no_tools = True  # a structured answer is one request without tools
     with user_errors():
         from assistant.config import load_settings
 
@@ -76,6 +85,18 @@ def ask(
         except KeyboardInterrupt:
             sys.stderr.write("\n[interrupted]\n")
             raise typer.Exit(130) from None
+
+
+def _output_spec(schema: str | None) -> Any:
+    """--schema, loaded and checked before anything starts (a bad schema: one line, exit 2)."""
+    if schema is None:
+        return None
+    from assistant.structured import OutputSpec, SchemaError, load_schema
+
+    try:
+        return OutputSpec(load_schema(schema))
+    except SchemaError as exc:
+        raise fail(f"--schema: {exc.user_line().rstrip('.')}. Nothing was sent.", code=2) from None
 
 
 def _read_question(question: str | None) -> str:
@@ -139,6 +160,9 @@ async def _ask(
             bot.endpoint.tracer = Tracer(output.trace)
         if json_output and bot.profile is not None:  # how this model is asked for tools, first
             renderer.out.write(json.dumps({"kind": "profile", **bot.profile.to_dict()}, ensure_ascii=False) + "\n")
+        if output.spec is not None:
+            await _structured(bot, text, output.spec, renderer, json_output)
+            return
         probs: list[Any] = []
         async for event in bot.stream(text):
             renderer.handle(event)
@@ -152,12 +176,33 @@ async def _ask(
             _show_probs(probs)
 
 
+async def _structured(bot: Any, text: str, spec: Any, renderer: Any, json_output: bool) -> None:
+    """--schema: the answer text is held back; only the validated JSON reaches stdout."""
+    from assistant.events import TextDelta
+    from assistant.structured import StructuredResult
+    from assistant.termsafe import json_line
+
+    try:
+        async for event in bot.stream(text, output=spec):
+            if isinstance(event, StructuredResult):
+                if json_output:
+                    renderer.handle(event)
+                else:
+                    sys.stdout.write(json_line(event.value) + "\n")
+            elif json_output or not isinstance(event, TextDelta):
+                renderer.handle(event)
+    finally:
+        if bot.endpoint is not None and bot.endpoint.tracer is not None:
+            bot.endpoint.tracer.close()
+
+
 @dataclass
 class OutputOptions:
     json_output: bool = False
     no_stream: bool = False
     logprobs: bool = False
     trace: Path | None = None
+    spec: Any = None  # an assistant.structured.OutputSpec (--schema)
 
 
 class DrainedRenderer:
