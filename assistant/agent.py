@@ -32,12 +32,12 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from assistant.context import ContextBuilder, ContextReport, EstimateCounter
+from assistant.context import ContextBuilder, ContextReport, EstimateCounter, TurnExtras
 from assistant.conversation import Conversation, Message
 from assistant.endpoint import Endpoint
 from assistant.errors import MaxStepsExceeded, StreamInterrupted
@@ -123,6 +123,8 @@ class Agent:
         self.last_sources: list[Passage] = []  # what the last turn retrieved, most relevant first
         self._retrieved: list[dict[str, Any]] = []  # those passages as messages for the builder
         self.workspace: Path | None = None  # grammar profiles show its file names to the model
+        self.instructions: Callable[[], list[tuple[str, str]]] | None = None  # MCP servers' (name, text)
+        self._attached: tuple[Any, ...] = ()  # this turn's attachments (assistant/attachments.py)
         self.steps: StepRunner = self._step_runner()
 
     def _step_runner(self) -> StepRunner:
@@ -152,21 +154,32 @@ class Agent:
         """The full context of the next request, rebuilt from history every time."""
         messages = self.conversation.messages + ([pending] if pending else [])
         tools = self.tools.schemas() if offer_tools else []
-        return await self.builder.build(self.system_prompt, messages, tools, self._retrieved)
+        return await self.builder.build(self.system_prompt, messages, tools, self._retrieved, self._extras())
+
+    def _extras(self) -> TurnExtras | None:
+        items = self.instructions() if self.instructions is not None else []
+        if not items and not self._attached:
+            return None
+        from assistant.mcp_features import instructions_block
+
+        return TurnExtras(instructions_block(items), tuple(n for n, _ in items), self._attached)
 
     def start_new_conversation(self, conversation: Conversation) -> None:
         self.conversation = conversation
         self.builder.reset()
 
-    async def run(self, user_text: str, *, tools: bool = True) -> AsyncIterator[Event]:
-        """One turn (see the module docstring for the contract); ``tools=False`` offers none."""
+    async def run(self, user_text: str, *, tools: bool = True, attachments: Sequence[Any] = ()) -> AsyncIterator[Event]:
+        """One turn (see the module docstring for the contract); ``tools=False`` offers none;
+        ``attachments`` go into this turn's requests (assistant/attachments.py)."""
         conv = self.conversation
+        self._attached = tuple(attachments)
         if conv.store is not None:
             await asyncio.to_thread(conv.store.acquire_lease, conv.id)
         try:
             async for event in self._turn(user_text, tools):
                 yield event
         finally:
+            self._attached = ()
             if conv.store is not None:
                 conv.store.release_lease(conv.id)
 

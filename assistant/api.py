@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import replace
 from importlib import resources
 from pathlib import Path
@@ -117,6 +117,8 @@ class Assistant:
         await tools_ready
         await index_ready
         self._attach_retrieval()
+        if self.agent is not None and self.hub is not None:
+            self.agent.instructions = self.hub.instructions  # MCP servers' instructions, in the system prompt
         if self.agent is not None and self.hub is not None and any(n in self.tools.names() for n in WORKSPACE_TOOLS):
             from assistant.toolhub import McpOptions
 
@@ -313,20 +315,23 @@ class Assistant:
             raise RuntimeError("Use Assistant inside 'async with'.")
         return self.agent
 
-    async def stream(self, text: str, *, output: Any = None) -> AsyncIterator[Any]:
+    async def stream(self, text: str, *, output: Any = None, attachments: Sequence[Any] = ()) -> AsyncIterator[Any]:
         """Events of one turn as they happen.
 
         ``output`` (a pydantic model class or a JSON Schema dict): the answer must be JSON matching
         it; the turn offers no tools and ends with a ``StructuredResult`` (see assistant/structured.py).
+        ``attachments``: file paths (or ``Attachment`` objects) for this turn; ``@server:uri`` in the
+        text attaches an MCP server's resource (see assistant/attachments.py).
         """
         agent = self._require_agent()
+        attached = await self.attachments_for(text, attachments)
         events: AsyncIterator[Any]
         if output is not None:
             from assistant.structured import OutputSpec, structured_turn
 
-            events = structured_turn(agent, text, OutputSpec.of(output))  # a bad schema: refused here
+            events = structured_turn(agent, text, OutputSpec.of(output), attached)  # a bad schema: refused here
         else:
-            events = agent.run(text)
+            events = agent.run(text, attachments=attached)
         if self._prefix is not None and self._prefix_key is None:
             await self._restore_prefix(agent)
         async for event in events:
@@ -354,6 +359,26 @@ class Assistant:
         self._prefix_done = True
         if not self._prefix.has(self._prefix_key):
             await self._prefix.save(self._prefix_key)
+
+    async def attachments_for(self, text: str, files: Sequence[Any] = ()) -> list[Any]:
+        """Files and ``@server:uri`` resources as attachments, checked before any request
+        (AttachmentError: missing, binary, too large, or an image for a model that takes none)."""
+        from assistant.attachments import Attachment, AttachmentError, check_images, load_file
+        from assistant.errors import ToolError
+
+        out = [f if isinstance(f, Attachment) else await asyncio.to_thread(load_file, f) for f in files]
+        if self.hub is not None:
+            from assistant.mcp_features import read_resource_text, resource_mentions
+
+            for server, uri in resource_mentions(text, self.hub):
+                try:
+                    mime, body = await read_resource_text(self.hub, server, uri)
+                except ToolError as exc:
+                    raise AttachmentError(exc.user_line()) from None
+                out.append(Attachment(f"{server}:{uri}", "text", text=body, mime=mime))
+        caps = self.profile.capabilities if self.profile is not None else None
+        check_images(out, caps.vision if caps is not None else None, self.model)
+        return out
 
     async def ask(self, text: str, *, output: Any = None) -> Any:
         """One turn, drained: the final answer text; with ``output=`` (a pydantic model class or a

@@ -37,7 +37,7 @@ from assistant.errors import AssistantError
 
 PER_MESSAGE_TOKENS = 4  # role markers around each message in chat templates such as ChatML
 TOOLS_PREAMBLE_TOKENS = 60  # the template's text introducing the tool list
-SOURCES = ("system", "tools", "retrieval", "history", "input", "tool_results")
+SOURCES = ("system", "instructions", "tools", "retrieval", "attachments", "history", "input", "tool_results")
 
 
 class ContextOverflow(AssistantError):
@@ -169,6 +169,8 @@ class ContextReport:
     exact: Any = field(default=None, repr=False, compare=False)  # a task correcting estimates (see build())
     cached_prompt_tokens: int | None = None  # reused from the server's prompt cache (llama-server ``cache_n``)
     evaluated_prompt_tokens: int | None = None  # evaluated afresh by the server (llama-server ``prompt_n``)
+    attached: list[str] = field(default_factory=list)  # names of this turn's attachments
+    instructions_from: list[str] = field(default_factory=list)  # MCP servers whose instructions were sent
 
     def record_server_timings(self, timings: dict[str, Any]) -> None:
         """Cached vs evaluated prompt tokens from llama-server's ``timings`` (nothing when absent)."""
@@ -201,6 +203,8 @@ class ContextReport:
             "kept_turns": self.kept_turns,
             "folded_tool_results": self.folded,
             "tools_in_prompt": self.tools_in_prompt,
+            "attached": list(self.attached),
+            "instructions_from": list(self.instructions_from),
         }
 
 
@@ -246,6 +250,26 @@ def fold_passages(passages: list[dict[str, Any]], current: list[dict[str, Any]])
     return [{"role": "user", "content": block}, *out]
 
 
+@dataclass(frozen=True)
+class TurnExtras:
+    """What a turn adds besides messages: MCP servers' instructions (appended to the system prompt)
+    and attachments (folded into the user's message; see assistant/attachments.py)."""
+
+    instructions: str = ""
+    instructions_from: tuple[str, ...] = ()
+    attachments: tuple[Any, ...] = ()  # assistant.attachments.Attachment
+
+    def text(self) -> str:
+        from assistant.attachments import attachment_tokens_text
+
+        return attachment_tokens_text(list(self.attachments))
+
+    def image_tokens(self) -> int:
+        from assistant.attachments import IMAGE_TOKENS_ESTIMATE
+
+        return IMAGE_TOKENS_ESTIMATE * sum(1 for a in self.attachments if a.kind == "image")
+
+
 class ContextBuilder:
     def __init__(
         self,
@@ -283,6 +307,7 @@ class ContextBuilder:
         messages: list[Message],
         tools: list[dict[str, Any]],
         retrieved: list[dict[str, Any]] | None = None,
+        extra: TurnExtras | None = None,
     ) -> ContextReport:
         """The request for the next step. The last turn (the current one) is never dropped.
 
@@ -290,7 +315,7 @@ class ContextBuilder:
         server's tokenizer does not hold the request back: the report starts with estimates and is
         corrected in the background (``report.exact`` finishes it), long before anyone reads it.
         """
-        args = (system_prompt, messages, tools, retrieved)
+        args = (system_prompt, messages, tools, retrieved, extra)
         if self.counter.method == "server" and self._surely_fits(*args):
             import asyncio
 
@@ -300,10 +325,12 @@ class ContextBuilder:
         return await self._build(self.counter, *args)
 
     def _surely_fits(self, system_prompt: str | None, messages: list[Message], tools: list[dict[str, Any]],
-                     retrieved: list[dict[str, Any]] | None) -> bool:  # fmt: skip
+                     retrieved: list[dict[str, Any]] | None, extra: TurnExtras | None = None) -> bool:  # fmt: skip
         """An upper bound: UTF-8 bytes, plus the template's tokens, within the prompt budget."""
         wires = [m.to_wire() for m in messages] + list(retrieved or [])
         size = len((system_prompt or "").encode("utf-8", "surrogatepass"))
+        if extra is not None:
+            size += len((extra.text() + extra.instructions).encode("utf-8", "surrogatepass")) + extra.image_tokens()
         size += sum(len(message_text(w).encode("utf-8", "surrogatepass")) for w in wires)
         if tools:
             if self.tool_prompt is not None:
@@ -329,11 +356,15 @@ class ContextBuilder:
         messages: list[Message],
         tools: list[dict[str, Any]],
         retrieved: list[dict[str, Any]] | None = None,
+        extra: TurnExtras | None = None,
     ) -> ContextReport:
         report = ContextReport(self.window, self.window - self.reserve, counter.method, folded=self.fold)
         head: list[dict[str, Any]] = [{"role": "system", "content": system_prompt}] if system_prompt else []
         head_tokens = await self._tokens(head, counter)
         report.sources["system"] = SourceReport(len(head), sum(head_tokens))
+        if extra is not None and extra.instructions:
+            system_prompt = await self._add_instructions(report, system_prompt, extra, counter)
+            head = [{"role": "system", "content": system_prompt}]
         if tools and self.tool_prompt is not None:
             block = self.tool_prompt(list(tools))
             (tool_tokens,) = await counter.count([block])
@@ -347,7 +378,8 @@ class ContextBuilder:
         current = turns.pop() if turns else []
         current_wire = self.render(current)
         await self._account_current(report, current, current_wire, counter)
-        extra = await self._fit_retrieved(report, list(retrieved or []), counter)
+        await self._account_attachments(report, extra, counter)
+        passages = await self._fit_retrieved(report, list(retrieved or []), counter)
         fixed = sum(s.tokens for s in report.sources.values())
         if fixed > report.budget:
             raise ContextOverflow(
@@ -364,12 +396,33 @@ class ContextBuilder:
         report.dropped_turns = start
         report.dropped_messages = sum(len(t) for t in turns[:start])
         report.dropped_tokens = sum(sizes[:start])
-        if self.fold and extra:
-            current_wire = fold_passages(extra, current_wire)
-            extra = []
-        report.messages = head + kept + extra + current_wire
+        if self.fold and passages:
+            current_wire = fold_passages(passages, current_wire)
+            passages = []
+        if extra is not None and extra.attachments:
+            from assistant.attachments import fold_attachments
+
+            current_wire = fold_attachments(current_wire, list(extra.attachments))
+        report.messages = head + kept + passages + current_wire
         report.tools = list(tools)
         return report
+
+    async def _add_instructions(self, report: ContextReport, system_prompt: str | None, extra: TurnExtras,
+                                counter: TokenCounter) -> str:  # fmt: skip
+        """MCP servers' instructions after the system prompt, counted as their own source."""
+        (tokens,) = await counter.count([extra.instructions])
+        report.sources["instructions"] = SourceReport(len(extra.instructions_from), tokens)
+        report.instructions_from = list(extra.instructions_from)
+        return f"{system_prompt}\n\n{extra.instructions}" if system_prompt else extra.instructions
+
+    async def _account_attachments(self, report: ContextReport, extra: TurnExtras | None,
+                                   counter: TokenCounter) -> None:  # fmt: skip
+        if extra is None or not extra.attachments:
+            return
+        text = extra.text()
+        (tokens,) = await counter.count([text]) if text else (0,)
+        report.sources["attachments"] = SourceReport(len(extra.attachments), tokens + extra.image_tokens())
+        report.attached = [a.name for a in extra.attachments]
 
     async def _fit_retrieved(
         self, report: ContextReport, passages: list[dict[str, Any]], counter: TokenCounter

@@ -299,7 +299,9 @@ def schema_grammar(schema: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-async def structured_turn(agent: Agent, text: str, spec: OutputSpec) -> AsyncIterator[Event | StructuredResult]:
+async def structured_turn(
+    agent: Agent, text: str, spec: OutputSpec, attachments: Sequence[Any] = ()
+) -> AsyncIterator[Event | StructuredResult]:
     """One structured turn (see the module docstring): events, then a ``StructuredResult``.
 
     Raises StructuredOutputError when the answer does not match after one retry.
@@ -311,7 +313,7 @@ async def structured_turn(agent: Agent, text: str, spec: OutputSpec) -> AsyncIte
         answer = ""
         agent.steps = steps
         try:
-            async for event in agent.run(question, tools=False):
+            async for event in agent.run(question, tools=False, attachments=attachments):
                 if isinstance(event, TurnEnd):
                     answer = event.text
                 yield event

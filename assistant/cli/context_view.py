@@ -34,9 +34,10 @@ def resent_tokens(report: Any, step: int, first_request: bool) -> int:
     if first_request:
         return 0
     s = report.sources
-    again = s["system"].tokens + s["tools"].tokens + s["history"].tokens + s["retrieval"].tokens
+    again = s["system"].tokens + s["instructions"].tokens + s["tools"].tokens + s["history"].tokens
+    again += s["retrieval"].tokens
     if step > 1:  # later steps of a turn re-send the input and earlier tool results too
-        again += s["input"].tokens + s["tool_results"].tokens
+        again += s["input"].tokens + s["tool_results"].tokens + s["attachments"].tokens
     return again
 
 
@@ -74,6 +75,9 @@ def context_table(report: Any, ledger: SentLedger) -> Any:
             f"Dropped to fit: the {report.dropped_turns} oldest turn(s) ({report.dropped_messages} messages, "
             f"~{report.dropped_tokens:,} tokens)."
         )
+    from assistant.cli.render import attribution_lines
+
+    notes.extend(line[0].upper() + line[1:] + "." for line in attribution_lines(report))
     if report.folded:
         notes.append("Tool results are folded into the user's turn for this small model (see README).")
     from rich.console import Group

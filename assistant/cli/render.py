@@ -106,8 +106,10 @@ class JsonRenderer:
 
 SOURCE_LABELS = {
     "system": "system prompt",
+    "instructions": "MCP server instructions",
     "tools": "tool schemas",
     "retrieval": "retrieved passages",
+    "attachments": "attachments",
     "history": "history (earlier turns)",
     "input": "current input",
     "tool_results": "tool calls & results",
@@ -130,9 +132,21 @@ def format_context(report: Any) -> str:
     if report.cached_prompt_tokens is not None:
         lines.append(f"prompt cache: {report.evaluated_prompt_tokens:,} evaluated, "
                      f"{report.cached_prompt_tokens:,} reused from the server's cache")  # fmt: skip
+    lines.extend(attribution_lines(report))
     if report.dropped_turns:
         lines.append(
             f"dropped to fit: {report.dropped_turns} oldest turn(s), {report.dropped_messages} messages, "
             f"~{report.dropped_tokens:,} tokens"
         )
     return "\n".join(lines)
+
+
+def attribution_lines(report: Any) -> list[str]:
+    """Whose instructions and which attachments the request carried (names shown with controls visible)."""
+    lines = []
+    if getattr(report, "instructions_from", None):
+        names = ", ".join(visible(n, one_line=True) for n in report.instructions_from)
+        lines.append(f"MCP server instructions from: {names} (the servers' own text, after the system prompt)")
+    if getattr(report, "attached", None):
+        lines.append("attached to this turn: " + ", ".join(visible(n, one_line=True) for n in report.attached))
+    return lines

@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "/copy": "copy the last answer (or /copy code: its last code block) to the clipboard",
     "/sources": "passages retrieved for the last turn",
     "/rag": "/rag on|off: retrieval for this chat",
+    "/attach": "/attach FILE: attach a file (text or image) to your next message; /attach lists, /attach clear drops",
     "/exit": "leave (also Ctrl-D)",
 }
 
@@ -48,6 +49,7 @@ class SlashCommands:
             "/copy": self.copy,
             "/sources": self.sources,
             "/rag": self.rag,
+            "/attach": self.attach,
             "/exit": self.exit,
             "/quit": self.exit,
         }
@@ -62,6 +64,8 @@ class SlashCommands:
     async def run(self, line: str) -> str | None:
         name, _, arg = line.strip().partition(" ")
         handler = self.handlers.get(name.lower())
+        if handler is None and ":" in name:
+            return await self.server_prompt(name, arg.strip())
         if handler is None:
             near = difflib.get_close_matches(name.lower(), list(COMMANDS), n=1)
             hint = f" Did you mean {near[0]}?" if near else " /help lists them."
@@ -76,6 +80,13 @@ class SlashCommands:
     async def help(self, arg: str) -> None:
         for name, text in COMMANDS.items():
             self.print(f"[bold]{name:10}[/] {text}")
+        from assistant.mcp_features import prompt_commands
+
+        prompts = prompt_commands(getattr(self.ui.bot, "hub", None))
+        if prompts:
+            self.print("[bold]Prompts of the MCP servers[/] (sent as your message):")
+            for cmd in prompts.values():
+                self.print(f"  [bold]{_esc(cmd.usage())}[/] {_esc(cmd.description())}")
         self.print("[dim]Enter sends; Alt-Enter (or Esc then Enter) adds a line; Ctrl-R searches past input; "
                    "Ctrl-C stops an answer; Ctrl-D leaves.[/]")  # fmt: skip
 
@@ -132,6 +143,7 @@ class SlashCommands:
             from assistant.cli.tools import describe_hub
 
             self.print(_esc("\n".join(describe_hub(hub))))
+            self._server_features(hub)
         schemas = self.ui.bot.tools.schemas()
         from assistant.steps import GrammarSteps
 
@@ -261,6 +273,63 @@ class SlashCommands:
 
     async def exit(self, arg: str) -> str:
         return "exit"
+
+    # -- MCP prompts and resources, attachments (to move into the shared command registry) ----------
+    def _server_features(self, hub: Any) -> None:
+        from assistant.mcp_features import prompt_commands, resource_names
+
+        prompts = prompt_commands(hub)
+        if prompts:
+            self.print("prompts: " + ", ".join(_esc(c.usage()) for c in prompts.values()))
+        resources = resource_names(hub)
+        if resources:
+            self.print("resources (write them in a message to attach): " + ", ".join(_esc(r) for r in resources))
+
+    async def server_prompt(self, name: str, arg: str) -> str | None:
+        """``/server:prompt args``: the server fills in its prompt, which is sent as your message."""
+        from assistant.errors import AssistantError
+        from assistant.mcp_features import prompt_commands, run_prompt
+
+        hub = getattr(self.ui.bot, "hub", None)
+        cmd = prompt_commands(hub).get(name.lower())
+        if cmd is None or hub is None:
+            self.print(f"[yellow]No server prompt {_esc(name)}. /help lists them.[/]")
+            return None
+        try:
+            text = await run_prompt(hub, cmd, arg)
+        except ValueError as exc:
+            self.print(f"[yellow]{_esc(str(exc))}[/]")
+            return None
+        except AssistantError as exc:
+            self.print(f"[red]{_esc(exc.user_line())}[/]")
+            return None
+        if not text.strip():
+            self.print(f"[yellow]{_esc(cmd.command)} gave an empty prompt; nothing was sent.[/]")
+            return None
+        self.print(f"[dim]{_esc(cmd.command)}: sending the server's prompt ({len(text):,} characters).[/]")
+        return "retry:" + text
+
+    async def attach(self, arg: str) -> None:
+        from assistant.attachments import AttachmentError, check_images, load_file
+
+        pending: list[Any] = self.ui.pending_attachments
+        if not arg or arg == "clear":
+            if arg == "clear":
+                pending.clear()
+            names = ", ".join(_esc(a.name) for a in pending) or "nothing"
+            self.print(f"Attached to your next message: {names}. Usage: {COMMANDS['/attach']}")
+            return
+        try:
+            attachment = load_file(arg)
+            caps = self.ui.bot.profile.capabilities if self.ui.bot.profile is not None else None
+            check_images([attachment], caps.vision if caps is not None else None, self.ui.bot.model)
+        except AttachmentError as exc:
+            self.print(f"[red]{_esc(exc.user_line())}[/]")
+            return
+        pending.append(attachment)
+        image = attachment.kind == "image"
+        size = f"{len(attachment.data):,} bytes" if image else f"{len(attachment.text):,} characters"
+        self.print(f"[dim]Attached {_esc(attachment.name)} ({attachment.kind}, {size}) to your next message.[/]")
 
 
 def _esc(text: str) -> str:

@@ -31,6 +31,7 @@ class ChatUI:
         self.last_answer = ""
         self.asked_logprobs = bool(bot.endpoint and bot.endpoint.config.logprobs)
         self.session: Any = None
+        self.pending_attachments: list[Any] = []  # /attach: files for the next message
 
     # -- trace -----------------------------------------------------------
     def set_trace(self, path: Path | None) -> None:
@@ -47,7 +48,6 @@ class ChatUI:
     # -- prompt ----------------------------------------------------------
     def _session(self) -> Any:
         from prompt_toolkit import PromptSession
-        from prompt_toolkit.completion import WordCompleter
         from prompt_toolkit.history import FileHistory
         from prompt_toolkit.key_binding import KeyBindings
 
@@ -63,7 +63,7 @@ class ChatUI:
         history_path.parent.mkdir(parents=True, exist_ok=True)
         return PromptSession(
             history=FileHistory(str(history_path)),
-            completer=WordCompleter(list(COMMANDS), sentence=True, match_middle=False),
+            completer=chat_completer(self),
             complete_while_typing=True,
             key_bindings=bindings,
             bottom_toolbar=self.toolbar,
@@ -134,7 +134,8 @@ class ChatUI:
 
         self.renderer.start_turn()
         step = 1
-        async for event in self.bot.stream(text):
+        attachments, self.pending_attachments = self.pending_attachments, []
+        async for event in self.bot.stream(text, attachments=attachments):
             if isinstance(event, StepStart):
                 step = event.step
             if isinstance(event, ContextEvent):
@@ -146,6 +147,30 @@ class ChatUI:
         if self.tracer is not None and self.tracer.error:
             self.console.print(f"[red]{_esc(self.tracer.error)}[/] The chat goes on.")
             self.set_trace(None)
+
+
+def chat_completer(ui: ChatUI) -> Any:
+    """Tab completion: slash commands and the servers' prompt commands at the start, ``@server:uri``
+    resources anywhere in the message."""
+    from prompt_toolkit.completion import Completer, Completion
+
+    from assistant.mcp_features import prompt_commands, resource_names
+
+    class ChatCompleter(Completer):
+        def get_completions(self, document: Any, complete_event: Any) -> Any:
+            word = document.get_word_before_cursor(WORD=True)
+            hub = getattr(ui.bot, "hub", None)
+            if word.startswith("@"):
+                candidates = resource_names(hub)
+            elif word.startswith("/") and document.text_before_cursor.lstrip() == word:
+                candidates = list(COMMANDS) + [c.command for c in prompt_commands(hub).values()]
+            else:
+                return
+            for name in candidates:
+                if name.lower().startswith(word.lower()):
+                    yield Completion(name, start_position=-len(word))
+
+    return ChatCompleter()
 
 
 def _cooked_terminal() -> None:
@@ -178,4 +203,4 @@ def _esc(text: str) -> str:
 def make_console() -> Any:
     from rich.console import Console
 
-    return Console(highlight=False, soft_wrap=False)
+    return Console(highlight=False, soft_wrap=False, emoji=False)  # ":notes:" in untrusted text stays text
