@@ -380,14 +380,15 @@ class Assistant:
         check_images(out, caps.vision if caps is not None else None, self.model)
         return out
 
-    async def ask(self, text: str, *, output: Any = None) -> Any:
+    async def ask(self, text: str, *, output: Any = None, attachments: Sequence[Any] = ()) -> Any:
         """One turn, drained: the final answer text; with ``output=`` (a pydantic model class or a
-        JSON Schema dict) the validated answer: an instance of the model, or the JSON value."""
+        JSON Schema dict) the validated answer: an instance of the model, or the JSON value.
+        ``attachments``: file paths for this turn (see ``stream``)."""
         from assistant.events import TurnEnd
         from assistant.structured import StructuredResult
 
         final: Any = ""
-        async for event in self.stream(text, output=output):
+        async for event in self.stream(text, output=output, attachments=attachments):
             if isinstance(event, TurnEnd) and output is None:
                 final = event.text
             elif isinstance(event, StructuredResult):
