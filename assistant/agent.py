@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from assistant.citations import sources_line
 from assistant.context import ContextBuilder, ContextReport, EstimateCounter, TurnExtras
 from assistant.conversation import Conversation, Message
 from assistant.endpoint import Endpoint
@@ -217,6 +218,11 @@ class Agent:
             if step.error is not None:
                 self._save(Message("assistant", step.text, status="error"))
                 raise StreamInterrupted(step.error, hint="The partial answer was kept and marked.")
+            if not step.calls and self.last_sources:
+                footer = sources_line(step.text, self.last_sources)
+                if footer:  # the model named no file it used: the assistant says which passages it drew on
+                    step.text += footer
+                    yield TextDelta(footer)
             for notice in self._save(Message("assistant", step.text, tool_calls=list(step.calls))):
                 yield notice
             if not step.calls:

@@ -146,6 +146,8 @@ class Decision:
 
     choice: str
     seconds: float
+    p_call: float | None = None  # the model's probability of starting a call, when it was asked
+    why: str = ""  # what decided it: "p_call 0.42 >= 0.15", "mentions calc.py", "small talk"
     kind: Literal["decision"] = "decision"
 
 

@@ -212,8 +212,8 @@ class ModelProfile:
             f"context window: {caps.context_window or 'unknown'}",
         ]
         if self.tool_calls == "grammar":
-            out.append(f"decision: a tool is called when the model's probability of starting a call is at least "
-                       f"{self.call_threshold:g}")  # fmt: skip
+            out.append("decision: a tool is called when the request names something in the workspace, else when the "
+                       f"model's probability of starting a call is at least {self.call_threshold:g}")  # fmt: skip
         return out + [f"note: {n}" for n in self.notes]
 
     def to_dict(self) -> dict[str, Any]:

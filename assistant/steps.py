@@ -36,6 +36,8 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from assistant.context import PASSAGES_ASK
+from assistant.conversation import ANSWER_NOTE
 from assistant.events import (
     Decision,
     Event,
@@ -49,12 +51,27 @@ from assistant.events import (
     ToolCallReady,
 )
 from assistant.grammar import CallGrammar, Unsupported, call_grammar, parse_call, tool_parts
+from assistant.grounding import (
+    EDITS,
+    Grounding,
+    WorkspaceNames,
+    bare_tool,
+    constrain_edits,
+    normal_path,
+    pending_tools,
+    read_paths,
+    turn_calls,
+)
 
 if TYPE_CHECKING:
     from assistant.endpoint import Endpoint
     from assistant.profile import ModelProfile
 
 STEP_MAX_TOKENS = 2048
+# After a tool result in the same turn, with no edit or run still owed, a further call needs this
+# probability. Measured on the 0.5B model: after a result it chose a further call at P 0.2-0.3,
+# mostly the same read again or a second edit that replaced lines it had just written.
+AFTER_RESULT_THRESHOLD = 0.5
 ANSWER = "answer"  # a call's arguments (a whole file for write_file) must fit
 
 
@@ -193,22 +210,34 @@ def workspace_paths(root: Path, limit: int = MAX_ENUM_PATHS) -> tuple[list[str],
     return files, dirs
 
 
-def narrow_paths(tools: Sequence[dict[str, Any]], paths: tuple[list[str], list[str]] | None) -> list[dict[str, Any]]:
+def narrow_paths(tools: Sequence[dict[str, Any]], paths: tuple[list[str], list[str]] | None,
+                 already_read: set[str] | frozenset[str] = frozenset()) -> list[dict[str, Any]]:  # fmt: skip
     """Tools whose path arguments may only name what exists in the workspace (for the grammar only).
 
     Measured on the 0.5B model: asked for "my todo list" it wrote ``todo.txt`` for ``notes/todo.txt``;
     with the existing names as the only choices it writes the real one. The loop still validates
-    against the tool's own schema; a file to create (write_file) stays free.
+    against the tool's own schema; a file to create (write_file) stays free. A file the
+    conversation already shows is not offered to read_file again (the 0.5B re-read the file it had
+    just read instead of editing it); with nothing left to read, read_file is not offered.
     """
     if paths is None:
         return list(tools)
     files, dirs = paths
     choices = {"file": files, "dir": dirs, "any": files + dirs}
+    unread = [f for f in files if f not in already_read]
     out = []
     for tool in tools:
         name, params = tool_parts(tool)
+        if bare_tool(name) == "read_file" and already_read:
+            if not unread:
+                continue
+            choices["file"] = unread
+        else:
+            choices["file"] = files
         props = params.get("properties") or {}
-        narrowed = {arg: kind for (tname, arg), kind in PATH_ARGUMENTS.items() if tname == name and arg in props}
+        narrowed = {
+            arg: kind for (tname, arg), kind in PATH_ARGUMENTS.items() if tname == bare_tool(name) and arg in props
+        }
         if not narrowed or any(not choices[k] for k in narrowed.values()):
             out.append(tool)
             continue
@@ -257,6 +286,8 @@ class GrammarSteps:
         self.workspace = workspace  # where the files tools work: their path arguments name what exists there
         self._grammar: tuple[str, CallGrammar] | None = None
         self._calls = 0
+        self._names = WorkspaceNames()
+        self._offered: list[dict[str, Any]] = []  # this step's tools as the grammar offers them
         self.last_decision: dict[str, Any] = {}  # p_call, first token, threshold of the last step
 
     def grammar(self, tools: Sequence[dict[str, Any]]) -> CallGrammar:
@@ -272,7 +303,12 @@ class GrammarSteps:
         if tools and self.profile.tool_calls == "grammar":
             root = self.workspace() if self.workspace is not None else None
             try:
-                grammar = self.grammar(narrow_paths(tools, workspace_paths(root)) if root else tools)
+                offered = list(tools)
+                if root is not None:
+                    read = read_paths(messages)
+                    offered = constrain_edits(narrow_paths(tools, workspace_paths(root), read), root, read)
+                self._offered = offered
+                grammar = self.grammar(offered)
             except Unsupported:
                 grammar = None
         if grammar is not None:
@@ -301,9 +337,26 @@ class GrammarSteps:
                                params: dict[str, Any]) -> AsyncIterator[Event]:  # fmt: skip
         started = time.perf_counter()
         last = messages[-1] if messages else {}
-        if last.get("role") == "user" and is_small_talk(str(last.get("content") or "")):
-            self.last_decision = {"p_call": None, "small_talk": True}
-            yield Decision(ANSWER, time.perf_counter() - started)
+        content = user_text(last) if last.get("role") == "user" else ""
+        request = request_text(content)
+        if request and ANSWER_NOTE not in content:  # the turn's first step (later ones carry folded results)
+            if is_small_talk(request):
+                self.last_decision = {"p_call": None, "small_talk": True}
+                yield Decision(ANSWER, time.perf_counter() - started, why="small talk")
+                return
+            grounding = self._ground(request, messages)
+            if grounding:
+                self.last_decision = {"p_call": None, "grounded": grounding.describe()}
+                async for event in self._call(messages, grammar, params, started, grounding.describe()):
+                    yield event
+                return
+        owed = pending_tools(request, turn_calls(messages)) if request else []
+        owed_grammar = self._owed_grammar(owed)
+        if owed_grammar is not None:
+            self.last_decision = {"p_call": None, "owed": owed}
+            why = "the request asks for " + ("an edit" if owed[0] in EDITS else "a run") + " not made yet"
+            async for event in self._call(messages, owed_grammar, params, started, why):
+                yield event
             return
         p_call, first = 0.0, ""
         probe = {**_plain(params), "max_tokens": 1, "temperature": 0.0, "logprobs": True, "top_logprobs": 20}
@@ -320,15 +373,34 @@ class GrammarSteps:
         if not p_call and first in CALL_STARTS:  # an endpoint without logprobs: the greedy token decides
             p_call = 1.0
         threshold = self.profile.call_threshold
+        if turn_calls(messages):  # after a result, with nothing owed: the model must be sure
+            threshold = max(threshold, AFTER_RESULT_THRESHOLD)
         self.last_decision = {"p_call": round(p_call, 4), "first_token": first, "threshold": threshold}
+        why = f"p_call {p_call:.2f} {'<' if p_call < threshold else '>='} {threshold:g}"
         if p_call < threshold:
-            yield Decision(ANSWER, time.perf_counter() - started)
+            yield Decision(ANSWER, time.perf_counter() - started, p_call=round(p_call, 4), why=why)
             return
-        async for event in self._call(messages, grammar, params, started):
+        async for event in self._call(messages, grammar, params, started, why, p_call):
             yield event
 
+    def _owed_grammar(self, owed: list[str]) -> CallGrammar | None:
+        """The call grammar limited to the tools the request still asks for (None: nothing owed/offered)."""
+        keep = [t for t in self._offered if bare_tool(tool_parts(t)[0]) in owed]
+        if not keep:
+            return None
+        try:
+            return call_grammar(keep)
+        except Unsupported:
+            return None
+
+    def _ground(self, request: str, messages: Sequence[dict[str, Any]]) -> Grounding:
+        root = self.workspace() if self.workspace is not None else None
+        if root is None:
+            return Grounding()
+        return self._names.ground(request, root, workspace_paths(root), after_tools=_after_tools(messages))
+
     async def _call(self, messages: Sequence[dict[str, Any]], grammar: CallGrammar, params: dict[str, Any],
-                    started: float) -> AsyncIterator[Event]:  # fmt: skip
+                    started: float, why: str = "", p_call: float | None = None) -> AsyncIterator[Event]:  # fmt: skip
         """The call, decoded under the grammar, streamed as ToolCallDelta events."""
         request = {**_plain(params), "grammar": grammar.text,
                    "max_tokens": max(params.get("max_tokens") or 0, STEP_MAX_TOKENS), "temperature": 0.0}  # fmt: skip
@@ -343,7 +415,8 @@ class GrammarSteps:
                     if found:
                         name = json.loads(f'"{found.group(1)}"')
                         sent = found.end()
-                        yield Decision(name, time.perf_counter() - started)
+                        yield Decision(name, time.perf_counter() - started,
+                                       p_call=None if p_call is None else round(p_call, 4), why=why)  # fmt: skip
                         yield ToolCallDelta(0, call_id, name, "")
                 if name and len(output) > sent:
                     yield ToolCallDelta(0, None, None, output[sent:])
@@ -356,6 +429,11 @@ class GrammarSteps:
         parsed = parse_call(output, grammar.tools)
         if parsed is None:  # cut by max_tokens: the loop reports the bad arguments to the model
             parsed = (name or grammar.tools[0], output)
+        unread = _unread_edit(parsed, messages, grammar.tools)
+        if unread is not None:
+            parsed = unread
+            yield Notice("info", f"reading {json.loads(unread[1])['path']} before editing it: "
+                                 "an edit copies the file's exact text")  # fmt: skip
         yield ToolCallReady(ToolCall(call_id, parsed[0], parsed[1], source="grammar"))
         yield Finish("tool_calls")
 
@@ -370,6 +448,52 @@ class GrammarSteps:
             if "grammar" in exc.message.lower():
                 raise _GrammarRefused(exc.message) from None
             raise
+
+
+def _unread_edit(call: tuple[str, str], messages: Sequence[dict[str, Any]],
+                 offered: Sequence[str]) -> tuple[str, str] | None:  # fmt: skip
+    """An edit of a file the conversation has not shown becomes a read of that file.
+
+    Small models write ``old_text`` from imagination when they have not seen the file (the 0.5B did
+    every time): the edit fails, or worse, matches the wrong text. Read first, then edit.
+    """
+    name, arguments = call
+    reader = next((t for t in offered if bare_tool(t) == "read_file"), None)
+    if bare_tool(name) != "edit_file" or reader is None:
+        return None
+    try:
+        path = json.loads(arguments).get("path")
+    except (ValueError, AttributeError):
+        return None
+    if not isinstance(path, str) or normal_path(path) in read_paths(messages):
+        return None
+    return reader, json.dumps({"path": path})
+
+
+def request_text(content: str) -> str:
+    """The user's own words in a (folded) user message: no passages before it, no tool results after."""
+    content = content.split(ANSWER_NOTE, 1)[0]
+    if PASSAGES_ASK in content:
+        content = content.split(PASSAGES_ASK, 1)[1]
+    return content.strip()
+
+
+def user_text(message: dict[str, Any]) -> str:
+    """The text of a user message (content parts joined)."""
+    content = message.get("content") or ""
+    if isinstance(content, list):
+        return " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+    return str(content)
+
+
+def _after_tools(messages: Sequence[dict[str, Any]]) -> bool:
+    """Did the previous turn use a tool? (Then "it" and "there" point at what it showed.)"""
+    for message in reversed(messages[:-1]):
+        if message.get("role") == "user":
+            return ANSWER_NOTE in user_text(message)  # small models see results folded into the user's turn
+        if message.get("role") == "tool" or message.get("tool_calls"):
+            return True
+    return False
 
 
 def _plain(params: dict[str, Any]) -> dict[str, Any]:

@@ -115,6 +115,7 @@ class TurnRecord:
     completion_tokens: int = 0
     error: str = ""
     sources: list[dict[str, Any]] = field(default_factory=list)  # retrieved passages
+    decisions: list[dict[str, Any]] = field(default_factory=list)  # grammar profiles: what decided each step
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -128,6 +129,7 @@ def bare_name(name: str) -> str:
 async def run_turn(bot: Any, text: str, limit: float) -> TurnRecord:
     """One turn through ``Assistant.stream``, drained into a record; errors are recorded, not raised."""
     from assistant.events import (
+        Decision,
         Retrieved,
         StepStart,
         TextDelta,
@@ -150,6 +152,8 @@ async def run_turn(bot: Any, text: str, limit: float) -> TurnRecord:
                 rec.first_text_s = now
             if isinstance(ev, StepStart):
                 rec.steps = ev.step
+            elif isinstance(ev, Decision):
+                rec.decisions.append({"choice": ev.choice, "p_call": ev.p_call, "why": ev.why})
             elif isinstance(ev, ToolCallReady):
                 try:
                     args = ev.call.parsed_arguments()

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from assistant.endpoint import Endpoint
 from assistant.errors import MaxStepsExceeded, StreamInterrupted
-from assistant.events import Finish, StreamError, TextDelta, Timing, TokenProbs, ToolResult, TurnEnd, Usage
+from assistant.events import Finish, StepStart, StreamError, TextDelta, Timing, TokenProbs, ToolResult, TurnEnd, Usage
 
 from .extract import answer_text, extract_code
 from .prompts import Template, agent_system_prompt
@@ -130,7 +130,7 @@ async def generate_agent(
     gen = Generation([], "", "", steps=0)
     started = time.perf_counter()
     try:
-        await _drain_agent(agent, AGENT_USER.replace("{prompt}", task.prompt.strip()), gen)
+        await drain_agent(agent.run(AGENT_USER.replace("{prompt}", task.prompt.strip())), gen)
     except MaxStepsExceeded:
         gen.finish_reason = "max_steps"
     gen.seconds = time.perf_counter() - started
@@ -142,13 +142,20 @@ async def generate_agent(
     return gen
 
 
-async def _drain_agent(agent: Any, user_text: str, gen: Generation) -> None:
-    async for event in agent.run(user_text):
+async def drain_agent(events: Any, gen: Generation) -> None:
+    """The events of one agent turn into ``gen``: tokens, timings (summed over steps), steps, tool calls, answer."""
+    async for event in events:
         if isinstance(event, Usage):
             gen.prompt_tokens += event.prompt_tokens
             gen.completion_tokens += event.completion_tokens
-        elif isinstance(event, Timing) and gen.first_token_s is None:
-            gen.first_token_s = event.seconds_to_first_token
+        elif isinstance(event, Timing):
+            if gen.first_token_s is None:
+                gen.first_token_s = event.seconds_to_first_token
+            for k in ("prompt_n", "prompt_ms", "predicted_n", "predicted_ms"):  # summed over the steps
+                if isinstance(event.server_timings.get(k), int | float):
+                    gen.server_timings[k] = gen.server_timings.get(k, 0) + event.server_timings[k]
+        elif isinstance(event, StepStart):
+            gen.steps = event.step
         elif isinstance(event, ToolResult):
             gen.tool_calls.append({
                 "name": event.call.name, "arguments": event.call.arguments, "source": event.call.source,
@@ -159,4 +166,4 @@ async def _drain_agent(agent: Any, user_text: str, gen: Generation) -> None:
             gen.steps = event.steps
             gen.finish_reason = event.finish_reason
         elif isinstance(event, Finish):
-            gen.steps += 1
+            gen.finish_reason = event.reason

@@ -27,9 +27,8 @@ from typing import Any
 
 from assistant.config import Settings
 from assistant.errors import AssistantError, EndpointError, MaxStepsExceeded, StreamInterrupted
-from assistant.events import Finish, StepStart, Timing, ToolResult, TurnEnd, Usage
 
-from .generate import Generation
+from .generate import Generation, drain_agent
 from .repotasks import TEST_COMMAND, RepoTask, Workspace
 
 AGENT_PROMPT = """You are working in a small Python repository: the current folder (your workspace).
@@ -102,7 +101,7 @@ class RepoSolver:
                 turn_started = time.perf_counter()
                 try:
                     async with asyncio.timeout(self.time_limit):
-                        await _drain(bot.stream(prompt), gen)
+                        await drain_agent(bot.stream(prompt), gen)
                 except MaxStepsExceeded:
                     gen.finish_reason = "max_steps"
                 except TimeoutError:
@@ -133,7 +132,7 @@ class RepoSolver:
             self._index(ws) as collection,
             Assistant(settings=self._settings(params, collection), history=False, mcp=False) as bot,
         ):
-            await _drain(bot.stream(prompt), gen)
+            await drain_agent(bot.stream(prompt), gen)
             gen.messages = [m.to_wire() for m in bot.conversation.messages]
             if collection:
                 gen.extra["retrieved"] = [p.location() for p in bot.last_sources]
@@ -176,32 +175,6 @@ def _build_index(settings: Settings, name: str, root: Path) -> Any:
     embedder = make_embedder(settings.embedder, base_url=settings.embedding_url or settings.base_url)
     Indexer(store, name, embedder).run([root])
     return store
-
-
-async def _drain(events: Any, gen: Generation) -> None:
-    async for event in events:
-        if isinstance(event, Usage):
-            gen.prompt_tokens += event.prompt_tokens
-            gen.completion_tokens += event.completion_tokens
-        elif isinstance(event, Timing):
-            if gen.first_token_s is None:
-                gen.first_token_s = event.seconds_to_first_token
-            for k in ("prompt_n", "prompt_ms", "predicted_n", "predicted_ms"):  # summed over the steps
-                if isinstance(event.server_timings.get(k), int | float):
-                    gen.server_timings[k] = gen.server_timings.get(k, 0) + event.server_timings[k]
-        elif isinstance(event, StepStart):
-            gen.steps = event.step
-        elif isinstance(event, ToolResult):
-            gen.tool_calls.append({
-                "name": event.call.name, "arguments": event.call.arguments, "source": event.call.source,
-                "result": event.content[:4000], "is_error": event.is_error, "seconds": round(event.seconds, 3),
-            })  # fmt: skip
-        elif isinstance(event, TurnEnd):
-            gen.output = event.text
-            gen.steps = event.steps
-            gen.finish_reason = event.finish_reason
-        elif isinstance(event, Finish):
-            gen.finish_reason = event.reason
 
 
 # -- direct mode: files out of the answer -------------------------------------------------------

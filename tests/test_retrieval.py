@@ -327,3 +327,33 @@ def test_compose_query() -> None:
     )
     assert compose_query("why?", []) == "why?"
     assert compose_query("and on Windows?", ["How do I install it?"]) == "How do I install it?\nand on Windows?"
+
+
+def _passage(i: int, path: str, text: str) -> Passage:
+    return Passage(id=f"p{i}", path=path, start_line=10 * i + 1, end_line=10 * i + 9, text=text, distance=0.2)
+
+
+def test_sources_line_names_the_passages_an_answer_used() -> None:
+    from assistant.citations import SOURCES_PREFIX, sources_line
+
+    shlex_src = "class shlex:\n    def __init__(self, instream=None, posix=False):\n        self.commenters = '#'\n"
+    secrets_src = "DEFAULT_ENTROPY = 32\ndef token_bytes(nbytes=None):\n    if nbytes is None:\n        nbytes = 32\n"
+    found = [_passage(0, "/lib/shlex.py", shlex_src), _passage(1, "/lib/secrets.py", secrets_src)]
+    line = sources_line("token_bytes uses DEFAULT_ENTROPY, which is 32 bytes, when nbytes is None.", found)
+    assert line == "\n\n" + SOURCES_PREFIX + "/lib/secrets.py:11-19"
+    assert sources_line("It is 32 bytes (see secrets.py).", found) == ""  # the model named the file itself
+    assert sources_line("I don't know.", found) == ""  # shares nothing: no source is claimed
+    assert sources_line("anything", []) == ""
+
+
+async def test_an_answer_from_passages_gets_a_sources_line(scripted: ScriptedServer) -> None:
+    found = [_passage(0, "/docs/widget.md", "Set widget_colour in theme.toml; the default is teal_blue.")]
+    scripted.script(text("Set widget_colour in theme.toml, default teal_blue."), text("Hello!"))
+    agent = Agent(endpoint_for(scripted), retriever=FakeRetriever(found))
+    events = [e async for e in agent.run("How do I configure the widget colours?")]
+    end = events[-1]
+    assert isinstance(end, TurnEnd) and end.text.endswith("Sources (matched by the assistant): /docs/widget.md:1-9")
+    assert agent.conversation.messages[-1].content == end.text  # saved as shown
+    events = [e async for e in agent.run("hi")]
+    assert events[-1].text == "Hello!"  # nothing shared with the passages: no line
+    await agent.endpoint.aclose()

@@ -295,3 +295,88 @@ async def test_a_call_written_in_the_answer_is_still_run(scripted: ScriptedServe
     events = await run(agent, "what's in todo.txt")
     assert seen == ["todo.txt"]
     assert isinstance(events[-1], TurnEnd) and events[-1].text == "Milk."
+
+
+async def test_a_request_naming_a_workspace_file_calls_without_a_decision_request(
+    scripted: ScriptedServer, tmp_path: Any
+) -> None:
+    """The 0.5B gives "Explain the clean target in my Makefile" a call probability near 0: the name decides."""
+    (tmp_path / "todo.txt").write_text("- buy milk\n")
+    seen: list[str] = []
+    agent = grammar_agent(scripted, files_tools(seen))
+    agent.workspace = tmp_path
+    scripted.script(call_json("read_file", {"path": "todo.txt"}), answer_start(), text("Milk."))
+    events = await run(agent, "anything urgent in todo.txt?")
+    assert seen == ["todo.txt"]
+    first = scripted.requests[0]
+    assert "grammar" in first and first.get("max_tokens") != 1  # straight to the constrained call
+    assert 'todo.txt' in first["grammar"]  # the path argument names what exists
+    decisions = [e for e in events if isinstance(e, Decision)]
+    assert decisions[0].choice == "read_file" and decisions[0].why == "mentions todo.txt"
+    assert decisions[1].choice == "answer" and decisions[1].p_call == 0.0  # after the result: the model decides
+    assert isinstance(events[-1], TurnEnd) and events[-1].text == "Milk."
+
+
+async def test_a_request_naming_nothing_of_the_workspace_is_left_to_the_model(
+    scripted: ScriptedServer, tmp_path: Any
+) -> None:
+    (tmp_path / "todo.txt").write_text("- buy milk\n")
+    seen: list[str] = []
+    agent = grammar_agent(scripted, files_tools(seen))
+    agent.workspace = tmp_path
+    scripted.script(answer_start("A"), text("A closure captures variables."))
+    events = await run(agent, "what is a closure?")
+    assert seen == [] and scripted.requests[0]["max_tokens"] == 1
+    decision = next(e for e in events if isinstance(e, Decision))
+    assert decision.choice == "answer" and decision.why.startswith("p_call 0.00 <")
+
+
+async def test_an_edit_of_an_unread_file_reads_it_first_then_edits_real_lines(
+    scripted: ScriptedServer, tmp_path: Any
+) -> None:
+    (tmp_path / "todo.txt").write_text("- buy milk\n- fix the percent bug\n")
+    seen: list[str] = []
+    reg = files_tools(seen)
+
+    @reg.function
+    def edit_file(path: str, old_text: str, new_text: str) -> str:
+        """Edit a file by replacing an exact piece of text."""
+        seen.append(f"edit:{path}:{old_text}->{new_text}")
+        return "edited"
+
+    agent = grammar_agent(scripted, reg)
+    agent.workspace = tmp_path
+    scripted.script(
+        call_json("edit_file", {"path": "todo.txt", "old_text": "- invented", "new_text": "x"}),  # named: no decision
+        # after the read: the edit asked for is still owed, so no decision either
+        call_json("edit_file", {"path": "todo.txt", "old_text": "- buy milk", "new_text": "- buy oat milk"}),
+        answer_start(), text("Done."),
+    )  # fmt: skip
+    events = await run(agent, "In todo.txt, make it oat milk")
+    assert seen == ["todo.txt", "edit:todo.txt:- buy milk->- buy oat milk"]
+    notices = [e.message for e in events if isinstance(e, Notice)]
+    assert any("reading todo.txt before editing it" in n for n in notices)
+    second_call = scripted.requests[1]["grammar"]
+    assert "- buy milk" in second_call and "- invented" not in second_call  # old_text: a real line of the file
+    assert "read_file" not in second_call and "list_files" not in second_call  # only the edit tools
+    whys = [e.why for e in events if isinstance(e, Decision)]
+    assert whys[:2] == ["mentions todo.txt", "the request asks for an edit not made yet"]
+    assert scripted.requests[2]["max_tokens"] == 1  # the edit made: the model decides again
+    assert isinstance(events[-1], TurnEnd) and events[-1].text == "Done."
+
+
+async def test_after_a_result_a_further_call_needs_a_higher_probability(
+    scripted: ScriptedServer, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import assistant.steps as steps
+
+    monkeypatch.setattr(steps, "AFTER_RESULT_THRESHOLD", 0.97)  # the fake's P('{"') is 0.95
+    (tmp_path / "todo.txt").write_text("- buy milk\n")
+    seen: list[str] = []
+    agent = grammar_agent(scripted, files_tools(seen))
+    agent.workspace = tmp_path
+    scripted.script(call_json("read_file", {"path": "todo.txt"}), starts_call(), text("Milk."))
+    events = await run(agent, "what is in todo.txt?")
+    assert seen == ["todo.txt"] and isinstance(events[-1], TurnEnd) and events[-1].text == "Milk."
+    decision = [e for e in events if isinstance(e, Decision)][-1]
+    assert decision.choice == "answer" and decision.why == "p_call 0.95 < 0.97"

@@ -1,0 +1,321 @@
+"""Does a request talk about the workspace? The names it mentions, found without the model.
+
+A small model's own probability of starting a tool call is a weak signal: measured on the
+0.5B model (benchmarks/bench_tooluse.py), "Explain the clean target in my Makefile" or "What does
+test_split.py check?" got a call probability near 0 although the workspace has both files. A
+request that names a file, a folder or a definition of the workspace, or points at it ("here",
+"this project", "it" right after a tool result), is about the workspace: the first step of such
+a turn calls a tool. Everything else is left to the model's probability.
+
+Names come from the workspace, which is untrusted: they are only compared with the user's text,
+never shown or run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import stat
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+MIN_STEM = 4  # "calc" for calc.py; shorter stems ("io", "app") are too often plain words
+MIN_SYMBOL = 5  # a definition's name, unless written as code (``name()``, ``snake_case``)
+MAX_SCAN_BYTES = 256 * 1024
+MAX_SCAN_FILES = 300
+CODE_SUFFIXES = {".py", ".pyi", ".js", ".ts", ".go", ".rs", ".java", ".rb", ".c", ".h", ".cpp", ".sh"}
+CONFIG_SUFFIXES = {".toml", ".ini", ".cfg", ".yaml", ".yml", ".env"}
+
+# Words that a workspace may define but that say nothing about it when a user writes them.
+_COMMON_WORDS = (
+    "about after again all also answer before build check class clean config count data date default define "
+    "description error example false file files first format function help index init input install items label "
+    "last length level limit line lines list main make model name names number object order output page parse "
+    "path print project python range read result return right round run script second setup shape short size "
+    "sort start state string table test tests text time title total true type update user value values version "
+    "width words write"
+)
+COMMON = frozenset(_COMMON_WORDS.split())
+
+# The user pointing at the workspace without naming a file in it.
+POINTERS = re.compile(
+    r"\b(?:here(?!'s| is| are)"
+    r"|in (?:this|the|my|our) (?:folder|directory|dir|repo|repository|project|workspace|codebase)"
+    r"|(?:this|my|our|the) (?:project|folder|directory|repo|repository|codebase|workspace|code base)"
+    r"|(?:this|my|our) (?:code|files?|tests?|script|package|app|module)|the tests?|test suite)\b"
+)
+# After a tool result, an instruction about "it", "there", "that one" points at what the tool showed
+# ("Make it 15", "change the currency there to GBP"); a question about it ("what does that mean?")
+# is answered from what is already in the conversation.
+FOLLOW_UP = re.compile(
+    r"^\s*(?:now |then |please |ok,? |and )*(?:change|make|set|add|remove|delete|rename|replace|update|fix|run|"
+    r"open|show|read|edit|write|put|insert|append|move|undo|revert|try|do|use|call|test|check|look)\b"
+    r".*\b(?:it|its|there|that|those|these|them|ones?|this)\b"
+)
+
+DEF_PATTERNS = {
+    "code": re.compile(r"^\s*(?:export\s+)?(?:async\s+)?(?:def|class|func|fn|function|struct|enum)\s+(\w+)", re.M),
+    "config": re.compile(r"^\s*\[?([A-Za-z_][\w-]*)\]?\s*[=:\]]", re.M),
+    "make": re.compile(r"^([A-Za-z_][\w-]*)\s*:(?!=)", re.M),
+}
+
+
+@dataclass(frozen=True)
+class Grounding:
+    """What the request mentions of the workspace; empty when nothing."""
+
+    names: tuple[str, ...] = ()
+    pointer: str = ""
+
+    def __bool__(self) -> bool:
+        return bool(self.names or self.pointer)
+
+    def describe(self) -> str:
+        parts = [", ".join(self.names[:3])] if self.names else []
+        if self.pointer:
+            parts.append(f'"{self.pointer}"')
+        return "mentions " + " and ".join(parts) if parts else ""
+
+
+class WorkspaceNames:
+    """The names a request can use for a workspace's files, folders and definitions (cached per file)."""
+
+    def __init__(self) -> None:
+        self._symbols: dict[str, tuple[float, int, frozenset[str]]] = {}
+
+    def symbols(self, root: Path, files: list[str]) -> set[str]:
+        found: set[str] = set()
+        scanned = 0
+        for rel in files:
+            kind = _kind(rel)
+            if kind is None or scanned >= MAX_SCAN_FILES:
+                continue
+            scanned += 1
+            path = root / rel
+            try:
+                st = os.stat(path, follow_symlinks=False)
+            except OSError:
+                continue
+            cached = self._symbols.get(rel)
+            if cached is None or cached[:2] != (st.st_mtime, st.st_size):
+                cached = (st.st_mtime, st.st_size, frozenset(_definitions(path, kind, st.st_size)))
+                self._symbols[rel] = cached
+            found |= cached[2]
+        return found
+
+    def ground(self, text: str, root: Path, paths: tuple[list[str], list[str]] | None,
+               after_tools: bool = False) -> Grounding:  # fmt: skip
+        files, dirs = paths if paths is not None else ([], [])
+        words = _words(text)
+        names = _path_mentions(words, text.lower(), files, dirs)
+        if not names:
+            names = _symbol_mentions(text, words, self.symbols(root, files))
+        pointer = ""
+        if not names:
+            found = POINTERS.search(text.lower())
+            if found is None and after_tools:
+                found = FOLLOW_UP.search(text.lower())
+            pointer = found.group(0) if found else ""
+        return Grounding(tuple(names), pointer)
+
+
+def _kind(rel: str) -> str | None:
+    name = rel.rsplit("/", 1)[-1]
+    suffix = os.path.splitext(name)[1].lower()
+    if suffix in CODE_SUFFIXES:
+        return "code"
+    if suffix in CONFIG_SUFFIXES:
+        return "config"
+    if name in ("Makefile", "makefile", "GNUmakefile", "justfile"):
+        return "make"
+    return None
+
+
+def _definitions(path: Path, kind: str, size: int) -> set[str]:
+    if size > MAX_SCAN_BYTES:
+        return set()
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return set()
+    with os.fdopen(fd, "rb") as fh:
+        text = fh.read(MAX_SCAN_BYTES).decode("utf-8", "replace")
+    return set(DEF_PATTERNS[kind].findall(text))
+
+
+def _words(text: str) -> list[str]:
+    return [w.strip(".,;:!?'\"`()[]{}").lower() for w in re.findall(r"[\w./\\-]+", text) if w.strip(".")]
+
+
+def _path_mentions(words: list[str], lowered: str, files: list[str], dirs: list[str]) -> list[str]:
+    # "what a Makefile is": after an indefinite article a name means the kind of file, not this one
+    said = {w for i, w in enumerate(words) if i == 0 or words[i - 1] not in ("a", "an")}
+    found: list[str] = []
+    for rel in files:
+        low = rel.lower()
+        base = low.rsplit("/", 1)[-1]
+        stem = base.split(".", 1)[0] if not base.startswith(".") else base
+        stem = stem.strip("_")
+        named = low in said or base in said or ("/" in low and low in lowered)
+        if named or (len(stem) >= MIN_STEM and stem not in COMMON and stem in said):
+            found.append(rel)
+    for rel in dirs:
+        low = rel.lower().rstrip("/")
+        last = low.rsplit("/", 1)[-1]
+        if low in (".", ""):
+            continue
+        if low + "/" in said or ("/" in low and low in said) or (last not in COMMON and last in said):
+            found.append(rel + "/")
+    return found
+
+
+def _symbol_mentions(text: str, words: list[str], symbols: set[str]) -> list[str]:
+    said = set(words)
+    found = []
+    for sym in sorted(symbols):
+        low = sym.lower()
+        if low not in said:
+            continue
+        as_code = "_" in sym.strip("_") or re.search(rf"(?:`{re.escape(sym)}|\b{re.escape(sym)}\()", text)
+        if as_code or (len(sym) >= MIN_SYMBOL and low not in COMMON):
+            found.append(sym)
+    return found
+
+
+# ---------------------------------------------------------------- edits of files the model has read
+
+READ_RESULT = re.compile(r"\[The tool call (?:[\w-]+__)?read_file\((\{.*?\})\) returned:\]")
+MAX_EDIT_LINES = 400
+MAX_EDIT_BYTES = 64 * 1024
+
+
+def bare_tool(name: str) -> str:
+    """``files__read_file`` -> ``read_file`` (the hub prefixes names that collide)."""
+    return name.split("__", 1)[1] if "__" in name else name
+
+
+def read_paths(messages: Sequence[dict[str, Any]]) -> set[str]:
+    """The files whose content the conversation shows (read_file calls, folded or not)."""
+    raw: list[str] = []
+    for message in messages:
+        content = message.get("content")
+        if message.get("role") == "user" and isinstance(content, str):
+            raw.extend(READ_RESULT.findall(content))
+        for call in message.get("tool_calls") or []:
+            fn = call.get("function") or {}
+            if bare_tool(str(fn.get("name", ""))) == "read_file":
+                raw.append(str(fn.get("arguments") or ""))
+    paths = set()
+    for text in raw:
+        try:
+            path = json.loads(text).get("path")
+        except (ValueError, AttributeError):
+            continue
+        if isinstance(path, str) and path.strip():
+            paths.add(normal_path(path))
+    return paths
+
+
+def normal_path(path: str) -> str:
+    parts = [p for p in path.replace("\\", "/").split("/") if p not in ("", ".")]
+    return "/".join(parts)
+
+
+def unique_lines(root: Path, rel: str) -> list[str] | None:
+    """The non-blank lines that occur once in a workspace file (each a valid ``old_text``); None if unreadable."""
+    base = root.resolve()
+    target = (base / rel).resolve()
+    if base not in target.parents:
+        return None
+    try:
+        fd = os.open(target, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+            return None
+        data = fh.read(MAX_EDIT_BYTES + 1)
+    if len(data) > MAX_EDIT_BYTES or b"\0" in data:
+        return None
+    text = data.decode("utf-8", "replace")
+    lines = [line for line in text.splitlines() if line.strip()]
+    if len(lines) > MAX_EDIT_LINES:
+        return None
+    return [line for line in dict.fromkeys(lines) if text.count(line) == 1]
+
+
+def constrain_edits(tools: Sequence[dict[str, Any]], root: Path, read: set[str]) -> list[dict[str, Any]]:
+    """``edit_file`` limited to files the model has read, ``old_text`` to one of their lines (for the grammar).
+
+    Measured on the 0.5B model: asked to add a line to a file it had not read, it invented the
+    ``old_text`` every time, and the edit failed. Limited to real lines, every edit applies; the
+    approval diff still shows it before anything is written.
+    """
+    choices = []
+    for rel in sorted(read):
+        lines = unique_lines(root, rel)
+        if lines:
+            choices.append({"type": "object", "required": ["path", "old_text", "new_text"],
+                            "properties": {"path": {"const": rel}, "old_text": {"enum": lines},
+                                           "new_text": {"type": "string"}}})  # fmt: skip
+    if not choices:
+        return list(tools)
+    out = []
+    for tool in tools:
+        fn = tool.get("function", tool)
+        if bare_tool(str(fn.get("name", ""))) != "edit_file":
+            out.append(tool)
+            continue
+        fn = {**fn, "parameters": {"anyOf": choices}}
+        out.append({"type": "function", "function": fn} if "function" in tool else fn)
+    return out
+
+
+# ---------------------------------------------------------------- what the request still asks for
+
+EDIT_VERBS = (
+    "change|add|remove|delete|rename|replace|update|fix|bump|set|cross|insert|append|edit|make|put|turn|give|mark"
+    "|correct|raise|lower|increase|decrease|uncomment|comment out"
+)
+LEAD_IN = r"(?:(?:please|now|then|ok|okay|and|also|so|can you|could you|would you|i want you to)[,]?\s+)*"
+EDIT_FIRST = re.compile(rf"^\s*{LEAD_IN}(?:{EDIT_VERBS})\b")
+EDIT_LATER = re.compile(rf"(?:\bthen|\band|,)\s+{LEAD_IN}(?:{EDIT_VERBS})\b")
+RUN_ASKED = re.compile(r"^\s*" + LEAD_IN + r"(?:re)?run\b|\b(?:then|and)\s+(?:re)?run\b|\bexecute\b")
+RESULT_CALL = re.compile(r"\[The tool call ([\w-]+)\(")
+EDITS = ("edit_file", "write_file")
+RUNS = ("run_command", "run_python")
+
+
+def turn_calls(messages: Sequence[dict[str, Any]]) -> list[str]:
+    """The tools called so far in the current turn (bare names), from folded results or tool calls."""
+    names: list[str] = []
+    for message in reversed(messages):
+        role = message.get("role")
+        if role == "user":
+            content = message.get("content")
+            if isinstance(content, str):
+                names[:0] = [bare_tool(n) for n in RESULT_CALL.findall(content)]
+            break
+        for call in message.get("tool_calls") or []:
+            names.insert(0, bare_tool(str((call.get("function") or {}).get("name", ""))))
+    return names
+
+
+def pending_tools(request: str, called: list[str]) -> list[str]:
+    """What an instruction asks for that this turn has not attempted yet: an edit, a run.
+
+    Measured on the 0.5B model: after reading the file it was asked to change, it answered with the
+    changed text instead of calling edit_file (the same after running failing tests it was asked
+    to fix). Asked plainly ("Change...", "...then run the tests"), the edit or the run is still owed;
+    each is attempted at most once this way, so a failing tool cannot loop.
+    """
+    low = " ".join(request.lower().split())
+    owed: list[str] = []
+    if not any(c in EDITS for c in called) and (EDIT_FIRST.search(low) or EDIT_LATER.search(low)):
+        owed.extend(EDITS)
+    if not any(c in RUNS for c in called) and RUN_ASKED.search(low):
+        owed.append("run_command")
+    return owed

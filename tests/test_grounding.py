@@ -1,0 +1,171 @@
+"""Which requests talk about the workspace: names of its files, folders and definitions, pointers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from assistant.grounding import WorkspaceNames
+from assistant.steps import workspace_paths
+
+
+@pytest.fixture
+def ws(tmp_path: Path) -> Path:
+    root = tmp_path / "proj"
+    (root / "notes").mkdir(parents=True)
+    (root / "tests").mkdir()
+    (root / "pkg").mkdir()
+    (root / "calc.py").write_text("def percent(part, whole):\n    return part / whole\n\nclass Ledger:\n    pass\n")
+    (root / "pkg" / "__init__.py").write_text("")
+    (root / "pkg" / "split.py").write_text("async def split_bill(total, people):\n    return total / people\n")
+    (root / "settings.toml").write_text("[defaults]\ncurrency = 'EUR'\nshow_total = true\nname = 'x'\n")
+    (root / "Makefile").write_text("test:\n\tpytest -q\nclean:\n\trm -rf build\n")
+    (root / "notes" / "todo.txt").write_text("- a\n")
+    (root / "CHANGELOG.md").write_text("# 0.1\n")
+    (root / "tests" / "test_calc.py").write_text("def test_percent():\n    assert True\n")
+    return root
+
+
+def names(ws: Path, text: str, after_tools: bool = False) -> str:
+    return WorkspaceNames().ground(text, ws, workspace_paths(ws), after_tools=after_tools).describe()
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Show me calc.py", "calc.py"),
+    ("what's on my todo list?", "notes/todo.txt"),
+    ("Explain the clean target in my Makefile", "Makefile"),
+    ("What does the changelog say about 0.1?", "CHANGELOG.md"),
+    ("open pkg/split.py", "pkg/split.py"),
+    ("What's in the notes folder?", "notes/"),
+    ("How does split_bill handle zero people?", "split_bill"),
+    ("where is Ledger used", "Ledger"),
+    ("Turn off show_total", "show_total"),
+    ("what does percent() return", "percent"),
+    ("What does test_calc.py check?", "tests/test_calc.py"),
+])  # fmt: skip
+def test_mentions_of_workspace_names(ws: Path, text: str, expected: str) -> None:
+    assert expected in names(ws, text)
+
+
+@pytest.mark.parametrize("text", [
+    "What is the capital of France?",
+    "Write a function that reverses a string",
+    "Explain what a Makefile is in one sentence.",  # a kind of file, not this one
+    "What is the default name for a main module?",  # common words the workspace happens to define
+    "Here is a function, can you explain recursion?",
+    "What does that mean?",
+    "What is 17 times 23?",
+    "Write tests for a function that adds two numbers",  # "tests" is a word before it is a folder
+])  # fmt: skip
+def test_no_mention(ws: Path, text: str) -> None:
+    assert names(ws, text) == ""
+
+
+def test_pointers_at_the_workspace(ws: Path) -> None:
+    assert "this project" in names(ws, "what version is this project at")
+    assert "here" in names(ws, "Are there any markdown files here?")
+    assert names(ws, "Run the test suite") != ""
+
+
+def test_follow_up_instructions_only_after_a_tool_result(ws: Path) -> None:
+    assert names(ws, "Make it 15") == ""
+    assert "it" in names(ws, "Make it 15", after_tools=True)
+    assert names(ws, "change the currency there to GBP", after_tools=True) != ""
+    assert names(ws, "what does that mean?", after_tools=True) == ""  # a question: answered from the context
+
+
+def test_definitions_are_rescanned_when_a_file_changes(ws: Path) -> None:
+    finder = WorkspaceNames()
+    assert finder.ground("where is tally_up", ws, workspace_paths(ws)).describe() == ""
+    (ws / "calc.py").write_text("def tally_up(xs):\n    return sum(xs)\n# grown\n")
+    assert "tally_up" in finder.ground("where is tally_up", ws, workspace_paths(ws)).describe()
+
+
+def test_hostile_files_are_not_followed(ws: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "outside.py"
+    outside.write_text("def secret_function():\n    pass\n")
+    (ws / "link.py").symlink_to(outside)
+    assert names(ws, "where is secret_function") == ""  # a symlink out of the workspace is not read
+
+
+def test_read_paths_from_folded_and_native_calls() -> None:
+    from assistant.grounding import read_paths
+
+    result = '[The tool call files__read_file({"path": "./calc.py"}) returned:]'
+    folded = {"role": "user", "content": f"fix it\n\n{result}\n1 x"}
+    native = {"role": "assistant",
+              "tool_calls": [{"function": {"name": "read_file", "arguments": '{"path": "a/b.py"}'}}]}  # fmt: skip
+    other = {"role": "assistant", "tool_calls": [{"function": {"name": "grep", "arguments": '{"path": "c.py"}'}}]}
+    assert read_paths([folded, native, other]) == {"calc.py", "a/b.py"}
+
+
+def test_edits_limited_to_lines_of_files_read(ws: Path) -> None:
+    from assistant.grammar import call_grammar, parse_call
+    from assistant.grounding import constrain_edits, unique_lines
+
+    (ws / "dup.txt").write_text("same\nsame\nonce\n")
+    assert unique_lines(ws, "dup.txt") == ["once"]  # a repeated line would make the edit ambiguous
+    assert unique_lines(ws, "../outside.txt") is None
+    edit = {"type": "function", "function": {"name": "edit_file", "parameters": {
+        "type": "object", "required": ["path", "old_text", "new_text"],
+        "properties": {"path": {"type": "string"}, "old_text": {"type": "string"},
+                       "new_text": {"type": "string"}}}}}  # fmt: skip
+    assert constrain_edits([edit], ws, set()) == [edit]  # nothing read: unchanged (the read comes first)
+    (narrowed,) = constrain_edits([edit], ws, {"calc.py"})
+    choice = narrowed["function"]["parameters"]["anyOf"][0]
+    assert choice["properties"]["path"] == {"const": "calc.py"}
+    assert "def percent(part, whole):" in choice["properties"]["old_text"]["enum"]
+    grammar = call_grammar([narrowed])
+    ok = '{"name": "edit_file", "arguments": {"path": "calc.py", "old_text": "class Ledger:", "new_text": "x"}}'
+    assert parse_call(ok, grammar.tools) is not None
+    from tests.test_grammar import accepts
+
+    assert accepts(grammar.text, ok)
+    invented = '{"name": "edit_file", "arguments": {"path": "calc.py", "old_text": "todo = []", "new_text": "x"}}'
+    assert not accepts(grammar.text, invented)
+
+
+def test_a_file_already_read_is_not_offered_to_read_file_again(ws: Path) -> None:
+    from assistant.steps import narrow_paths
+
+    read = {"type": "function", "function": {"name": "files__read_file", "parameters": {
+        "type": "object", "properties": {"path": {"type": "string"}}, "required": ["path"]}}}  # fmt: skip
+    paths = (["a.txt", "b.txt"], ["."])
+    (fresh,) = narrow_paths([read], paths)
+    assert fresh["function"]["parameters"]["properties"]["path"]["enum"] == ["a.txt", "b.txt"]
+    (left,) = narrow_paths([read], paths, {"a.txt"})
+    assert left["function"]["parameters"]["properties"]["path"]["enum"] == ["b.txt"]
+    assert narrow_paths([read], paths, {"a.txt", "b.txt"}) == []  # nothing left to read
+
+
+@pytest.mark.parametrize(("request_text", "called", "owed"), [
+    ("Change the default currency in settings.toml to USD", ["read_file"], ["edit_file", "write_file"]),
+    ("Please add a docstring to add() in calc.py", [], ["edit_file", "write_file"]),
+    ("Can you bump the version to 0.3.2", ["read_file"], ["edit_file", "write_file"]),
+    ("Read my todo list and then add 'release 0.4' at the end", ["read_file"], ["edit_file", "write_file"]),
+    ("Fix percent() in calc.py, then run the tests", ["read_file"], ["edit_file", "write_file", "run_command"]),
+    ("Fix percent() in calc.py, then run the tests", ["read_file", "edit_file"], ["run_command"]),
+    ("Fix percent() in calc.py, then run the tests", ["edit_file", "run_command"], []),
+    ("Run the test suite", [], ["run_command"]),
+    ("How do I change the currency?", ["read_file"], []),  # a question, not an instruction
+    ("What does percent() return?", ["read_file"], []),
+    ("Show me calc.py", ["read_file"], []),
+])  # fmt: skip
+def test_what_an_instruction_still_owes(request_text: str, called: list[str], owed: list[str]) -> None:
+    from assistant.grounding import pending_tools
+
+    assert pending_tools(request_text, called) == owed
+
+
+def test_turn_calls_counts_only_the_current_turn() -> None:
+    from assistant.grounding import turn_calls
+
+    earlier = {"role": "user", "content": 'x\n\n[The tool call edit_file({"path": "a"}) returned:]\nok'}
+    now = {"role": "user", "content": 'y\n\n[The tool call files__read_file({"path": "a"}) returned:]\n1\n\n'
+                                      '[The tool call run_command({"command": "ls"}) returned:]\nok'}  # fmt: skip
+    assert turn_calls([earlier, {"role": "assistant", "content": "done"}, now]) == ["read_file", "run_command"]
+    native = [{"role": "user", "content": "go"},
+              {"role": "assistant", "tool_calls": [{"function": {"name": "grep", "arguments": "{}"}}]},
+              {"role": "tool", "content": "hit"}]  # fmt: skip
+    assert turn_calls(native) == ["grep"]
