@@ -175,3 +175,16 @@ async def test_local_model_answers_a_schema(local_data: Path) -> None:
     result = events[-1]
     assert isinstance(result, StructuredResult) and result.how == "response_format"
     assert isinstance(result.value, City) and result.value.city == "Paris" and result.value.country == "France"
+
+
+def test_cli_json_events_end_with_the_structured_value(scripted: ScriptedServer, tmp_path: Path) -> None:
+    notes = tmp_path / "bio.txt"
+    notes.write_text("Alice Martin, born 1994, is 31.")
+    scripted.script(text('{"name": "Alice Martin", "age": 31}'))
+    proc = run("ask", "--schema", "name str, age int", "-a", str(notes), "--json", "Who?",
+               "--base-url", scripted.base_url, "-m", "m")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    events = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert events[-1]["kind"] == "structured" and events[-1]["value"] == {"name": "Alice Martin", "age": 31}
+    assert events[-1]["attempts"] == 1 and events[-1]["how"] == "response_format"
+    assert "born 1994" in scripted.requests[0]["messages"][-1]["content"]
