@@ -200,3 +200,41 @@ async def test_completion_of_prompts_and_resources(hub: ToolHub) -> None:
     assert "/help" in complete("/he")
     assert complete("what is in @feat:notes://t") == ["@feat:notes://todo"]
     assert complete("plain words") == []
+
+
+def test_terminal_chat_prompt_command_resource_and_context(scripted: ScriptedServer, tmp_path: Any, tag: str) -> None:
+    """The real `assistant chat` (terminal UI) with the server in the user's mcp.json."""
+    import os
+    import sys
+
+    import pexpect
+
+    from tests.mcp_helpers import FEATUREFUL
+    from tests.sigint import default_sigint
+    from tests.test_tools_cli import run as run_cli
+
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    added = run_cli("tools", "add", "feat", "-e", f"MCP_TEST_TAG={tag}", "--", sys.executable, str(FEATUREFUL), cwd=ws)
+    assert added.returncode == 0, added.stderr
+    scripted.script(text("Looks fine."), text("Oat milk."))
+    child = pexpect.spawn(sys.executable, ["-m", "assistant", "chat", "--base-url", scripted.base_url, "-m", "m"],
+                          cwd=str(ws), encoding="utf-8", timeout=30, env={**os.environ, "TERM": "dumb"},
+                          preexec_fn=default_sigint)  # fmt: skip
+    child.expect("you> ")
+    child.sendline("/feat:review app.py")
+    child.expect("Looks fine.")
+    child.expect("you> ")
+    child.sendline("what is on @feat:notes://todo")
+    child.expect("Oat milk.")
+    child.expect("you> ")
+    child.sendline("/context")
+    child.expect("MCP server instructions")
+    child.expect("Attached to this turn: feat:notes://todo")
+    child.expect("you> ")
+    child.sendline("/exit")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    assert scripted.requests[0]["messages"][-1]["content"] == "Please review app.py, looking for bugs."
+    assert scripted.requests[1]["messages"][-1]["content"].startswith("[Attached: feat:notes://todo]\n1. buy oat milk")
