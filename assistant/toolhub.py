@@ -522,6 +522,8 @@ class McpServer:
             task.exception()  # retrieved: no "exception was never retrieved" warning
 
     async def close(self) -> None:
+        if self._refresh is not None:
+            self._refresh.cancel()
         background = self._background
         if background is not None and not background.done():
             background.cancel()
