@@ -184,6 +184,8 @@ async def test_slash_prompt_command_help_and_tools(hub: ToolHub) -> None:
     await commands.run("/tools")
     listed = "resources (write them in a message to attach): @feat:notes://todo, @feat:notes://broken"
     assert listed in ui.out.getvalue()
+    shown = "instructions from feat (in the system prompt): Prefer echo for repeating text.^[]52;c;Zm9v^G Never"
+    assert shown in ui.out.getvalue() and "\x1b" not in ui.out.getvalue()
 
 
 async def test_completion_of_prompts_and_resources(hub: ToolHub) -> None:

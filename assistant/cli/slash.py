@@ -284,6 +284,10 @@ class SlashCommands:
         resources = resource_names(hub)
         if resources:
             self.print("resources (write them in a message to attach): " + ", ".join(_esc(r) for r in resources))
+        for name, text in hub.instructions():
+            flat = " ".join(text.split())
+            shown = flat if len(flat) <= 300 else flat[:299] + "…"
+            self.print(f"instructions from {_esc(name)} (in the system prompt): {_esc(shown)}")
 
     async def server_prompt(self, name: str, arg: str) -> str | None:
         """``/server:prompt args``: the server fills in its prompt, which is sent as your message."""
