@@ -182,8 +182,8 @@ async def test_slash_prompt_command_help_and_tools(hub: ToolHub) -> None:
     await commands.run("/help")
     assert "/feat:review path=… [focus=…] Review a file for one kind of problem." in ui.out.getvalue()
     await commands.run("/tools")
-    listed = "resources (write them in a message to attach): @feat:notes://todo, @feat:notes://broken"
-    assert listed in ui.out.getvalue()
+    assert "    prompts: /feat:review, /feat:chat, /feat:broken" in ui.out.getvalue()
+    assert "    resources: @feat:notes://todo, @feat:notes://broken" in ui.out.getvalue()
     shown = "instructions from feat (in the system prompt): Prefer echo for repeating text.^[]52;c;Zm9v^G Never"
     assert shown in ui.out.getvalue() and "\x1b" not in ui.out.getvalue()
 

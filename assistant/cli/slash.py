@@ -276,14 +276,9 @@ class SlashCommands:
 
     # -- MCP prompts and resources, attachments (to move into the shared command registry) ----------
     def _server_features(self, hub: Any) -> None:
-        from assistant.mcp_features import prompt_commands, resource_names
-
-        prompts = prompt_commands(hub)
-        if prompts:
-            self.print("prompts: " + ", ".join(_esc(c.usage()) for c in prompts.values()))
-        resources = resource_names(hub)
-        if resources:
-            self.print("resources (write them in a message to attach): " + ", ".join(_esc(r) for r in resources))
+        if any(s.prompts or s.resources for s in hub.servers.values()):
+            self.print("[dim]/server:prompt ARGS sends a server's prompt (/help shows the arguments); "
+                       "@server:uri in a message attaches a resource.[/]")  # fmt: skip
         for name, text in hub.instructions():
             flat = " ".join(text.split())
             shown = flat if len(flat) <= 300 else flat[:299] + "…"
