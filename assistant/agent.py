@@ -38,8 +38,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from assistant.citations import sources_line
+from assistant.compaction import Compactor, NothingToCompact
 from assistant.context import ContextBuilder, ContextReport, EstimateCounter, TurnExtras
-from assistant.conversation import Conversation, Message
+from assistant.conversation import Conversation, Message, Summary
 from assistant.endpoint import Endpoint
 from assistant.errors import MaxStepsExceeded, StreamInterrupted
 from assistant.events import (
@@ -107,6 +108,7 @@ class Agent:
         builder: ContextBuilder | None = None,
         retriever: PassageRetriever | None = None,
         profile: ModelProfile | None = None,
+        compact_at: float | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.profile = profile
@@ -118,14 +120,17 @@ class Agent:
         self.builder = builder or ContextBuilder(EstimateCounter(), 1 << 20, fold_tool_results=fold_tool_results)
         self.builder.fold = fold_tool_results
         self.last_report: ContextReport | None = None
+        self.instructions: str | None = None  # the project's (AGENTS.md ...), after the system prompt
+        self.instruction_files: list[str] = []  # where they came from (for /context)
+        self.server_instructions: Callable[[], list[tuple[str, str]]] | None = None  # MCP servers' (name, text)
+        self._attached: tuple[Any, ...] = ()  # this turn's attachments (assistant/attachments.py)
+        self.compactor = Compactor(self.builder, compact_at)  # compact_at None: drop old turns, never summarise
         self._turn_unsaved = False
         self.retriever = retriever
         self.retrieval_enabled = True  # per-turn retrieval (when there is a retriever)
         self.last_sources: list[Passage] = []  # what the last turn retrieved, most relevant first
         self._retrieved: list[dict[str, Any]] = []  # those passages as messages for the builder
         self.workspace: Path | None = None  # grammar profiles show its file names to the model
-        self.instructions: Callable[[], list[tuple[str, str]]] | None = None  # MCP servers' (name, text)
-        self._attached: tuple[Any, ...] = ()  # this turn's attachments (assistant/attachments.py)
         self.steps: StepRunner = self._step_runner()
 
     def _step_runner(self) -> StepRunner:
@@ -155,15 +160,46 @@ class Agent:
         """The full context of the next request, rebuilt from history every time."""
         messages = self.conversation.messages + ([pending] if pending else [])
         tools = self.tools.schemas() if offer_tools else []
-        return await self.builder.build(self.system_prompt, messages, tools, self._retrieved, self._extras())
+        summary = self.conversation.summary
+        report = await self.builder.build(self.system_prompt, messages, tools, self._retrieved, summary=summary,
+                                          instructions=self.instructions, extra=self._extras())  # fmt: skip
+        report.instruction_files = list(self.instruction_files) if self.instructions else []
+        return report
 
     def _extras(self) -> TurnExtras | None:
-        items = self.instructions() if self.instructions is not None else []
+        items = self.server_instructions() if self.server_instructions is not None else []
         if not items and not self._attached:
             return None
         from assistant.mcp_features import instructions_block
 
         return TurnExtras(instructions_block(items), tuple(n for n, _ in items), self._attached)
+
+    async def compact(self, focus: str | None = None, *, auto: bool = False) -> Summary:
+        """Summarise the earlier turns into one message that replaces them in requests from now on.
+
+        The messages stay in the conversation and the history (``uncompact()`` goes back to them).
+        Raises ``CompactionFailed`` (``NothingToCompact`` when there is nothing to summarise);
+        nothing changes then."""
+        plan = await self.compactor.plan(self.conversation, auto=auto)
+        return self._use_summary(await self.compactor.write(self.endpoint, self.conversation, plan, focus))
+
+    def _use_summary(self, summary: Summary) -> Summary:
+        focus = summary.focus
+        self.conversation.set_summary(summary)
+        self.builder.reset()  # the history the sticky cut indexed has changed
+        self._trace("compaction", turns=summary.turns, messages=summary.covered, tokens=summary.tokens,
+                    replaced_tokens=summary.covered_tokens, seconds=round(summary.seconds, 3), focus=focus)  # fmt: skip
+        return summary
+
+    def uncompact(self) -> bool:
+        """Stop using the summary: requests carry the messages again (dropping the oldest to fit), and
+        automatic compaction is off for the rest of this session (else the next turn would redo it)."""
+        if self.conversation.summary is None:
+            return False
+        self.compactor.compact_at = None
+        self.conversation.set_summary(None)
+        self.builder.reset()
+        return True
 
     def start_new_conversation(self, conversation: Conversation) -> None:
         self.conversation = conversation
@@ -193,6 +229,12 @@ class Agent:
         async for event in self._retrieve(user_text):
             yield event
         report = await self.build(offer_tools, pending=pending)  # refuses an oversized input before saving it
+        if self.compactor.due(report):
+            summary = self.conversation.summary
+            async for notice in self._auto_compact():
+                yield notice
+            if self.conversation.summary is not summary:
+                report = await self.build(offer_tools, pending=pending)
         for notice in self._save(pending):
             yield notice
         done_calls: dict[tuple[str, str], str] = {}  # (name, arguments) -> result, this turn
@@ -248,6 +290,29 @@ class Agent:
             f"Stopped after {self.max_steps} model requests: the model kept calling tools.",
             hint="Raise max_steps (--max-steps) if the task needs more.",
         )
+
+    async def _auto_compact(self) -> AsyncIterator[Notice]:
+        """Near the window: summarise earlier turns; on failure say so and let the builder drop them."""
+        from assistant.compaction import describe
+        from assistant.errors import AssistantError
+
+        try:
+            plan = await self.compactor.plan(self.conversation, auto=True)
+        except NothingToCompact:
+            return
+        yield Notice("info", f"The conversation nears the context window: summarising {plan.turns} earlier "
+                             f"turn(s) (~{plan.tokens:,} tokens)…")  # fmt: skip
+        try:
+            summary = self._use_summary(await self.compactor.write(self.endpoint, self.conversation, plan))
+        except AssistantError as exc:
+            yield Notice("warning", f"Compaction failed ({exc.user_line()}); dropping the oldest turns instead "
+                                    "(the history keeps every message).")  # fmt: skip
+            return
+        except Exception as exc:  # a bug in compaction must not cost the user the turn
+            yield Notice("warning", f"Compaction failed ({type(exc).__name__}: {exc}); dropping the oldest "
+                                    "turns instead (the history keeps every message).")  # fmt: skip
+            return
+        yield Notice("info", describe(summary))
 
     def _trace(self, kind: str, **fields: Any) -> None:
         tracer = self.endpoint.tracer

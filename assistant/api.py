@@ -34,6 +34,8 @@ from assistant.tools import Tool, ToolRegistry
 
 if TYPE_CHECKING:
     from assistant.context import ContextBuilder, ContextReport
+    from assistant.conversation import Summary
+    from assistant.instructions import ProjectInstructions
     from assistant.local.prefix import PrefixCache
     from assistant.profile import Capabilities, ModelProfile
     from assistant.retrieval import Passage, RetrievalSetup, Retriever
@@ -72,6 +74,7 @@ class Assistant:
         conversation: str | None = None,
         continue_last: bool = False,
         mcp: bool | McpOptions = True,
+        instructions: bool | str = "auto",
         **overrides: Any,
     ) -> None:
         self.settings = settings or load_settings(overrides)
@@ -85,6 +88,10 @@ class Assistant:
         self.agent: Agent | None = None
         self.local_server: Any = None
         self.mcp = mcp
+        # Project instructions (AGENTS.md, .assistant/instructions.md; assistant/instructions.py): "auto" adds
+        # them once the user trusts them, True adds them as they are, False never.
+        self.instructions_mode = instructions
+        self.project_instructions: ProjectInstructions | None = None  # the ones in use
         self.hub: ToolHub | None = None
         self.retrieval: RetrievalSetup | None = None
         self.profile: ModelProfile | None = None  # how this model is asked for tools (assistant/profile.py)
@@ -116,9 +123,10 @@ class Assistant:
             raise
         await tools_ready
         await index_ready
+        await self._load_instructions()  # after the MCP servers: one question at a time on the terminal
         self._attach_retrieval()
         if self.agent is not None and self.hub is not None:
-            self.agent.instructions = self.hub.instructions  # MCP servers' instructions, in the system prompt
+            self.agent.server_instructions = self.hub.instructions  # MCP servers' instructions, in the system prompt
         if self.agent is not None and self.hub is not None and any(n in self.tools.names() for n in WORKSPACE_TOOLS):
             from assistant.toolhub import McpOptions
 
@@ -138,9 +146,43 @@ class Assistant:
 
             extra["id_slot"] = SLOT
             sha = get_model(self.local_server.model).sha256
-            self._prefix = PrefixCache(self.local_server.root_url, sha, slot=SLOT, status=self.on_status)
+            self._prefix = PrefixCache(self.local_server.root_url, sha, slot=SLOT, status=self.on_status,
+                                       api_key=self.local_server.api_key)  # fmt: skip
         config = self.endpoint.config
         self.endpoint.config = replace(config, extra_body={**extra, **config.extra_body})
+
+    def _workspace(self) -> tuple[Path, Any]:
+        """The folder the chat works on, and the MCP options (how to ask the user), if any."""
+        from assistant.toolhub import McpOptions
+
+        if isinstance(self.mcp, McpOptions):
+            return self.mcp.workspace_path(), self.mcp
+        return Path.cwd().resolve(), None
+
+    async def _load_instructions(self) -> None:
+        """The project's instruction files into the system message, under the folder trust rule."""
+        if self.instructions_mode is False or self.agent is None:
+            return
+        from assistant.instructions import read_instructions, trusted_instructions
+
+        workspace, options = self._workspace() if self.mcp is not False else (Path.cwd().resolve(), None)
+        note = None
+        if self.instructions_mode is True:  # the caller vouches for them
+            found: ProjectInstructions | None = read_instructions(workspace)
+        else:
+            from assistant.approval import Approver
+
+            approver = Approver(workspace, ask=getattr(options, "ask", None), store=getattr(options, "store", None))
+            found, note = await trusted_instructions(approver)
+        if note and self.on_status is not None:
+            self.on_status(note)
+        if found is None or not found.present:
+            return
+        self.project_instructions = found
+        self.agent.instructions = found.prompt_block()
+        self.agent.instruction_files = found.names()
+        if self.on_status is not None:
+            self.on_status("project instructions: " + ", ".join(found.names()))
 
     async def _open_retrieval(self) -> None:
         from assistant.retrieval import RetrievalSetup, open_retriever
@@ -172,6 +214,7 @@ class Assistant:
         self.hub = await open_hub(self._stack, self.tools, options, self.on_status)
 
     async def _connect_endpoint(self) -> None:
+        from assistant.compaction import compact_threshold
         from assistant.profile import llama_server_capabilities, probe
 
         s = self.settings
@@ -199,6 +242,7 @@ class Assistant:
             fold_tool_results=self.profile.fold_results,
             builder=await self._context_builder(endpoint.config.base_url),
             profile=self.profile,
+            compact_at=compact_threshold(s.compact_at),
         )
 
     def _build_profile(self, model: str, caps: Capabilities) -> ModelProfile:
@@ -208,12 +252,18 @@ class Assistant:
         return build_profile(model, caps, tool_calls=s.tool_calls, text_tool_calls=s.text_tool_calls,
                              local=s.is_local)  # fmt: skip
 
+    def _api_key(self) -> str | None:
+        """The key the endpoint wants: our local llama-server's own, else the configured one."""
+        if self.local_server is not None:
+            return str(self.local_server.api_key) if self.local_server.api_key else None
+        return self.settings.api_key
+
     def _endpoint_config(self, base_url: str, model: str) -> EndpointConfig:
         s = self.settings
         return EndpointConfig(
             base_url=base_url,
             model=model,
-            api_key=s.api_key,
+            api_key=self._api_key(),
             timeout=s.timeout,
             connect_timeout=s.connect_timeout,
             max_retries=s.max_retries,
@@ -262,10 +312,11 @@ class Assistant:
             from assistant.context import EstimateCounter, ServerTokenizer, TokenCounter
 
             root = base_url.rstrip("/").removesuffix("/v1")
-            counter: TokenCounter = ServerTokenizer(root) if caps.tokenize else EstimateCounter()
+            key = self._api_key()
+            counter: TokenCounter = ServerTokenizer(root, api_key=key) if caps.tokenize else EstimateCounter()
             window = caps.context_window
         else:
-            counter, window = await detect_counter(base_url)
+            counter, window = await detect_counter(base_url, self._api_key())
         closer = getattr(counter, "aclose", None)
         if closer is not None:
             self._stack.push_async_callback(closer)
@@ -343,7 +394,8 @@ class Assistant:
         from assistant.local.prefix import prefix_key
 
         assert self._prefix is not None
-        self._prefix_key = prefix_key(self._prefix.model_sha256, agent.system_prompt, agent.tools.schemas())
+        system = (agent.system_prompt or "") + (agent.instructions or "")
+        self._prefix_key = prefix_key(self._prefix.model_sha256, system, agent.tools.schemas())
         if await self._prefix.restore(self._prefix_key) is not None:
             self._prefix_done = True  # nothing to save: the file is there and works
 
@@ -353,7 +405,8 @@ class Assistant:
 
         assert self._prefix is not None and self._prefix_key is not None
         report = agent.last_report
-        key = prefix_key(self._prefix.model_sha256, agent.system_prompt, report.tools) if report else None
+        system = (agent.system_prompt or "") + (agent.instructions or "")
+        key = prefix_key(self._prefix.model_sha256, system, report.tools) if report else None
         if key != self._prefix_key:
             return  # e.g. this request offered no tools: the slot holds another prefix
         self._prefix_done = True
@@ -434,6 +487,23 @@ class Assistant:
             new.config = replace(new.config, text_tool_calls=self.profile.text_tool_calls)
         agent.set_endpoint(new, self.profile)
         self.endpoint = new
+
+    async def compact(self, focus: str | None = None) -> Summary:
+        """Summarise the earlier turns (all but the most recent ones) into one message that replaces
+        them in every request from now on; ``focus`` says what the summary must keep. The history keeps
+        every message; ``uncompact()`` goes back to them. Raises ``CompactionFailed`` (one line; nothing
+        changed). The automatic path does the same when a request would pass ``compact_at`` of the window."""
+        return await self._require_agent().compact(focus)
+
+    def uncompact(self) -> bool:
+        """Drop the summary in use (requests carry the summarised messages again, and automatic compaction is
+        off for this session); False if there was none."""
+        return self._require_agent().uncompact()
+
+    @property
+    def summary(self) -> Summary | None:
+        """The compaction summary in use for this conversation, if any (text, turns, tokens, ...)."""
+        return self._require_agent().conversation.summary
 
     def forget_last_turn(self) -> str | None:
         """Remove the last turn (question, answer, tool calls) and return its question, for /retry."""

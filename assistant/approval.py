@@ -42,7 +42,7 @@ Answer = Literal["yes", "no", "always"]
 
 @dataclass(frozen=True)
 class ApprovalRequest:
-    kind: Literal["tool", "server", "folder"]
+    kind: Literal["tool", "server", "folder", "instructions"]
     server: str
     tool: str = ""  # the tool's own name on its server ("" for a server)
     shown_name: str = ""  # the name the model used
@@ -118,6 +118,14 @@ class ApprovalStore:
         self._entry(data, workspace)["project"] = fingerprint
         self._save(data)
 
+    def instructions_trusted(self, workspace: str, fingerprint: str) -> bool:
+        return bool(self._entry(self._load(), workspace).get("instructions") == fingerprint)
+
+    def trust_instructions(self, workspace: str, fingerprint: str) -> None:
+        data = self._load()
+        self._entry(data, workspace)["instructions"] = fingerprint
+        self._save(data)
+
 
 def denied_message(name: str, why: str) -> str:
     return f"Denied: {why} The call to {name} did not run. Do not retry it; continue without it or ask the user."
@@ -189,6 +197,19 @@ class Approver:
             self.store.trust_folder(self.workspace, fingerprint)
         return answer in ("yes", "always")
 
+    async def trust_instructions(self, detail: str, fingerprint: str) -> bool:
+        """May the project's instruction files (AGENTS.md ...) go into the system prompt? The same rule
+        as the project settings: asked with their full text, never implied by ``--yes``."""
+        if self.store.instructions_trusted(self.workspace, fingerprint):
+            return True
+        if self.ask is None:
+            return False
+        async with self._lock:
+            answer = await self.ask(ApprovalRequest("instructions", "", detail=detail, workspace=self.workspace))
+        if answer == "always":
+            self.store.trust_instructions(self.workspace, fingerprint)
+        return answer in ("yes", "always")
+
 
 FULL_ARGUMENTS = 20_000  # characters of one argument shown in a question before it is cut (said so)
 PREVIEW_LINES = 200
@@ -236,6 +257,10 @@ def format_request(request: ApprovalRequest) -> str:
         return (f"The project files in {visible(request.workspace, one_line=True)} want to change what runs and what "
                 f"is allowed here:\n{visible(request.detail)}\nTrust this folder's settings? [y]es (this time), "
                 "[n]o (ignore them), [a]lways (until they change): ")  # fmt: skip
+    if request.kind == "instructions":
+        return (f"The project in {visible(request.workspace, one_line=True)} has instructions for the model:\n"
+                f"{visible(request.detail)}\nAdd them to the system prompt? [y]es (this time), [n]o (leave them "
+                "out), [a]lways (until they change): ")  # fmt: skip
     if request.kind == "server":
         return (f"The project file in {visible(request.workspace, one_line=True)} wants to start the MCP server "
                 f"'{visible(request.server, one_line=True)}':\n    {visible(request.detail)}\n"

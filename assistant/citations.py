@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 MIN_SHARED = 3.0  # weighted shared words below which an answer is not taken to use a passage
+MIN_SHORT = 2.0  # ...or, for a short answer, this much and most of the answer
+SHORT_SHARE = 0.8
 KEEP_SHARE = 0.6  # other passages are listed when they share at least this much of the best one's weight
 MAX_LISTED = 2
 SOURCES_PREFIX = "Sources (matched by the assistant): "
@@ -52,10 +54,12 @@ def used_passages(answer: str, passages: Sequence[Any]) -> list[Any]:
         shared = sum(w for word, w in said.items() if word in body)
         scored.append((shared, -i, passage))
     scored.sort(key=lambda s: (s[0], s[1]), reverse=True)
-    if not scored or scored[0][0] < MIN_SHARED:
+    # A short answer ("70", "IndexError") counts when most of what it says is in a passage.
+    needed = max(MIN_SHORT, min(MIN_SHARED, SHORT_SHARE * sum(said.values())))
+    if not scored or scored[0][0] < needed:
         return []
     best = scored[0][0]
-    return [p for shared, _, p in scored[:MAX_LISTED] if shared >= max(MIN_SHARED, math.ceil(best * KEEP_SHARE))]
+    return [p for shared, _, p in scored[:MAX_LISTED] if shared >= max(needed, math.ceil(best * KEEP_SHARE))]
 
 
 def names_a_file(answer: str, passages: Sequence[Any]) -> bool:

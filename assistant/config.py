@@ -60,6 +60,9 @@ class Settings:
     retrieval_top_k: int = 5
     retrieval_share: float = 0.25  # at most this share of the prompt budget for passages
     retrieval_max_distance: float | None = None  # cosine distance cutoff per turn; None: the embedder's default
+    # Compaction (assistant/compaction.py): summarise earlier turns when a request would pass this
+    # share of the context window; "off": drop the oldest turns instead.
+    compact_at: float | str = 0.8
     profile: str | None = None
     sources: dict[str, str] = field(default_factory=dict, compare=False)  # key -> where it came from
 
@@ -97,6 +100,7 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "retrieval_top_k": (int,),
     "retrieval_share": (float, int),
     "retrieval_max_distance": (float, int),
+    "compact_at": (float, int, str),
 }
 RETRIEVAL_MODES = ("auto", "tool", "off")
 
@@ -179,6 +183,7 @@ def _env_values(env: dict[str, str]) -> dict[str, Any]:
         ("ASSISTANT_TOOL_CALLS", "tool_calls"),
         ("ASSISTANT_COLLECTION", "collection"),
         ("ASSISTANT_EMBEDDER", "embedder"),
+        ("ASSISTANT_COMPACT_AT", "compact_at"),
     ):
         if env.get(var):
             out[key] = env[var]
@@ -224,6 +229,9 @@ def load_settings(
     if settings.max_steps < 1:
         raise ConfigError("max_steps must be at least 1.")
     _check_retrieval(settings)
+    from assistant.compaction import compact_threshold
+
+    compact_threshold(settings.compact_at)  # refused here, before anything starts
     return settings
 
 

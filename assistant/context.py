@@ -32,12 +32,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from assistant.conversation import Message, fold_tool_exchanges
+from assistant.conversation import Message, Summary, fold_tool_exchanges
 from assistant.errors import AssistantError
 
 PER_MESSAGE_TOKENS = 4  # role markers around each message in chat templates such as ChatML
 TOOLS_PREAMBLE_TOKENS = 60  # the template's text introducing the tool list
-SOURCES = ("system", "instructions", "tools", "retrieval", "attachments", "history", "input", "tool_results")
+SOURCES = ("system", "instructions", "server_instructions", "tools", "summary", "retrieval", "attachments", "history",
+           "input", "tool_results")  # fmt: skip
 
 
 class ContextOverflow(AssistantError):
@@ -83,8 +84,9 @@ class EstimateCounter:
 class ServerTokenizer:
     """Exact counts from llama-server's ``/tokenize``, cached by content; estimates if it fails."""
 
-    def __init__(self, root_url: str, *, concurrency: int = 8) -> None:
+    def __init__(self, root_url: str, *, concurrency: int = 8, api_key: str | None = None) -> None:
         self.root_url = root_url.rstrip("/")
+        self.api_key = api_key
         self.cache = _Cache()
         self.fallback = EstimateCounter()
         self.concurrency = concurrency
@@ -110,7 +112,8 @@ class ServerTokenizer:
         import httpx
 
         if self._client is None:
-            self._client = httpx.AsyncClient(timeout=10.0)
+            headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+            self._client = httpx.AsyncClient(timeout=10.0, headers=headers)
         sem = asyncio.Semaphore(self.concurrency)
 
         async def one(key: bytes, text: str) -> None:
@@ -127,18 +130,19 @@ class ServerTokenizer:
             self._client = None
 
 
-async def detect_counter(base_url: str) -> tuple[TokenCounter, int | None]:
+async def detect_counter(base_url: str, api_key: str | None = None) -> tuple[TokenCounter, int | None]:
     """llama-server's tokenizer and context window when the endpoint is one; else an estimate."""
     import httpx
 
     root = base_url.rstrip("/").removesuffix("/v1")
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     try:
-        async with httpx.AsyncClient(timeout=3.0) as client:
+        async with httpx.AsyncClient(timeout=3.0, headers=headers) as client:
             props = (await client.get(f"{root}/props")).json()
             window = int(props["default_generation_settings"]["n_ctx"])
     except Exception:  # no /tokenize probe: a server without one falls back to estimates on first use
         return EstimateCounter(), None
-    return ServerTokenizer(root), window
+    return ServerTokenizer(root, api_key=api_key), window
 
 
 @dataclass
@@ -169,6 +173,8 @@ class ContextReport:
     exact: Any = field(default=None, repr=False, compare=False)  # a task correcting estimates (see build())
     cached_prompt_tokens: int | None = None  # reused from the server's prompt cache (llama-server ``cache_n``)
     evaluated_prompt_tokens: int | None = None  # evaluated afresh by the server (llama-server ``prompt_n``)
+    compaction: Summary | None = None  # the summary standing for the earliest turns (source "summary")
+    instruction_files: list[str] = field(default_factory=list)  # project instructions in the system message
     attached: list[str] = field(default_factory=list)  # names of this turn's attachments
     instructions_from: list[str] = field(default_factory=list)  # MCP servers whose instructions were sent
 
@@ -203,9 +209,14 @@ class ContextReport:
             "kept_turns": self.kept_turns,
             "folded_tool_results": self.folded,
             "tools_in_prompt": self.tools_in_prompt,
+            "instruction_files": self.instruction_files,
             "attached": list(self.attached),
-            "instructions_from": list(self.instructions_from),
-        }
+            "server_instructions_from": list(self.instructions_from),
+            "summarised": None if self.compaction is None else {
+                "turns": self.compaction.turns, "messages": self.compaction.covered,
+                "tokens_replaced": self.compaction.covered_tokens, "focus": self.compaction.focus,
+            },
+        }  # fmt: skip
 
 
 def split_turns(messages: list[Message]) -> list[list[Message]]:
@@ -307,15 +318,23 @@ class ContextBuilder:
         messages: list[Message],
         tools: list[dict[str, Any]],
         retrieved: list[dict[str, Any]] | None = None,
+        summary: Summary | None = None,
+        instructions: str | None = None,
         extra: TurnExtras | None = None,
     ) -> ContextReport:
         """The request for the next step. The last turn (the current one) is never dropped.
+
+        With a ``summary`` (compaction), its messages stand for the first ``summary.covered`` messages.
+        ``instructions`` (the project's, e.g. AGENTS.md) follow the system prompt in the system message.
+        ``extra``: MCP servers' instructions (after those) and this turn's attachments (in its user message).
 
         When everything surely fits (each token is at least one byte), exact counting from the
         server's tokenizer does not hold the request back: the report starts with estimates and is
         corrected in the background (``report.exact`` finishes it), long before anyone reads it.
         """
-        args = (system_prompt, messages, tools, retrieved, extra)
+        if summary is not None:
+            messages = messages[summary.covered :]
+        args = (system_prompt, messages, tools, retrieved, summary, instructions, extra)
         if self.counter.method == "server" and self._surely_fits(*args):
             import asyncio
 
@@ -325,10 +344,13 @@ class ContextBuilder:
         return await self._build(self.counter, *args)
 
     def _surely_fits(self, system_prompt: str | None, messages: list[Message], tools: list[dict[str, Any]],
-                     retrieved: list[dict[str, Any]] | None, extra: TurnExtras | None = None) -> bool:  # fmt: skip
+                     retrieved: list[dict[str, Any]] | None, summary: Summary | None,
+                     instructions: str | None, extra: TurnExtras | None = None) -> bool:  # fmt: skip
         """An upper bound: UTF-8 bytes, plus the template's tokens, within the prompt budget."""
         wires = [m.to_wire() for m in messages] + list(retrieved or [])
+        wires += summary.to_wire() if summary is not None else []
         size = len((system_prompt or "").encode("utf-8", "surrogatepass"))
+        size += len((instructions or "").encode("utf-8", "surrogatepass"))
         if extra is not None:
             size += len((extra.text() + extra.instructions).encode("utf-8", "surrogatepass")) + extra.image_tokens()
         size += sum(len(message_text(w).encode("utf-8", "surrogatepass")) for w in wires)
@@ -356,14 +378,21 @@ class ContextBuilder:
         messages: list[Message],
         tools: list[dict[str, Any]],
         retrieved: list[dict[str, Any]] | None = None,
+        summary: Summary | None = None,
+        instructions: str | None = None,
         extra: TurnExtras | None = None,
     ) -> ContextReport:
         report = ContextReport(self.window, self.window - self.reserve, counter.method, folded=self.fold)
         head: list[dict[str, Any]] = [{"role": "system", "content": system_prompt}] if system_prompt else []
         head_tokens = await self._tokens(head, counter)
         report.sources["system"] = SourceReport(len(head), sum(head_tokens))
+        if instructions:  # in the system message, after the system prompt; counted on their own
+            (count,) = await counter.count([instructions])
+            report.sources["instructions"] = SourceReport(0 if head else 1, count + (2 if head else PER_MESSAGE_TOKENS))
+            system_prompt = f"{system_prompt}\n\n{instructions}" if system_prompt else instructions
+            head = [{"role": "system", "content": system_prompt}]
         if extra is not None and extra.instructions:
-            system_prompt = await self._add_instructions(report, system_prompt, extra, counter)
+            system_prompt = await self._add_server_instructions(report, system_prompt, extra, counter)
             head = [{"role": "system", "content": system_prompt}]
         if tools and self.tool_prompt is not None:
             block = self.tool_prompt(list(tools))
@@ -374,6 +403,7 @@ class ContextBuilder:
         elif tools:
             (tool_tokens,) = await counter.count([json.dumps(tools, ensure_ascii=False)])
             report.sources["tools"] = SourceReport(len(tools), tool_tokens + TOOLS_PREAMBLE_TOKENS)
+        head += await self._account_summary(report, summary, counter)
         turns = split_turns(messages)
         current = turns.pop() if turns else []
         current_wire = self.render(current)
@@ -407,11 +437,11 @@ class ContextBuilder:
         report.tools = list(tools)
         return report
 
-    async def _add_instructions(self, report: ContextReport, system_prompt: str | None, extra: TurnExtras,
-                                counter: TokenCounter) -> str:  # fmt: skip
-        """MCP servers' instructions after the system prompt, counted as their own source."""
+    async def _add_server_instructions(self, report: ContextReport, system_prompt: str | None, extra: TurnExtras,
+                                       counter: TokenCounter) -> str:  # fmt: skip
+        """MCP servers' instructions, in the system message after the system prompt: their own source."""
         (tokens,) = await counter.count([extra.instructions])
-        report.sources["instructions"] = SourceReport(len(extra.instructions_from), tokens)
+        report.sources["server_instructions"] = SourceReport(len(extra.instructions_from), tokens + 2)
         report.instructions_from = list(extra.instructions_from)
         return f"{system_prompt}\n\n{extra.instructions}" if system_prompt else extra.instructions
 
@@ -423,6 +453,17 @@ class ContextBuilder:
         (tokens,) = await counter.count([text]) if text else (0,)
         report.sources["attachments"] = SourceReport(len(extra.attachments), tokens + extra.image_tokens())
         report.attached = [a.name for a in extra.attachments]
+
+    async def _account_summary(
+        self, report: ContextReport, summary: Summary | None, counter: TokenCounter
+    ) -> list[dict[str, Any]]:
+        """The summary's messages (after the system prompt, before the history): their own source."""
+        if summary is None:
+            return []
+        wire = summary.to_wire()
+        report.sources["summary"] = SourceReport(len(wire), sum(await self._tokens(wire, counter)))
+        report.compaction = summary
+        return wire
 
     async def _fit_retrieved(
         self, report: ContextReport, passages: list[dict[str, Any]], counter: TokenCounter

@@ -43,6 +43,36 @@ class Message:
         return msg
 
 
+SUMMARY_HEAD = "[Summary of the earlier part of our conversation ({turns} turns), which it replaces:]"
+SUMMARY_ACK = "Understood: I will continue from that summary."
+
+
+@dataclass
+class Summary:
+    """A model-written summary that replaces the first ``covered`` messages in requests (compaction).
+
+    The messages themselves stay in the conversation and the history; the summary is a view over them,
+    kept (in the history too) until a later compaction replaces it or ``/compact --undo`` drops it.
+    """
+
+    text: str
+    covered: int  # how many leading messages of the conversation it replaces
+    turns: int  # how many turns those are
+    covered_tokens: int = 0  # what those messages took in a request
+    focus: str | None = None
+    seconds: float = 0.0  # how long writing it took
+    model: str = ""
+    titles: tuple[str, ...] = ()  # the first line of each summarised user message (for /context)
+    tokens: int = 0  # the summary's own size
+    id: int | None = None  # row in the history database
+
+    def to_wire(self) -> list[dict[str, Any]]:
+        """The messages that stand for the summarised turns in a request (a user/assistant pair: it works
+        with chat templates that insist on alternating roles or on one system message)."""
+        head = SUMMARY_HEAD.format(turns=self.turns)
+        return [{"role": "user", "content": f"{head}\n\n{self.text}"}, {"role": "assistant", "content": SUMMARY_ACK}]
+
+
 @dataclass
 class Conversation:
     """The messages of one conversation, in memory and (with a store) in the SQLite history."""
@@ -53,6 +83,7 @@ class Conversation:
     last_seq: int = 0  # the last stored message this object has seen
     unsaved: int = 0
     last_error: str = ""
+    summary: Summary | None = None  # compaction: replaces the first summary.covered messages in requests
 
     @classmethod
     def create(cls, store: History, *, model: str = "", endpoint: str = "") -> Conversation:
@@ -62,7 +93,26 @@ class Conversation:
     def load(cls, store: History, cid: str) -> Conversation:
         conv = cls(id=store.resolve(cid), store=store)
         conv.sync()
+        summary = store.active_summary(conv.id)
+        if summary is not None and summary.covered <= len(conv.messages):
+            conv.summary = summary
         return conv
+
+    def set_summary(self, summary: Summary | None) -> None:
+        """Use this summary from now on (None: none, the full history again); kept in the history.
+        A failed write keeps it for this session only (the messages themselves are never touched)."""
+        from assistant.errors import AssistantError
+
+        self.summary = summary
+        if self.store is None:
+            return
+        try:
+            if summary is None:
+                self.store.drop_summaries(self.id)
+            else:
+                summary.id = self.store.save_summary(self.id, summary)
+        except AssistantError as exc:
+            self.last_error = exc.user_line()
 
     def add(self, message: Message) -> bool:
         """Append; with a store, write it in its own transaction. False if the write failed."""
@@ -104,6 +154,8 @@ class Conversation:
         if self.store is not None and self.last_seq:
             self.store.delete_from(self.id, self.last_seq - removed + 1)
             self.last_seq -= removed
+        if self.summary is not None and self.summary.covered > len(self.messages):
+            self.set_summary(None)  # it summarised messages that are gone
         return text
 
 

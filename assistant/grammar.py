@@ -26,7 +26,8 @@ from typing import Any
 
 _BASE_RULES = {
     "ws": r'( " " | "\n" [ ]{0,4} )?',
-    "string": r'"\"" ( [^"\\\x7F\x00-\x1F] | "\\" ( ["\\/bfnrt] | "u" [0-9a-fA-F]{4} ) )* "\""',
+    "string": r'"\"" char* "\""',
+    "char": r'[^"\\\x7F\x00-\x1F] | "\\" ( ["\\/bfnrt] | "u" [0-9a-fA-F]{4} )',
     "integer": r'"-"? ( "0" | [1-9] [0-9]{0,15} )',
     "number": r'"-"? ( "0" | [1-9] [0-9]{0,15} ) ( "." [0-9]{1,16} )? ( [eE] [-+]? [0-9]{1,3} )?',
     "boolean": r'"true" | "false"',
@@ -36,11 +37,16 @@ _BASE_RULES["value"] = "object | array | string | number | boolean | null"
 _BASE_RULES["object"] = r'"{" ws ( string ws ":" ws value ( ws "," ws string ws ":" ws value )* )? ws "}"'
 _BASE_RULES["array"] = r'"[" ws ( value ( ws "," ws value )* )? ws "]"'
 
+# Our own keyword: a string that starts with this text and a line break, then anything (an edit that
+# keeps the line it anchors on and adds after it).
+KEEP_PREFIX = "x-keep-prefix"
+
 _SUPPORTED_KEYS = {
     "type", "properties", "required", "additionalProperties", "items", "enum", "const", "anyOf", "oneOf",
     "$ref", "$defs", "definitions", "description", "title", "default", "examples", "minimum", "maximum",
     "exclusiveMinimum", "exclusiveMaximum", "minLength", "maxLength", "pattern", "format", "minItems",
     "maxItems", "uniqueItems", "deprecated", "readOnly", "writeOnly", "$schema", "$id", "$comment",
+    KEEP_PREFIX,
 }  # fmt: skip
 
 
@@ -109,6 +115,9 @@ class _Builder:
             return self._ref(schema["$ref"], hint)
         if "const" in schema:
             return _json_literal(schema["const"])
+        if KEEP_PREFIX in schema:
+            kept = json.dumps(str(schema[KEEP_PREFIX]), ensure_ascii=False)[:-1]  # open: more follows
+            return f"{literal(kept)} {literal(chr(92) + 'n')} {self.base('char')}* {literal(chr(34))}"
         if "enum" in schema:
             return "( " + " | ".join(_json_literal(v) for v in schema["enum"]) + " )"
         for key in ("anyOf", "oneOf"):
@@ -193,7 +202,7 @@ def schema_rules(schema: dict[str, Any], root_name: str = "root") -> tuple[str, 
 
 def _closure(used: set[str]) -> set[str]:
     needs = {"value": {"object", "array", "string", "number", "boolean", "null"},
-             "object": {"ws", "string", "value"}, "array": {"ws", "value"}}  # fmt: skip
+             "object": {"ws", "string", "value"}, "array": {"ws", "value"}, "string": {"char"}}  # fmt: skip
     out, todo = set(), [*used, "ws"]
     while todo:
         rule = todo.pop()

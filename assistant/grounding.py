@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from assistant.grammar import KEEP_PREFIX
+
 MIN_STEM = 4  # "calc" for calc.py; shorter stems ("io", "app") are too often plain words
 MIN_SYMBOL = 5  # a definition's name, unless written as code (``name()``, ``snake_case``)
 MAX_SCAN_BYTES = 256 * 1024
@@ -137,13 +139,34 @@ def _kind(rel: str) -> str | None:
 def _definitions(path: Path, kind: str, size: int) -> set[str]:
     if size > MAX_SCAN_BYTES:
         return set()
+    data = read_regular(path, MAX_SCAN_BYTES)
+    return set(DEF_PATTERNS[kind].findall(data.decode("utf-8", "replace"))) if data is not None else set()
+
+
+def read_regular(path: Path, limit: int) -> bytes | None:
+    """Up to ``limit`` bytes of a regular file, not through a final symlink; None for anything else.
+
+    Never blocks on a FIFO or device, never raises: names come from an untrusted workspace.
+    """
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
-        return set()
-    with os.fdopen(fd, "rb") as fh:
-        text = fh.read(MAX_SCAN_BYTES).decode("utf-8", "replace")
-    return set(DEF_PATTERNS[kind].findall(text))
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        chunks, left = [], limit
+        while left > 0:
+            chunk = os.read(fd, min(left, 65536))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b"".join(chunks)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
 
 
 def _words(text: str) -> list[str]:
@@ -226,18 +249,16 @@ def normal_path(path: str) -> str:
 
 def unique_lines(root: Path, rel: str) -> list[str] | None:
     """The non-blank lines that occur once in a workspace file (each a valid ``old_text``); None if unreadable."""
-    base = root.resolve()
-    target = (base / rel).resolve()
+    try:
+        base = root.resolve()
+        target = (base / rel).resolve()
+    except (OSError, RuntimeError):  # a symlink loop
+        return None
     if base not in target.parents:
         return None
-    try:
-        fd = os.open(target, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except OSError:
+    data = read_regular(target, MAX_EDIT_BYTES + 1)
+    if data is None:
         return None
-    with os.fdopen(fd, "rb") as fh:
-        if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
-            return None
-        data = fh.read(MAX_EDIT_BYTES + 1)
     if len(data) > MAX_EDIT_BYTES or b"\0" in data:
         return None
     text = data.decode("utf-8", "replace")
@@ -247,19 +268,50 @@ def unique_lines(root: Path, rel: str) -> list[str] | None:
     return [line for line in dict.fromkeys(lines) if text.count(line) == 1]
 
 
-def constrain_edits(tools: Sequence[dict[str, Any]], root: Path, read: set[str]) -> list[dict[str, Any]]:
+ADDING = re.compile(r"\b(?:add|append|insert|put)\b")
+AT_END = re.compile(r"\b(?:at|to) the (?:very )?(?:end|bottom)\b|\bappend\b")
+
+
+def _last_line(root: Path, rel: str) -> str | None:
+    """The file's last non-blank line, when it occurs once (an anchor to add after)."""
+    lines = unique_lines(root, rel) or []
+    data = read_regular(root / rel, MAX_EDIT_BYTES) if lines else None
+    if data is None:
+        return None
+    tail = [line for line in data.decode("utf-8", "replace").splitlines() if line.strip()]
+    return tail[-1] if tail and tail[-1] in lines else None
+
+
+def constrain_edits(tools: Sequence[dict[str, Any]], root: Path, read: set[str],
+                    request: str = "") -> list[dict[str, Any]]:  # fmt: skip
     """``edit_file`` limited to files the model has read, ``old_text`` to one of their lines (for the grammar).
 
     Measured on the 0.5B model: asked to add a line to a file it had not read, it invented the
     ``old_text`` every time, and the edit failed. Limited to real lines, every edit applies; the
-    approval diff still shows it before anything is written.
+    approval diff still shows it before anything is written. Among the lines, those that share a
+    word with the request are the choices when there are any (asked to change the currency, the
+    0.5B edited ``tip_percent`` on the line above). Asked to *add*, the line chosen is kept and the
+    new text follows it (the 0.5B replaced the line it anchored on).
     """
-    choices = []
+    wanted = _content_words(request)
+    adding = bool(ADDING.search(request.lower()))
+    choices: list[dict[str, Any]] = []
     for rel in sorted(read):
         lines = unique_lines(root, rel)
-        if lines:
+        if not lines:
+            continue
+        named = wanted - _content_words(rel.replace("/", " ").replace(".", " "))
+        relevant = [line for line in lines if _content_words(line) & named] or lines
+        if adding and AT_END.search(request.lower()):
+            relevant = [_last_line(root, rel) or relevant[-1]]
+        if adding:
+            choices.extend({"type": "object", "required": ["path", "old_text", "new_text"],
+                            "properties": {"path": {"const": rel}, "old_text": {"const": line},
+                                           "new_text": {"type": "string", KEEP_PREFIX: line}}}
+                           for line in relevant)  # fmt: skip
+        else:
             choices.append({"type": "object", "required": ["path", "old_text", "new_text"],
-                            "properties": {"path": {"const": rel}, "old_text": {"enum": lines},
+                            "properties": {"path": {"const": rel}, "old_text": {"enum": relevant},
                                            "new_text": {"type": "string"}}})  # fmt: skip
     if not choices:
         return list(tools)
@@ -272,6 +324,18 @@ def constrain_edits(tools: Sequence[dict[str, Any]], root: Path, read: set[str])
         fn = {**fn, "parameters": {"anyOf": choices}}
         out.append({"type": "function", "function": fn} if "function" in tool else fn)
     return out
+
+
+_FILLER_WORDS = (
+    "the and for with from into onto this that these those my our your its please can you could would then now "
+    "also end top bottom new item items line lines list file files value instead"
+)
+_FILLER = frozenset(_FILLER_WORDS.split())
+
+
+def _content_words(text: str) -> set[str]:
+    words = {w.lower() for w in re.findall(r"[A-Za-z_][A-Za-z0-9_]+", text)}
+    return {w for w in words if len(w) >= 3 and w not in _FILLER and not re.fullmatch(EDIT_VERBS, w)}
 
 
 # ---------------------------------------------------------------- what the request still asks for

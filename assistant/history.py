@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from assistant.conversation import Message
+from assistant.conversation import Message, Summary
 from assistant.errors import AssistantError
 from assistant.events import ToolCall
 from assistant.paths import private_file, redact_url
@@ -74,6 +74,20 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE conversations ADD COLUMN lease_owner TEXT;
     ALTER TABLE conversations ADD COLUMN lease_until REAL NOT NULL DEFAULT 0;
+    """,
+    # 3: compaction summaries (a view over the messages, which are never changed by it)
+    """
+    CREATE TABLE summaries (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+        covered INTEGER NOT NULL,
+        turns INTEGER NOT NULL,
+        content TEXT NOT NULL,
+        meta TEXT NOT NULL DEFAULT '{}',
+        active INTEGER NOT NULL DEFAULT 1,
+        created_at REAL NOT NULL
+    );
+    CREATE INDEX summaries_by_conversation ON summaries (conversation_id, active);
     """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -228,6 +242,7 @@ class History:
     def delete(self, cid: str) -> None:
         with self._write():
             self.db.execute("DELETE FROM messages WHERE conversation_id = ?", (cid,))
+            self.db.execute("DELETE FROM summaries WHERE conversation_id = ?", (cid,))
             self.db.execute("DELETE FROM conversations WHERE id = ?", (cid,))
 
     # -- messages --------------------------------------------------------
@@ -277,6 +292,37 @@ class History:
 
     def count(self, cid: str) -> int:
         return int(self._read("SELECT COUNT(*) AS n FROM messages WHERE conversation_id = ?", (cid,))[0]["n"])
+
+    # -- compaction summaries --------------------------------------------
+    def save_summary(self, cid: str, summary: Summary) -> int:
+        """Store a summary as the conversation's active one (earlier ones stay, inactive)."""
+        meta = {"covered_tokens": summary.covered_tokens, "focus": summary.focus, "seconds": summary.seconds,
+                "model": summary.model, "titles": list(summary.titles), "tokens": summary.tokens}  # fmt: skip
+        with self._write():
+            self.db.execute("UPDATE summaries SET active = 0 WHERE conversation_id = ?", (cid,))
+            cur = self.db.execute(
+                "INSERT INTO summaries (conversation_id, covered, turns, content, meta, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (cid, summary.covered, summary.turns, summary.text, json.dumps(meta), time.time()),
+            )
+        return int(cur.lastrowid or 0)
+
+    def active_summary(self, cid: str) -> Summary | None:
+        rows = self._read(
+            "SELECT * FROM summaries WHERE conversation_id = ? AND active = 1 ORDER BY id DESC LIMIT 1", (cid,)
+        )
+        if not rows:
+            return None
+        r = rows[0]
+        meta = json.loads(r["meta"] or "{}")
+        return Summary(r["content"], int(r["covered"]), int(r["turns"]), int(meta.get("covered_tokens", 0)),
+                       meta.get("focus"), float(meta.get("seconds", 0.0)), str(meta.get("model", "")),
+                       tuple(meta.get("titles", ())), int(meta.get("tokens", 0)), id=int(r["id"]))  # fmt: skip
+
+    def drop_summaries(self, cid: str) -> None:
+        """No summary in use: requests carry the messages again (the summaries stay, inactive)."""
+        with self._write():
+            self.db.execute("UPDATE summaries SET active = 0 WHERE conversation_id = ?", (cid,))
 
     def _read(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
         try:

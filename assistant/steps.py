@@ -72,6 +72,11 @@ STEP_MAX_TOKENS = 2048
 # probability. Measured on the 0.5B model: after a result it chose a further call at P 0.2-0.3,
 # mostly the same read again or a second edit that replaced lines it had just written.
 AFTER_RESULT_THRESHOLD = 0.5
+FOLDER_TOOLS = ("list_files", "glob", "grep")
+# Reads per turn, unless the request asks for many ("every file", "each test", "all of them"): the
+# 0.5B answered "What's in the notes folder?" by reading ten files one after another.
+MAX_READS = 3
+MANY = re.compile(r"\b(?:every|each|all|both)\b")
 ANSWER = "answer"  # a call's arguments (a whole file for write_file) must fit
 
 
@@ -301,14 +306,9 @@ class GrammarSteps:
         grammar = None
         self.last_decision = {}
         if tools and self.profile.tool_calls == "grammar":
-            root = self.workspace() if self.workspace is not None else None
+            self._offered = self._offer(messages, tools)
             try:
-                offered = list(tools)
-                if root is not None:
-                    read = read_paths(messages)
-                    offered = constrain_edits(narrow_paths(tools, workspace_paths(root), read), root, read)
-                self._offered = offered
-                grammar = self.grammar(offered)
+                grammar = self.grammar(self._offered)
             except Unsupported:
                 grammar = None
         if grammar is not None:
@@ -344,14 +344,25 @@ class GrammarSteps:
                 self.last_decision = {"p_call": None, "small_talk": True}
                 yield Decision(ANSWER, time.perf_counter() - started, why="small talk")
                 return
+            named = [n for n in dict.fromkeys(bare_tool(tool_parts(t)[0]) for t in self._offered)
+                     if re.search(rf"(?<![\w-]){re.escape(n)}(?![\w-])", request)]  # fmt: skip
+            asked_for = self._limited_grammar(named) if named else None
+            if asked_for is not None:  # "Test it with run_python": the user named the tool
+                self.last_decision = {"p_call": None, "named": named}
+                async for event in self._call(messages, asked_for, params, started, "names " + ", ".join(named)):
+                    yield event
+                return
             grounding = self._ground(request, messages)
             if grounding:
                 self.last_decision = {"p_call": None, "grounded": grounding.describe()}
+                if grounding.names and all(n.endswith("/") for n in grounding.names):
+                    # a folder named, no file: look into it first (the 0.5B read its files one by one)
+                    grammar = self._limited_grammar(FOLDER_TOOLS) or grammar
                 async for event in self._call(messages, grammar, params, started, grounding.describe()):
                     yield event
                 return
         owed = pending_tools(request, turn_calls(messages)) if request else []
-        owed_grammar = self._owed_grammar(owed)
+        owed_grammar = self._limited_grammar(owed)
         if owed_grammar is not None:
             self.last_decision = {"p_call": None, "owed": owed}
             why = "the request asks for " + ("an edit" if owed[0] in EDITS else "a run") + " not made yet"
@@ -383,9 +394,23 @@ class GrammarSteps:
         async for event in self._call(messages, grammar, params, started, why, p_call):
             yield event
 
-    def _owed_grammar(self, owed: list[str]) -> CallGrammar | None:
-        """The call grammar limited to the tools the request still asks for (None: nothing owed/offered)."""
-        keep = [t for t in self._offered if bare_tool(tool_parts(t)[0]) in owed]
+    def _offer(self, messages: Sequence[dict[str, Any]], tools: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The tools as this step's grammar offers them: paths that exist, edits of lines read."""
+        root = self.workspace() if self.workspace is not None else None
+        if root is None:
+            return list(tools)
+        read = read_paths(messages)
+        asked = next((request_text(user_text(m)) for m in reversed(messages) if m.get("role") == "user"), "")
+        if turn_calls(messages).count("read_file") >= MAX_READS and not MANY.search(asked.lower()):
+            tools = [t for t in tools if bare_tool(tool_parts(t)[0]) != "read_file"]
+        try:
+            return constrain_edits(narrow_paths(tools, workspace_paths(root), read), root, read, asked)
+        except Exception:  # a hostile or vanished workspace costs the narrowing, never the turn
+            return list(tools)
+
+    def _limited_grammar(self, names: Sequence[str]) -> CallGrammar | None:
+        """The call grammar of this step's offered tools limited to ``names`` (None: none of them offered)."""
+        keep = [t for t in self._offered if bare_tool(tool_parts(t)[0]) in names]
         if not keep:
             return None
         try:
@@ -397,7 +422,10 @@ class GrammarSteps:
         root = self.workspace() if self.workspace is not None else None
         if root is None:
             return Grounding()
-        return self._names.ground(request, root, workspace_paths(root), after_tools=_after_tools(messages))
+        try:
+            return self._names.ground(request, root, workspace_paths(root), after_tools=_after_tools(messages))
+        except Exception:  # the same: without the workspace's names the model's probability decides
+            return Grounding()
 
     async def _call(self, messages: Sequence[dict[str, Any]], grammar: CallGrammar, params: dict[str, Any],
                     started: float, why: str = "", p_call: float | None = None) -> AsyncIterator[Event]:  # fmt: skip

@@ -154,27 +154,33 @@ def _local_env(work: Path, name: str) -> dict[str, str]:
 
 
 def _by_hand(env: dict[str, str]) -> float:
-    """llama-server started by hand (the same binary and model) plus one curl request."""
+    """llama-server started by hand (the same binary and model, with a key as ours has) plus one curl request."""
+    from assistant.local.keys import new_key, remove_key_file, write_key_file
     from assistant.local.models import DEFAULT_MODEL, ensure_model_file
     from assistant.local.server import free_port, llama_server_binary
 
     started = time.perf_counter()
     port = free_port()
+    key = new_key()
+    key_file, header_file = write_key_file(key), write_key_file(f"Authorization: Bearer {key}")
     cmd = [str(llama_server_binary()), "-m", str(ensure_model_file(DEFAULT_MODEL)), "--host", "127.0.0.1",
-           "--port", str(port), "--jinja", "-c", "32768", "--alias", DEFAULT_MODEL]  # fmt: skip
+           "--port", str(port), "--jinja", "-c", "32768", "--alias", DEFAULT_MODEL,
+           "--api-key-file", str(key_file)]  # fmt: skip
     server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     try:
         while subprocess.run(["curl", "-sf", f"http://127.0.0.1:{port}/health"], capture_output=True).returncode:
             time.sleep(0.1)
         body = {"model": DEFAULT_MODEL, "messages": [{"role": "user", "content": QUESTION}], "temperature": 0,
                 "max_tokens": 24}  # fmt: skip
-        subprocess.run(["curl", "-sf", f"http://127.0.0.1:{port}/v1/chat/completions", "-H",
-                        "content-type: application/json", "-d", json.dumps(body)], check=True,
+        subprocess.run(["curl", "-sf", f"http://127.0.0.1:{port}/v1/chat/completions", "-H", f"@{header_file}",
+                        "-H", "content-type: application/json", "-d", json.dumps(body)], check=True,
                        capture_output=True)  # fmt: skip
         return time.perf_counter() - started
     finally:
         server.terminate()
         server.wait()
+        remove_key_file(key_file)
+        remove_key_file(header_file)
 
 
 def _first_timing(output: bytes) -> tuple[dict[str, Any], dict[str, Any]]:

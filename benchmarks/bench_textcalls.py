@@ -202,7 +202,7 @@ async def run_all(args: argparse.Namespace, items: list[dict[str, Any]]) -> list
 
     system = system_prompt(args.tool_hint)
     async with _server(args) as server:
-        client = AsyncOpenAI(base_url=server.base_url, api_key="no-key")
+        client = AsyncOpenAI(base_url=server.base_url, api_key=getattr(server, "api_key", None) or "no-key")
         limit = asyncio.Semaphore(args.concurrency)
 
         async def one(item: dict[str, Any]) -> Raw:

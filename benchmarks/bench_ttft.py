@@ -86,8 +86,8 @@ async def main(reps: int, model_name: str) -> None:
         ours: list[float] = []
         pps: list[float] = []
         gps: list[float] = []
-        ep = Endpoint(EndpointConfig(base_url=srv.base_url, model=srv.model, extra_body=NO_CACHE))
-        async with httpx.AsyncClient(timeout=300) as client:
+        ep = Endpoint(EndpointConfig(base_url=srv.base_url, model=srv.model, api_key=srv.api_key, extra_body=NO_CACHE))
+        async with httpx.AsyncClient(timeout=300, headers=srv.headers) as client:
             await raw_ttft(client, srv.base_url, srv.model, -1)  # warm-up
             await our_ttft(ep, -1, sink)
             for i in range(reps):

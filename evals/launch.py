@@ -83,6 +83,7 @@ class Target:
     profile: ModelProfile | None = None  # how the model is asked for tools: the same as the chat's
     pid: int | None = None  # our local llama-server's process (for its peak memory)
     model_file: Path | None = None
+    api_key: str | None = None  # what the endpoint wants (our llama-server's own key); never recorded
 
 
 def server_facts(target: Target) -> dict[str, Any]:
@@ -121,7 +122,8 @@ async def open_target(
             model = settings.model or (list(caps.models) or await endpoint.list_models() or [""])[0]
             profile = _profile(settings, model, caps)
             endpoint.config = _endpoint_config(settings, settings.base_url, model, profile)
-            yield Target(endpoint, model, settings.base_url, {"kind": "remote", "quantization": "unknown"}, profile)
+            yield Target(endpoint, model, settings.base_url, {"kind": "remote", "quantization": "unknown"}, profile,
+                         api_key=settings.api_key)  # fmt: skip
         finally:
             await endpoint.aclose()
         return
@@ -139,17 +141,16 @@ async def open_target(
 
         caps = llama_server_capabilities(server.base_url, server.model, slot_context)
         profile = _profile(settings, server.model, caps)
-        endpoint = Endpoint(_endpoint_config(settings, server.base_url, server.model, profile))
+        endpoint = Endpoint(_endpoint_config(settings, server.base_url, server.model, profile, server.api_key))
         info = {"kind": "local", "model": spec.display_name, "file_sha256": spec.sha256, "slots": slots,
                 "threads": threads, "context_per_slot": slot_context, "server_args": list(server_args),
                 "model_path": str(model_path) if model_path else None}  # fmt: skip
         if model_path is not None:
             info["file_sha256"] = _file_sha256(model_path)
-        info.update(await _server_props(server.root_url))
+        info.update(await _server_props(server.root_url, server.headers))
         try:
-            yield Target(
-                endpoint, server.model, server.base_url, info, profile, server.pid, model_path or server.model_path
-            )
+            yield Target(endpoint, server.model, server.base_url, info, profile, server.pid,
+                         model_path or server.model_path, server.api_key)  # fmt: skip
         finally:
             await endpoint.aclose()
 
@@ -173,20 +174,20 @@ def _file_sha256(path: Path) -> str:
 
 
 def _endpoint_config(
-    settings: Settings, base_url: str, model: str, profile: ModelProfile | None = None
+    settings: Settings, base_url: str, model: str, profile: ModelProfile | None = None, api_key: str | None = None
 ) -> EndpointConfig:
     return EndpointConfig(
-        base_url=base_url, model=model, api_key=settings.api_key, timeout=settings.timeout,
+        base_url=base_url, model=model, api_key=api_key or settings.api_key, timeout=settings.timeout,
         connect_timeout=settings.connect_timeout, max_retries=settings.max_retries,
         text_tool_calls=profile.text_tool_calls if profile else settings.recognise_text_calls,
     )  # fmt: skip
 
 
-async def _server_props(root_url: str) -> dict[str, Any]:
+async def _server_props(root_url: str, headers: dict[str, str]) -> dict[str, Any]:
     import httpx
 
     try:
-        async with httpx.AsyncClient(timeout=5.0, trust_env=False) as client:
+        async with httpx.AsyncClient(timeout=5.0, headers=headers, trust_env=False) as client:
             props = (await client.get(f"{root_url}/props")).json()
     except (httpx.HTTPError, ValueError):
         return {}
@@ -253,7 +254,7 @@ def repo_solver(req: EvalRequest, suite: Suite, settings: Settings, target: Targ
     from .repoagent import RepoSolver
 
     local = target.info.get("kind") == "local"
-    pointed = replace(settings, base_url=target.base_url, model=target.model,
+    pointed = replace(settings, base_url=target.base_url, model=target.model, api_key=target.api_key,
                       text_tool_calls=settings.recognise_text_calls,
                       logprobs=settings.logprobs if settings.logprobs is not None else (5 if local else 0))  # fmt: skip
     return RepoSolver(pointed, mode=req.mode, max_steps=_max_steps(req, suite), time_limit=req.time_limit,

@@ -113,7 +113,7 @@ def test_a_bad_matrix_is_one_readable_error(tmp_path: Path, body: str, message: 
 
 
 def test_the_bundled_matrices_load() -> None:
-    for name in ("smoke", "default", "full"):
+    for name in ("smoke", "default", "study", "full"):
         cells = load_matrix(name).cells
         assert cells and all(c.baseline is None or c.baseline in {x.name for x in cells} for c in cells)
     axes = {c.axis for c in load_matrix("full").cells}

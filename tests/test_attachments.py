@@ -105,19 +105,16 @@ def test_cli_bad_attachments_are_one_line(scripted: ScriptedServer, files: Path)
 
 
 async def test_slash_attach(files: Path) -> None:
-    from assistant.cli.slash import SlashCommands
-    from tests.test_mcp_features import _StubUI
+    from tests.test_mcp_features import chat_session
 
-    ui = _StubUI(None, vision=False)  # type: ignore[arg-type]
-    commands = SlashCommands(ui)  # type: ignore[arg-type]
-    await commands.run(f"/attach {files / 'notes.md'}")
-    await commands.run(f"/attach {files / 'pic.png'}")
-    await commands.run(f"/attach {files / 'blob.bin'}")
-    assert [a.name for a in ui.pending_attachments] == [str(files / "notes.md")]
-    out = ui.out.getvalue()
+    session = chat_session(None, vision=False)
+    for name in ("notes.md", "pic.png", "blob.bin"):
+        await session.commands.run(session, f"/attach {files / name}")
+    assert [a.name for a in session.pending_attachments] == [str(files / "notes.md")]
+    out = session.console.file.getvalue()
     assert "takes no images" in out and "binary data" in out
-    await commands.run("/attach clear")
-    assert ui.pending_attachments == []
+    await session.commands.run(session, "/attach clear")
+    assert session.pending_attachments == []
 
 
 @pytest.mark.slow

@@ -113,7 +113,7 @@ async def test_real_server_tokenizer_and_window(local_data: Any) -> None:
     from assistant.local.server import open_local_server
 
     async with open_local_server() as srv:
-        counter, window = await detect_counter(srv.base_url)
+        counter, window = await detect_counter(srv.base_url, srv.api_key)
         assert isinstance(counter, ServerTokenizer) and window == 8192
         assert await counter.count(["Hello world, how are you?", ""]) == [7, 0]
         await counter.aclose()
@@ -184,7 +184,10 @@ async def test_a_request_near_the_window_waits_for_exact_counts() -> None:
 
 async def test_cached_and_evaluated_prompt_tokens_per_request(scripted: ScriptedServer) -> None:
     """llama-server's timings (cache_n, prompt_n) reach the report, /context and the JSON events."""
-    from assistant.cli.render import format_context
+    import io
+
+    from assistant.cli.commands import plain_console
+    from assistant.cli.context_view import context_report
     from assistant.events import Timing, event_to_dict
 
     first, second = text("one"), text("two")
@@ -200,7 +203,9 @@ async def test_cached_and_evaluated_prompt_tokens_per_request(scripted: Scripted
     report = agent.last_report
     assert (report.cached_prompt_tokens, report.evaluated_prompt_tokens) == (1726, 12)
     assert report.summary()["cached_prompt_tokens"] == 1726
-    assert "prompt cache: 12 evaluated, 1,726 reused" in format_context(report)
+    console = plain_console(io.StringIO())
+    console.print(context_report(report))
+    assert "12 prompt tokens evaluated, 1,726 reused" in console.file.getvalue()
     timing = event_to_dict(next(e for e in events if isinstance(e, Timing)))
     assert timing["prompt_tokens_cached"] == 1726 and timing["prompt_tokens_evaluated"] == 12
     await ep.aclose()

@@ -1,9 +1,10 @@
 """End to end (slow): the bundled 0.5B model as an agent, with the grammar profile it gets by default.
 
 One local llama-server for the module (the profile, the grammar and the built-in tools are the
-ones `assistant ask` uses); each test works in its own small project folder. Multi-step turns are
-tested with the scripted server (tests/test_steps.py); on this model they are measured, not asserted
-(benchmarks/bench_tooluse.py --set chains): two-step chains still fail on the 0.5B model.
+ones `assistant ask` uses); each test works in its own small project folder. A two-step change
+(read, then edit) is asserted here; longer chains are measured, not asserted
+(benchmarks/bench_tooluse.py --set chains), and their mechanics tested with the scripted server
+(tests/test_steps.py).
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ async def turn(server: Any, ws: Path, request: str, max_steps: int = 6) -> list[
     from assistant.config import load_settings
 
     settings = load_settings({"base_url": server.base_url, "model": server.model, "tool_calls": "grammar",
+                              "api_key": server.api_key,
                               "temperature": 0.0, "max_tokens": 200, "max_steps": max_steps})  # fmt: skip
     options = McpOptions(workspace=ws, builtin=("files", "run"), yes=True)
     async with Assistant(settings=settings, history=False, mcp=options, retrieval="off") as bot:
@@ -77,3 +79,16 @@ async def test_a_greeting_calls_nothing(server: Any, tmp_path: Path) -> None:
     assert not [e for e in events if isinstance(e, ToolCallReady)]
     assert [e.choice for e in events if isinstance(e, Decision)] == ["answer"]
     assert isinstance(events[-1], TurnEnd) and events[-1].text.strip()
+
+
+async def test_a_change_is_two_steps_read_then_edit(server: Any, tmp_path: Path) -> None:
+    ws = project(tmp_path)
+    (ws / "settings.toml").write_text('[defaults]\ntip_percent = 18\ncurrency = "EUR"\nshow_total = true\n')
+    events = await turn(server, ws, "Change the currency in settings.toml to USD")
+    calls = [e.call for e in events if isinstance(e, ToolCallReady)]
+    assert [c.name for c in calls[:2]] == ["read_file", "edit_file"], calls  # read first, then the edit
+    edit = json.loads(calls[1].arguments)
+    assert edit["path"] == "settings.toml" and edit["old_text"] == 'currency = "EUR"'
+    text = (ws / "settings.toml").read_text()
+    assert "USD" in text and "tip_percent = 18\n" in text and "show_total = true" in text, text
+    assert isinstance(events[-1], TurnEnd)

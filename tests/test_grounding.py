@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -169,3 +170,51 @@ def test_turn_calls_counts_only_the_current_turn() -> None:
               {"role": "assistant", "tool_calls": [{"function": {"name": "grep", "arguments": "{}"}}]},
               {"role": "tool", "content": "hit"}]  # fmt: skip
     assert turn_calls(native) == ["grep"]
+
+
+def _edit_tool() -> dict[str, Any]:
+    return {"type": "function", "function": {"name": "edit_file", "parameters": {
+        "type": "object", "required": ["path", "old_text", "new_text"],
+        "properties": {"path": {"type": "string"}, "old_text": {"type": "string"},
+                       "new_text": {"type": "string"}}}}}  # fmt: skip
+
+
+def test_edit_choices_follow_the_request(ws: Path) -> None:
+    from assistant.grammar import call_grammar
+    from assistant.grounding import constrain_edits
+    from tests.test_grammar import accepts
+
+    (ws / "settings.toml").write_text("[defaults]\ntip = 18\ncurrency = 'EUR'\n")
+    (change,) = constrain_edits([_edit_tool()], ws, {"settings.toml"}, "Change the currency in settings.toml to USD")
+    assert change["function"]["parameters"]["anyOf"][0]["properties"]["old_text"] == {"enum": ["currency = 'EUR'"]}
+    (vague,) = constrain_edits([_edit_tool()], ws, {"settings.toml"}, "tidy it up")  # no shared word: every line
+    assert len(vague["function"]["parameters"]["anyOf"][0]["properties"]["old_text"]["enum"]) == 3
+    (notes,) = constrain_edits([_edit_tool()], ws, {"notes/todo.txt"}, "Add 'ship it' at the end of my todo list")
+    grammar = call_grammar([notes])
+    head = '{"name": "edit_file", "arguments": {"path": "notes/todo.txt", "old_text": "- a", "new_text": '
+    keep, drop = head + '"- a\\n- ship it"}}', head + '"- ship it"}}'
+    assert accepts(grammar.text, keep) and not accepts(grammar.text, drop)  # adding keeps the anchor line
+
+
+def test_adding_at_the_end_anchors_on_the_last_line(ws: Path) -> None:
+    from assistant.grounding import constrain_edits
+
+    (ws / "notes" / "todo.txt").write_text("- first\n- second\n- last one\n\n")
+    (edit,) = constrain_edits([_edit_tool()], ws, {"notes/todo.txt"}, "Add 'ship it' at the end of my todo list")
+    (choice,) = edit["function"]["parameters"]["anyOf"]
+    assert choice["properties"]["old_text"] == {"const": "- last one"}
+    assert choice["properties"]["new_text"]["x-keep-prefix"] == "- last one"
+
+
+def test_folders_fifos_and_loops_are_never_read(ws: Path) -> None:
+    """Seen in the benchmark: a read_file of a folder put the folder in the read set, and the turn died."""
+    import os
+
+    from assistant.grounding import constrain_edits, unique_lines
+
+    os.mkfifo(ws / "pipe.txt")
+    (ws / "loop.txt").symlink_to(ws / "loop.txt")
+    for rel in ("notes", ".", "pipe.txt", "loop.txt", "missing.txt"):
+        assert unique_lines(ws, rel) is None
+    assert constrain_edits([_edit_tool()], ws, {"notes", "pipe.txt", "loop.txt"}, "add x") == [_edit_tool()]
+    assert names(ws, "what is in pipe.txt") == "mentions pipe.txt"  # named, but never opened

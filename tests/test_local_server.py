@@ -50,7 +50,19 @@ def opt(name, default=None):
     return args[args.index(name) + 1] if name in args else default
 
 mode = os.environ.get("FAKE_LLAMA_MODE", "ok")
+if "--help" in args:
+    print("usage: llama-server [options]\n--api-key-file FNAME", flush=True)
+    sys.exit(0)
 print("fake llama-server starting", args, flush=True)
+key = None
+if opt("--api-key-file"):  # like llama-server: read at start-up, then every request but /health needs it
+    key_file = opt("--api-key-file")
+    print(f"key file mode {os.stat(key_file).st_mode & 0o777:o}, "
+          f"folder mode {os.stat(os.path.dirname(key_file)).st_mode & 0o777:o}", flush=True)
+    with open(key_file) as fh:
+        key = fh.read().split()[0]
+if os.environ.get("FAKE_NO_AUTH"):  # a server that answers anyone (an older version's, or a stranger's)
+    key = None
 if mode == "crash":
     print("error: fake failure to load model", file=sys.stderr, flush=True)
     sys.exit(3)
@@ -71,12 +83,19 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
+    def _refused(self):
+        if key is None or self.headers.get("Authorization") == f"Bearer {key}":
+            return False
+        self._send(401, '{"error":{"message":"Invalid API Key","type":"authentication_error","code":401}}')
+        return True
     def do_GET(self):
         flag = os.environ.get("FAKE_SLOW_FLAG")
         if flag and os.path.exists(flag):  # a loaded machine: answers, but slowly
             time.sleep(float(open(flag).read()))
         if self.path == "/health":
             self._send(200, '{"status":"ok"}')
+        elif self._refused():
+            pass
         elif self.path == "/v1/models":
             self._send(200, json.dumps({"object": "list", "data": [{"id": alias}]}))
         elif self.path == "/metrics":
@@ -86,6 +105,8 @@ class Handler(BaseHTTPRequestHandler):
         else:
             self._send(404, "{}")
     def do_POST(self):
+        if self._refused():
+            return
         tokens[0] += 1
         self._send(200, "{}")
 
@@ -263,10 +284,11 @@ def test_server_dies_with_its_parent(
 # ---- fast: state file and reuse -------------------------------------------------------------------
 
 
-def _state(pid: int, port: int = 1, sha: str = SPEC.sha256) -> ServedState:
+def _state(pid: int, port: int = 1, sha: str = SPEC.sha256, key: str | None = "") -> ServedState:
     return ServedState(
-        model=DEFAULT_MODEL, model_sha256=sha, port=port, pid=pid, supervisor_pid=os.getpid(), started_at=time.time()
-    )
+        model=DEFAULT_MODEL, model_sha256=sha, port=port, pid=pid, supervisor_pid=os.getpid(), started_at=time.time(),
+        api_key=key or "",
+    )  # fmt: skip
 
 
 async def test_stale_state_files_are_removed() -> None:
@@ -283,9 +305,9 @@ async def test_stale_state_files_are_removed() -> None:
 async def test_reuse_a_served_server(fake_binary: Path) -> None:
     async with LocalServer(Path("/unused.gguf")) as mine:
         assert mine.pid is not None
-        write_state(_state(mine.pid, mine.port, sha="0" * 64))
+        write_state(_state(mine.pid, mine.port, sha="0" * 64, key=mine.api_key))
         assert await find_running_server() is None  # built from another model file: stale
-        write_state(_state(mine.pid, mine.port))
+        write_state(_state(mine.pid, mine.port, key=mine.api_key))
         found = await find_running_server()
         assert found is not None and not found.owned and found.port == mine.port
         await found.stop()
@@ -302,7 +324,7 @@ async def test_a_slow_served_server_is_still_reused(
     monkeypatch.setenv("FAKE_SLOW_FLAG", str(flag))
     async with LocalServer(Path("/unused.gguf")) as mine:
         assert mine.pid is not None
-        write_state(_state(mine.pid, mine.port))
+        write_state(_state(mine.pid, mine.port, key=mine.api_key))
         flag.write_text("4")  # each answer now takes 4 s: longer than the probe used to wait
         lines: list[str] = []
         found = await find_running_server(status=lines.append)
@@ -339,7 +361,7 @@ def test_background_serve_stops_when_idle(fake_ready_model: Path, cleanup_served
     assert st.healthy and st.idle_timeout == 2 and st.pid == pid
     began = time.monotonic()
     while time.monotonic() - began < 3.5:  # activity from any client keeps it alive
-        httpx.post(f"{found.root_url}/v1/chat/completions", json={}, trust_env=False)
+        httpx.post(f"{found.root_url}/v1/chat/completions", json={}, headers=found.headers, trust_env=False)
         time.sleep(0.3)
     assert pid_is_llama_server(pid), "stopped although it was busy"
     assert wait_for(lambda: gone(pid) and not state_path(DEFAULT_MODEL).exists(), 8)
@@ -449,7 +471,7 @@ async def test_real_server_chat_roundtrip(real_data: Path) -> None:
     async with open_local_server(reuse=False) as srv:
         assert srv.owned and srv.pid is not None
         print(f"\nllama-server ready in {srv.startup_seconds:.2f} s")
-        async with httpx.AsyncClient(timeout=120, trust_env=False) as client:
+        async with httpx.AsyncClient(timeout=120, headers=srv.headers, trust_env=False) as client:
             assert (await client.get(f"{srv.root_url}/health")).status_code == 200
             models_list = (await client.get(f"{srv.base_url}/models")).json()
             assert [m["id"] for m in models_list["data"]] == [DEFAULT_MODEL]
@@ -491,7 +513,7 @@ def test_real_background_serve_reuse_then_idle_stop(real_data: Path, cleanup_ser
     async def use_it() -> tuple[int, int]:
         async with open_local_server() as srv:  # reuses the served one
             assert not srv.owned and srv.pid is not None
-            async with httpx.AsyncClient(timeout=120, trust_env=False) as client:
+            async with httpx.AsyncClient(timeout=120, headers=srv.headers, trust_env=False) as client:
                 reply = await _chat(client, srv, "Say hi.", 8)
             assert reply["choices"][0]["message"]["content"]
             return srv.pid, srv.port

@@ -130,7 +130,7 @@ async def test_resource_and_instructions_reach_the_request(scripted: ScriptedSer
     assert user.endswith("What is on @feat:notes://todo?")
     assert report is not None and report.attached == ["feat:notes://todo"] and report.instructions_from == ["feat"]
     assert report.sources["attachments"].messages == 1 and report.sources["attachments"].tokens > 5
-    assert report.sources["instructions"].tokens > 5
+    assert report.sources["server_instructions"].tokens > 5 and report.sources["instructions"].tokens == 0
 
 
 async def test_project_server_instructions_need_trust(tmp_path: Any, tag: str, scripted: ScriptedServer) -> None:
@@ -149,57 +149,53 @@ async def test_project_server_instructions_need_trust(tmp_path: Any, tag: str, s
     assert "Instructions from the MCP server" not in scripted.requests[0]["messages"][0]["content"]
 
 
-class _StubUI:
-    """What SlashCommands needs of the chat UI, around a real hub."""
+def chat_session(hub: ToolHub | None, vision: bool | None = False) -> Any:
+    """A ChatSession (the chat's command layer) around a real hub, printing to a string."""
+    import io
+    from types import SimpleNamespace
 
-    def __init__(self, hub: ToolHub, vision: bool | None = False) -> None:
-        import io
+    from assistant.cli.commands import ChatSession
+    from assistant.cli.render import PlainRenderer
+    from assistant.cli.tui import make_console
+    from assistant.profile import Capabilities, build_profile
 
-        from assistant.cli.tui import make_console
-        from assistant.profile import Capabilities, build_profile
-
-        self.out = io.StringIO()
-        self.console = make_console()
-        self.console.file, self.console.width = self.out, 200  # the chat's own console settings (emoji off)
-        self.pending_attachments: list[Any] = []
-        tools = ToolRegistry()
-        caps = Capabilities("http://x/v1", vision=vision)
-        self.bot = type("Bot", (), {"hub": hub, "tools": tools, "agent": None, "model": "m",
-                                    "profile": build_profile("m", caps)})()  # fmt: skip
+    console = make_console()  # the chat's own console settings (emoji off)
+    console.file, console.width = io.StringIO(), 200
+    endpoint = SimpleNamespace(config=SimpleNamespace(logprobs=0), tracer=None, logprobs_with_tools=True)
+    bot = SimpleNamespace(hub=hub, tools=ToolRegistry(), agent=None, model="m", endpoint=endpoint,
+                          profile=build_profile("m", Capabilities("http://x/v1", vision=vision)))  # fmt: skip
+    return ChatSession(bot, console, PlainRenderer(out=io.StringIO(), info=io.StringIO()))  # type: ignore[arg-type]
 
 
-async def test_slash_prompt_command_help_and_tools(hub: ToolHub) -> None:
-    from assistant.cli.slash import SlashCommands
+async def test_prompt_commands_help_and_tools(hub: ToolHub) -> None:
+    from assistant.cli.commands import Turn
 
-    ui = _StubUI(hub)
-    commands = SlashCommands(ui)  # type: ignore[arg-type]
-    assert await commands.run("/feat:review app.py") == "retry:Please review app.py, looking for bugs."
-    assert await commands.run("/feat:review") is None
-    assert "missing path. Usage: /feat:review path=… [focus=…]" in ui.out.getvalue()
-    assert await commands.run("/feat:broken") is None
-    assert "refused the prompt 'broken'" in ui.out.getvalue()
-    assert await commands.run("/feat:nope") is None and "No server prompt /feat:nope" in ui.out.getvalue()
-    await commands.run("/help")
-    assert "/feat:review path=… [focus=…] Review a file for one kind of problem." in ui.out.getvalue()
-    await commands.run("/tools")
-    assert "    prompts: /feat:review, /feat:chat, /feat:broken" in ui.out.getvalue()
-    assert "    resources: @feat:notes://todo, @feat:notes://broken" in ui.out.getvalue()
+    session = chat_session(hub)
+    run = session.commands.run
+    assert await run(session, "/feat:review app.py") == Turn("Please review app.py, looking for bugs.")
+    assert await run(session, "/feat:review") is None
+    out = session.console.file.getvalue
+    assert "missing path. Usage: /feat:review path=… [focus=…]" in out()
+    assert await run(session, "/feat:broken") is None
+    assert "refused the prompt 'broken'" in out()
+    assert await run(session, "/feat:nope") is None and "Unknown command /feat:nope" in out()
+    await run(session, "/help")
+    assert "/feat:review  path=… [focus=…]: Review a file for one kind of problem." in out()
+    await run(session, "/tools")
+    assert "    prompts: /feat:review, /feat:chat, /feat:broken" in out()
+    assert "    resources: @feat:notes://todo, @feat:notes://broken" in out()
     shown = "instructions from feat (in the system prompt): Prefer echo for repeating text.^[]52;c;Zm9v^G Never"
-    assert shown in ui.out.getvalue() and "\x1b" not in ui.out.getvalue()
+    assert shown in out() and "\x1b" not in out()
 
 
 async def test_completion_of_prompts_and_resources(hub: ToolHub) -> None:
-    from prompt_toolkit.document import Document
-
-    from assistant.cli.tui import chat_completer
-
-    completer = chat_completer(_StubUI(hub))  # type: ignore[arg-type]
+    session = chat_session(hub)
 
     def complete(text: str) -> list[str]:
-        return [c.text for c in completer.get_completions(Document(text), None)]
+        return [c for c, _, _ in session.commands.completions(session, text)]
 
     assert complete("/feat:r") == ["/feat:review"]
-    assert "/help" in complete("/he")
+    assert "/help" in complete("/he") and "/attach" in complete("/att")
     assert complete("what is in @feat:notes://t") == ["@feat:notes://todo"]
     assert complete("plain words") == []
 

@@ -343,6 +343,8 @@ def test_sources_line_names_the_passages_an_answer_used() -> None:
     assert line == "\n\n" + SOURCES_PREFIX + "/lib/secrets.py:11-19"
     assert sources_line("It is 32 bytes (see secrets.py).", found) == ""  # the model named the file itself
     assert sources_line("I don't know.", found) == ""  # shares nothing: no source is claimed
+    assert sources_line("32", found).endswith("/lib/secrets.py:11-19")  # short, and all of it in one passage
+    assert sources_line("42", found) == ""
     assert sources_line("anything", []) == ""
 
 

@@ -380,3 +380,40 @@ async def test_after_a_result_a_further_call_needs_a_higher_probability(
     assert seen == ["todo.txt"] and isinstance(events[-1], TurnEnd) and events[-1].text == "Milk."
     decision = [e for e in events if isinstance(e, Decision)][-1]
     assert decision.choice == "answer" and decision.why == "p_call 0.95 < 0.97"
+
+
+async def test_a_request_naming_only_a_folder_looks_into_it_first(scripted: ScriptedServer, tmp_path: Any) -> None:
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "a.md").write_text("x\n")
+    seen: list[str] = []
+    agent = grammar_agent(scripted, files_tools(seen))
+    agent.workspace = tmp_path
+    scripted.script(call_json("list_files", {"path": "notes"}), answer_start(), text("One file."))
+    await run(agent, "What's in the notes folder?")
+    grammar = scripted.requests[0]["grammar"]
+    assert "list_files" in grammar and "read_file" not in grammar
+    assert seen == ["list:notes"]
+
+
+async def test_a_request_naming_a_tool_calls_that_tool(scripted: ScriptedServer) -> None:
+    seen: list[str] = []
+    agent = grammar_agent(scripted, files_tools(seen))
+    scripted.script(call_json("list_files", {"path": "."}), answer_start(), text("Two files."))
+    events = await run(agent, "Use list_files and tell me what you see")
+    grammar = scripted.requests[0]["grammar"]
+    assert "list_files" in grammar and "read_file" not in grammar and scripted.requests[0].get("max_tokens") != 1
+    assert seen == ["list:."] and next(e.why for e in events if isinstance(e, Decision)) == "names list_files"
+
+
+async def test_reads_per_turn_are_capped_unless_many_are_asked_for(scripted: ScriptedServer, tmp_path: Any) -> None:
+    for name in "abcde":
+        (tmp_path / f"{name}.txt").write_text(f"{name}\n")
+    seen: list[str] = []
+    agent = grammar_agent(scripted, files_tools(seen))
+    agent.workspace = tmp_path
+    scripted.script(call_json("read_file", {"path": "a.txt"}), starts_call(), call_json("read_file", {"path": "b.txt"}),
+                    starts_call(), call_json("read_file", {"path": "c.txt"}), starts_call(),
+                    call_json("list_files", {"path": "."}), answer_start(), text("Done."))  # fmt: skip
+    await run(agent, "what do a.txt and its neighbours say?")
+    assert "read_file" in scripted.requests[4]["grammar"] and "read_file" not in scripted.requests[6]["grammar"]
+    assert seen == ["a.txt", "b.txt", "c.txt", "list:."]

@@ -35,10 +35,7 @@ from assistant.termsafe import visible
 
 if TYPE_CHECKING:
     from assistant.api import Assistant
-    from assistant.cli.render import PlainRenderer
-
-HELP = """Commands: /new (start over)  /context (what the model saw)  /tools  /model  /help  /exit
-Ctrl-C stops an answer (the partial answer is kept); Ctrl-D or /exit leaves."""
+    from assistant.cli.commands import ChatSession
 
 
 def chat(
@@ -78,14 +75,12 @@ def _repl(
 ) -> None:
     from assistant.api import Assistant
     from assistant.builtin_tools import register_default_tools
-    from assistant.cli.render import PlainRenderer
     from assistant.cli.tools import cli_mcp_options
 
     bot = Assistant(
         settings=settings, on_status=status_printer(), continue_last=continue_last, conversation=conversation,
         mcp=cli_mcp_options(yes, interactive=True),
     )  # fmt: skip
-    renderer = PlainRenderer(show_stats=True)
     with asyncio.Runner() as runner:
         try:
             runner.run(bot.__aenter__())
@@ -97,7 +92,7 @@ def _repl(
         try:
             _banner(bot)
             if plain or not (sys.stdin.isatty() and sys.stdout.isatty()):
-                _loop(runner, bot, renderer)  # not a terminal (or --plain): plain text in, plain text out
+                _loop(runner, _plain_session(bot, trace))  # not a terminal (or --plain): plain text in and out
             else:
                 runner.run(_tui(bot, trace))
         finally:
@@ -128,74 +123,83 @@ def _banner(bot: Assistant) -> None:
         sys.stderr.write(f"Continuing conversation {conv.id} ({len(conv.messages)} messages).\n")
 
 
-def _loop(runner: asyncio.Runner, bot: Assistant, renderer: PlainRenderer) -> None:
-    _enable_line_editing()
-    while True:
-        try:
-            line = input("you> ")
-        except EOFError:
-            sys.stderr.write("\n")
-            return
-        except KeyboardInterrupt:
-            sys.stderr.write("\n(Ctrl-D or /exit to leave)\n")
-            continue
-        text = line.strip()
-        if not text:
-            continue
-        if text.startswith("/"):
-            if _command(bot, text) == "exit":
+def _plain_session(bot: Assistant, trace: Path | None) -> ChatSession:
+    from assistant.cli.commands import ChatSession, plain_console
+    from assistant.cli.render import PlainRenderer
+
+    session = ChatSession(bot, plain_console(), PlainRenderer(show_stats=True))
+    if trace is not None:
+        session.set_trace(trace)
+    return session
+
+
+def _loop(runner: asyncio.Runner, session: ChatSession) -> None:
+    from assistant.cli.commands import EXIT, Turn
+
+    _enable_line_editing(session)
+    try:
+        while True:
+            try:
+                line = input("you> ")
+            except EOFError:
+                sys.stderr.write("\n")
                 return
-            continue
-        _turn(runner, bot, renderer, text)
+            except KeyboardInterrupt:
+                sys.stderr.write("\n(Ctrl-D or /exit to leave)\n")
+                continue
+            text = line.strip()
+            if not text:
+                continue
+            if text.startswith("/"):
+                outcome = _command(runner, session, text)
+                if outcome is EXIT:
+                    return
+                if not isinstance(outcome, Turn):
+                    continue
+                text = outcome.text
+            _turn(runner, session, text)
+    finally:
+        session.set_trace(None)
 
 
-def _turn(runner: asyncio.Runner, bot: Assistant, renderer: PlainRenderer, text: str) -> None:
+def _command(runner: asyncio.Runner, session: ChatSession, text: str) -> object:
+    try:
+        return runner.run(session.commands.run(session, text))
+    except KeyboardInterrupt:
+        sys.stderr.write("[interrupted]\n")
+        return None
+
+
+def _turn(runner: asyncio.Runner, session: ChatSession, text: str) -> None:
     from assistant.errors import AssistantError
 
-    async def go() -> None:
-        async for event in bot.stream(text):
-            renderer.handle(event)
-
     try:
-        runner.run(go())
+        runner.run(session.consume(text))
     except KeyboardInterrupt:
-        renderer._end_line()
-        sys.stderr.write("[interrupted: partial answer kept]\n")
+        session.renderer.interrupted()
     except AssistantError as exc:
-        renderer._end_line()
+        session.renderer.finish_text()
         sys.stderr.write(f"error: {visible(exc.user_line())}\n")
+    finally:
+        session.after_turn()
 
 
-def _command(bot: Assistant, text: str) -> str | None:
-    cmd = text.split()[0].lower()
-    if cmd in ("/exit", "/quit"):
-        return "exit"
-    if cmd == "/help":
-        sys.stderr.write(HELP + "\n")
-    elif cmd == "/new":
-        bot.new_conversation()
-        sys.stderr.write("[new conversation]\n")
-    elif cmd == "/tools":
-        from assistant.cli.tools import describe_registry
+def _enable_line_editing(session: ChatSession) -> None:
+    """Arrow keys and history for input(); Tab completes slash commands (the same registry as the UI)."""
+    try:
+        import readline
+    except ImportError:
+        return
 
-        sys.stderr.write(visible(describe_registry(bot.tools, bot.hub)) + "\n")
-    elif cmd == "/model":
-        sys.stderr.write(f"{bot.model} at {redact_url(bot.base_url)}\n")
-    elif cmd == "/context":
-        from assistant.cli.render import format_context
+    def complete(text: str, state: int) -> str | None:
+        line = readline.get_line_buffer()[: readline.get_endidx()].lstrip()
+        found = session.commands.completions(session, line)
+        if state >= len(found):
+            return None
+        candidate, start, _ = found[state]
+        return text[: len(text) + start] + candidate if start > -len(text) else candidate
 
-        report = bot.last_report
-        sys.stderr.write((format_context(report) if report else "No request sent yet.") + "\n")
-    else:
-        import difflib
-
-        known = ["/exit", "/help", "/new", "/tools", "/model", "/context"]
-        near = difflib.get_close_matches(cmd, known, n=1)
-        hint = f" Did you mean {near[0]}?" if near else " /help lists them."
-        sys.stderr.write(f"Unknown command {visible(cmd, one_line=True)}.{hint}\n")
-    return None
-
-
-def _enable_line_editing() -> None:
-    with contextlib.suppress(ImportError):
-        import readline  # noqa: F401  (arrow keys and history for input())
+    with contextlib.suppress(Exception):
+        readline.set_completer_delims(" ")
+        readline.set_completer(complete)
+        readline.parse_and_bind("tab: complete")

@@ -5,7 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from assistant.cli.render import SOURCE_LABELS
+SOURCE_LABELS = {
+    "system": "system prompt",
+    "instructions": "project instructions",
+    "server_instructions": "MCP server instructions",
+    "tools": "tool schemas",
+    "summary": "summary of earlier turns",
+    "retrieval": "retrieved passages",
+    "attachments": "attachments",
+    "history": "history (earlier turns)",
+    "input": "current input",
+    "tool_results": "tool calls & results",
+}
 
 
 @dataclass
@@ -34,14 +45,34 @@ def resent_tokens(report: Any, step: int, first_request: bool) -> int:
     if first_request:
         return 0
     s = report.sources
-    again = s["system"].tokens + s["instructions"].tokens + s["tools"].tokens + s["history"].tokens
-    again += s["retrieval"].tokens
+    again = sum(s[k].tokens for k in ("system", "instructions", "server_instructions", "tools", "summary", "history",
+                                      "retrieval"))  # fmt: skip
     if step > 1:  # later steps of a turn re-send the input and earlier tool results too
         again += s["input"].tokens + s["tool_results"].tokens + s["attachments"].tokens
     return again
 
 
-def context_table(report: Any, ledger: SentLedger) -> Any:
+def compaction_notes(report: Any) -> list[str]:
+    """What the summary in use stands for: the turns it replaced, and what they took."""
+    summary = getattr(report, "compaction", None)
+    if summary is None:
+        return []
+    shown = [f"{i}. {t}" for i, t in enumerate(summary.titles[:8], 1)]
+    if len(summary.titles) > 8:
+        shown.append(f"… and {len(summary.titles) - 8} more")
+    focus = f" (focus: {summary.focus})" if summary.focus else ""
+    return [
+        f"Summarised: the first {summary.turns} turn(s) ({summary.covered} messages, ~{summary.covered_tokens:,} "
+        f"tokens) are replaced by a {report.sources['summary'].tokens:,}-token summary written by "
+        f"{summary.model or 'the model'}{focus}; the history keeps them. /compact --show prints it, "
+        "/compact --undo restores them.",
+        *(f"  {line}" for line in shown),
+    ]
+
+
+def context_report(report: Any, ledger: SentLedger | None = None) -> Any:
+    """The report as a rich table with notes (both front ends print it; the plain one without colour)."""
+    ledger = ledger or SentLedger([report])
     from rich.table import Table
 
     window = report.window or 1
@@ -75,12 +106,26 @@ def context_table(report: Any, ledger: SentLedger) -> Any:
             f"Dropped to fit: the {report.dropped_turns} oldest turn(s) ({report.dropped_messages} messages, "
             f"~{report.dropped_tokens:,} tokens)."
         )
-    from assistant.cli.render import attribution_lines
-
-    notes.extend(line[0].upper() + line[1:] + "." for line in attribution_lines(report))
+    files = getattr(report, "instruction_files", [])
+    if files:
+        notes.append(f"Project instructions, in the system message after the system prompt: {', '.join(files)}.")
+    notes += compaction_notes(report) + attribution_notes(report)
     if report.folded:
         notes.append("Tool results are folded into the user's turn for this small model (see README).")
     from rich.console import Group
     from rich.text import Text
 
-    return Group(table, *(Text(n, style="dim") for n in notes))
+    from assistant.termsafe import visible
+
+    return Group(table, *(Text(visible(n), style="dim") for n in notes))
+
+
+def attribution_notes(report: Any) -> list[str]:
+    """Whose instructions and which attachments the request carried (shown with controls visible)."""
+    notes = []
+    if getattr(report, "instructions_from", None):
+        names = ", ".join(report.instructions_from)
+        notes.append(f"MCP server instructions from: {names} (the servers' own text, after the system prompt).")
+    if getattr(report, "attached", None):
+        notes.append("Attached to this turn: " + ", ".join(report.attached) + ".")
+    return notes

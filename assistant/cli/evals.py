@@ -274,7 +274,7 @@ def rescore_cmd(
 
 @app.command("ablate")
 def ablate_cmd(
-    matrix: Annotated[str, typer.Argument(help="Matrix name (smoke, default, full) from the matrix file.")] = "default",
+    matrix: Annotated[str, typer.Argument(help="Matrix name (smoke, default, study, full).")] = "default",
     matrix_file: Annotated[
         Path | None, typer.Option("--matrix", help="A matrix file (default: the bundled evals/templates/matrix.toml).")
     ] = None,

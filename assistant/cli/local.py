@@ -27,9 +27,15 @@ def serve(
         float, typer.Option("--idle-timeout", help="Background: stop after this many idle seconds.")
     ] = 1800.0,
     stop: Annotated[bool, typer.Option("--stop", help="Stop the server `assistant serve` started.")] = False,
+    print_key: Annotated[
+        bool, typer.Option("--print-key", help="Print the served model's key (for other clients), nothing else.")
+    ] = False,
 ) -> None:
-    """Keep a local llama-server up for other clients; later commands reuse it."""
+    """Keep a local llama-server up for other clients; later commands reuse it.
+
+    The server needs its key (Authorization: Bearer KEY): OPENAI_API_KEY=$(assistant serve --print-key).
+    """
     with user_errors():
         from assistant.local.commands import run_serve_command
 
-        raise typer.Exit(run_serve_command(model, port, background, idle_timeout, stop))
+        raise typer.Exit(run_serve_command(model, port, background, idle_timeout, stop, print_key))

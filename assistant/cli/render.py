@@ -15,6 +15,7 @@ from assistant.events import (
     StreamError,
     TextDelta,
     Timing,
+    TokenProbs,
     ToolCallReady,
     ToolResult,
     TurnEnd,
@@ -25,6 +26,53 @@ from assistant.termsafe import json_line, visible
 
 
 @dataclass
+class TurnStats:
+    """Token counts of the current (or last) turn and of the whole chat, both counted as usage arrives.
+
+    One per renderer; both chat front ends print ``line()`` after a turn and the terminal UI's
+    status line shows ``status()``.
+    """
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    requests: int = 0
+    gen_speed: float | None = None
+    total_prompt: int = 0  # every request so far, the current turn's included
+    total_completion: int = 0
+
+    def start_turn(self) -> None:
+        self.prompt_tokens = self.completion_tokens = self.requests = 0
+
+    def add_usage(self, prompt: int, completion: int) -> None:
+        self.prompt_tokens += prompt
+        self.completion_tokens += completion
+        self.total_prompt += prompt
+        self.total_completion += completion
+
+    def add_timing(self, event: Timing) -> None:
+        """Generation speed: the server's own figure where it sends one, else tokens over stream time."""
+        speed = event.server_timings.get("predicted_per_second")
+        if isinstance(speed, int | float):
+            self.gen_speed = float(speed)
+        elif event.seconds_to_first_token is not None and self.completion_tokens:
+            gen = event.seconds_total - event.seconds_to_first_token
+            self.gen_speed = self.completion_tokens / gen if gen > 0 else None
+
+    def status(self) -> str:
+        return (f"turn {self.prompt_tokens:,}+{self.completion_tokens:,} tok · "
+                f"total {self.total_prompt:,}+{self.total_completion:,}")  # fmt: skip
+
+    def line(self, steps: int) -> str:
+        """After a turn: requests, tokens, speed."""
+        parts = [f"{steps} request{'s' if steps != 1 else ''}"]
+        if self.prompt_tokens or self.completion_tokens:
+            parts.append(f"{self.prompt_tokens:,} prompt + {self.completion_tokens:,} generated tokens")
+        if self.gen_speed:
+            parts.append(f"{self.gen_speed:.1f} tok/s")
+        return " · ".join(parts)
+
+
+@dataclass
 class PlainRenderer:
     """Answer text to ``out``; tool activity and stats to ``info``."""
 
@@ -32,12 +80,13 @@ class PlainRenderer:
     info: IO[str] = field(default_factory=lambda: sys.stderr)
     show_stats: bool = False
     _line_open: bool = False
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    gen_speed: float | None = None
+    stats: TurnStats = field(default_factory=TurnStats)
+    answer: str = ""  # the text of the last step (the final answer)
+    probs: list[Any] = field(default_factory=list)  # TokenProb entries of the last step
 
     def handle(self, event: Event) -> None:
         if isinstance(event, TextDelta):
+            self.answer += event.text
             self.out.write(visible(event.text))
             self.out.flush()
             self._line_open = not event.text.endswith("\n")
@@ -54,16 +103,20 @@ class PlainRenderer:
             self._end_line()
             self.info.write(f"[{visible(event.message)}; partial answer kept]\n")
         elif isinstance(event, Usage):
-            self.prompt_tokens += event.prompt_tokens
-            self.completion_tokens += event.completion_tokens
+            self.stats.add_usage(event.prompt_tokens, event.completion_tokens)
         elif isinstance(event, Timing):
-            self._timing(event)
+            self.stats.add_timing(event)
+        elif isinstance(event, TokenProbs):
+            self.probs.extend(event.tokens)
         elif isinstance(event, TurnEnd):
             self._end_line()
             if self.show_stats:
-                self._stats(event)
-        elif isinstance(event, StepStart) and event.step > 1:
-            self._end_line()
+                self.info.write("[" + self.stats.line(event.steps) + "]\n")
+        elif isinstance(event, StepStart):
+            self.answer, self.probs = "", []
+            self.stats.requests += 1
+            if event.step > 1:
+                self._end_line()
         elif isinstance(event, Notice):
             self._end_line()
             self.info.write(f"[{event.level}: {visible(event.message)}]\n")
@@ -72,19 +125,16 @@ class PlainRenderer:
             self.info.write(f"[retrieved from {visible(event.collection)}: {visible(found)}]\n")
         self.info.flush()
 
-    def _timing(self, event: Timing) -> None:
-        speed = event.server_timings.get("predicted_per_second")
-        if isinstance(speed, int | float):
-            self.gen_speed = float(speed)
+    def start_turn(self) -> None:
+        self.stats.start_turn()
+        self.answer, self.probs = "", []
 
-    def _stats(self, event: TurnEnd) -> None:
-        parts = [f"{event.steps} request{'s' if event.steps != 1 else ''}"]
-        if self.prompt_tokens or self.completion_tokens:
-            parts.append(f"{self.prompt_tokens} prompt + {self.completion_tokens} generated tokens")
-        if self.gen_speed:
-            parts.append(f"{self.gen_speed:.1f} tok/s")
-        self.info.write("[" + ", ".join(parts) + "]\n")
-        self.prompt_tokens = self.completion_tokens = 0
+    def interrupted(self) -> None:
+        self._end_line()
+        self.info.write("[interrupted: partial answer kept]\n")
+
+    def finish_text(self) -> None:
+        self._end_line()
 
     def _end_line(self) -> None:
         if self._line_open:
@@ -102,51 +152,3 @@ class JsonRenderer:
     def handle(self, event: Event) -> None:
         self.out.write(json_line(event_to_dict(event)) + "\n")
         self.out.flush()
-
-
-SOURCE_LABELS = {
-    "system": "system prompt",
-    "instructions": "MCP server instructions",
-    "tools": "tool schemas",
-    "retrieval": "retrieved passages",
-    "attachments": "attachments",
-    "history": "history (earlier turns)",
-    "input": "current input",
-    "tool_results": "tool calls & results",
-}
-
-
-def format_context(report: Any) -> str:
-    """A plain table of what the last request carried (a ContextReport)."""
-    total = report.total_tokens
-    lines = [f"{'source':26} {'msgs':>5} {'tokens':>8} {'of window':>10}"]
-    for key, label in SOURCE_LABELS.items():
-        src = report.sources[key]
-        share = 100 * src.tokens / report.window if report.window else 0.0
-        lines.append(f"{label:26} {src.messages:>5} {src.tokens:>8,} {share:>9.1f}%")
-    lines.append(f"{'total':26} {len(report.messages):>5} {total:>8,} {100 * total / report.window:>9.1f}%")
-    counted = "llama-server's tokenizer" if report.counted_by == "server" else "an estimate (~3.5 chars/token)"
-    lines.append(f"window {report.window:,} tokens; {report.budget:,} usable for the prompt; counted with {counted}")
-    if report.actual_prompt_tokens is not None:
-        lines.append(f"the server reported {report.actual_prompt_tokens:,} prompt tokens for this request")
-    if report.cached_prompt_tokens is not None:
-        lines.append(f"prompt cache: {report.evaluated_prompt_tokens:,} evaluated, "
-                     f"{report.cached_prompt_tokens:,} reused from the server's cache")  # fmt: skip
-    lines.extend(attribution_lines(report))
-    if report.dropped_turns:
-        lines.append(
-            f"dropped to fit: {report.dropped_turns} oldest turn(s), {report.dropped_messages} messages, "
-            f"~{report.dropped_tokens:,} tokens"
-        )
-    return "\n".join(lines)
-
-
-def attribution_lines(report: Any) -> list[str]:
-    """Whose instructions and which attachments the request carried (names shown with controls visible)."""
-    lines = []
-    if getattr(report, "instructions_from", None):
-        names = ", ".join(visible(n, one_line=True) for n in report.instructions_from)
-        lines.append(f"MCP server instructions from: {names} (the servers' own text, after the system prompt)")
-    if getattr(report, "attached", None):
-        lines.append("attached to this turn: " + ", ".join(visible(n, one_line=True) for n in report.attached))
-    return lines

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from assistant.cli.common import short
+from assistant.cli.render import TurnStats
 from assistant.events import (
     Event,
     Notice,
@@ -66,28 +67,6 @@ class BlockSplitter:
         block = "\n".join(self.lines)
         self.lines = []
         return block
-
-
-@dataclass
-class TurnStats:
-    """Token counts of the current (or last) turn and of the whole chat, both counted as usage arrives."""
-
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    requests: int = 0
-    gen_speed: float | None = None
-    total_prompt: int = 0  # every request so far, the current turn's included
-    total_completion: int = 0
-
-    def add_usage(self, prompt: int, completion: int) -> None:
-        self.prompt_tokens += prompt
-        self.completion_tokens += completion
-        self.total_prompt += prompt
-        self.total_completion += completion
-
-    def status(self) -> str:
-        return (f"turn {self.prompt_tokens:,}+{self.completion_tokens:,} tok · "
-                f"total {self.total_prompt:,}+{self.total_completion:,}")  # fmt: skip
 
 
 class RichRenderer:
@@ -179,12 +158,7 @@ class RichRenderer:
         elif isinstance(event, Usage):
             self.stats.add_usage(event.prompt_tokens, event.completion_tokens)
         elif isinstance(event, Timing):
-            speed = event.server_timings.get("predicted_per_second")
-            if isinstance(speed, int | float):
-                self.stats.gen_speed = float(speed)
-            elif event.seconds_to_first_token is not None and self.stats.completion_tokens:
-                gen = event.seconds_total - event.seconds_to_first_token
-                self.stats.gen_speed = self.stats.completion_tokens / gen if gen > 0 else None
+            self.stats.add_timing(event)
         elif isinstance(event, StreamError):
             self.finish_text()
             self.console.print(f"[red]{_escape(event.message)}; the partial answer was kept.[/]")
@@ -204,16 +178,10 @@ class RichRenderer:
         self.console.print(f"  [{color}]↳[/] [dim]{_escape(first)}{more}[/] [dim]({event.seconds:.2f}s)[/]")
 
     def _end_turn(self, event: TurnEnd) -> None:
-        s = self.stats
-        parts = [f"{event.steps} request{'s' if event.steps != 1 else ''}"]
-        if s.prompt_tokens or s.completion_tokens:
-            parts.append(f"{s.prompt_tokens:,} prompt + {s.completion_tokens:,} generated tokens")
-        if s.gen_speed:
-            parts.append(f"{s.gen_speed:.1f} tok/s")
-        self.console.print(f"[dim]{' · '.join(parts)}[/]")
+        self.console.print(f"[dim]{_escape(self.stats.line(event.steps))}[/]")
 
     def start_turn(self) -> None:
-        self.stats.prompt_tokens = self.stats.completion_tokens = self.stats.requests = 0
+        self.stats.start_turn()
         self.answer, self.probs = "", []
 
     def interrupted(self) -> None:

@@ -185,8 +185,14 @@ def trust(
             "--fingerprint", help="Trust without asking, only if the settings still have this fingerprint (as shown)."
         ),
     ] = None,
+    instructions: Annotated[
+        bool, typer.Option("--instructions", help="The project's instructions (AGENTS.md ...) instead.")
+    ] = False,
 ) -> None:
     """Show everything this folder's project files would run and allow, and trust them (asked once)."""
+    if instructions:
+        _trust_instructions(fingerprint)
+        return
     with user_errors():
         from assistant.approval import ApprovalStore, parse_answer
         from assistant.mcp_config import project_settings
@@ -213,6 +219,31 @@ def trust(
                 raise fail("not trusted; they stay ignored.")
         store.trust_folder(str(workspace), settings.fingerprint())
     sys.stderr.write(f"Trusted the project settings of {workspace} (until they change).\n")
+
+
+def _trust_instructions(fingerprint: str | None) -> None:
+    from assistant.approval import ApprovalStore, parse_answer
+    from assistant.instructions import read_instructions
+
+    workspace = Path.cwd().resolve()
+    found = read_instructions(workspace)
+    if not found.present:
+        sys.stderr.write(f"No project instructions (AGENTS.md, .assistant/instructions.md) for {workspace}.\n")
+        return
+    print(visible(found.describe()))
+    print(f"fingerprint: {found.fingerprint()}")
+    if fingerprint is not None:
+        if fingerprint != found.fingerprint():
+            raise fail("the instructions changed since that fingerprint was shown; nothing trusted.")
+    elif not sys.stdin.isatty():
+        raise fail("not a terminal: rerun with --fingerprint FINGERPRINT (as shown above) to trust them.")
+    else:
+        sys.stdout.write("Add these instructions to the system prompt in this folder? [y/n]: ")
+        sys.stdout.flush()
+        if parse_answer(input()) not in ("yes", "always"):
+            raise fail("not trusted; they stay out of the system prompt.")
+    ApprovalStore().trust_instructions(str(workspace), found.fingerprint())
+    sys.stderr.write(f"Trusted the project instructions of {workspace} (until they change).\n")
 
 
 @app.command("rm")

@@ -8,8 +8,7 @@ import signal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from assistant.cli.context_view import SentLedger
-from assistant.cli.slash import COMMANDS, SlashCommands
+from assistant.cli.commands import EXIT, ChatSession, CommandRegistry, Outcome, Turn
 from assistant.cli.stream_render import RichRenderer
 from assistant.paths import redact_url
 
@@ -21,29 +20,32 @@ MAX_INPUT_CHARS = 200_000
 
 
 class ChatUI:
+    """The terminal front end of a ChatSession (the commands and the state live there)."""
+
     def __init__(self, bot: Assistant, console: Any, tracer: Tracer | None = None) -> None:
-        self.bot = bot
-        self.console = console
-        self.renderer = RichRenderer(console)
-        self.commands = SlashCommands(self)
-        self.sent_before = SentLedger()
-        self.tracer = tracer
-        self.last_answer = ""
-        self.asked_logprobs = bool(bot.endpoint and bot.endpoint.config.logprobs)
-        self.session: Any = None
-        self.pending_attachments: list[Any] = []  # /attach: files for the next message
+        self.session = ChatSession(bot, console, RichRenderer(console))
+        self.session.tracer = tracer
+        self.prompt: Any = None
 
-    # -- trace -----------------------------------------------------------
+    @property
+    def bot(self) -> Assistant:
+        return self.session.bot
+
+    @property
+    def console(self) -> Any:
+        return self.session.console
+
+    @property
+    def renderer(self) -> RichRenderer:
+        renderer: RichRenderer = self.session.renderer
+        return renderer
+
+    @property
+    def commands(self) -> CommandRegistry:
+        return self.session.commands
+
     def set_trace(self, path: Path | None) -> None:
-        from assistant.trace import Tracer
-
-        if self.tracer is not None:
-            self.tracer.close()
-            self.tracer = None
-        if path is not None:
-            self.tracer = Tracer(path)
-        if self.bot.endpoint is not None:
-            self.bot.endpoint.tracer = self.tracer
+        self.session.set_trace(path)
 
     # -- prompt ----------------------------------------------------------
     def _session(self) -> Any:
@@ -63,7 +65,7 @@ class ChatUI:
         history_path.parent.mkdir(parents=True, exist_ok=True)
         return PromptSession(
             history=FileHistory(str(history_path)),
-            completer=chat_completer(self),
+            completer=self.commands.prompt_completer(self.session),
             complete_while_typing=True,
             key_bindings=bindings,
             bottom_toolbar=self.toolbar,
@@ -78,15 +80,15 @@ class ChatUI:
             where = "local llama-server, " + ("ours" if local.owned else "shared (assistant serve)")
         s = self.renderer.stats
         speed = f" · {s.gen_speed:.1f} tok/s" if s.gen_speed else ""
-        trace = " · trace on" if self.tracer else ""
+        trace = " · trace on" if self.session.tracer else ""
         return f" {bot.model} · {where} · {s.status()}{speed}{trace}"
 
     # -- loop ------------------------------------------------------------
     async def run(self) -> None:
-        self.session = self._session()
+        self.prompt = self._session()
         while True:
             try:
-                text = await self.session.prompt_async("you> ")
+                text = await self.prompt.prompt_async("you> ")
             except KeyboardInterrupt:
                 continue
             except EOFError:
@@ -100,13 +102,29 @@ class ChatUI:
             if not text.strip():
                 continue
             if text.strip().startswith("/"):
-                outcome = await self.commands.run(text)
-                if outcome == "exit":
+                outcome = await self.command(text)
+                if outcome is EXIT:
                     return
-                if outcome and outcome.startswith("retry:"):
-                    await self.turn(outcome.removeprefix("retry:"))
+                if isinstance(outcome, Turn):
+                    await self.turn(outcome.text)
                 continue
             await self.turn(text)
+
+    async def command(self, text: str) -> Outcome:
+        """A slash command; Ctrl-C cancels a long one (e.g. /compact) and returns to the prompt."""
+        loop = asyncio.get_running_loop()
+        _cooked_terminal()
+        task = asyncio.ensure_future(self.commands.run(self.session, text))
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signal.SIGINT, task.cancel)
+        try:
+            return await task
+        except asyncio.CancelledError:
+            self.console.print("[yellow]⏹ interrupted[/]")
+            return None
+        finally:
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(signal.SIGINT)
 
     async def turn(self, text: str) -> None:
         """One turn; Ctrl-C cancels it (the partial answer is kept) and returns to the prompt."""
@@ -114,7 +132,7 @@ class ChatUI:
 
         loop = asyncio.get_running_loop()
         _cooked_terminal()
-        task = asyncio.ensure_future(self._consume(text))
+        task = asyncio.ensure_future(self.session.consume(text))
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signal.SIGINT, task.cancel)
         try:
@@ -127,50 +145,7 @@ class ChatUI:
         finally:
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(signal.SIGINT)
-            self._after_turn()
-
-    async def _consume(self, text: str) -> None:
-        from assistant.events import ContextEvent, StepStart
-
-        self.renderer.start_turn()
-        step = 1
-        attachments, self.pending_attachments = self.pending_attachments, []
-        async for event in self.bot.stream(text, attachments=attachments):
-            if isinstance(event, StepStart):
-                step = event.step
-            if isinstance(event, ContextEvent):
-                self.sent_before.record(event.report, step)
-            self.renderer.handle(event)
-        self.last_answer = self.renderer.answer
-
-    def _after_turn(self) -> None:
-        if self.tracer is not None and self.tracer.error:
-            self.console.print(f"[red]{_esc(self.tracer.error)}[/] The chat goes on.")
-            self.set_trace(None)
-
-
-def chat_completer(ui: ChatUI) -> Any:
-    """Tab completion: slash commands and the servers' prompt commands at the start, ``@server:uri``
-    resources anywhere in the message."""
-    from prompt_toolkit.completion import Completer, Completion
-
-    from assistant.mcp_features import prompt_commands, resource_names
-
-    class ChatCompleter(Completer):
-        def get_completions(self, document: Any, complete_event: Any) -> Any:
-            word = document.get_word_before_cursor(WORD=True)
-            hub = getattr(ui.bot, "hub", None)
-            if word.startswith("@"):
-                candidates = resource_names(hub)
-            elif word.startswith("/") and document.text_before_cursor.lstrip() == word:
-                candidates = list(COMMANDS) + [c.command for c in prompt_commands(hub).values()]
-            else:
-                return
-            for name in candidates:
-                if name.lower().startswith(word.lower()):
-                    yield Completion(name, start_position=-len(word))
-
-    return ChatCompleter()
+            self.session.after_turn()
 
 
 def _cooked_terminal() -> None:

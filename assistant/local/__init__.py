@@ -4,7 +4,7 @@ Names are loaded lazily, so ``import assistant.local`` stays cheap::
 
     from assistant.local import open_local_server
     async with open_local_server() as srv:   # reuses `assistant serve` if it is running
-        client = openai.AsyncOpenAI(base_url=srv.base_url, api_key="local")
+        client = openai.AsyncOpenAI(base_url=srv.base_url, api_key=srv.api_key)  # its own key
         ...  # model=srv.model
 """
 

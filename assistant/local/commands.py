@@ -27,7 +27,8 @@ def print_models() -> None:
         srv = served.get(name)
         if srv is not None:
             health = "healthy" if srv.healthy else "NOT responding"
-            typer.echo(f"{'':34} served at {srv.base_url} (pid {srv.pid}, {health})")
+            key = "key-protected" if srv.protected else "NOT key-protected: any local program or web page can use it"
+            typer.echo(f"{'':34} served at {srv.base_url} (pid {srv.pid}, {health}, {key})")
     typer.echo("")
     if settings.is_local:
         where = "a served local model" if settings.local_model in served else "started per command"
@@ -55,9 +56,18 @@ def _profile_lines(settings: Any) -> list[str]:
     return ["Model profile:", *("  " + line for line in profile.lines()[2:])]
 
 
-def run_serve_command(model: str, port: int, background: bool, idle_timeout: float, stop: bool) -> int:
-    from assistant.local.serve import run_serve, stop_served
+def run_serve_command(
+    model: str, port: int, background: bool, idle_timeout: float, stop: bool, print_key: bool = False
+) -> int:
+    from assistant.local.serve import run_serve, served_key, stop_served
 
+    if print_key:  # for other clients: OPENAI_API_KEY=$(assistant serve --print-key)
+        key = served_key(model)
+        if key is None:
+            typer.echo(f"No key-protected served {model} is running (start one: assistant serve -b).", err=True)
+            return 1
+        typer.echo(key)
+        return 0
     if stop:
         stopped = stop_served(None if model == DEFAULT_MODEL else model)
         typer.echo("Stopped the served local model." if stopped else "No served local model was running.")

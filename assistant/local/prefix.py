@@ -45,8 +45,9 @@ class PrefixCache:
     """Save and restore one slot of one llama-server, keyed by prompt prefix."""
 
     def __init__(self, root_url: str, model_sha256: str, *, directory: Path | None = None, slot: int = SLOT,
-                 status: Callable[[str], None] | None = None) -> None:  # fmt: skip
+                 status: Callable[[str], None] | None = None, api_key: str | None = None) -> None:  # fmt: skip
         self.root_url = root_url.rstrip("/")
+        self.api_key = api_key  # the server's key (assistant/local/keys.py)
         self.model_sha256 = model_sha256
         self.directory = directory or slots_dir()
         self.slot = slot
@@ -74,7 +75,10 @@ class PrefixCache:
 
     async def _post(self, action: str, filename: str) -> tuple[int, Any]:
         url = f"{self.root_url}/slots/{self.slot}?action={action}"
-        async with httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=2.0), trust_env=False) as client:
+        from assistant.local.keys import auth_headers
+
+        timeout = httpx.Timeout(60.0, connect=2.0)
+        async with httpx.AsyncClient(timeout=timeout, headers=auth_headers(self.api_key), trust_env=False) as client:
             resp = await client.post(url, json={"filename": filename})
         try:
             return resp.status_code, resp.json()

@@ -9,6 +9,9 @@ the short-lived CLI process.
 Idleness is read from llama-server's own ``/metrics`` (token and decode counters, requests in
 flight), so requests from any client count; ``find_running_server`` touching the state file counts
 too. A per-model ``flock`` held for the supervisor's lifetime keeps two `serve`s from racing.
+
+The server's key is written to the 0600 state file only (``assistant serve --print-key`` shows
+it, for other clients); a served model left by an older version without a key is restarted.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from assistant.local.server import (
     LocalServer,
     ServedState,
     find_running_server,
+    keyless_reason,
     log_tail,
     logs_dir,
     pid_is_llama_server,
@@ -71,6 +75,7 @@ class ServeStatus:
     idle_timeout: float | None
     healthy: bool
     log_path: str
+    protected: bool  # refuses requests without its key, and our state file holds that key privately
 
 
 # ---- idle detection ------------------------------------------------------------------------------
@@ -109,7 +114,7 @@ async def wait_until_idle(srv: LocalServer, idle_timeout: float, poll: float | N
     interval = poll or max(0.25, min(5.0, idle_timeout / 5))
     last: tuple[float, ...] | None = None
     last_active = time.monotonic()
-    async with httpx.AsyncClient(timeout=httpx.Timeout(5.0), trust_env=False) as client:
+    async with httpx.AsyncClient(timeout=httpx.Timeout(5.0), headers=srv.headers, trust_env=False) as client:
         while True:
             await asyncio.sleep(interval)
             seen = await _activity(client, srv)
@@ -172,6 +177,7 @@ async def serve_here(
     progress: ProgressFn | None = None,
 ) -> int:
     """Run the server in this process until stopped: the body of foreground serve and the supervisor."""
+    _restart_keyless(spec, echo)
     lock = _serve_lock(spec)
     if lock is None:
         found = await find_running_server(spec.name)
@@ -195,12 +201,13 @@ async def serve_here(
                     started_at=time.time(),
                     idle_timeout=idle_timeout,
                     log_path=str(srv.log_path or ""),
+                    api_key=srv.api_key or "",
                 )
             )
             try:
                 echo(
                     f"Serving {spec.name} at {srv.base_url} (model id {srv.model!r}, pid {srv.pid}, "
-                    f"ready in {srv.startup_seconds or 0:.1f} s)"
+                    f"ready in {srv.startup_seconds or 0:.1f} s; key: `assistant serve --print-key`)"
                 )
                 why, code = await _until_done(srv, idle_timeout)
                 echo(why)
@@ -270,6 +277,7 @@ def _serve_background(
     echo: Echo,
     progress: ProgressFn | None,
 ) -> int:
+    _restart_keyless(spec, echo)
     found = asyncio.run(find_running_server(spec.name))
     if found is not None:
         echo(f"{spec.name} is already served at {found.base_url}")
@@ -281,9 +289,31 @@ def _serve_background(
     idle = f", stops after {idle_timeout:g} s idle" if idle_timeout else ""
     echo(
         f"Serving {spec.name} at {srv.base_url} in the background (supervisor pid {proc.pid}{idle}; "
-        f"log {log_path}). Stop it with: assistant serve --stop"
+        f"log {log_path}). Key for other clients: assistant serve --print-key. Stop it with: assistant serve --stop"
     )
     return 0
+
+
+def _restart_keyless(spec: ModelSpec, echo: Echo) -> None:
+    """A live served model whose key we cannot use (an older version's, or an untrusted state file) is
+    stopped, so that the new `serve` starts one with a key."""
+    state = read_state(spec.name)
+    if state is None or not pid_is_llama_server(state.pid):
+        return
+    why = keyless_reason(state)
+    if why is not None:
+        echo(f"restarting the served {spec.name} (pid {state.pid}): {why}")
+        _stop_one(state, 10.0)
+        _wait_gone(state.supervisor_pid, 10.0, _is_supervisor)  # and its serve lock with it
+
+
+def served_key(model: str = DEFAULT_MODEL) -> str | None:
+    """The key of the running served ``model`` (None if none runs or its key is not one we trust)."""
+    spec = get_model(model)
+    state = read_state(spec.name)
+    if state is None or not pid_is_llama_server(state.pid) or keyless_reason(state) is not None:
+        return None
+    return state.api_key
 
 
 def run_serve(
@@ -371,12 +401,7 @@ def status(model: str | None = None) -> list[ServeStatus]:
         if not pid_is_llama_server(state.pid):
             remove_state(name, pid=state.pid)
             continue
-        try:
-            healthy = (
-                httpx.get(f"http://127.0.0.1:{state.port}/health", timeout=3.0, trust_env=False).status_code == 200
-            )
-        except httpx.HTTPError:
-            healthy = False
+        healthy, protected = _health(state)
         result.append(
             ServeStatus(
                 model=name,
@@ -387,9 +412,25 @@ def status(model: str | None = None) -> list[ServeStatus]:
                 idle_timeout=state.idle_timeout,
                 healthy=healthy,
                 log_path=state.log_path,
+                protected=protected,
             )
         )
     return result
+
+
+def _health(state: ServedState) -> tuple[bool, bool]:
+    """(answers /health, key-protected: refuses a request without the key and accepts ours)."""
+    root = f"http://127.0.0.1:{state.port}"
+    try:
+        with httpx.Client(timeout=3.0, trust_env=False) as client:
+            if client.get(f"{root}/health").status_code != 200:
+                return False, False
+            if keyless_reason(state) is not None or client.get(f"{root}/v1/models").status_code != 401:
+                return True, False
+            keyed = client.get(f"{root}/v1/models", headers={"Authorization": f"Bearer {state.api_key}"})
+            return True, keyed.status_code == 200
+    except httpx.HTTPError:
+        return False, False
 
 
 def main(argv: list[str] | None = None) -> int:

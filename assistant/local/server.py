@@ -9,8 +9,11 @@ Three layers keep a server we start from outliving us:
   long-lived thread (the event loop's), never from a short-lived worker thread.
 
 The server runs in its own session, so a Ctrl-C meant to interrupt a chat turn does not reach it.
-A server started by ``assistant serve`` is described by a state file; ``find_running_server``
-validates it (process alive, /health, same model) and returns a non-owned handle.
+Each server we start gets a fresh random key (assistant/local/keys.py): ``srv.api_key`` and
+``srv.headers`` are what its clients send; without the key it answers nothing but ``/health``.
+A server started by ``assistant serve`` is described by a private state file holding its key;
+``find_running_server`` validates it (file ours and private, process alive, /health, same model,
+our key accepted and a request without it refused) and returns a non-owned handle.
 """
 
 from __future__ import annotations
@@ -23,11 +26,12 @@ import json
 import os
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Generator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -35,6 +39,7 @@ from typing import Any
 import httpx
 
 from assistant.errors import LocalModelError
+from assistant.local.keys import auth_headers, cors_args, new_key, remove_key_file, write_key_file
 from assistant.local.models import (
     DEFAULT_CONTEXT,
     DEFAULT_MODEL,
@@ -176,17 +181,27 @@ class LocalServer:
         self.pid: int | None = None
         self.log_path: Path | None = None
         self.startup_seconds: float | None = None
+        self.api_key: str | None = None  # a fresh one for each process we start (None: attached without one)
         self._fixed_port = port is not None
         self._proc: subprocess.Popen[bytes] | None = None
+        self._key_file: Path | None = None
 
     @classmethod
-    def attach(cls, *, model: str, port: int, pid: int | None, log_path: Path | None = None) -> LocalServer:
+    def attach(
+        cls, *, model: str, port: int, pid: int | None, log_path: Path | None = None, api_key: str | None = None
+    ) -> LocalServer:
         """A handle on a server someone else started: usable, but ``stop()`` leaves it alone."""
         srv = cls(None, model=model, port=port)
         srv.owned = False
         srv.pid = pid
         srv.log_path = log_path
+        srv.api_key = api_key
         return srv
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """What every request to this server carries: its key."""
+        return auth_headers(self.api_key)
 
     @property
     def root_url(self) -> str:
@@ -205,11 +220,13 @@ class LocalServer:
     def __repr__(self) -> str:
         return f"LocalServer(model={self.model!r}, url={self.base_url!r}, pid={self.pid}, owned={self.owned})"
 
-    def command(self, port: int) -> list[str]:
+    def command(self, port: int, key_file: Path | None = None) -> list[str]:
+        """The argv (no secret in it: the key is read from ``key_file``, which ``ps`` does not show)."""
         if self.model_path is None:
             raise LocalModelError("This LocalServer has no model file to start (it was attached).")
+        binary = llama_server_binary()
         cmd = [
-            str(llama_server_binary()),
+            str(binary),
             "-m",
             str(self.model_path),
             "--host",
@@ -224,7 +241,10 @@ class LocalServer:
             self.model,
             "--slot-save-path",  # prompt prefixes saved and restored across starts (assistant/local/prefix.py)
             str(slots_dir()),
+            *cors_args(binary, port),
         ]
+        if key_file is not None:
+            cmd += ["--api-key-file", str(key_file)]
         if self.threads:
             cmd += ["--threads", str(self.threads)]
         if self.parallel:
@@ -243,6 +263,7 @@ class LocalServer:
             try:
                 await self._wait_healthy()
             except _PortTaken:
+                self._forget_key_file()
                 if attempt + 1 == attempts:
                     raise LocalModelError(
                         f"llama-server could not listen on 127.0.0.1:{port}: the port is in use."
@@ -251,12 +272,28 @@ class LocalServer:
             except BaseException:
                 self.stop_blocking(grace=1.0)  # cancelled (Ctrl-C) or failed: leave nothing behind
                 raise
+            self._forget_key_file()  # read at start-up: the key now lives in llama-server and here only
             self.startup_seconds = time.monotonic() - began
             return self
         raise AssertionError("unreachable")
 
+    def _forget_key_file(self) -> None:
+        remove_key_file(self._key_file)
+        self._key_file = None
+
     def _spawn(self, port: int) -> None:
-        cmd = self.command(port)
+        self.api_key = new_key()
+        try:
+            self._key_file = write_key_file(self.api_key)
+        except OSError as exc:
+            raise LocalModelError(f"Could not write the local server's key file: {exc}") from exc
+        try:
+            self._spawn_with(port, self.command(port, self._key_file))
+        except BaseException:
+            self._forget_key_file()
+            raise
+
+    def _spawn_with(self, port: int, cmd: list[str]) -> None:
         logs = logs_dir()
         logs.mkdir(parents=True, exist_ok=True)
         slots_dir().mkdir(parents=True, exist_ok=True)
@@ -296,8 +333,8 @@ class LocalServer:
                     raise LocalModelError(
                         f"llama-server exited with code {code} while starting.", hint=f"Log {self.log_path}: {tail}"
                     )
-                # Ours, not whatever else might answer on this port: our alias, and still running.
-                if await probe_server(self.port, self.model, client) and proc.poll() is None:
+                # Ours, not whatever else might answer on this port: our key and alias, and still running.
+                if await probe_server(self.port, self.model, client, api_key=self.api_key) and proc.poll() is None:
                     return
                 if loop.time() > deadline:
                     raise LocalModelError(
@@ -308,6 +345,7 @@ class LocalServer:
 
     async def stop(self, grace: float = STOP_GRACE) -> None:
         """SIGTERM, then SIGKILL after ``grace`` seconds. Does nothing for a server we do not own."""
+        self._forget_key_file()
         proc = self._proc
         if not self.owned or proc is None:
             return
@@ -329,6 +367,7 @@ class LocalServer:
 
     def stop_blocking(self, grace: float = STOP_GRACE) -> None:
         """Synchronous ``stop()``, for atexit hooks and signal paths without an event loop."""
+        self._forget_key_file()
         proc = self._proc
         if not self.owned or proc is None:
             return
@@ -380,6 +419,7 @@ class ServedState:
     started_at: float
     idle_timeout: float | None = None
     log_path: str = ""
+    api_key: str = field(default="", repr=False)  # the server's key ("" in files written before servers had one)
 
     @property
     def base_url(self) -> str:
@@ -387,7 +427,9 @@ class ServedState:
 
 
 def run_dir() -> Path:
-    return data_dir() / "run"
+    from assistant.paths import private_dir
+
+    return private_dir(data_dir() / "run")
 
 
 def state_path(model: str) -> Path:
@@ -395,10 +437,14 @@ def state_path(model: str) -> Path:
 
 
 def write_state(state: ServedState) -> Path:
+    """Write the state file, 0600 from its creation (it holds the server's key)."""
     path = state_path(state.model)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + f".tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(asdict(state), indent=1), encoding="utf-8")
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(json.dumps(asdict(state), indent=1))
     os.replace(tmp, path)
     return path
 
@@ -412,6 +458,21 @@ def read_state(model: str) -> ServedState | None:
     except (OSError, ValueError, TypeError):  # unreadable or from another version: stale
         remove_state(model)
         return None
+
+
+def state_distrust(model: str) -> str | None:
+    """Why the state file cannot be trusted with a key (None: it is a private file of ours)."""
+    try:
+        st = os.lstat(state_path(model))
+    except OSError:
+        return None
+    if not stat.S_ISREG(st.st_mode):
+        return "is not a regular file"
+    if st.st_uid != os.geteuid():
+        return "belongs to another user"
+    if st.st_mode & 0o077:
+        return f"is open to other users (mode {stat.S_IMODE(st.st_mode):04o})"
+    return None
 
 
 def remove_state(model: str, *, pid: int | None = None) -> None:
@@ -446,15 +507,17 @@ def pid_is_llama_server(pid: int) -> bool:
     return cmd is not None and (b"llama-server" in cmd or cmd == b"?")
 
 
-async def probe_server(port: int, model: str, client: httpx.AsyncClient | None = None) -> bool:
-    """True if a llama-server on ``port`` is healthy and serves ``model`` (its alias)."""
+async def probe_server(
+    port: int, model: str, client: httpx.AsyncClient | None = None, *, api_key: str | None = None
+) -> bool:
+    """True if a llama-server on ``port`` is healthy and, asked with ``api_key``, serves ``model``."""
     own = client is None
     client = client or httpx.AsyncClient(timeout=_HTTP_TIMEOUT, trust_env=False)
     try:
         root = f"http://127.0.0.1:{port}"
         if (await client.get(f"{root}/health")).status_code != 200:
             return False
-        models = (await client.get(f"{root}/v1/models")).json()
+        models = (await client.get(f"{root}/v1/models", headers=auth_headers(api_key))).json()
         return any(m.get("id") == model for m in models.get("data", []))
     except (httpx.HTTPError, ValueError, AttributeError):
         return False
@@ -463,38 +526,75 @@ async def probe_server(port: int, model: str, client: httpx.AsyncClient | None =
             await client.aclose()
 
 
+async def key_enforced(port: int, client: httpx.AsyncClient | None = None) -> bool | None:
+    """Does the server on ``port`` refuse a request without its key (401)? None if it did not answer."""
+    own = client is None
+    client = client or httpx.AsyncClient(timeout=_HTTP_TIMEOUT, trust_env=False)
+    try:
+        code = (await client.get(f"http://127.0.0.1:{port}/v1/models")).status_code
+    except httpx.HTTPError:
+        return None
+    finally:
+        if own:
+            await client.aclose()
+    return code == 401
+
+
+def keyless_reason(state: ServedState) -> str | None:
+    """Why a live served model's state file gives us no key we may use (None: it has one we trust)."""
+    distrust = state_distrust(state.model)
+    if distrust is not None:
+        return f"its state file {distrust}"
+    if not state.api_key:
+        return "it has no key (started by an older version)"
+    return None
+
+
 async def find_running_server(
     model_name: str = DEFAULT_MODEL, status: Callable[[str], None] | None = None
 ) -> LocalServer | None:
-    """A server started by ``assistant serve`` for this model, if one is up and healthy (owned=False).
+    """A server started by ``assistant serve`` for this model, if one is up, healthy and keyed (owned=False).
 
     A state file whose process is gone, or which names another model file, is removed (and
-    ``status`` hears why). Finding a server also counts as activity for its idle timeout (the state
-    file's mtime is touched).
+    ``status`` hears why). A live one is used only if its file is a private file of ours with a key,
+    the server accepts that key and refuses requests without it; otherwise ``status`` hears why in
+    one line and None is returned (the caller starts its own). Finding a server also counts as
+    activity for its idle timeout (the state file's mtime is touched).
     """
     spec = get_model(model_name)
     state = read_state(spec.name)
     if state is None:
         return None
+    say = status or (lambda _line: None)
     if state.model_sha256 != spec.sha256 or not pid_is_llama_server(state.pid):
         remove_state(spec.name, pid=state.pid)
-        if status is not None and state.model_sha256 == spec.sha256:
-            status(f"the served {spec.name} (pid {state.pid}) is no longer running; starting a new one")
+        if state.model_sha256 == spec.sha256:
+            say(f"the served {spec.name} (pid {state.pid}) is no longer running; starting a new one")
+        return None
+    why = keyless_reason(state)
+    if why is not None:
+        say(f"not using the served {spec.name} (pid {state.pid}): {why}; starting one of our own "
+            "(restart it with `assistant serve --stop` and `assistant serve -b`)")  # fmt: skip
         return None
     async with httpx.AsyncClient(timeout=_REUSE_TIMEOUT, trust_env=False) as client:
         for _ in range(3):  # a timeout can be our own busy process, not the server: ask again
-            healthy = await probe_server(state.port, spec.name, client)
+            healthy = await probe_server(state.port, spec.name, client, api_key=state.api_key)
             if healthy or not pid_is_llama_server(state.pid):
                 break
+        enforced = await key_enforced(state.port, client) if healthy else None
     if not healthy:
-        if status is not None:
-            status(f"the served {spec.name} (pid {state.pid}) does not answer; starting one of our own")
+        say(f"the served {spec.name} (pid {state.pid}) does not answer or refuses its key; "
+            "starting one of our own")  # fmt: skip
         return None  # alive but unhealthy: leave its state file to its owner
+    if not enforced:
+        say(f"not using the served {spec.name} (pid {state.pid}): it answers without its key; starting one of our own")
+        return None
     with contextlib.suppress(OSError):
         os.utime(state_path(spec.name))
     return LocalServer.attach(
-        model=spec.name, port=state.port, pid=state.pid, log_path=Path(state.log_path) if state.log_path else None
-    )
+        model=spec.name, port=state.port, pid=state.pid, log_path=Path(state.log_path) if state.log_path else None,
+        api_key=state.api_key,
+    )  # fmt: skip
 
 
 class ServerOpener:
