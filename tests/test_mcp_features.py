@@ -200,8 +200,9 @@ async def test_completion_of_prompts_and_resources(hub: ToolHub) -> None:
     assert complete("plain words") == []
 
 
-def test_terminal_chat_prompt_command_resource_and_context(scripted: ScriptedServer, tmp_path: Any, tag: str) -> None:
-    """The real `assistant chat` (terminal UI) with the server in the user's mcp.json."""
+@pytest.mark.parametrize("ui", ["terminal UI", "--plain"])
+def test_chat_prompt_command_resource_and_context(scripted: ScriptedServer, tmp_path: Any, tag: str, ui: str) -> None:
+    """The real `assistant chat` (terminal UI and plain REPL) with the server in the user's mcp.json."""
     import os
     import sys
 
@@ -216,7 +217,8 @@ def test_terminal_chat_prompt_command_resource_and_context(scripted: ScriptedSer
     added = run_cli("tools", "add", "feat", "-e", f"MCP_TEST_TAG={tag}", "--", sys.executable, str(FEATUREFUL), cwd=ws)
     assert added.returncode == 0, added.stderr
     scripted.script(text("Looks fine."), text("Oat milk."))
-    child = pexpect.spawn(sys.executable, ["-m", "assistant", "chat", "--base-url", scripted.base_url, "-m", "m"],
+    argv = ["-m", "assistant", "chat", "--base-url", scripted.base_url, "-m", "m"] + ([ui] if ui == "--plain" else [])
+    child = pexpect.spawn(sys.executable, argv,
                           cwd=str(ws), encoding="utf-8", timeout=30, env={**os.environ, "TERM": "dumb"},
                           preexec_fn=default_sigint)  # fmt: skip
     child.expect("you> ")
