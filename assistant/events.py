@@ -20,7 +20,8 @@ class ToolCall:
     id: str
     name: str
     arguments: str  # raw JSON text as the model produced it
-    source: Literal["native", "text", "grammar"] = "native"  # text: recognised in content; grammar: constrained
+    # text: recognised in content; grammar: constrained; answer: the code block of an answer, run as asked
+    source: Literal["native", "text", "grammar", "answer"] = "native"
 
     def parsed_arguments(self) -> dict[str, Any]:
         """Arguments as a dict; raises ValueError when they are not a JSON object."""

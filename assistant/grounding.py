@@ -47,7 +47,8 @@ POINTERS = re.compile(
     r"\b(?:here(?!'s| is| are)"
     r"|in (?:this|the|my|our) (?:folder|directory|dir|repo|repository|project|workspace|codebase)"
     r"|(?:this|my|our|the) (?:project|folder|directory|repo|repository|codebase|workspace|code base)"
-    r"|(?:this|my|our) (?:code|files?|tests?|script|package|app|module)|the tests?|test suite)\b"
+    r"|(?:this|my|our) (?:code|files?|tests?|script|package|app|module)|the tests?|test suite"
+    r"|where (?:do|does|did) (?:we|i)|(?:in )?which files?)\b"
 )
 # After a tool result, an instruction about "it", "there", "that one" points at what the tool showed
 # ("Make it 15", "change the currency there to GBP"); a question about it ("what does that mean?")
@@ -379,7 +380,30 @@ def pending_tools(request: str, called: list[str]) -> list[str]:
     low = " ".join(request.lower().split())
     owed: list[str] = []
     if not any(c in EDITS for c in called) and (EDIT_FIRST.search(low) or EDIT_LATER.search(low)):
-        owed.extend(EDITS)
+        owed.append("edit_file")  # the file exists (it was read): rewriting all of it is not what was asked
     if not any(c in RUNS for c in called) and RUN_ASKED.search(low):
         owed.append("run_command")
     return owed
+
+
+TEST_ASKED = re.compile(
+    r"\b(?:test|check|verify|try|run|execute)\s+(?:it|them|this|that|the code|your code|the function)\b|\brun_python\b"
+)
+FENCE = re.compile(r"^```(?:python|py)?[ \t]*\n(.*?)^```", re.S | re.M)
+# What runs a code block "as asked": the block, then its doctests (the examples in its docstrings)
+# with a failing exit code when one fails.
+DOCTEST_RUN = (
+    '\n\nif __name__ == "__main__":\n    import doctest, sys\n'
+    "    failed, _ = doctest.testmod()\n    sys.exit(1 if failed else 0)\n"
+)
+
+
+def code_run_owed(request: str, called: list[str]) -> bool:
+    """The request asks for the code to be tested ("Test it with run_python") and nothing ran yet."""
+    return not any(c in RUNS for c in called) and bool(TEST_ASKED.search(" ".join(request.lower().split())))
+
+
+def answer_code(text: str) -> str | None:
+    """The last Python code block of an answer, made runnable with its doctests; None without one."""
+    blocks = [b for b in FENCE.findall(text) if b.strip()]
+    return blocks[-1].rstrip() + DOCTEST_RUN if blocks else None

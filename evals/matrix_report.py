@@ -41,6 +41,18 @@ def _speeds(store: RunStore) -> dict[str, float | None]:
     return {"prompt_tps": round(prompt, 1) if prompt else None, "gen_tps": round(gen, 1) if gen else None}
 
 
+def _weights(model_file: str | None) -> str:
+    """The real tensor types of a cell's model file ("5.3 bits/weight: Q4_0 61%, ...")."""
+    from .gguf import GGUFError, describe
+
+    if not model_file or not Path(model_file).is_file():
+        return ""
+    try:
+        return describe(Path(model_file))
+    except (OSError, GGUFError):
+        return ""
+
+
 def cell_rows(out: Path) -> list[dict[str, Any]]:
     """One row per cell: its settings, state, metrics and the paired comparison with its baseline."""
     state = read_state(out)
@@ -51,7 +63,8 @@ def cell_rows(out: Path) -> list[dict[str, Any]]:
     for cell in cells:
         st = states.get(cell["name"], {})
         row: dict[str, Any] = {**cell, "status": st.get("status", "pending"), "reason": st.get("reason", ""),
-                               "precision": st.get("precision") or {}}  # fmt: skip
+                               "precision": st.get("precision") or {},
+                               "weights": _weights(st.get("model_file"))}  # fmt: skip
         store = RunStore(out / cell["name"])
         if store.exists():
             stores[cell["name"]] = store
@@ -97,6 +110,7 @@ def _fmt_row(row: dict[str, Any]) -> dict[str, str]:
         "pass rate": rate, "95% CI": ci, "pass@k": passk, "paired vs baseline": vs,
         "tok/s prompt": str(row.get("prompt_tps") or "-"), "tok/s gen": str(row.get("gen_tps") or "-"),
         "file MB": f"{size / 1e6:.0f}" if size else "-",
+        "weights as stored": row.get("weights") or "-",
         "peak MB": str(server.get("peak_rss_mb") or "-"),
         "PPL": f"{prec['ppl']:.3f}" if "ppl" in prec else "-",
         "KLD": f"{prec['kld']:.4f}" if "kld" in prec else "-",

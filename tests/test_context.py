@@ -121,8 +121,9 @@ async def test_real_server_tokenizer_and_window(local_data: Any) -> None:
 
 @pytest.mark.slow
 async def test_200_turn_conversation_keeps_working_on_the_local_model(local_data: Any) -> None:
-    """A history far longer than the 8k window: each new turn completes; the report shows the drops."""
-    async with Assistant(temperature=0.0, max_tokens=24) as bot:
+    """A history far longer than the 8k window: each new turn completes; the report shows the drops.
+    (Compaction off: this is the dropping path; tests/test_e2e_compaction_local.py has the other.)"""
+    async with Assistant(temperature=0.0, max_tokens=24, compact_at="off") as bot:
         for m in history(200, words=40):
             bot.conversation.add(m)
         for question in ("Reply with the word: apple", "Reply with the word: pear", "Reply with the word: plum"):

@@ -97,7 +97,7 @@ def test_pass_at_k_matches_the_reference_estimator() -> None:
 
 
 def test_wilson_interval() -> None:
-    lo, hi = wilson(88, 164)  # the plain script's 53.7% in DESIGN.md
+    lo, hi = wilson(88, 164)  # a plain reference script: 53.7%
     assert lo == pytest.approx(0.4602, abs=1e-3) and hi == pytest.approx(0.6121, abs=1e-3)
     assert wilson(0, 10)[0] == 0.0 and wilson(10, 10)[1] == pytest.approx(1.0)
 

@@ -67,6 +67,8 @@ def test_pointers_at_the_workspace(ws: Path) -> None:
     assert "this project" in names(ws, "what version is this project at")
     assert "here" in names(ws, "Are there any markdown files here?")
     assert names(ws, "Run the test suite") != ""
+    assert "where do we" in names(ws, "Where do we raise ValueError?")
+    assert "which file" in names(ws, "In which file is the version set?")
 
 
 def test_follow_up_instructions_only_after_a_tool_result(ws: Path) -> None:
@@ -141,11 +143,11 @@ def test_a_file_already_read_is_not_offered_to_read_file_again(ws: Path) -> None
 
 
 @pytest.mark.parametrize(("request_text", "called", "owed"), [
-    ("Change the default currency in settings.toml to USD", ["read_file"], ["edit_file", "write_file"]),
-    ("Please add a docstring to add() in calc.py", [], ["edit_file", "write_file"]),
-    ("Can you bump the version to 0.3.2", ["read_file"], ["edit_file", "write_file"]),
-    ("Read my todo list and then add 'release 0.4' at the end", ["read_file"], ["edit_file", "write_file"]),
-    ("Fix percent() in calc.py, then run the tests", ["read_file"], ["edit_file", "write_file", "run_command"]),
+    ("Change the default currency in settings.toml to USD", ["read_file"], ["edit_file"]),
+    ("Please add a docstring to add() in calc.py", [], ["edit_file"]),
+    ("Can you bump the version to 0.3.2", ["read_file"], ["edit_file"]),
+    ("Read my todo list and then add 'release 0.4' at the end", ["read_file"], ["edit_file"]),
+    ("Fix percent() in calc.py, then run the tests", ["read_file"], ["edit_file", "run_command"]),
     ("Fix percent() in calc.py, then run the tests", ["read_file", "edit_file"], ["run_command"]),
     ("Fix percent() in calc.py, then run the tests", ["edit_file", "run_command"], []),
     ("Run the test suite", [], ["run_command"]),

@@ -139,7 +139,8 @@ def test_init_drafts_agents_md_with_a_real_turn(scripted: ScriptedServer, tmp_pa
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     first = scripted.requests[0]["messages"][-1]["content"]
-    assert first.startswith("Draft an AGENTS.md file") and "README.md" in first, "the turn sees the file list"
+    assert first.startswith("Write an AGENTS.md file") and "README.md\n" in first, "the turn sees the file list"
+    assert "--- README.md\n# Demo\nRun `python -m demo`." in first, "and the key files, read up front"
     assert (ws / "AGENTS.md").read_text() == agents
     assert "already exists" in proc.stderr  # the second /init refuses to overwrite
 

@@ -291,10 +291,30 @@ async def test_a_call_written_in_the_answer_is_still_run(scripted: ScriptedServe
     seen: list[str] = []
     agent = grammar_agent(scripted, files_tools(seen))
     scripted.script(answer_start(), text('```json\n{"name": "read_file", "arguments": {"path": "todo.txt"}}\n```'),
-                    answer_start(), text("Milk."))  # fmt: skip
+                    call_json("read_file", {"path": "todo.txt"}), answer_start(), text("Milk."))  # fmt: skip
     events = await run(agent, "what's in todo.txt")
     assert seen == ["todo.txt"]
+    assert "grammar" in scripted.requests[2]  # the call written as text is made again under the grammar
+    results = [e for e in events if isinstance(e, ToolResult)]
+    assert results[0].call.source == "grammar"
     assert isinstance(events[-1], TurnEnd) and events[-1].text == "Milk."
+
+
+async def test_a_call_written_as_text_is_made_under_the_grammar(scripted: ScriptedServer, tmp_path: Any) -> None:
+    """Seen in the chains benchmark: read_file of an invented notes/reading-list.md, written as text."""
+    (tmp_path / "todo.txt").write_text("- buy milk\n")
+    seen: list[str] = []
+    agent = grammar_agent(scripted, files_tools(seen))
+    agent.workspace = tmp_path
+    invented = '{"name": "read_file", "arguments": {"path": "reading-list.md"}}'
+    scripted.script(answer_start(), text(invented), call_json("read_file", {"path": "todo.txt"}),
+                    answer_start(), text("Milk."))  # fmt: skip
+    events = await run(agent, "what is a closure?")
+    grammar = scripted.requests[2]["grammar"]
+    assert "todo.txt" in grammar and "reading-list.md" not in grammar
+    assert seen == ["todo.txt"] and isinstance(events[-1], TurnEnd)
+    whys = [e.why for e in events if isinstance(e, Decision)]
+    assert "a call written as text, made under the grammar" in whys
 
 
 async def test_a_request_naming_a_workspace_file_calls_without_a_decision_request(
@@ -310,7 +330,7 @@ async def test_a_request_naming_a_workspace_file_calls_without_a_decision_reques
     assert seen == ["todo.txt"]
     first = scripted.requests[0]
     assert "grammar" in first and first.get("max_tokens") != 1  # straight to the constrained call
-    assert 'todo.txt' in first["grammar"]  # the path argument names what exists
+    assert "todo.txt" in first["grammar"]  # the path argument names what exists
     decisions = [e for e in events if isinstance(e, Decision)]
     assert decisions[0].choice == "read_file" and decisions[0].why == "mentions todo.txt"
     assert decisions[1].choice == "answer" and decisions[1].p_call == 0.0  # after the result: the model decides
@@ -417,3 +437,73 @@ async def test_reads_per_turn_are_capped_unless_many_are_asked_for(scripted: Scr
     await run(agent, "what do a.txt and its neighbours say?")
     assert "read_file" in scripted.requests[4]["grammar"] and "read_file" not in scripted.requests[6]["grammar"]
     assert seen == ["a.txt", "b.txt", "c.txt", "list:."]
+
+
+async def test_asked_to_test_it_the_code_of_the_answer_runs_with_its_doctests(scripted: ScriptedServer) -> None:
+    ran: list[str] = []
+    reg = ToolRegistry(timeout=5.0)
+
+    @reg.function
+    def run_python(code: str) -> str:
+        """Run a Python program."""
+        ran.append(code)
+        return "exit code: 0"
+
+    agent = grammar_agent(scripted, reg)
+    code = 'def add(a, b):\n    """\n    >>> add(1, 2)\n    3\n    """\n    return a + b\n'
+    scripted.script(answer_start("```"), text(f"```python\n{code}```"), answer_start("The"), text("The tests pass."))
+    events = await run(agent, "Write add(a, b). Test it with run_python before you answer.")
+    assert scripted.requests[0]["max_tokens"] == 1  # not forced into a call: the model writes its code first
+    (program,) = ran
+    assert program.startswith(code.rstrip()) and "doctest.testmod()" in program
+    results = [e for e in events if isinstance(e, ToolResult)]
+    assert results[0].call.source == "answer" and results[0].call.name == "run_python"
+    assert isinstance(events[-1], TurnEnd) and events[-1].text == "The tests pass." and events[-1].steps == 2
+
+
+def test_the_doctest_run_fails_when_an_example_fails(tmp_path: Any) -> None:
+    import subprocess
+    import sys
+
+    from assistant.grounding import answer_code
+
+    good = answer_code('```python\ndef inc(x):\n    """\n    >>> inc(1)\n    2\n    """\n    return x + 1\n```')
+    bad = answer_code('```python\ndef inc(x):\n    """\n    >>> inc(1)\n    2\n    """\n    return x\n```')
+    assert good and bad and answer_code("no code here") is None
+    for program, code in ((good, 0), (bad, 1)):
+        (tmp_path / "p.py").write_text(program)
+        assert subprocess.run([sys.executable, str(tmp_path / "p.py")], capture_output=True).returncode == code
+
+
+async def test_an_instruction_owes_nothing_before_the_workspace_is_in_play(
+    scripted: ScriptedServer, tmp_path: Any
+) -> None:
+    """Seen: "Give me a regex that matches an email address" forced write_file ("give" is an edit verb)."""
+    (tmp_path / "todo.txt").write_text("- x\n")
+    seen: list[str] = []
+    agent = grammar_agent(scripted, files_tools(seen))
+    agent.workspace = tmp_path
+    scripted.script(answer_start("Use"), text("Use ^[^@]+@[^@]+$"))
+    events = await run(agent, "Give me a regex that matches an email address")
+    assert seen == [] and scripted.requests[0]["max_tokens"] == 1
+    assert isinstance(events[-1], TurnEnd) and events[-1].text.startswith("Use")
+
+
+async def test_a_request_about_a_workspace_file_is_not_answered_with_sandbox_info(
+    scripted: ScriptedServer, tmp_path: Any
+) -> None:
+    (tmp_path / "todo.txt").write_text("- x\n")
+    seen: list[str] = []
+    reg = files_tools(seen)
+
+    @reg.function
+    def sandbox_info() -> str:
+        """What the sandbox allows."""
+        seen.append("sandbox")
+        return "bwrap"
+
+    agent = grammar_agent(scripted, reg)
+    agent.workspace = tmp_path
+    scripted.script(call_json("read_file", {"path": "todo.txt"}), answer_start(), text("x"))
+    await run(agent, "what is in todo.txt")
+    assert "sandbox_info" not in scripted.requests[0]["grammar"] and seen == ["todo.txt"]

@@ -289,7 +289,31 @@ def _init_prompt(s: ChatSession) -> str | None:
     s.print("[dim]/init: the model reads the project and drafts AGENTS.md; writing it asks you first. It goes into "
             "the system prompt from the next start (trusted as any project file).[/]")  # fmt: skip
     overview = workspace_overview(workspace) or "(no files found)"
-    return prompt_file("init.md").replace("{overview}", overview)
+    prompt = prompt_file("init.md").replace("{overview}", overview)
+    return prompt.replace("{key_files}", _key_files(workspace))
+
+
+KEY_FILES = ("README.md", "README.rst", "README", "pyproject.toml", "package.json", "Cargo.toml", "go.mod",
+             "setup.py", "Makefile", "CONTRIBUTING.md")  # fmt: skip
+
+
+def _key_files(workspace: Path, limit: int = 3, chars: int = 2000) -> str:
+    """The few files that say most about a project, read for the model up front: small models get one tool
+    round for text tool calls, which /init needs for the write."""
+    from assistant.termsafe import visible
+
+    shown: list[str] = []
+    for name in KEY_FILES:
+        path = workspace / name
+        if len(shown) == limit or not path.is_file():
+            continue
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        cut = text[:chars] + (f"\n[… {len(text) - chars:,} more characters]" if len(text) > chars else "")
+        shown.append(f"--- {name}\n{visible(cut).rstrip()}")
+    return "\n\n".join(shown) if shown else ""
 
 
 async def exit_(s: ChatSession, arg: str) -> Outcome:
