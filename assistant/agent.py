@@ -32,14 +32,14 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from assistant.citations import sources_line
 from assistant.compaction import Compactor, NothingToCompact
-from assistant.context import ContextBuilder, ContextReport, EstimateCounter
+from assistant.context import ContextBuilder, ContextReport, EstimateCounter, TurnExtras
 from assistant.conversation import Conversation, Message, Summary
 from assistant.endpoint import Endpoint
 from assistant.errors import MaxStepsExceeded, StreamInterrupted
@@ -122,6 +122,8 @@ class Agent:
         self.last_report: ContextReport | None = None
         self.instructions: str | None = None  # the project's (AGENTS.md ...), after the system prompt
         self.instruction_files: list[str] = []  # where they came from (for /context)
+        self.server_instructions: Callable[[], list[tuple[str, str]]] | None = None  # MCP servers' (name, text)
+        self._attached: tuple[Any, ...] = ()  # this turn's attachments (assistant/attachments.py)
         self.compactor = Compactor(self.builder, compact_at)  # compact_at None: drop old turns, never summarise
         self._turn_unsaved = False
         self.retriever = retriever
@@ -160,9 +162,17 @@ class Agent:
         tools = self.tools.schemas() if offer_tools else []
         summary = self.conversation.summary
         report = await self.builder.build(self.system_prompt, messages, tools, self._retrieved, summary=summary,
-                                          instructions=self.instructions)  # fmt: skip
+                                          instructions=self.instructions, extra=self._extras())  # fmt: skip
         report.instruction_files = list(self.instruction_files) if self.instructions else []
         return report
+
+    def _extras(self) -> TurnExtras | None:
+        items = self.server_instructions() if self.server_instructions is not None else []
+        if not items and not self._attached:
+            return None
+        from assistant.mcp_features import instructions_block
+
+        return TurnExtras(instructions_block(items), tuple(n for n, _ in items), self._attached)
 
     async def compact(self, focus: str | None = None, *, auto: bool = False) -> Summary:
         """Summarise the earlier turns into one message that replaces them in requests from now on.
@@ -195,19 +205,22 @@ class Agent:
         self.conversation = conversation
         self.builder.reset()
 
-    async def run(self, user_text: str) -> AsyncIterator[Event]:
-        """One turn (see the module docstring for the contract)."""
+    async def run(self, user_text: str, *, tools: bool = True, attachments: Sequence[Any] = ()) -> AsyncIterator[Event]:
+        """One turn (see the module docstring for the contract); ``tools=False`` offers none;
+        ``attachments`` go into this turn's requests (assistant/attachments.py)."""
         conv = self.conversation
+        self._attached = tuple(attachments)
         if conv.store is not None:
             await asyncio.to_thread(conv.store.acquire_lease, conv.id)
         try:
-            async for event in self._turn(user_text):
+            async for event in self._turn(user_text, tools):
                 yield event
         finally:
+            self._attached = ()
             if conv.store is not None:
                 conv.store.release_lease(conv.id)
 
-    async def _turn(self, user_text: str) -> AsyncIterator[Event]:
+    async def _turn(self, user_text: str, offer_tools: bool = True) -> AsyncIterator[Event]:
         if self.conversation.sync():
             yield Notice("info", "Loaded messages another chat added to this conversation.")
         self._turn_unsaved = False
@@ -215,17 +228,16 @@ class Agent:
         pending = Message("user", user_text)
         async for event in self._retrieve(user_text):
             yield event
-        report = await self.build(pending=pending)  # refuses an oversized input before saving it
+        report = await self.build(offer_tools, pending=pending)  # refuses an oversized input before saving it
         if self.compactor.due(report):
             summary = self.conversation.summary
             async for notice in self._auto_compact():
                 yield notice
             if self.conversation.summary is not summary:
-                report = await self.build(pending=pending)
+                report = await self.build(offer_tools, pending=pending)
         for notice in self._save(pending):
             yield notice
         done_calls: dict[tuple[str, str], str] = {}  # (name, arguments) -> result, this turn
-        offer_tools = True
         for step_no in range(1, self.max_steps + 1):
             if step_no > 1:
                 report = await self.build(offer_tools)

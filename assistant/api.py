@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import replace
 from importlib import resources
 from pathlib import Path
@@ -29,7 +29,7 @@ from assistant.config import Settings, load_settings
 from assistant.conversation import Conversation
 from assistant.endpoint import Endpoint, EndpointConfig
 from assistant.errors import EndpointError
-from assistant.events import Event, Finish
+from assistant.events import Finish
 from assistant.tools import Tool, ToolRegistry
 
 if TYPE_CHECKING:
@@ -125,6 +125,8 @@ class Assistant:
         await index_ready
         await self._load_instructions()  # after the MCP servers: one question at a time on the terminal
         self._attach_retrieval()
+        if self.agent is not None and self.hub is not None:
+            self.agent.server_instructions = self.hub.instructions  # MCP servers' instructions, in the system prompt
         if self.agent is not None and self.hub is not None and any(n in self.tools.names() for n in WORKSPACE_TOOLS):
             from assistant.toolhub import McpOptions
 
@@ -364,12 +366,26 @@ class Assistant:
             raise RuntimeError("Use Assistant inside 'async with'.")
         return self.agent
 
-    async def stream(self, text: str) -> AsyncIterator[Event]:
-        """Events of one turn as they happen."""
+    async def stream(self, text: str, *, output: Any = None, attachments: Sequence[Any] = ()) -> AsyncIterator[Any]:
+        """Events of one turn as they happen.
+
+        ``output`` (a pydantic model class or a JSON Schema dict): the answer must be JSON matching
+        it; the turn offers no tools and ends with a ``StructuredResult`` (see assistant/structured.py).
+        ``attachments``: file paths (or ``Attachment`` objects) for this turn; ``@server:uri`` in the
+        text attaches an MCP server's resource (see assistant/attachments.py).
+        """
         agent = self._require_agent()
+        attached = await self.attachments_for(text, attachments)
+        events: AsyncIterator[Any]
+        if output is not None:
+            from assistant.structured import OutputSpec, structured_turn
+
+            events = structured_turn(agent, text, OutputSpec.of(output), attached)  # a bad schema: refused here
+        else:
+            events = agent.run(text, attachments=attached)
         if self._prefix is not None and self._prefix_key is None:
             await self._restore_prefix(agent)
-        async for event in agent.run(text):
+        async for event in events:
             yield event
             if self._prefix is not None and not self._prefix_done and isinstance(event, Finish):
                 await self._save_prefix(agent)  # the slot now holds this request: keep it for a cold start
@@ -397,14 +413,39 @@ class Assistant:
         if not self._prefix.has(self._prefix_key):
             await self._prefix.save(self._prefix_key)
 
-    async def ask(self, text: str) -> str:
-        """One turn, drained: the final answer text."""
-        from assistant.events import TurnEnd
+    async def attachments_for(self, text: str, files: Sequence[Any] = ()) -> list[Any]:
+        """Files and ``@server:uri`` resources as attachments, checked before any request
+        (AttachmentError: missing, binary, too large, or an image for a model that takes none)."""
+        from assistant.attachments import Attachment, AttachmentError, check_images, load_file
+        from assistant.errors import ToolError
 
-        final = ""
-        async for event in self.stream(text):
-            if isinstance(event, TurnEnd):
+        out = [f if isinstance(f, Attachment) else await asyncio.to_thread(load_file, f) for f in files]
+        if self.hub is not None:
+            from assistant.mcp_features import read_resource_text, resource_mentions
+
+            for server, uri in resource_mentions(text, self.hub):
+                try:
+                    mime, body = await read_resource_text(self.hub, server, uri)
+                except ToolError as exc:
+                    raise AttachmentError(exc.user_line()) from None
+                out.append(Attachment(f"{server}:{uri}", "text", text=body, mime=mime))
+        caps = self.profile.capabilities if self.profile is not None else None
+        check_images(out, caps.vision if caps is not None else None, self.model)
+        return out
+
+    async def ask(self, text: str, *, output: Any = None, attachments: Sequence[Any] = ()) -> Any:
+        """One turn, drained: the final answer text; with ``output=`` (a pydantic model class or a
+        JSON Schema dict) the validated answer: an instance of the model, or the JSON value.
+        ``attachments``: file paths for this turn (see ``stream``)."""
+        from assistant.events import TurnEnd
+        from assistant.structured import StructuredResult
+
+        final: Any = ""
+        async for event in self.stream(text, output=output, attachments=attachments):
+            if isinstance(event, TurnEnd) and output is None:
                 final = event.text
+            elif isinstance(event, StructuredResult):
+                final = event.value
         return final
 
     def new_conversation(self) -> None:

@@ -37,7 +37,8 @@ from assistant.errors import AssistantError
 
 PER_MESSAGE_TOKENS = 4  # role markers around each message in chat templates such as ChatML
 TOOLS_PREAMBLE_TOKENS = 60  # the template's text introducing the tool list
-SOURCES = ("system", "instructions", "tools", "summary", "retrieval", "history", "input", "tool_results")
+SOURCES = ("system", "instructions", "server_instructions", "tools", "summary", "retrieval", "attachments", "history",
+           "input", "tool_results")  # fmt: skip
 
 
 class ContextOverflow(AssistantError):
@@ -174,6 +175,8 @@ class ContextReport:
     evaluated_prompt_tokens: int | None = None  # evaluated afresh by the server (llama-server ``prompt_n``)
     compaction: Summary | None = None  # the summary standing for the earliest turns (source "summary")
     instruction_files: list[str] = field(default_factory=list)  # project instructions in the system message
+    attached: list[str] = field(default_factory=list)  # names of this turn's attachments
+    instructions_from: list[str] = field(default_factory=list)  # MCP servers whose instructions were sent
 
     def record_server_timings(self, timings: dict[str, Any]) -> None:
         """Cached vs evaluated prompt tokens from llama-server's ``timings`` (nothing when absent)."""
@@ -207,6 +210,8 @@ class ContextReport:
             "folded_tool_results": self.folded,
             "tools_in_prompt": self.tools_in_prompt,
             "instruction_files": self.instruction_files,
+            "attached": list(self.attached),
+            "server_instructions_from": list(self.instructions_from),
             "summarised": None if self.compaction is None else {
                 "turns": self.compaction.turns, "messages": self.compaction.covered,
                 "tokens_replaced": self.compaction.covered_tokens, "focus": self.compaction.focus,
@@ -256,6 +261,26 @@ def fold_passages(passages: list[dict[str, Any]], current: list[dict[str, Any]])
     return [{"role": "user", "content": block}, *out]
 
 
+@dataclass(frozen=True)
+class TurnExtras:
+    """What a turn adds besides messages: MCP servers' instructions (appended to the system prompt)
+    and attachments (folded into the user's message; see assistant/attachments.py)."""
+
+    instructions: str = ""
+    instructions_from: tuple[str, ...] = ()
+    attachments: tuple[Any, ...] = ()  # assistant.attachments.Attachment
+
+    def text(self) -> str:
+        from assistant.attachments import attachment_tokens_text
+
+        return attachment_tokens_text(list(self.attachments))
+
+    def image_tokens(self) -> int:
+        from assistant.attachments import IMAGE_TOKENS_ESTIMATE
+
+        return IMAGE_TOKENS_ESTIMATE * sum(1 for a in self.attachments if a.kind == "image")
+
+
 class ContextBuilder:
     def __init__(
         self,
@@ -295,11 +320,13 @@ class ContextBuilder:
         retrieved: list[dict[str, Any]] | None = None,
         summary: Summary | None = None,
         instructions: str | None = None,
+        extra: TurnExtras | None = None,
     ) -> ContextReport:
         """The request for the next step. The last turn (the current one) is never dropped.
 
         With a ``summary`` (compaction), its messages stand for the first ``summary.covered`` messages.
         ``instructions`` (the project's, e.g. AGENTS.md) follow the system prompt in the system message.
+        ``extra``: MCP servers' instructions (after those) and this turn's attachments (in its user message).
 
         When everything surely fits (each token is at least one byte), exact counting from the
         server's tokenizer does not hold the request back: the report starts with estimates and is
@@ -307,7 +334,7 @@ class ContextBuilder:
         """
         if summary is not None:
             messages = messages[summary.covered :]
-        args = (system_prompt, messages, tools, retrieved, summary, instructions)
+        args = (system_prompt, messages, tools, retrieved, summary, instructions, extra)
         if self.counter.method == "server" and self._surely_fits(*args):
             import asyncio
 
@@ -318,12 +345,14 @@ class ContextBuilder:
 
     def _surely_fits(self, system_prompt: str | None, messages: list[Message], tools: list[dict[str, Any]],
                      retrieved: list[dict[str, Any]] | None, summary: Summary | None,
-                     instructions: str | None) -> bool:  # fmt: skip
+                     instructions: str | None, extra: TurnExtras | None = None) -> bool:  # fmt: skip
         """An upper bound: UTF-8 bytes, plus the template's tokens, within the prompt budget."""
         wires = [m.to_wire() for m in messages] + list(retrieved or [])
         wires += summary.to_wire() if summary is not None else []
         size = len((system_prompt or "").encode("utf-8", "surrogatepass"))
         size += len((instructions or "").encode("utf-8", "surrogatepass"))
+        if extra is not None:
+            size += len((extra.text() + extra.instructions).encode("utf-8", "surrogatepass")) + extra.image_tokens()
         size += sum(len(message_text(w).encode("utf-8", "surrogatepass")) for w in wires)
         if tools:
             if self.tool_prompt is not None:
@@ -351,6 +380,7 @@ class ContextBuilder:
         retrieved: list[dict[str, Any]] | None = None,
         summary: Summary | None = None,
         instructions: str | None = None,
+        extra: TurnExtras | None = None,
     ) -> ContextReport:
         report = ContextReport(self.window, self.window - self.reserve, counter.method, folded=self.fold)
         head: list[dict[str, Any]] = [{"role": "system", "content": system_prompt}] if system_prompt else []
@@ -360,6 +390,9 @@ class ContextBuilder:
             (count,) = await counter.count([instructions])
             report.sources["instructions"] = SourceReport(0 if head else 1, count + (2 if head else PER_MESSAGE_TOKENS))
             system_prompt = f"{system_prompt}\n\n{instructions}" if system_prompt else instructions
+            head = [{"role": "system", "content": system_prompt}]
+        if extra is not None and extra.instructions:
+            system_prompt = await self._add_server_instructions(report, system_prompt, extra, counter)
             head = [{"role": "system", "content": system_prompt}]
         if tools and self.tool_prompt is not None:
             block = self.tool_prompt(list(tools))
@@ -375,7 +408,8 @@ class ContextBuilder:
         current = turns.pop() if turns else []
         current_wire = self.render(current)
         await self._account_current(report, current, current_wire, counter)
-        extra = await self._fit_retrieved(report, list(retrieved or []), counter)
+        await self._account_attachments(report, extra, counter)
+        passages = await self._fit_retrieved(report, list(retrieved or []), counter)
         fixed = sum(s.tokens for s in report.sources.values())
         if fixed > report.budget:
             raise ContextOverflow(
@@ -392,12 +426,33 @@ class ContextBuilder:
         report.dropped_turns = start
         report.dropped_messages = sum(len(t) for t in turns[:start])
         report.dropped_tokens = sum(sizes[:start])
-        if self.fold and extra:
-            current_wire = fold_passages(extra, current_wire)
-            extra = []
-        report.messages = head + kept + extra + current_wire
+        if self.fold and passages:
+            current_wire = fold_passages(passages, current_wire)
+            passages = []
+        if extra is not None and extra.attachments:
+            from assistant.attachments import fold_attachments
+
+            current_wire = fold_attachments(current_wire, list(extra.attachments))
+        report.messages = head + kept + passages + current_wire
         report.tools = list(tools)
         return report
+
+    async def _add_server_instructions(self, report: ContextReport, system_prompt: str | None, extra: TurnExtras,
+                                       counter: TokenCounter) -> str:  # fmt: skip
+        """MCP servers' instructions, in the system message after the system prompt: their own source."""
+        (tokens,) = await counter.count([extra.instructions])
+        report.sources["server_instructions"] = SourceReport(len(extra.instructions_from), tokens + 2)
+        report.instructions_from = list(extra.instructions_from)
+        return f"{system_prompt}\n\n{extra.instructions}" if system_prompt else extra.instructions
+
+    async def _account_attachments(self, report: ContextReport, extra: TurnExtras | None,
+                                   counter: TokenCounter) -> None:  # fmt: skip
+        if extra is None or not extra.attachments:
+            return
+        text = extra.text()
+        (tokens,) = await counter.count([text]) if text else (0,)
+        report.sources["attachments"] = SourceReport(len(extra.attachments), tokens + extra.image_tokens())
+        report.attached = [a.name for a in extra.attachments]
 
     async def _account_summary(
         self, report: ContextReport, summary: Summary | None, counter: TokenCounter

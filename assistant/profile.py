@@ -56,6 +56,7 @@ class Capabilities:
     prompt_cache: bool = False  # cache_prompt / slot reuse
     logprobs_with_tools: bool = True
     template_tool_calls: bool | None = None  # the chat template knows tool calls (llama.cpp /props)
+    vision: bool | None = None  # takes images (llama.cpp /props modalities.vision); None: unknown
     probed_at: float = 0.0
     source: str = "probe"  # probe | cache | known | none
 
@@ -76,7 +77,7 @@ def llama_server_capabilities(base_url: str, model: str, context_window: int | N
     return Capabilities(
         base_url, "llama.cpp", "", (model,), context_window, grammar=True, json_schema=True, tokenize=True,
         prompt_cache=True, logprobs_with_tools=False, template_tool_calls=True, probed_at=time.time(),
-        source="known",
+        source="known", vision=False,  # started without a multimodal projector (--mmproj)
     )  # fmt: skip
 
 
@@ -153,10 +154,13 @@ async def _probe_now(base_url: str, api_key: str | None, wait: float) -> Capabil
     settings = props.get("default_generation_settings") or {}
     caps = props.get("chat_template_caps") or {}
     n_ctx = settings.get("n_ctx") or props.get("n_ctx")
+    modalities = props.get("modalities")
+    vision = bool(modalities.get("vision")) if isinstance(modalities, dict) else None
     return Capabilities(
         base_url, "llama.cpp", str(props.get("build_info", "")), models, int(n_ctx) if n_ctx else None,
         grammar=True, json_schema=True, tokenize=True, prompt_cache=True, logprobs_with_tools=False,
         template_tool_calls=bool(caps.get("supports_tool_calls")) if caps else None, probed_at=time.time(),
+        vision=vision,
     )  # fmt: skip
 
 

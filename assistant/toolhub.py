@@ -13,7 +13,11 @@
 - Calls have a per-server timeout (``timeout`` in mcp.json, default 300 s); progress
   notifications go to ``on_progress``; cancelling the calling task (Ctrl-C) cancels the call
   on the server too (the SDK sends ``notifications/cancelled``).
-- A server that dies mid-call is marked exited; its tools answer with an error from then on.
+- A server that dies (mid-call or between calls) is reconnected once, with a status line; if it
+  dies again it stays exited and its tools answer with an error from then on.
+- Beyond tools (assistant/mcp_features.py): each server's prompts and resources are listed at
+  connect, its ``instructions`` kept; ``notifications/tools/list_changed`` (or, on 2026-07-28
+  sessions, the ``subscriptions/listen`` event) lists its tools again and updates the registry.
 - ``aclose()`` closes every server: stdin closed, then SIGTERM and SIGKILL to the process group
   (the SDK's shutdown), so no child process outlives the hub.
 
@@ -265,6 +269,11 @@ class McpServer:
         self.error: str | None = None
         self.tools: list[Any] = []  # mcp_types.Tool
         self.instructions: str | None = None
+        self.prompts: list[Any] = []  # mcp_types.Prompt
+        self.resources: list[Any] = []  # mcp_types.Resource
+        self.on_status: Callable[[str], None] | None = None
+        self.reconnected = False  # a server that died is reconnected once
+        self._refresh: asyncio.Task[None] | None = None
         self.connect_seconds: float | None = None
         self._client: Any = None
         self._task: asyncio.Task[None] | None = None
@@ -354,18 +363,28 @@ class McpServer:
         from mcp_types import Implementation
 
         from assistant import __version__
+        from assistant.mcp_features import list_features, listen_for_changes, notification_handler
 
         connected = False
         try:
             async with contextlib.AsyncExitStack() as stack:
                 transport = await self._transport(stack)
                 info = Implementation(name="assistant", version=__version__)
-                client = await stack.enter_async_context(Client(transport, client_info=info, cache=None))
+                client = await stack.enter_async_context(
+                    Client(transport, client_info=info, cache=None, message_handler=notification_handler(self))
+                )
                 self.tools = await _list_tools(client)
                 self.instructions = client.instructions
+                self.prompts, self.resources = await list_features(client)
                 self._client, self._state, connected = client, "connected", True
                 ready.set()
-                await self._stop.wait()
+                listener = listen_for_changes(client, self)
+                try:
+                    await self._stop.wait()
+                finally:
+                    if listener is not None:
+                        listener.cancel()
+                        await asyncio.wait({listener}, timeout=CLOSE_TIMEOUT)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # ExceptionGroups from anyio task groups included
@@ -405,12 +424,7 @@ class McpServer:
         from mcp import MCPError
         from mcp_types import CONNECTION_CLOSED, REQUEST_TIMEOUT
 
-        if self._state == "standby" or (self._background is not None and not self._background.done()):
-            await self.ensure_connected()
-        client = self._client
-        if client is None or self.state != "connected":
-            why = f": {self.error}" if self.error else ""
-            raise ToolError(f"the MCP server '{self.name}' is not running ({self.state}{why}).")
+        client = await self.ready_client()
 
         async def on_progress(value: float, total: float | None, message: str | None) -> None:
             if progress is not None:
@@ -437,8 +451,61 @@ class McpServer:
             await asyncio.to_thread(self._tail.eof.wait, 1.0)
         self._fail("exited", "the server exited" + (f" ({detail})" if detail else ""))
         self._stop.set()  # let the owner task close what is left of the connection
-        return (f"the MCP server '{self.name}' stopped during the call ({self.error}); its tools are unavailable "
-                "until the assistant restarts.")  # fmt: skip
+        died = f"the MCP server '{self.name}' stopped during the call ({self.error})"
+        if not self.reconnected and await self.reconnect():
+            return f"{died}; it was restarted, and the call was not repeated."
+        return f"{died}; its tools are unavailable until the assistant restarts."
+
+    async def reconnect(self) -> bool:
+        """Once per server: start a server that died again (a status line says so)."""
+        self.reconnected = True
+        why = self.error or "it exited"
+        await self._end_task(cancel=True)
+        self._stop = asyncio.Event()
+        await self.connect()
+        ok = self.state == "connected"
+        if self.on_status is not None:
+            outcome = "reconnected" if ok else f"could not be restarted: {self.error}"
+            self.on_status(f"tool server '{self.name}' died ({why}); {outcome} (servers are restarted once)")
+        if ok and self.on_change is not None:
+            self.on_change(self)
+        return ok
+
+    def tools_changed(self) -> None:
+        """The server said its tool list changed: list it again, then update the offered tools."""
+        if self._refresh is None or self._refresh.done():
+            self._refresh = asyncio.create_task(self._relist(), name=f"mcp-relist:{self.name}")
+
+    async def _relist(self) -> None:
+        client = self._client
+        if client is None:
+            return
+        try:
+            tools = await _list_tools(client)
+        except Exception as exc:  # the server went away meanwhile: the next call says so
+            if self.on_status is not None:
+                self.on_status(f"tool server '{self.name}' announced new tools but could not list them: {exc}")
+            return
+        before = {t.name for t in self.tools}
+        self.tools = tools
+        after = {t.name for t in tools}
+        if self.on_status is not None:
+            added, removed = sorted(after - before), sorted(before - after)
+            change = ", ".join([f"+{n}" for n in added] + [f"-{n}" for n in removed]) or "descriptions or schemas"
+            self.on_status(f"tool server '{self.name}' changed its tools: {change}")
+        if self.on_change is not None:
+            self.on_change(self)
+
+    async def ready_client(self) -> Any:
+        """The connected client, after waiting for a starting server (or restarting a dead one once)."""
+        if self._state == "standby" or (self._background is not None and not self._background.done()):
+            await self.ensure_connected()
+        if self.state == "exited" and not self.reconnected:
+            await self.reconnect()
+        if self._client is None or self.state != "connected":
+            why = f": {self.error}" if self.error else ""
+            raise ToolError(f"the MCP server '{self.name}' is not running ({self.state}{why}).")
+        return self._client
 
     async def _end_task(self, cancel: bool) -> None:
         task = self._task
@@ -455,6 +522,8 @@ class McpServer:
             task.exception()  # retrieved: no "exception was never retrieved" warning
 
     async def close(self) -> None:
+        if self._refresh is not None:
+            self._refresh.cancel()
         background = self._background
         if background is not None and not background.done():
             background.cancel()
@@ -595,6 +664,7 @@ class ToolHub:
                 server.memory_key = config_key(server.config, self.workspace, server.in_process is not None)
                 tools = self.memory.load(server.memory_key)
             server.on_change = self._server_changed
+            server.on_status = self._status
             if tools is not None:
                 server.offer_remembered(tools)
             else:
@@ -608,6 +678,16 @@ class ToolHub:
             self._remember(server)
         self.start_seconds = time.perf_counter() - started
         self.tools = self.build_tools()
+
+    def _status(self, line: str) -> None:
+        if self.on_status is not None:
+            self.on_status(line)
+
+    def instructions(self) -> list[tuple[str, str]]:
+        """(server, instructions) of the connected servers that sent any; the built-ins' are left out
+        (their tool descriptions say the same)."""
+        live = [s for s in self.servers.values() if s.state == "connected" and not s.config.builtin]
+        return [(s.name, s.instructions.strip()) for s in live if s.instructions and s.instructions.strip()]
 
     def _remember(self, server: McpServer) -> None:
         if self.memory is not None and server.memory_key and server.state == "connected":

@@ -22,6 +22,7 @@ BENCHES = [
     "bench_tooluse.py",  # the dev set on the local model (--set test|chains for the others)
     "bench_grounded.py",
     "bench_sandbox.py",
+    "bench_structured.py",
 ]
 
 

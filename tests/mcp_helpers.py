@@ -17,6 +17,7 @@ from assistant.mcp_config import ServerConfig, builtin_config
 
 HERE = Path(__file__).resolve().parent
 MISBEHAVING = HERE / "mcp_servers" / "misbehaving.py"
+FEATUREFUL = HERE / "mcp_servers" / "featureful.py"
 TAG_VAR = "MCP_TEST_TAG"
 
 
@@ -73,6 +74,12 @@ def new_tag() -> str:
 
 def misbehaving(name: str, tag: str, *args: str, **kw: Any) -> ServerConfig:
     return ServerConfig(name, command=sys.executable, args=(str(MISBEHAVING), "--name", name, *args),
+                        env={TAG_VAR: tag}, source="test", **kw)  # fmt: skip
+
+
+def featureful(name: str, tag: str, *args: str, **kw: Any) -> ServerConfig:
+    """The server with prompts, resources, instructions and a tool that adds a tool (tests/mcp_servers/)."""
+    return ServerConfig(name, command=sys.executable, args=(str(FEATUREFUL), "--name", name, *args),
                         env={TAG_VAR: tag}, source="test", **kw)  # fmt: skip
 
 

@@ -124,12 +124,22 @@ async def test_name_collisions_get_the_server_prefix(hub_of: Any, workspace: Pat
     assert (await call(registry, "files__read_file", path="notes.txt")).content.startswith("The secret word")
 
 
-async def test_server_crashing_mid_call(hub_of: Any, workspace: Path, tag: str) -> None:
+async def test_server_crashing_mid_call_is_restarted_once(hub_of: Any, workspace: Path, tag: str) -> None:
     registry = ToolRegistry()
     hub = await hub_of(misbehaving("fragile", tag), builtin("files", workspace, tag), registry=registry)
+    lines: list[str] = []
+    hub.on_status = lines.append
+    first_pid = hub.servers["fragile"].pid
     result = await call(registry, "crash")
     assert result.is_error
     assert "stopped during the call" in result.content and "crashing on purpose" in result.content
+    assert "restarted, and the call was not repeated" in result.content
+    assert hub.servers["fragile"].state == "connected" and hub.servers["fragile"].pid != first_pid
+    assert lines == ["tool server 'fragile' died (the server exited; stderr: misbehaving: crashing on purpose now); "
+                     "reconnected (servers are restarted once)"]  # fmt: skip
+    assert (await call(registry, "echo", text="still there?")).content == "still there?"
+    again = await call(registry, "crash")  # the second death is final
+    assert again.is_error and "unavailable until the assistant restarts" in again.content
     assert hub.servers["fragile"].state == "exited"
     after = await call(registry, "echo", text="still there?")
     assert after.is_error and "not running (exited" in after.content

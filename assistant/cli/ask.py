@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -31,6 +31,14 @@ from assistant.cli.common import (
 from assistant.cli.tools import Yes
 from assistant.events import StepStart, TokenProbs
 
+SCHEMA_HELP = (
+    "Answer with JSON matching this JSON Schema: a .json file, inline JSON, or "
+    "'name str, age int, tags list[str], note str?'. Prints only the JSON; no tools."
+)
+
+
+ATTACH_HELP = "Attach a file to the question: text, or an image for a model that takes images. Repeatable."
+
 
 def ask(
     question: Annotated[str | None, typer.Argument(help="The question; '-' or nothing reads stdin.")] = None,
@@ -55,8 +63,12 @@ def ask(
     logprobs: Annotated[
         bool, typer.Option("--logprobs", help="After the answer, show it token by token, coloured by probability.")
     ] = False,
+    schema: Annotated[str | None, typer.Option("--schema", help=SCHEMA_HELP)] = None,
+    attach: Annotated[list[Path] | None, typer.Option("--attach", "-a", help=ATTACH_HELP)] = None,
 ) -> None:
     """Ask one question and print the answer (streamed). Piped stdin is appended to the question."""
+    spec = _output_spec(schema)
+    attachments = _attachments(attach or [])
     text = _read_question(question)
     install_sigterm_as_interrupt()
     flags = settings_flags(
@@ -64,7 +76,9 @@ def ask(
         max_steps=max_steps, temperature=temperature, text_tools=text_tools, logprobs=5 if logprobs else None,
         retrieval="off" if no_retrieval else None,
     )  # fmt: skip
-    output = OutputOptions(json_output, no_stream, logprobs, trace)
+    output = OutputOptions(json_output, no_stream, logprobs, trace, spec, attachments)
+    if spec is not None:
+        no_tools = True  # a structured answer is one request without tools
     with user_errors():
         from assistant.config import load_settings
 
@@ -76,6 +90,28 @@ def ask(
         except KeyboardInterrupt:
             sys.stderr.write("\n[interrupted]\n")
             raise typer.Exit(130) from None
+
+
+def _output_spec(schema: str | None) -> Any:
+    """--schema, loaded and checked before anything starts (a bad schema: one line, exit 2)."""
+    if schema is None:
+        return None
+    from assistant.structured import OutputSpec, SchemaError, load_schema
+
+    try:
+        return OutputSpec(load_schema(schema))
+    except SchemaError as exc:
+        raise fail(f"--schema: {exc.user_line().rstrip('.')}. Nothing was sent.", code=2) from None
+
+
+def _attachments(paths: list[Path]) -> list[Any]:
+    """-a files, read and checked before anything starts (bad input: one line, exit 2)."""
+    from assistant.attachments import AttachmentError, load_file
+
+    try:
+        return [load_file(p) for p in paths]
+    except AttachmentError as exc:
+        raise fail(f"{exc.user_line().rstrip('.')}; nothing was sent.", code=2) from None
 
 
 def _read_question(question: str | None) -> str:
@@ -139,8 +175,11 @@ async def _ask(
             bot.endpoint.tracer = Tracer(output.trace)
         if json_output and bot.profile is not None:  # how this model is asked for tools, first
             renderer.out.write(json.dumps({"kind": "profile", **bot.profile.to_dict()}, ensure_ascii=False) + "\n")
+        if output.spec is not None:
+            await _structured(bot, text, output.spec, renderer, json_output, output.attachments)
+            return
         probs: list[Any] = []
-        async for event in bot.stream(text):
+        async for event in bot.stream(text, attachments=output.attachments):
             renderer.handle(event)
             if isinstance(event, TokenProbs):
                 probs.extend(event.tokens)
@@ -152,12 +191,35 @@ async def _ask(
             _show_probs(probs)
 
 
+async def _structured(bot: Any, text: str, spec: Any, renderer: Any, json_output: bool,
+                      attachments: list[Any]) -> None:  # fmt: skip
+    """--schema: the answer text is held back; only the validated JSON reaches stdout."""
+    from assistant.events import TextDelta
+    from assistant.structured import StructuredResult
+    from assistant.termsafe import json_line
+
+    try:
+        async for event in bot.stream(text, output=spec, attachments=attachments):
+            if isinstance(event, StructuredResult):
+                if json_output:
+                    renderer.handle(event)
+                else:
+                    sys.stdout.write(json_line(event.value) + "\n")
+            elif json_output or not isinstance(event, TextDelta):
+                renderer.handle(event)
+    finally:
+        if bot.endpoint is not None and bot.endpoint.tracer is not None:
+            bot.endpoint.tracer.close()
+
+
 @dataclass
 class OutputOptions:
     json_output: bool = False
     no_stream: bool = False
     logprobs: bool = False
     trace: Path | None = None
+    spec: Any = None  # an assistant.structured.OutputSpec (--schema)
+    attachments: list[Any] = field(default_factory=list)  # assistant.attachments.Attachment (-a)
 
 
 class DrainedRenderer:

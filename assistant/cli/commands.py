@@ -82,6 +82,7 @@ class CommandRegistry:
         return [c.name for c in self.listed()]
 
     async def run(self, session: ChatSession, line: str) -> Outcome:
+        session.refresh_commands()
         name, _, arg = line.strip().partition(" ")
         command = self.get(name)
         if command is None:
@@ -93,6 +94,12 @@ class CommandRegistry:
 
     def completions(self, session: ChatSession, text: str) -> list[tuple[str, int, str]]:
         """(candidate, start offset relative to the cursor, help) for the text before the cursor."""
+        session.refresh_commands()
+        word = text.rsplit(None, 1)[-1] if text.strip() and not text[-1].isspace() else ""
+        if word.startswith("@"):  # an MCP server's resource, anywhere in the message
+            from assistant.cli.mcp_commands import resource_completions
+
+            return [(c, -len(word), "resource") for c in resource_completions(session, word)]
         if not text.startswith("/"):
             return []
         name, space, arg = text.partition(" ")
@@ -136,6 +143,16 @@ class ChatSession:
 
             registry = builtin_commands()
         self.commands = registry
+        self.pending_attachments: list[Any] = []  # /attach: files for the next message
+        from assistant.cli.mcp_commands import add_mcp_commands
+
+        add_mcp_commands(self)  # /attach, and a /server:prompt command per MCP server prompt
+
+    def refresh_commands(self) -> None:
+        """Keep the servers' prompt commands in step with the servers (one may have started since)."""
+        from assistant.cli.mcp_commands import sync_server_prompts
+
+        sync_server_prompts(self)
 
     def print(self, text: Any) -> None:
         self.console.print(text)
@@ -161,7 +178,8 @@ class ChatSession:
 
         self.renderer.start_turn()
         step = 1
-        async for event in self.bot.stream(text):
+        attachments, self.pending_attachments = self.pending_attachments, []
+        async for event in self.bot.stream(text, attachments=attachments):
             if isinstance(event, StepStart):
                 step = event.step
             if isinstance(event, ContextEvent):

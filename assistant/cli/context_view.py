@@ -8,9 +8,11 @@ from typing import Any
 SOURCE_LABELS = {
     "system": "system prompt",
     "instructions": "project instructions",
+    "server_instructions": "MCP server instructions",
     "tools": "tool schemas",
     "summary": "summary of earlier turns",
     "retrieval": "retrieved passages",
+    "attachments": "attachments",
     "history": "history (earlier turns)",
     "input": "current input",
     "tool_results": "tool calls & results",
@@ -43,9 +45,10 @@ def resent_tokens(report: Any, step: int, first_request: bool) -> int:
     if first_request:
         return 0
     s = report.sources
-    again = sum(s[k].tokens for k in ("system", "instructions", "tools", "summary", "history", "retrieval"))
+    again = sum(s[k].tokens for k in ("system", "instructions", "server_instructions", "tools", "summary", "history",
+                                      "retrieval"))  # fmt: skip
     if step > 1:  # later steps of a turn re-send the input and earlier tool results too
-        again += s["input"].tokens + s["tool_results"].tokens
+        again += s["input"].tokens + s["tool_results"].tokens + s["attachments"].tokens
     return again
 
 
@@ -106,7 +109,7 @@ def context_report(report: Any, ledger: SentLedger | None = None) -> Any:
     files = getattr(report, "instruction_files", [])
     if files:
         notes.append(f"Project instructions, in the system message after the system prompt: {', '.join(files)}.")
-    notes += compaction_notes(report)
+    notes += compaction_notes(report) + attribution_notes(report)
     if report.folded:
         notes.append("Tool results are folded into the user's turn for this small model (see README).")
     from rich.console import Group
@@ -115,3 +118,14 @@ def context_report(report: Any, ledger: SentLedger | None = None) -> Any:
     from assistant.termsafe import visible
 
     return Group(table, *(Text(visible(n), style="dim") for n in notes))
+
+
+def attribution_notes(report: Any) -> list[str]:
+    """Whose instructions and which attachments the request carried (shown with controls visible)."""
+    notes = []
+    if getattr(report, "instructions_from", None):
+        names = ", ".join(report.instructions_from)
+        notes.append(f"MCP server instructions from: {names} (the servers' own text, after the system prompt).")
+    if getattr(report, "attached", None):
+        notes.append("Attached to this turn: " + ", ".join(report.attached) + ".")
+    return notes

@@ -84,6 +84,9 @@ async def tools(s: ChatSession, arg: str) -> None:
         from assistant.cli.tools import describe_hub
 
         s.print(esc("\n".join(describe_hub(hub))))
+        from assistant.cli.mcp_commands import server_notes
+
+        server_notes(s)
     schemas = s.bot.tools.schemas()
     from assistant.steps import GrammarSteps
 

@@ -64,6 +64,10 @@ def describe_hub(hub: ToolHub) -> list[str]:
             lines.append(f"    {shown:<18} {_policy_label(policy)}{alias}")
         if server.instructions and server.config.builtin and server.name == "run":
             lines.append(f"    {server.instructions.strip().splitlines()[0]}")
+        if server.prompts:
+            lines.append("    prompts: " + ", ".join(f"/{server.name}:{p.name}" for p in server.prompts))
+        if server.resources:
+            lines.append("    resources: " + ", ".join(f"@{server.name}:{r.uri}" for r in server.resources))
     return lines
 
 
@@ -85,7 +89,8 @@ def _hub_json(hub: ToolHub) -> list[dict[str, Any]]:
                  for t in hub.tools.values() if t.server_name == server.name]  # fmt: skip
         out.append({"name": c.name, "transport": c.transport, "source": c.source, "builtin": c.builtin,
                     "state": server.state, "error": server.error, "connect_seconds": server.connect_seconds,
-                    "target": c.describe(), "tools": tools})  # fmt: skip
+                    "target": c.describe(), "tools": tools, "prompts": [p.name for p in server.prompts],
+                    "resources": [r.uri for r in server.resources]})  # fmt: skip
     return out
 
 

@@ -178,4 +178,4 @@ def _esc(text: str) -> str:
 def make_console() -> Any:
     from rich.console import Console
 
-    return Console(highlight=False, soft_wrap=False)
+    return Console(highlight=False, soft_wrap=False, emoji=False)  # ":notes:" in untrusted text stays text
