@@ -248,8 +248,8 @@ def normal_path(path: str) -> str:
     return "/".join(parts)
 
 
-def unique_lines(root: Path, rel: str) -> list[str] | None:
-    """The non-blank lines that occur once in a workspace file (each a valid ``old_text``); None if unreadable."""
+def edit_text(root: Path, rel: str) -> str | None:
+    """A workspace file's text when an edit may anchor on its lines: inside, regular, small, text."""
     try:
         base = root.resolve()
         target = (base / rel).resolve()
@@ -258,28 +258,30 @@ def unique_lines(root: Path, rel: str) -> list[str] | None:
     if base not in target.parents:
         return None
     data = read_regular(target, MAX_EDIT_BYTES + 1)
-    if data is None:
-        return None
-    if len(data) > MAX_EDIT_BYTES or b"\0" in data:
+    if data is None or len(data) > MAX_EDIT_BYTES or b"\0" in data:
         return None
     text = data.decode("utf-8", "replace")
+    return text if sum(1 for line in text.splitlines() if line.strip()) <= MAX_EDIT_LINES else None
+
+
+def _unique(text: str) -> list[str]:
     lines = [line for line in text.splitlines() if line.strip()]
-    if len(lines) > MAX_EDIT_LINES:
-        return None
     return [line for line in dict.fromkeys(lines) if text.count(line) == 1]
+
+
+def unique_lines(root: Path, rel: str) -> list[str] | None:
+    """The non-blank lines that occur once in a workspace file (each a valid ``old_text``); None if unreadable."""
+    text = edit_text(root, rel)
+    return None if text is None else _unique(text)
 
 
 ADDING = re.compile(r"\b(?:add|append|insert|put)\b")
 AT_END = re.compile(r"\b(?:at|to) the (?:very )?(?:end|bottom)\b|\bappend\b")
 
 
-def _last_line(root: Path, rel: str) -> str | None:
-    """The file's last non-blank line, when it occurs once (an anchor to add after)."""
-    lines = unique_lines(root, rel) or []
-    data = read_regular(root / rel, MAX_EDIT_BYTES) if lines else None
-    if data is None:
-        return None
-    tail = [line for line in data.decode("utf-8", "replace").splitlines() if line.strip()]
+def _last_line(text: str, lines: list[str]) -> str | None:
+    """The text's last non-blank line, when it is one of ``lines`` (an anchor to add after)."""
+    tail = [line for line in text.splitlines() if line.strip()]
     return tail[-1] if tail and tail[-1] in lines else None
 
 
@@ -298,13 +300,14 @@ def constrain_edits(tools: Sequence[dict[str, Any]], root: Path, read: set[str],
     adding = bool(ADDING.search(request.lower()))
     choices: list[dict[str, Any]] = []
     for rel in sorted(read):
-        lines = unique_lines(root, rel)
-        if not lines:
+        text = edit_text(root, rel)
+        lines = _unique(text) if text is not None else []
+        if text is None or not lines:
             continue
         named = wanted - _content_words(rel.replace("/", " ").replace(".", " "))
         relevant = [line for line in lines if _content_words(line) & named] or lines
         if adding and AT_END.search(request.lower()):
-            relevant = [_last_line(root, rel) or relevant[-1]]
+            relevant = [_last_line(text, lines) or relevant[-1]]
         if adding:
             choices.extend({"type": "object", "required": ["path", "old_text", "new_text"],
                             "properties": {"path": {"const": rel}, "old_text": {"const": line},

@@ -300,6 +300,7 @@ class GrammarSteps:
         self._calls = 0
         self._names = WorkspaceNames()
         self._offered: list[dict[str, Any]] = []  # this step's tools as the grammar offers them
+        self._paths: tuple[list[str], list[str]] | None = None  # this step's workspace files and folders
         self.last_decision: dict[str, Any] = {}  # p_call, first token, threshold of the last step
 
     def grammar(self, tools: Sequence[dict[str, Any]]) -> CallGrammar:
@@ -433,6 +434,7 @@ class GrammarSteps:
 
     def _offer(self, messages: Sequence[dict[str, Any]], tools: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         """The tools as this step's grammar offers them: paths that exist, edits of lines read."""
+        self._paths = None  # walked once per step, here; _ground uses the same walk
         root = self.workspace() if self.workspace is not None else None
         if root is None:
             return list(tools)
@@ -441,7 +443,8 @@ class GrammarSteps:
         if turn_calls(messages).count("read_file") >= MAX_READS and not MANY.search(asked.lower()):
             tools = [t for t in tools if bare_tool(tool_parts(t)[0]) != "read_file"]
         try:
-            return constrain_edits(narrow_paths(tools, workspace_paths(root), read), root, read, asked)
+            self._paths = workspace_paths(root)
+            return constrain_edits(narrow_paths(tools, self._paths, read), root, read, asked)
         except Exception:  # a hostile or vanished workspace costs the narrowing, never the turn
             return list(tools)
 
@@ -460,7 +463,8 @@ class GrammarSteps:
         if root is None:
             return Grounding()
         try:
-            return self._names.ground(request, root, workspace_paths(root), after_tools=_after_tools(messages))
+            paths = self._paths if self._paths is not None else workspace_paths(root)
+            return self._names.ground(request, root, paths, after_tools=_after_tools(messages))
         except Exception:  # the same: without the workspace's names the model's probability decides
             return Grounding()
 
