@@ -492,22 +492,11 @@ class GrammarSteps:
             elif name == "run_command" and owed.commands:
                 tool = _only_argument(tool, "command", owed.commands)
             keep.append(tool)
-        if not keep:
-            return None
-        try:
-            return call_grammar(keep)
-        except Unsupported:
-            return None
+        return _grammar_of(keep)
 
     def _limited_grammar(self, names: Sequence[str]) -> CallGrammar | None:
         """The call grammar of this step's offered tools limited to ``names`` (None: none of them offered)."""
-        keep = [t for t in self._offered if bare_tool(tool_parts(t)[0]) in names]
-        if not keep:
-            return None
-        try:
-            return call_grammar(keep)
-        except Unsupported:
-            return None
+        return _grammar_of([t for t in self._offered if bare_tool(tool_parts(t)[0]) in names])
 
     def _ground(self, request: str, messages: Sequence[dict[str, Any]]) -> Grounding:
         root = self.workspace() if self.workspace is not None else None
@@ -568,6 +557,15 @@ class GrammarSteps:
             if "grammar" in exc.message.lower():
                 raise _GrammarRefused(exc.message) from None
             raise
+
+
+def _grammar_of(tools: list[dict[str, Any]]) -> CallGrammar | None:
+    if not tools:
+        return None
+    try:
+        return call_grammar(tools)
+    except Unsupported:
+        return None
 
 
 def _repeats(call: ToolCall, done: set[tuple[str, str]]) -> bool:

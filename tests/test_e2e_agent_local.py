@@ -92,3 +92,31 @@ async def test_a_change_is_two_steps_read_then_edit(server: Any, tmp_path: Path)
     text = (ws / "settings.toml").read_text()
     assert "USD" in text and "tip_percent = 18\n" in text and "show_total = true" in text, text
     assert isinstance(events[-1], TurnEnd)
+
+
+async def test_a_failing_test_is_run_read_fixed_and_run_again(server: Any, tmp_path: Path) -> None:
+    """Four steps in one turn: the run, the source the failure calls, an edit of its body, the same run."""
+    ws = project(tmp_path)
+    (ws / "calc.py").write_text("def percent(part, whole):\n    return part / whole * 10\n")
+    (ws / "tests").mkdir()
+    (ws / "tests" / "test_calc.py").write_text("from calc import percent\n\n\ndef test_percent():\n"
+                                               "    assert percent(1, 4) == 25.0\n")  # fmt: skip
+    events = await turn(server, ws, "Run the tests, then fix whatever is failing", max_steps=8)
+    calls = [(e.call.name, json.loads(e.call.arguments)) for e in events if isinstance(e, ToolCallReady)]
+    names = [name for name, _ in calls]
+    assert names[:4] == ["run_command", "read_file", "edit_file", "run_command"], calls
+    assert calls[1][1]["path"] == "calc.py"  # named by no one: `percent(1, 4)` in the failure is defined there
+    assert calls[2][1]["path"] == "calc.py" and calls[2][1]["old_text"] == "    return part / whole * 10"
+    assert calls[3][1]["command"] == calls[0][1]["command"]  # the same run, to check the fix
+    assert "def percent(part, whole):" in (ws / "calc.py").read_text()  # the signature kept
+    assert isinstance(events[-1], TurnEnd)
+
+
+async def test_a_file_found_by_a_search_is_shown(server: Any, tmp_path: Path) -> None:
+    ws = project(tmp_path)
+    (ws / "textutils.py").write_text("def slugify(text):\n    return '-'.join(text.lower().split())\n")
+    events = await turn(server, ws, "Find the file that defines slugify and show me all of it")
+    calls = [(e.call.name, json.loads(e.call.arguments)) for e in events if isinstance(e, ToolCallReady)]
+    assert ("read_file", {"path": "textutils.py"}) in calls, calls
+    assert not [c for c in calls if c[0] in ("edit_file", "write_file")]
+    assert isinstance(events[-1], TurnEnd)
