@@ -249,7 +249,7 @@ def test_a_local_store_that_cannot_be_opened_says_so_without_server_advice(tmp_p
 def test_a_corrupt_store_is_a_clear_error(tmp_path: Path) -> None:
     index([make_corpus(tmp_path / "corpus")])
     (store_dir() / "chroma.sqlite3").write_bytes(b"this is not a database" * 100)
-    with pytest.raises(RetrievalUnavailable, match="local Chroma store at .* could not be opened .*not a database"):
+    with pytest.raises(RetrievalUnavailable, match=r"local Chroma store at .* could not be opened .*not a database"):
         Store().open("test-docs", "hash:384")
 
 
