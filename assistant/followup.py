@@ -71,7 +71,8 @@ class Owed:
     why: str
     paths: tuple[str, ...] = ()  # read_file / edit_file: only these files
     commands: tuple[str, ...] = ()  # run_command: only these command lines
-    symbols: frozenset[str] = field(default_factory=frozenset)  # definitions a fix is about
+    symbols: frozenset[str] = field(default_factory=frozenset)  # definitions the edit is about
+    fix: bool = False  # a fix: the body of those definitions, not their signature or docstring
 
 
 def _arguments(text: str) -> dict[str, Any]:
@@ -247,7 +248,7 @@ def _edit_owed(low: str, state: TurnState, named: Sequence[str]) -> Owed | None:
         return Owed(("read_file",), f"{unread[0]} is to be edited: read it first", paths=(unread[0],))
     symbols = frozenset(_failing_symbols(runs))
     return Owed(("edit_file",), "the request asks for an edit not made yet", paths=tuple(ready[:1]),
-                symbols=symbols)  # fmt: skip
+                symbols=symbols, fix=bool(FIX_ASKED.search(low)))  # fmt: skip
 
 
 def _failing_symbols(runs: list[Result]) -> set[str]:

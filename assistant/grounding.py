@@ -299,6 +299,7 @@ SET_VALUE = re.compile(
     re.IGNORECASE,
 )
 CONFIG_LINE = re.compile(r"^(?P<key>\s*[A-Za-z_][\w.-]*\s*[=:]\s*)(?P<value>\S.*?)\s*$")
+DOC_STARTS = ('"""', "'''", "#")  # docstring and comment lines: not where a bug is fixed
 LIST_MARKER = re.compile(r"^(\s*)(?:([-*+])|(\d+)([.)]))\s+")
 
 
@@ -355,14 +356,19 @@ def _set_value(request: str, lines: list[str]) -> tuple[str, str] | None:
     return line, f"{found.group('key')}{quote}{value}{quote}"
 
 
-def _file_choices(rel: str, text: str, lines: list[str], request: str,
-                  symbols: frozenset[str]) -> list[dict[str, Any]]:  # fmt: skip
+def _file_choices(rel: str, text: str, lines: list[str], request: str, symbols: frozenset[str],
+                  fix: bool = False) -> list[dict[str, Any]]:  # fmt: skip
     """The edit arguments the grammar offers for one read file."""
     low = request.lower()
     path = {"const": rel}
     if _kind(rel) == "config" and (setting := _set_value(request, lines)) is not None:
         return [_edit_choice(path, setting[0], {"const": setting[1]})]
-    block = [line for sym in sorted(symbols) for line in definition_lines(text, sym) if line in lines]
+    block: list[str] = []
+    for sym in sorted(symbols):
+        found = definition_lines(text, sym)
+        if fix:  # the 0.5B, fixing percent(), rewrote its `def` line and left the wrong `return` below it
+            found = [line for line in found[1:] if not line.strip().startswith(DOC_STARTS)] or found
+        block.extend(line for line in found if line in lines)
     named = _content_words(request) - _content_words(rel.replace("/", " ").replace(".", " "))
     relevant = block or [line for line in lines if _content_words(line) & named] or lines
     adding = bool(ADDING.search(low))
@@ -384,8 +390,8 @@ def _edit_choice(path: dict[str, Any], old: str | dict[str, Any], new: dict[str,
 
 
 def constrain_edits(tools: Sequence[dict[str, Any]], root: Path, read: set[str], request: str = "",
-                    symbols: frozenset[str] = frozenset(),
-                    only: Sequence[str] = ()) -> list[dict[str, Any]]:  # fmt: skip
+                    symbols: frozenset[str] = frozenset(), only: Sequence[str] = (),
+                    fix: bool = False) -> list[dict[str, Any]]:  # fmt: skip
     """``edit_file`` limited to files the model has read, ``old_text`` to one of their lines (for the grammar).
 
     Measured on the 0.5B model: asked to add a line to a file it had not read, it invented the
@@ -395,7 +401,8 @@ def constrain_edits(tools: Sequence[dict[str, Any]], root: Path, read: set[str],
     (asked to change the currency, the 0.5B edited ``tip_percent`` on the line above). Asked to
     *add*, the line chosen is kept and the new text follows it (the 0.5B replaced the line it
     anchored on); text the user quoted is the text added; "set X to V" on a settings line is that
-    change. ``only``: the files the edit may touch (those the request names), when given.
+    change. ``only``: the files the edit may touch (those the request names), when given; ``fix``:
+    only the body of the definitions is offered.
     """
     choices: list[dict[str, Any]] = []
     for rel in sorted(read):
@@ -405,7 +412,7 @@ def constrain_edits(tools: Sequence[dict[str, Any]], root: Path, read: set[str],
         lines = _unique(text) if text is not None else []
         if text is None or not lines:
             continue
-        choices.extend(_file_choices(rel, text, lines, request, symbols))
+        choices.extend(_file_choices(rel, text, lines, request, symbols, fix))
     if not choices:
         return list(tools)
     out = []

@@ -456,13 +456,12 @@ class GrammarSteps:
             tools = [t for t in tools if bare_tool(tool_parts(t)[0]) != "write_file"]
         try:
             self._paths = workspace_paths(root)
-            symbols: frozenset[str] = frozenset()
-            only: tuple[str, ...] = ()
+            owed = None
             if asked and called and self._paths is not None:
-                self._owed = self._follow_up(asked, messages, root, read)
-                if self._owed is not None:
-                    symbols, only = self._owed.symbols, self._owed.paths
-            return constrain_edits(narrow_paths(tools, self._paths, read), root, read, asked, symbols, only)
+                owed = self._owed = self._follow_up(asked, messages, root, read)
+            return constrain_edits(narrow_paths(tools, self._paths, read), root, read, asked,
+                                   owed.symbols if owed else frozenset(), owed.paths if owed else (),
+                                   fix=bool(owed and owed.fix))  # fmt: skip
         except Exception:  # a hostile or vanished workspace costs the narrowing, never the turn
             return list(tools)
 
@@ -478,7 +477,7 @@ class GrammarSteps:
         owed = next_owed(request, messages, read, files, named, defined_in, tests)
         if owed is not None and owed.tools == ("edit_file",):
             code_symbols = {s for s in asked_symbols if any(f.endswith(".py") for f in defined_in[s])}
-            owed = Owed(owed.tools, owed.why, owed.paths, owed.commands, owed.symbols | code_symbols)
+            owed = Owed(owed.tools, owed.why, owed.paths, owed.commands, owed.symbols | code_symbols, owed.fix)
         return owed
 
     def _owed_grammar(self, owed: Owed) -> CallGrammar | None:

@@ -221,6 +221,8 @@ def test_a_fix_offers_the_lines_of_the_definition(ws: Path) -> None:
     (edit,) = constrain_edits([_edit_tool()], ws, {"calc.py"}, "fix whatever is failing", frozenset({"percent"}))
     (choice,) = edit["function"]["parameters"]["anyOf"]
     assert choice["properties"]["old_text"] == {"enum": block}
+    (fix,) = constrain_edits([_edit_tool()], ws, {"calc.py"}, "fix it", frozenset({"percent"}), fix=True)
+    assert fix["function"]["parameters"]["anyOf"][0]["properties"]["old_text"] == {"enum": [block[-1]]}  # the body
     (added,) = constrain_edits([_edit_tool()], ws, {"calc.py"}, "Add a function square(x) to calc.py")
     (choice,) = added["function"]["parameters"]["anyOf"]
     assert choice["properties"]["old_text"] == {"const": "    return part / whole * 10"}  # a new function goes last
