@@ -191,6 +191,8 @@ class Assistant:
             self.retrieval = await asyncio.to_thread(open_retriever, self.settings)
         except Exception as exc:  # retrieval is an extra: it never stops the chat from starting
             self.retrieval = RetrievalSetup(None, f"unavailable: {type(exc).__name__}: {exc}", problem=True)
+        if self.retrieval.retriever is not None:
+            self._stack.callback(self.retrieval.retriever.close)
         if self.on_status is not None and (self.retrieval.retriever is not None or self.retrieval.problem):
             tail = "; chatting without it" if self.retrieval.problem else ""
             self.on_status(f"retrieval: {self.retrieval.status}{tail}")

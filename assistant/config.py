@@ -54,6 +54,7 @@ class Settings:
     # search_index tool instead, "off" neither. No retrieval_url: the local store in the data dir.
     retrieval: str = "auto"
     retrieval_url: str | None = None  # a Chroma server, e.g. http://127.0.0.1:8000
+    retrieval_store: str | None = None  # the local store's folder (no retrieval_url); None: <data dir>/chroma
     collection: str | None = None  # None: one per workspace (git root or current directory)
     embedder: str = "minilm"  # minilm (offline) | openai:MODEL | hash
     embedding_url: str | None = None  # /v1 URL of the embeddings endpoint (openai:MODEL); default base_url
@@ -94,6 +95,7 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "tool_timeout": (float, int),
     "retrieval": (str,),
     "retrieval_url": (str,),
+    "retrieval_store": (str,),
     "collection": (str,),
     "embedder": (str,),
     "embedding_url": (str,),

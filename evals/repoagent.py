@@ -10,9 +10,10 @@ wall-clock limit, whichever comes first; the workspace is then judged as it is.
 the answer's fenced blocks, each naming its file, are written into the copy and judged the same
 way.
 
-With ``retrieval`` on, the copy is indexed into a collection of its own before the attempt and
-each turn gets the closest passages (the assistant's per-turn retrieval); the collection is
-removed afterwards.
+With ``retrieval`` on, the copy is indexed before the attempt into a local Chroma store of the
+attempt's own (a temporary folder, whatever ``retrieval_url``/``retrieval_store`` say: evals never
+touch the user's store, and concurrent attempts share nothing), and each turn gets the closest
+passages (the assistant's per-turn retrieval); the store is removed afterwards.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -78,11 +81,11 @@ class RepoSolver:
         gen.workspace = ws
         return gen
 
-    def _settings(self, params: dict[str, Any], collection: str | None) -> Settings:
-        s = replace(self.settings, max_steps=self.max_steps, temperature=params.get("temperature"),
-                    max_tokens=params.get("max_tokens"), retrieval="auto" if collection else "off",
-                    collection=collection)  # fmt: skip
-        return s
+    def _settings(self, params: dict[str, Any], rag: Settings | None) -> Settings:
+        """The attempt's settings; ``rag``: the retrieval settings ``_index`` made for it (None: off)."""
+        base = rag or replace(self.settings, retrieval="off")
+        return replace(base, max_steps=self.max_steps, temperature=params.get("temperature"),
+                       max_tokens=params.get("max_tokens"))  # fmt: skip
 
     async def _agent(self, task: RepoTask, ws: Workspace, params: dict[str, Any]) -> Generation:
         from assistant.api import Assistant
@@ -95,8 +98,8 @@ class RepoSolver:
         mcp = McpOptions(workspace=ws.path, servers=servers, yes=True)
         gen = Generation([], "", "", steps=0)
         started = time.perf_counter()
-        async with self._index(ws) as collection:
-            settings = self._settings(params, collection)
+        async with self._index(ws) as rag:
+            settings = self._settings(params, rag)
             async with Assistant(settings=settings, history=False, mcp=mcp) as bot:
                 turn_started = time.perf_counter()
                 try:
@@ -114,7 +117,7 @@ class RepoSolver:
                 gen.extra["turn_s"] = round(time.perf_counter() - turn_started, 3)  # the agent's own time
                 gen.extra["agent_profile"] = _profile_record(bot)
                 gen.messages = [m.to_wire() for m in bot.conversation.messages]
-                if collection:
+                if rag:
                     gen.extra["retrieved"] = [p.location() for p in bot.last_sources]
         gen.seconds = time.perf_counter() - started
         gen.text = gen.output
@@ -129,12 +132,12 @@ class RepoSolver:
         gen = Generation([], "", "", steps=0)
         started = time.perf_counter()
         async with (
-            self._index(ws) as collection,
-            Assistant(settings=self._settings(params, collection), history=False, mcp=False) as bot,
+            self._index(ws) as rag,
+            Assistant(settings=self._settings(params, rag), history=False, mcp=False) as bot,
         ):
             await drain_agent(bot.stream(prompt), gen)
             gen.messages = [m.to_wire() for m in bot.conversation.messages]
-            if collection:
+            if rag:
                 gen.extra["retrieved"] = [p.location() for p in bot.last_sources]
         gen.seconds = time.perf_counter() - started
         gen.text = gen.output
@@ -144,17 +147,19 @@ class RepoSolver:
 
     @contextlib.asynccontextmanager
     async def _index(self, ws: Workspace) -> Any:
-        """A collection holding this copy of the repository (retrieval on), else None."""
+        """Settings for retrieval over this copy of the repository, indexed into a store of its own
+        (retrieval on), else None. The store's folder is removed afterwards."""
         if not self.retrieval:
             yield None
             return
-        name = f"repotask-{ws.arena.name.lower().replace('_', '-')}"[:60]
-        store = await asyncio.to_thread(_build_index, self.settings, name, ws.path)
+        folder = Path(tempfile.mkdtemp(prefix="assistant-repotask-chroma-"))
+        rag = replace(self.settings, retrieval="auto", retrieval_url=None, retrieval_store=str(folder),
+                      collection="repotask")  # fmt: skip
         try:
-            yield name
+            await asyncio.to_thread(_build_index, rag, ws.path)
+            yield rag
         finally:
-            with contextlib.suppress(Exception):
-                await asyncio.to_thread(store.remove, name)
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _profile_record(bot: Any) -> dict[str, Any]:
@@ -166,15 +171,14 @@ def _profile_record(bot: Any) -> dict[str, Any]:
             "compact_tools": profile.compact_tools, "notes": list(profile.notes)}  # fmt: skip
 
 
-def _build_index(settings: Settings, name: str, root: Path) -> Any:
+def _build_index(settings: Settings, root: Path) -> None:
     from assistant.retrieval.embedders import make_embedder
     from assistant.retrieval.indexer import Indexer
-    from assistant.retrieval.store import Store
+    from assistant.retrieval.store import open_store
 
-    store = Store(settings.retrieval_url)
     embedder = make_embedder(settings.embedder, base_url=settings.embedding_url or settings.base_url)
-    Indexer(store, name, embedder).run([root])
-    return store
+    with open_store(settings) as store:
+        Indexer(store, str(settings.collection), embedder).run([root])
 
 
 # -- direct mode: files out of the answer -------------------------------------------------------

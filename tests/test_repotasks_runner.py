@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -153,3 +154,30 @@ async def test_retrieval_puts_passages_of_the_copy_into_the_turn(scripted: Scrip
     assert any(loc.split(":")[0].endswith("grades.py") for loc in rec["retrieved"]), rec["retrieved"]
     assert json.loads((store.path / "config.json").read_text())["retrieval"] is True
     assert not [n for n in Store(None).names() if n.startswith("repotask-")]  # the attempt's collection is gone
+
+
+async def test_concurrent_attempts_with_retrieval_each_get_a_private_store(
+    scripted: ScriptedServer, tmp_path: Path, monkeypatch: Any
+) -> None:
+    """Issue 13: the repo-agent-rag cell failed at once ("Could not connect to tenant default_tenant"):
+    its concurrent attempts opened the user's local store from several threads at once."""
+    from assistant.retrieval.store import local_store_exists
+
+    monkeypatch.setenv("ASSISTANT_DATA_DIR", str(tmp_path / "data"))  # a user without a store yet
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))  # this test's temporary folders only
+    tasks = ["repo/r10_average_empty", "repo/r20_greet_upper", "repo/r01_median", "repo/r03_fizzbuzz"]
+    scripted.script(*[text("No change.") for _ in tasks])
+    s = load_settings({"base_url": scripted.base_url, "model": "m", "max_retries": 0, "embedder": "hash"})
+    run, _ = await run_eval(request(tmp_path, mode="direct", retrieval=True, concurrency=4, task_ids=tasks), s)
+    recs = records(run.path)
+    assert sorted(r["task_id"] for r in recs) == sorted(tasks)
+    arenas = set()
+    for rec in recs:
+        assert rec["verdict"] == "failed", rec  # judged (nothing was changed), not an error
+        found = {loc.split("/work/")[0] for loc in rec["retrieved"]}
+        assert len(found) == 1, rec["retrieved"]  # passages from this attempt's own copy only
+        arenas |= found
+    assert len(arenas) == len(tasks)
+    assert not local_store_exists()  # the user's store was never created
+    assert not list((tmp_path / "tmp").glob("assistant-repotask-chroma-*"))  # the private stores are gone

@@ -7,7 +7,9 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 import tracemalloc
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -203,10 +205,51 @@ def test_querying_with_another_embedder_is_refused(tmp_path: Path) -> None:
         Indexer(Store(), "test-docs", HashEmbedder(128)).run([tmp_path / "corpus"])
 
 
+def test_a_local_store_opened_from_several_threads_at_once_works(tmp_path: Path) -> None:
+    """Issue 13: chromadb publishes a folder's System to other clients before starting it, so a client
+    opened meanwhile from another thread failed with "Could not connect to tenant default_tenant"."""
+    for round_ in range(6):  # each round a fresh folder: the race is in opening one for the first time
+        folder = tmp_path / f"store-{round_}"
+        start = threading.Barrier(4)
+
+        def open_and_write(n: int, folder: Path = folder, start: threading.Barrier = start) -> str:
+            start.wait()
+            idx = Store(path=folder).open(f"docs-{n}", "hash:4", create=True)
+            assert idx is not None
+            idx.write([f"c{n}"], [[1.0, float(n), 0.0, 1.0]], [f"text {n}"], [{"path": f"f{n}", "seq": 0}])
+            return idx.name
+
+        with ThreadPoolExecutor(4) as pool:
+            made = list(pool.map(open_and_write, range(4)))  # any failure is raised here
+        assert sorted(made) == Store(path=folder).names() == [f"docs-{n}" for n in range(4)]
+
+
+def test_a_closed_local_store_lets_go_of_its_folder(tmp_path: Path) -> None:
+    folder = tmp_path / "store"
+    with Store(path=folder) as store:
+        store.open("docs", "hash:4", create=True)
+    import shutil
+
+    shutil.rmtree(folder)  # e.g. an eval's private store, removed after the attempt
+    with Store(path=folder) as again:  # a fresh store in the same place, not the stopped one
+        assert again.names() == []
+        assert again.open("docs", "hash:4", create=True) is not None
+
+
+def test_a_local_store_that_cannot_be_opened_says_so_without_server_advice(tmp_path: Path) -> None:
+    (tmp_path / "store").mkdir()
+    (tmp_path / "store" / "chroma.sqlite3").write_bytes(b"this is not a database" * 100)
+    with pytest.raises(RetrievalUnavailable) as caught:
+        Store(path=tmp_path / "store")
+    line = caught.value.user_line()
+    assert f"The local Chroma store at {tmp_path / 'store'} could not be opened" in line, line
+    assert "server" not in line and "chroma run" not in line and "retrieval_url" not in line, line
+
+
 def test_a_corrupt_store_is_a_clear_error(tmp_path: Path) -> None:
     index([make_corpus(tmp_path / "corpus")])
     (store_dir() / "chroma.sqlite3").write_bytes(b"this is not a database" * 100)
-    with pytest.raises(RetrievalUnavailable, match="cannot be used"):
+    with pytest.raises(RetrievalUnavailable, match=r"local Chroma store at .* could not be opened .*not a database"):
         Store().open("test-docs", "hash:384")
 
 

@@ -68,7 +68,7 @@ def add(
     with user_errors():
         from assistant.retrieval.embedders import make_embedder
         from assistant.retrieval.indexer import Indexer
-        from assistant.retrieval.store import Store
+        from assistant.retrieval.store import open_store
 
         settings = _settings(collection, embedder, retrieval_url)
         name = _collection(settings)
@@ -77,7 +77,7 @@ def add(
             base_url=settings.embedding_url or settings.base_url,
             api_key=None if settings.embedding_url else settings.api_key,
         )
-        store = Store(settings.retrieval_url)
+        store = open_store(settings)
         show = _ProgressView(enabled=not quiet and sys.stderr.isatty())
         try:
             with show:
@@ -149,14 +149,14 @@ def status(
 ) -> None:
     """Collections in the store: files, chunks, embedder, size; * marks this workspace's."""
     with user_errors():
-        from assistant.retrieval.store import Store, local_store_exists
+        from assistant.retrieval.store import local_store_exists, open_store
 
         settings = _settings(None, None, retrieval_url)
         mine = _collection(settings)
-        if settings.retrieval_url is None and not local_store_exists():
+        if settings.retrieval_url is None and not local_store_exists(settings):
             typer.echo(f"No index yet. `assistant index PATH…` builds one (collection {mine}).")
             return
-        store = Store(settings.retrieval_url)
+        store = open_store(settings)
         names = store.names()
         if collection:
             if collection not in names:
@@ -214,23 +214,23 @@ def rm(
     with user_errors():
         settings = _settings(None, None, retrieval_url)
         if all_ and settings.retrieval_url is None:
-            _remove_local_store()
+            _remove_local_store(settings)
             return
-        from assistant.retrieval.store import Store
+        from assistant.retrieval.store import open_store
 
-        store = Store(settings.retrieval_url)
+        store = open_store(settings)
         names = store.names() if all_ else (collections or [_collection(settings)])
         for name in names:
             removed = store.remove(name)
             typer.echo(f"{'Removed' if removed else 'No collection'} {name}.")
 
 
-def _remove_local_store() -> None:
+def _remove_local_store(settings: Any) -> None:
     import shutil
 
     from assistant.retrieval.store import store_dir
 
-    path = store_dir()
+    path = store_dir(settings)
     if not path.exists():
         typer.echo("No local store.")
         return

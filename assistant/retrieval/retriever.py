@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.retrieval.embedders import Embedder, MiniLMEmbedder, RetrievalError, embedder_name, make_embedder
-from assistant.retrieval.store import Index, Passage, Store, default_collection, local_store_exists
+from assistant.retrieval.store import Index, Passage, default_collection, local_store_exists, open_store
 
 PREAMBLE = (
     "Passages retrieved from the user's indexed files for their latest message, most relevant first. "
@@ -93,6 +93,10 @@ class Retriever:
     def collection(self) -> str:
         return self.index.name
 
+    def close(self) -> None:
+        """Let go of the store's client (the chat is over)."""
+        self.index.store.close()
+
     def load(self) -> None:
         """Load the embedding model now (it otherwise loads on the first query)."""
         loader = getattr(self.embedder, "load", None)
@@ -156,12 +160,15 @@ def open_retriever(settings: Any, cwd: Path | None = None, *, load: bool = True)
         return RetrievalSetup(None, "off")
     url = settings.retrieval_url
     name = settings.collection or default_collection(cwd)
-    if url is None and not local_store_exists():
+    if url is None and not local_store_exists(settings):
         return RetrievalSetup(None, "no index yet (`assistant index PATH…` builds one)")
+    store = None
     try:
         wanted = embedder_name(settings.embedder)
-        index = Store(url).open(name, wanted)
+        store = open_store(settings)
+        index = store.open(name, wanted)
         if index is None:
+            store.close()
             return RetrievalSetup(None, f"no index for this workspace yet (collection {name}; `assistant index PATH…`)")
         embedder = make_embedder(
             settings.embedder,
@@ -177,6 +184,8 @@ def open_retriever(settings: Any, cwd: Path | None = None, *, load: bool = True)
         if load:
             retriever.load()
     except RetrievalError as exc:
+        if store is not None:
+            store.close()
         return RetrievalSetup(None, f"unavailable: {exc.user_line()}", problem=True)
     where = url or "local store"
     return RetrievalSetup(retriever, f"collection {name} ({chunks:,} chunks, {wanted}, {where}); mode {mode}")

@@ -7,8 +7,15 @@
   characters, state). A file is ``writing`` while its chunks go in and ``done`` after the
   old version's chunks are gone, so a run killed half-way is finished by the next one.
 
-Embedded ``PersistentClient`` under the data dir by default; ``retrieval_url`` switches to
-``chromadb.HttpClient``. chromadb is imported only when a store is opened (it costs ~1 s).
+Embedded ``PersistentClient`` under the data dir by default (``retrieval_store`` names another
+folder); ``retrieval_url`` switches to ``chromadb.HttpClient``. chromadb is imported only when a
+store is opened (it costs ~1 s).
+
+Local clients are opened and closed under one process-wide lock. chromadb keeps one ``System`` per
+folder and publishes it to other clients *before* starting it, so a second client opened for the
+same folder from another thread meanwhile gets one whose Rust bindings do not exist yet, and fails
+with "Could not connect to tenant default_tenant" (the AttributeError underneath is swallowed).
+Evals open stores from several threads at once (``asyncio.to_thread``), so this is not hypothetical.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import contextlib
 import hashlib
 import os
 import re
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,15 +39,24 @@ MANIFEST_SUFFIX = ".files"
 SCHEMA = 1
 _NAME_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,60}[A-Za-z0-9]$")
 _PAGE = 2000  # records per get() when paging through a collection
+_LOCAL_LOCK = threading.Lock()  # opening and closing local clients (see the module docstring)
 
 
-def store_dir() -> Path:
-    return data_dir() / "chroma"
+def store_dir(settings: Any = None) -> Path:
+    """The local store's folder: the ``retrieval_store`` setting, else ``<data dir>/chroma``."""
+    chosen = getattr(settings, "retrieval_store", None)
+    return Path(chosen).expanduser() if chosen else data_dir() / "chroma"
 
 
-def local_store_exists() -> bool:
+def local_store_exists(settings: Any = None) -> bool:
     """Cheap: is there an embedded store at all? (No chromadb import.)"""
-    return (store_dir() / "chroma.sqlite3").is_file()
+    return (store_dir(settings) / "chroma.sqlite3").is_file()
+
+
+def open_store(settings: Any) -> Store:
+    """The store these settings (``assistant.config.Settings``) name: a Chroma server or a local folder."""
+    url = settings.retrieval_url
+    return Store(url, None if url else store_dir(settings))
 
 
 def workspace_root(cwd: Path | None = None) -> Path:
@@ -120,15 +137,34 @@ class CollectionInfo:
     dimension: int | None
 
 
+def _reason(exc: BaseException) -> str:
+    """``Type: message``, and the exception it replaced: chromadb hides real causes behind its own
+    ("Could not connect to tenant default_tenant" for any failure while opening a local store)."""
+    text = f"{type(exc).__name__}: {exc}".strip()
+    inner = exc.__cause__ or (None if exc.__suppress_context__ else exc.__context__)
+    if inner is not None:
+        text += f"; from {type(inner).__name__}: {inner}".rstrip()
+    return text
+
+
 @contextlib.contextmanager
-def guard(where: str) -> Iterator[None]:
-    """Chroma's and the network's exceptions become one-line RetrievalErrors."""
+def guard(where: str, *, local: bool = False, opening: bool = False) -> Iterator[None]:
+    """Chroma's and the network's exceptions become one-line RetrievalErrors.
+
+    ``local``: ``where`` is a folder on this machine (no server to reach or start)."""
     try:
         yield
     except RetrievalError:
         raise
     except Exception as exc:
-        text = f"{type(exc).__name__}: {exc}".strip()
+        text = _reason(exc)
+        if local:
+            verb = "could not be opened" if opening else "cannot be used"
+            raise RetrievalUnavailable(
+                f"The local Chroma store at {where} {verb} ({text[:240]}).",
+                hint="If another program is writing to it, try again when it is done; if it is corrupt, "
+                "remove it (assistant index rm --all) and index again.",
+            ) from None
         if "connect" in text.lower() or type(exc).__module__.startswith(("httpx", "httpcore")):
             raise RetrievalUnavailable(
                 f"The Chroma server {where} is not reachable ({text[:160]}).",
@@ -147,8 +183,32 @@ class Store:
         self.url = url
         self.path = path or store_dir()
         self.where = url or str(self.path)
-        with guard(self.where):
+        self.local = url is None
+        self._closed = False
+        with guard(self.where, local=self.local, opening=True):
             self.client = self._connect()
+
+    def guard(self) -> contextlib.AbstractContextManager[None]:
+        return guard(self.where, local=self.local)
+
+    def close(self) -> None:
+        """Let go of the client (idempotent). The last local client of a folder stops chromadb's System
+        for it, so the folder can be removed or opened afresh."""
+        if self._closed:
+            return
+        self._closed = True
+        with contextlib.suppress(Exception):
+            if self.local:
+                with _LOCAL_LOCK:
+                    self.client.close()
+            else:
+                self.client.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def _connect(self) -> Any:
         os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
@@ -158,7 +218,9 @@ class Store:
         settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
         if self.url is None:
             self.path.mkdir(parents=True, exist_ok=True)
-            return chromadb.PersistentClient(path=str(self.path), settings=settings)
+            with _LOCAL_LOCK:
+                # one System per folder name in chromadb: the same folder must always be named the same way
+                return chromadb.PersistentClient(path=str(self.path.resolve()), settings=settings)
         parsed = urlparse(self.url if "://" in self.url else f"http://{self.url}")
         if not parsed.hostname:
             raise RetrievalError(f"retrieval_url '{self.url}' has no host.", hint="e.g. http://127.0.0.1:8000")
@@ -167,14 +229,14 @@ class Store:
         return chromadb.HttpClient(host=parsed.hostname, port=port, ssl=ssl, settings=settings)
 
     def names(self) -> list[str]:
-        with guard(self.where):
+        with self.guard():
             found = [c if isinstance(c, str) else c.name for c in self.client.list_collections()]
         return sorted(n for n in found if not n.endswith(MANIFEST_SUFFIX))
 
     def open(self, name: str, embedder: str, *, create: bool = False, dimension: int | None = None) -> Index | None:
         """The index ``name`` checked against ``embedder``; None when it does not exist and not ``create``."""
         check_name(name)
-        with guard(self.where):
+        with self.guard():
             if name not in self.names():
                 if not create:
                     return None
@@ -204,7 +266,7 @@ class Store:
         return Index(self, name, built_with, chunks, files)
 
     def info(self, name: str) -> CollectionInfo:
-        with guard(self.where):
+        with self.guard():
             chunks = self.client.get_collection(name, embedding_function=None)
             meta = chunks.metadata or {}
             index = Index(self, name, str(meta.get("embedder", "?")), chunks, None)
@@ -224,7 +286,7 @@ class Store:
         return {c if isinstance(c, str) else c.name for c in self.client.list_collections()}
 
     def remove(self, name: str) -> bool:
-        with guard(self.where):
+        with self.guard():
             existing = self._all_names()
             if name not in existing:
                 return False
@@ -250,13 +312,13 @@ class Index:
         self.files = files
 
     def count(self) -> int:
-        with guard(self.store.where):
+        with self.store.guard():
             return int(self.chunks.count())
 
     def manifest(self) -> dict[str, FileRecord]:
         files = self.files or self.store.client.get_collection(self.name + MANIFEST_SUFFIX, embedding_function=None)
         out: dict[str, FileRecord] = {}
-        with guard(self.store.where):
+        with self.store.guard():
             offset = 0
             while True:
                 got = files.get(include=["metadatas"], limit=_PAGE, offset=offset)
@@ -271,7 +333,7 @@ class Index:
     def mark(self, records: list[FileRecord]) -> None:
         if not records:
             return
-        with guard(self.store.where):
+        with self.store.guard():
             self.files.upsert(
                 ids=[path_id(r.path) for r in records],
                 embeddings=[[1.0] for _ in records],  # the manifest is looked up by id, never searched
@@ -280,22 +342,22 @@ class Index:
             )
 
     def write(self, ids: list[str], vectors: list[list[float]], docs: list[str], metas: list[dict[str, Any]]) -> None:
-        with guard(self.store.where):
+        with self.store.guard():
             self.chunks.upsert(ids=ids, embeddings=vectors, documents=docs, metadatas=metas)
 
     def drop_stale(self, path: str, sha256: str, chunks: int) -> None:
         """Remove chunks of ``path`` from other versions, and any past the current count."""
-        with guard(self.store.where):
+        with self.store.guard():
             self.chunks.delete(where={"$and": [{"path": path}, {"file_hash": {"$ne": sha256}}]})
             self.chunks.delete(where={"$and": [{"path": path}, {"seq": {"$gte": chunks}}]})
 
     def remove_file(self, path: str) -> None:
-        with guard(self.store.where):
+        with self.store.guard():
             self.chunks.delete(where={"path": path})
             self.files.delete(ids=[path_id(path)])
 
     def search(self, vector: list[float], k: int) -> list[Passage]:
-        with guard(self.store.where):
+        with self.store.guard():
             dim = (self.chunks.metadata or {}).get("dimension")
             if isinstance(dim, int) and dim and dim != len(vector):
                 raise EmbedderMismatch(
