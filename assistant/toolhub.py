@@ -223,6 +223,7 @@ class McpServer:
         self.on_status: Callable[[str], None] | None = None
         self.reconnected = False  # a server that died is reconnected once
         self._refresh: asyncio.Task[None] | None = None
+        self._relist_pending = False  # a change announced since the current listing began
         self.connect_seconds: float | None = None
         self._client: Any = None
         self._task: asyncio.Task[None] | None = None
@@ -421,9 +422,16 @@ class McpServer:
         return ok
 
     def tools_changed(self) -> None:
-        """The server said its tool list changed: list it again, then update the offered tools."""
+        """The server said its tool list changed: list it again, then update the offered tools. A change
+        announced while a listing is under way is listed again after it (that list may predate it)."""
+        self._relist_pending = True
         if self._refresh is None or self._refresh.done():
-            self._refresh = asyncio.create_task(self._relist(), name=f"mcp-relist:{self.name}")
+            self._refresh = asyncio.create_task(self._relist_while_pending(), name=f"mcp-relist:{self.name}")
+
+    async def _relist_while_pending(self) -> None:
+        while self._relist_pending:
+            self._relist_pending = False
+            await self._relist()
 
     async def _relist(self) -> None:
         client = self._client
