@@ -109,6 +109,15 @@ class WorkspaceNames:
             found |= cached[2]
         return found
 
+    def defined_in(self, root: Path, files: list[str]) -> dict[str, set[str]]:
+        """Definition name -> the files defining it (from the same per-file cache)."""
+        self.symbols(root, files)
+        where: dict[str, set[str]] = {}
+        for rel in files:
+            for sym in self._symbols.get(rel, (0.0, 0, frozenset()))[2]:
+                where.setdefault(sym, set()).add(rel)
+        return where
+
     def ground(self, text: str, root: Path, paths: tuple[list[str], list[str]] | None,
                after_tools: bool = False) -> Grounding:  # fmt: skip
         files, dirs = paths if paths is not None else ([], [])
@@ -184,7 +193,7 @@ def _path_mentions(words: list[str], lowered: str, files: list[str], dirs: list[
         stem = base.split(".", 1)[0] if not base.startswith(".") else base
         stem = stem.strip("_")
         named = low in said or base in said or ("/" in low and low in lowered)
-        if named or (len(stem) >= MIN_STEM and stem not in COMMON and stem in said):
+        if named or (len(stem) >= MIN_STEM and stem not in COMMON and stem in said) or _all_words_said(low, said):
             found.append(rel)
     for rel in dirs:
         low = rel.lower().rstrip("/")
@@ -194,6 +203,12 @@ def _path_mentions(words: list[str], lowered: str, files: list[str], dirs: list[
         if low + "/" in said or ("/" in low and low in said) or (last not in COMMON and last in said):
             found.append(rel + "/")
     return found
+
+
+def _all_words_said(path: str, said: set[str]) -> bool:
+    """Every word of a path said, two at least: "the meeting notes" for notes/meeting-2024-05-02.md."""
+    words = re.findall(r"[a-z]{3,}", path.rsplit(".", 1)[0] if "." in path.rsplit("/", 1)[-1] else path)
+    return len(set(words)) >= 2 and all(w in said or w + "s" in said for w in words)
 
 
 def _symbol_mentions(text: str, words: list[str], symbols: set[str]) -> list[str]:
@@ -276,7 +291,15 @@ def unique_lines(root: Path, rel: str) -> list[str] | None:
 
 
 ADDING = re.compile(r"\b(?:add|append|insert|put)\b")
-AT_END = re.compile(r"\b(?:at|to) the (?:very )?(?:end|bottom)\b|\bappend\b")
+AT_END = re.compile(r"\b(?:at|to|on) the (?:very )?(?:end|bottom)\b|\bappend\b")
+NEW_DEFINITION = re.compile(r"\b(?:function|def|method|class|test)\b")
+QUOTED = re.compile(r"'([^'\n]{1,200})'|\"([^\"\n]{1,200})\"")
+SET_VALUE = re.compile(
+    r"\b(?:change|set|make|update|switch|turn)\b(?P<what>.{0,80}?)\bto\s+(?P<value>\"[^\"\n]*\"|'[^'\n]*'|[\w.+:/-]+)",
+    re.IGNORECASE,
+)
+CONFIG_LINE = re.compile(r"^(?P<key>\s*[A-Za-z_][\w.-]*\s*[=:]\s*)(?P<value>\S.*?)\s*$")
+LIST_MARKER = re.compile(r"^(\s*)(?:([-*+])|(\d+)([.)]))\s+")
 
 
 def _last_line(text: str, lines: list[str]) -> str | None:
@@ -285,38 +308,104 @@ def _last_line(text: str, lines: list[str]) -> str | None:
     return tail[-1] if tail and tail[-1] in lines else None
 
 
-def constrain_edits(tools: Sequence[dict[str, Any]], root: Path, read: set[str],
-                    request: str = "") -> list[dict[str, Any]]:  # fmt: skip
+def definition_lines(text: str, symbol: str) -> list[str]:
+    """The lines of a Python definition of ``symbol`` (its ``def``/``class`` line and indented body)."""
+    lines = text.splitlines()
+    head = re.compile(rf"^(\s*)(?:async\s+)?(?:def|class)\s+{re.escape(symbol)}\b")
+    for i, line in enumerate(lines):
+        found = head.match(line)
+        if not found:
+            continue
+        indent = len(found.group(1))
+        block = [line]
+        for body in lines[i + 1 :]:
+            if body.strip() and len(body) - len(body.lstrip()) <= indent:
+                break
+            block.append(body)
+        return [b for b in block if b.strip()]
+    return []
+
+
+def _next_item(anchor: str, item: str) -> str:
+    """``item`` written as the list entry after ``anchor`` ("- x" after "- y", "4. x" after "3. y")."""
+    marker = LIST_MARKER.match(anchor)
+    if marker is None:
+        return item
+    indent, bullet, number, close = marker.groups()
+    return f"{indent}{bullet} {item}" if bullet else f"{indent}{int(number) + 1}{close} {item}"
+
+
+def _set_value(request: str, lines: list[str]) -> tuple[str, str] | None:
+    """(old line, new line) for "set the currency to USD" on a ``key = value`` line the request names."""
+    asked = SET_VALUE.search(request)
+    if asked is None:
+        return None
+    what = _content_words(asked.group("what"))
+    value = asked.group("value").strip("'\"")
+    hits = []
+    for line in lines:
+        found = CONFIG_LINE.match(line)
+        if found and _content_words(found.group("key").replace(".", " ").replace("-", " ")) & what:
+            hits.append((line, found))
+    if len(hits) != 1:
+        return None
+    line, found = hits[0]
+    old = found.group("value")
+    quote = old[0] if old[:1] in "'\"" and old[-1:] == old[:1] and len(old) > 1 else ""
+    return line, f"{found.group('key')}{quote}{value}{quote}"
+
+
+def _file_choices(rel: str, text: str, lines: list[str], request: str,
+                  symbols: frozenset[str]) -> list[dict[str, Any]]:  # fmt: skip
+    """The edit arguments the grammar offers for one read file."""
+    low = request.lower()
+    path = {"const": rel}
+    if _kind(rel) == "config" and (setting := _set_value(request, lines)) is not None:
+        return [_edit_choice(path, setting[0], {"const": setting[1]})]
+    block = [line for sym in sorted(symbols) for line in definition_lines(text, sym) if line in lines]
+    named = _content_words(request) - _content_words(rel.replace("/", " ").replace(".", " "))
+    relevant = block or [line for line in lines if _content_words(line) & named] or lines
+    adding = bool(ADDING.search(low))
+    if adding and (AT_END.search(low) or (_kind(rel) == "code" and NEW_DEFINITION.search(low))):
+        relevant = [_last_line(text, lines) or relevant[-1]]
+    if not adding:
+        return [_edit_choice(path, {"enum": relevant}, {"type": "string"})]
+    quoted = QUOTED.search(request)
+    if quoted and len(relevant) == 1:  # "add 'release 0.4'": the user wrote the text
+        line = relevant[0]
+        return [_edit_choice(path, line, {"const": line + "\n" + _next_item(line, quoted.group(1) or quoted.group(2))})]
+    return [_edit_choice(path, line, {"type": "string", KEEP_PREFIX: line}) for line in relevant]
+
+
+def _edit_choice(path: dict[str, Any], old: str | dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "object", "required": ["path", "old_text", "new_text"],
+            "properties": {"path": path, "old_text": old if isinstance(old, dict) else {"const": old},
+                           "new_text": new}}  # fmt: skip
+
+
+def constrain_edits(tools: Sequence[dict[str, Any]], root: Path, read: set[str], request: str = "",
+                    symbols: frozenset[str] = frozenset(),
+                    only: Sequence[str] = ()) -> list[dict[str, Any]]:  # fmt: skip
     """``edit_file`` limited to files the model has read, ``old_text`` to one of their lines (for the grammar).
 
     Measured on the 0.5B model: asked to add a line to a file it had not read, it invented the
     ``old_text`` every time, and the edit failed. Limited to real lines, every edit applies; the
-    approval diff still shows it before anything is written. Among the lines, those that share a
-    word with the request are the choices when there are any (asked to change the currency, the
-    0.5B edited ``tip_percent`` on the line above). Asked to *add*, the line chosen is kept and the
-    new text follows it (the 0.5B replaced the line it anchored on).
+    approval diff still shows it before anything is written. Among the lines, those of a definition
+    the fix is about (``symbols``), else those sharing a word with the request, are the choices
+    (asked to change the currency, the 0.5B edited ``tip_percent`` on the line above). Asked to
+    *add*, the line chosen is kept and the new text follows it (the 0.5B replaced the line it
+    anchored on); text the user quoted is the text added; "set X to V" on a settings line is that
+    change. ``only``: the files the edit may touch (those the request names), when given.
     """
-    wanted = _content_words(request)
-    adding = bool(ADDING.search(request.lower()))
     choices: list[dict[str, Any]] = []
     for rel in sorted(read):
+        if only and rel not in only:
+            continue
         text = edit_text(root, rel)
         lines = _unique(text) if text is not None else []
         if text is None or not lines:
             continue
-        named = wanted - _content_words(rel.replace("/", " ").replace(".", " "))
-        relevant = [line for line in lines if _content_words(line) & named] or lines
-        if adding and AT_END.search(request.lower()):
-            relevant = [_last_line(text, lines) or relevant[-1]]
-        if adding:
-            choices.extend({"type": "object", "required": ["path", "old_text", "new_text"],
-                            "properties": {"path": {"const": rel}, "old_text": {"const": line},
-                                           "new_text": {"type": "string", KEEP_PREFIX: line}}}
-                           for line in relevant)  # fmt: skip
-        else:
-            choices.append({"type": "object", "required": ["path", "old_text", "new_text"],
-                            "properties": {"path": {"const": rel}, "old_text": {"enum": relevant},
-                                           "new_text": {"type": "string"}}})  # fmt: skip
+        choices.extend(_file_choices(rel, text, lines, request, symbols))
     if not choices:
         return list(tools)
     out = []
@@ -352,6 +441,7 @@ LEAD_IN = r"(?:(?:please|now|then|ok|okay|and|also|so|can you|could you|would yo
 EDIT_FIRST = re.compile(rf"^\s*{LEAD_IN}(?:{EDIT_VERBS})\b")
 EDIT_LATER = re.compile(rf"(?:\bthen|\band|,)\s+{LEAD_IN}(?:{EDIT_VERBS})\b")
 RUN_ASKED = re.compile(r"^\s*" + LEAD_IN + r"(?:re)?run\b|\b(?:then|and)\s+(?:re)?run\b|\bexecute\b")
+MANY = re.compile(r"\b(?:every|each|all|both)\b")
 RESULT_CALL = re.compile(r"\[The tool call ([\w-]+)\(")
 EDITS = ("edit_file", "write_file")
 RUNS = ("run_command", "run_python")
@@ -370,23 +460,6 @@ def turn_calls(messages: Sequence[dict[str, Any]]) -> list[str]:
         for call in message.get("tool_calls") or []:
             names.insert(0, bare_tool(str((call.get("function") or {}).get("name", ""))))
     return names
-
-
-def pending_tools(request: str, called: list[str]) -> list[str]:
-    """What an instruction asks for that this turn has not attempted yet: an edit, a run.
-
-    Measured on the 0.5B model: after reading the file it was asked to change, it answered with the
-    changed text instead of calling edit_file (the same after running failing tests it was asked
-    to fix). Asked plainly ("Change...", "...then run the tests"), the edit or the run is still owed;
-    each is attempted at most once this way, so a failing tool cannot loop.
-    """
-    low = " ".join(request.lower().split())
-    owed: list[str] = []
-    if not any(c in EDITS for c in called) and (EDIT_FIRST.search(low) or EDIT_LATER.search(low)):
-        owed.append("edit_file")  # the file exists (it was read): rewriting all of it is not what was asked
-    if not any(c in RUNS for c in called) and RUN_ASKED.search(low):
-        owed.append("run_command")
-    return owed
 
 
 TEST_ASKED = re.compile(

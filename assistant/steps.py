@@ -50,9 +50,10 @@ from assistant.events import (
     ToolCallDelta,
     ToolCallReady,
 )
+from assistant.followup import CREATE_ASKED, Owed, call_keys, next_owed, related_tests
 from assistant.grammar import CallGrammar, Unsupported, call_grammar, parse_call, tool_parts
 from assistant.grounding import (
-    EDITS,
+    MANY,
     Grounding,
     WorkspaceNames,
     answer_code,
@@ -60,7 +61,6 @@ from assistant.grounding import (
     code_run_owed,
     constrain_edits,
     normal_path,
-    pending_tools,
     read_paths,
     turn_calls,
 )
@@ -83,7 +83,7 @@ WRITE_THEN_RUN = ("run_python",)
 # Reads per turn, unless the request asks for many ("every file", "each test", "all of them"): the
 # 0.5B answered "What's in the notes folder?" by reading ten files one after another.
 MAX_READS = 3
-MANY = re.compile(r"\b(?:every|each|all|both)\b")
+MIN_ANSWER = 40  # characters of answer around a repeated text call for the answer to stand alone
 ANSWER = "answer"  # a call's arguments (a whole file for write_file) must fit
 
 
@@ -301,6 +301,7 @@ class GrammarSteps:
         self._names = WorkspaceNames()
         self._offered: list[dict[str, Any]] = []  # this step's tools as the grammar offers them
         self._paths: tuple[list[str], list[str]] | None = None  # this step's workspace files and folders
+        self._owed: Owed | None = None  # what the request still asks for after this turn's results
         self.last_decision: dict[str, Any] = {}  # p_call, first token, threshold of the last step
 
     def grammar(self, tools: Sequence[dict[str, Any]]) -> CallGrammar:
@@ -339,10 +340,19 @@ class GrammarSteps:
         # recognised and run, like in text mode; the loop answers a repeated one from memory.
         recognise = None if self.last_decision.get("small_talk") else list(tools) or None
         runner = self._code_runner(messages)
-        text, called = "", False
+        made = call_keys(messages)
+        text, called, repeated = "", False, False
         async for event in self.endpoint.stream(messages, None, text_call_tools=recognise, **params):
             if isinstance(event, TextDelta):
                 text += event.text
+            elif isinstance(event, ToolCallReady) and _repeats(event.call, made) and len(text.strip()) >= MIN_ANSWER:
+                # the answer quotes the call this turn already made (the 0.5B wrote `grep({...})` under
+                # its answer in 6 of 13 chains): the answer stands; asking again cost a whole request
+                repeated = True
+                continue
+            elif isinstance(event, Finish) and repeated and not called:
+                yield Finish("stop")
+                continue
             elif isinstance(event, ToolCallReady):
                 called = True
             elif isinstance(event, Finish) and runner and not called and (code := answer_code(text)):
@@ -397,14 +407,11 @@ class GrammarSteps:
                 async for event in self._call(messages, grammar, params, started, grounding.describe()):
                     yield event
                 return
-        called = turn_calls(messages)
         # Only once the workspace is in play (a tool ran this turn): "Give me a regex" owes nothing.
-        owed = pending_tools(request, called) if request and called else []
-        owed_grammar = self._limited_grammar(owed)
-        if owed_grammar is not None:
-            self.last_decision = {"p_call": None, "owed": owed}
-            why = "the request asks for " + ("an edit" if owed[0] in EDITS else "a run") + " not made yet"
-            async for event in self._call(messages, owed_grammar, params, started, why):
+        owed_grammar = self._owed_grammar(self._owed) if self._owed is not None else None
+        if self._owed is not None and owed_grammar is not None:
+            self.last_decision = {"p_call": None, "owed": list(self._owed.tools)}
+            async for event in self._call(messages, owed_grammar, params, started, self._owed.why):
                 yield event
             return
         p_call, first = 0.0, ""
@@ -434,19 +441,64 @@ class GrammarSteps:
 
     def _offer(self, messages: Sequence[dict[str, Any]], tools: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         """The tools as this step's grammar offers them: paths that exist, edits of lines read."""
-        self._paths = None  # walked once per step, here; _ground uses the same walk
+        self._paths, self._owed = None, None  # walked once per step, here; _ground uses the same walk
         root = self.workspace() if self.workspace is not None else None
         if root is None:
             return list(tools)
         read = read_paths(messages)
         asked = next((request_text(user_text(m)) for m in reversed(messages) if m.get("role") == "user"), "")
-        if turn_calls(messages).count("read_file") >= MAX_READS and not MANY.search(asked.lower()):
+        called = turn_calls(messages)
+        if called.count("read_file") >= MAX_READS and not MANY.search(asked.lower()):
             tools = [t for t in tools if bare_tool(tool_parts(t)[0]) != "read_file"]
+        if read and not CREATE_ASKED.search(asked.lower()):
+            # a file the model has seen is edited, not rewritten: the 0.5B replaced calc.py with a
+            # one-line version of it, and settings.toml with the one line it was asked to change
+            tools = [t for t in tools if bare_tool(tool_parts(t)[0]) != "write_file"]
         try:
             self._paths = workspace_paths(root)
-            return constrain_edits(narrow_paths(tools, self._paths, read), root, read, asked)
+            symbols: frozenset[str] = frozenset()
+            only: tuple[str, ...] = ()
+            if asked and called and self._paths is not None:
+                self._owed = self._follow_up(asked, messages, root, read)
+                if self._owed is not None:
+                    symbols, only = self._owed.symbols, self._owed.paths
+            return constrain_edits(narrow_paths(tools, self._paths, read), root, read, asked, symbols, only)
         except Exception:  # a hostile or vanished workspace costs the narrowing, never the turn
             return list(tools)
+
+    def _follow_up(self, request: str, messages: Sequence[dict[str, Any]], root: Path, read: set[str]) -> Owed | None:
+        """What the request still owes after this turn's results (assistant/followup.py)."""
+        assert self._paths is not None
+        files = self._paths[0]
+        defined_in = self._names.defined_in(root, files)
+        words = set(re.findall(r"\w+", request))
+        asked_symbols = {s for s in defined_in if s in words}
+        named = [n for n in self._names.ground(request, root, self._paths).names if n in files]
+        tests = related_tests(root, files, asked_symbols)
+        owed = next_owed(request, messages, read, files, named, defined_in, tests)
+        if owed is not None and owed.tools == ("edit_file",):
+            code_symbols = {s for s in asked_symbols if any(f.endswith(".py") for f in defined_in[s])}
+            owed = Owed(owed.tools, owed.why, owed.paths, owed.commands, owed.symbols | code_symbols)
+        return owed
+
+    def _owed_grammar(self, owed: Owed) -> CallGrammar | None:
+        """The call grammar for what is owed: its tools, with only the paths or commands it allows."""
+        keep = []
+        for tool in self._offered:
+            name = bare_tool(tool_parts(tool)[0])
+            if name not in owed.tools:
+                continue
+            if name == "read_file" and owed.paths:
+                tool = _only_argument(tool, "path", owed.paths)
+            elif name == "run_command" and owed.commands:
+                tool = _only_argument(tool, "command", owed.commands)
+            keep.append(tool)
+        if not keep:
+            return None
+        try:
+            return call_grammar(keep)
+        except Unsupported:
+            return None
 
     def _limited_grammar(self, names: Sequence[str]) -> CallGrammar | None:
         """The call grammar of this step's offered tools limited to ``names`` (None: none of them offered)."""
@@ -517,6 +569,22 @@ class GrammarSteps:
             if "grammar" in exc.message.lower():
                 raise _GrammarRefused(exc.message) from None
             raise
+
+
+def _repeats(call: ToolCall, done: set[tuple[str, str]]) -> bool:
+    try:
+        arguments = json.loads(call.arguments or "{}")
+    except ValueError:
+        return False
+    return (bare_tool(call.name), json.dumps(arguments, sort_keys=True)) in done
+
+
+def _only_argument(tool: dict[str, Any], arg: str, values: Sequence[str]) -> dict[str, Any]:
+    """The tool as the grammar offers it with one argument, limited to ``values`` (the tool's own
+    schema still validates the call)."""
+    fn = dict(tool.get("function", tool))
+    fn["parameters"] = {"type": "object", "required": [arg], "properties": {arg: {"enum": list(values)}}}
+    return {"type": "function", "function": fn} if "function" in tool else fn
 
 
 def _unread_edit(call: tuple[str, str], messages: Sequence[dict[str, Any]],

@@ -142,25 +142,6 @@ def test_a_file_already_read_is_not_offered_to_read_file_again(ws: Path) -> None
     assert narrow_paths([read], paths, {"a.txt", "b.txt"}) == []  # nothing left to read
 
 
-@pytest.mark.parametrize(("request_text", "called", "owed"), [
-    ("Change the default currency in settings.toml to USD", ["read_file"], ["edit_file"]),
-    ("Please add a docstring to add() in calc.py", [], ["edit_file"]),
-    ("Can you bump the version to 0.3.2", ["read_file"], ["edit_file"]),
-    ("Read my todo list and then add 'release 0.4' at the end", ["read_file"], ["edit_file"]),
-    ("Fix percent() in calc.py, then run the tests", ["read_file"], ["edit_file", "run_command"]),
-    ("Fix percent() in calc.py, then run the tests", ["read_file", "edit_file"], ["run_command"]),
-    ("Fix percent() in calc.py, then run the tests", ["edit_file", "run_command"], []),
-    ("Run the test suite", [], ["run_command"]),
-    ("How do I change the currency?", ["read_file"], []),  # a question, not an instruction
-    ("What does percent() return?", ["read_file"], []),
-    ("Show me calc.py", ["read_file"], []),
-])  # fmt: skip
-def test_what_an_instruction_still_owes(request_text: str, called: list[str], owed: list[str]) -> None:
-    from assistant.grounding import pending_tools
-
-    assert pending_tools(request_text, called) == owed
-
-
 def test_turn_calls_counts_only_the_current_turn() -> None:
     from assistant.grounding import turn_calls
 
@@ -187,7 +168,7 @@ def test_edit_choices_follow_the_request(ws: Path) -> None:
     from tests.test_grammar import accepts
 
     (ws / "settings.toml").write_text("[defaults]\ntip = 18\ncurrency = 'EUR'\n")
-    (change,) = constrain_edits([_edit_tool()], ws, {"settings.toml"}, "Change the currency in settings.toml to USD")
+    (change,) = constrain_edits([_edit_tool()], ws, {"settings.toml"}, "Change the currency in settings.toml please")
     assert change["function"]["parameters"]["anyOf"][0]["properties"]["old_text"] == {"enum": ["currency = 'EUR'"]}
     (vague,) = constrain_edits([_edit_tool()], ws, {"settings.toml"}, "tidy it up")  # no shared word: every line
     assert len(vague["function"]["parameters"]["anyOf"][0]["properties"]["old_text"]["enum"]) == 3
@@ -205,7 +186,44 @@ def test_adding_at_the_end_anchors_on_the_last_line(ws: Path) -> None:
     (edit,) = constrain_edits([_edit_tool()], ws, {"notes/todo.txt"}, "Add 'ship it' at the end of my todo list")
     (choice,) = edit["function"]["parameters"]["anyOf"]
     assert choice["properties"]["old_text"] == {"const": "- last one"}
-    assert choice["properties"]["new_text"]["x-keep-prefix"] == "- last one"
+    assert choice["properties"]["new_text"] == {"const": "- last one\n- ship it"}  # the quoted text, as a list item
+    (free,) = constrain_edits([_edit_tool()], ws, {"notes/todo.txt"}, "Add a reminder at the end of my todo list")
+    (choice,) = free["function"]["parameters"]["anyOf"]
+    assert choice["properties"]["new_text"]["x-keep-prefix"] == "- last one"  # the model writes the new line
+
+
+@pytest.mark.parametrize(
+    ("request_text", "old", "new"),
+    [
+        ("Change the currency to USD in settings.toml", "currency = 'EUR'", "currency = 'USD'"),
+        ("set round_to to 0.05", "round_to = 0.01", "round_to = 0.05"),
+        ("In settings.toml, set the language to fr", 'language = "en"', 'language = "fr"'),
+    ],
+)
+def test_setting_a_value_is_that_change(ws: Path, request_text: str, old: str, new: str) -> None:
+    from assistant.grounding import constrain_edits
+
+    (ws / "settings.toml").write_text("[defaults]\ntip = 18\ncurrency = 'EUR'\nround_to = 0.01\nlanguage = \"en\"\n")
+    (edit,) = constrain_edits([_edit_tool()], ws, {"settings.toml"}, request_text)
+    (choice,) = edit["function"]["parameters"]["anyOf"]
+    assert choice["properties"]["old_text"] == {"const": old}
+    assert choice["properties"]["new_text"] == {"const": new}
+
+
+def test_a_fix_offers_the_lines_of_the_definition(ws: Path) -> None:
+    from assistant.grounding import constrain_edits, definition_lines
+
+    source = "def add(a, b):\n    return a + b\n\n\ndef percent(part, whole):\n    # Percent.\n"
+    source += "    return part / whole * 10\n"
+    (ws / "calc.py").write_text(source)
+    block = ["def percent(part, whole):", "    # Percent.", "    return part / whole * 10"]
+    assert definition_lines(source, "percent") == block
+    (edit,) = constrain_edits([_edit_tool()], ws, {"calc.py"}, "fix whatever is failing", frozenset({"percent"}))
+    (choice,) = edit["function"]["parameters"]["anyOf"]
+    assert choice["properties"]["old_text"] == {"enum": block}
+    (added,) = constrain_edits([_edit_tool()], ws, {"calc.py"}, "Add a function square(x) to calc.py")
+    (choice,) = added["function"]["parameters"]["anyOf"]
+    assert choice["properties"]["old_text"] == {"const": "    return part / whole * 10"}  # a new function goes last
 
 
 def test_folders_fifos_and_loops_are_never_read(ws: Path) -> None:

@@ -477,3 +477,20 @@ async def test_a_request_about_a_workspace_file_is_not_answered_with_sandbox_inf
     scripted.script(call_json("read_file", {"path": "todo.txt"}), answer_start(), text("x"))
     await run(agent, "what is in todo.txt")
     assert "sandbox_info" not in scripted.requests[0]["grammar"] and seen == ["todo.txt"]
+
+
+async def test_a_call_the_answer_repeats_costs_no_further_request(scripted: ScriptedServer) -> None:
+    """The 0.5B often quotes the call it just made under its answer: the answer stands."""
+    seen: list[str] = []
+    agent = grammar_agent(scripted, files_tools(seen))
+    quoted = '```json\n{"name": "read_file", "arguments": {"path":"todo.txt"}}\n```'
+    scripted.script(starts_call(), call_json("read_file", {"path": "todo.txt"}), answer_start(),
+                    text("Your todo list says to buy milk and fix the percent bug. I read it with:\n" + quoted))  # fmt: skip
+    events = await run(agent, "todo?")
+    assert seen == ["todo.txt"] and len(scripted.requests) == 4
+    assert isinstance(events[-1], TurnEnd) and "buy milk" in events[-1].text
+    short = grammar_agent(scripted, files_tools(seen))  # a bare repeat is no answer: the loop asks for one
+    scripted.script(starts_call(), call_json("read_file", {"path": "todo.txt"}), answer_start(), text(quoted),
+                    text("Milk."))  # fmt: skip
+    events = await run(short, "todo?")
+    assert isinstance(events[-1], TurnEnd) and events[-1].text == "Milk."

@@ -1,0 +1,317 @@
+"""After a tool result: what the request still asks for, decided from the request and the results.
+
+A small model is a poor judge of its own next step. Measured on the 0.5B model over the chain
+tasks of benchmarks/bench_tooluse.py: after the first call it answered, or wrote the call it had
+just made again as text, in 12 of 13 tasks, although the request asked for more ("find the file
+... and show me all of it", "read every file in it", "run the tests, then fix whatever fails").
+The request's own words say what is owed; the results say which files:
+
+* **reads**: the request asks to see files ("show me", "open", "read", "go through") and a
+  search or listing of this turn found files not read yet, or it named files not read yet;
+* **the source behind a failure**: a run failed and the request asks to fix it or to show the
+  code: the files defining the functions the failure output calls (``percent(1, 4)`` in an
+  assertion names ``calc.py``, where ``percent`` is defined);
+* **edits**: an instruction to change files is owed once per file it names (each read first);
+* **runs**: a run asked for and not made; after a fix of a failing run, the same command again.
+
+Each is owed at most once (a file read, edited; a command run twice at most), so a failing tool
+cannot loop. Tool results are untrusted: they only select among the workspace's own paths and the
+commands the request or the turn already used; nothing in them runs or widens what is allowed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Sequence
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from assistant.conversation import ANSWER_NOTE
+from assistant.grounding import EDIT_FIRST, EDIT_LATER, RUN_ASKED, bare_tool, normal_path, read_regular
+
+RESULT_BLOCK = re.compile(r"\[The tool call ([\w-]+)\((.*?)\) returned:\]\n", re.S)
+# Asking to see files: "show me all of it", "open it", "read every file", "go through each file",
+# "what the notes say". "Show me where X is used" is answered by the search itself.
+READ_ASKED = re.compile(
+    r"\b(?:open|read|cat|view|go through)\b"
+    r"|\bshow\b(?:\s+\w+){0,6}?\s+(?:it|them|files?|source|code|contents?|one|all)\b"
+    r"|\bwhat\b.*\b(?:says?|decided?)\b"
+)
+FIX_ASKED = re.compile(r"\b(?:fix|repair|correct|make (?:it|them|the tests?) pass|why)\b")
+SHOW_SOURCE = re.compile(r"\b(?:source|code|function|broken|failing|fails?)\b")
+TEST_WORD = re.compile(r"\btests?\b|\btest suite\b|\bpytest\b|\btested\b")
+JUST_THAT = re.compile(r"\b(?:just|only)\b|\bthat test\b")
+FAILED = re.compile(r"^exit code (?!0\b)\d+", re.M)
+CALLED = re.compile(r"\b([A-Za-z_]\w*)\(")
+MANY_FILES = re.compile(r"\b(?:every|each|both)\b|\ball\b(?! of (?:it|this|that)\b)")  # not "all of it"
+MAX_READ_OWED = 8  # files read in one turn by these rules (every/each/all)
+MAX_RUNS = 2  # a run, and once more after a fix
+CREATE_ASKED = re.compile(
+    r"\b(?:create|new file|rewrite|overwrite|replace (?:the )?(?:whole|entire|all)|from scratch|write (?:a|the) file)\b"
+)
+
+
+@dataclass(frozen=True)
+class Result:
+    """One tool call of the current turn and what it returned (bare tool name)."""
+
+    name: str
+    arguments: dict[str, Any]
+    content: str
+
+
+@dataclass(frozen=True)
+class Owed:
+    """The next call a request still owes: the tools, and for some the only arguments allowed."""
+
+    tools: tuple[str, ...]
+    why: str
+    paths: tuple[str, ...] = ()  # read_file / edit_file: only these files
+    commands: tuple[str, ...] = ()  # run_command: only these command lines
+    symbols: frozenset[str] = field(default_factory=frozenset)  # definitions a fix is about
+
+
+def _arguments(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def turn_results(messages: Sequence[dict[str, Any]]) -> list[Result]:
+    """The calls of the current turn with their results, folded into the user's turn or not."""
+    out: list[Result] = []
+    calls: dict[str, tuple[str, dict[str, Any]]] = {}
+    for message in reversed(messages):
+        role = message.get("role")
+        if role == "user":
+            content = message.get("content")
+            if isinstance(content, str) and ANSWER_NOTE in content:
+                folded = content.split(ANSWER_NOTE, 1)[1]
+                found = list(RESULT_BLOCK.finditer(folded))
+                blocks = []
+                for i, match in enumerate(found):
+                    end = found[i + 1].start() if i + 1 < len(found) else len(folded)
+                    blocks.append(Result(bare_tool(match.group(1)), _arguments(match.group(2)),
+                                         folded[match.end() : end].rstrip("\n")))  # fmt: skip
+                out[:0] = blocks
+            break
+        if role == "tool":
+            out.insert(0, Result(str(message.get("tool_call_id", "")), {}, str(message.get("content") or "")))
+        for call in message.get("tool_calls") or []:
+            fn = call.get("function") or {}
+            calls[str(call.get("id", ""))] = (bare_tool(str(fn.get("name", ""))), _arguments(str(fn.get("arguments"))))
+    resolved = []
+    for result in out:
+        if result.name in calls:  # a native tool message: its call gives the name and arguments
+            name, args = calls[result.name]
+            resolved.append(Result(name, args, result.content))
+        else:
+            resolved.append(result)
+    return resolved
+
+
+def found_files(result: Result, files: Sequence[str]) -> list[str]:
+    """Workspace files a search or listing result names (only names that exist count)."""
+    known = set(files)
+    named: list[str] = []
+    if result.name == "grep":
+        named = [line.split(":", 1)[0] for line in result.content.splitlines() if re.match(r"[^:\s][^:]*:\d+:", line)]
+    elif result.name == "glob":
+        named = [line.strip() for line in result.content.splitlines()]
+    elif result.name == "list_files":
+        folder = normal_path(str(result.arguments.get("path") or "."))
+        prefix = folder + "/" if folder else ""
+        named = [prefix + line.strip() for line in result.content.splitlines() if not line.strip().endswith("/")]
+    return [p for p in dict.fromkeys(normal_path(n) for n in named) if p in known]
+
+
+def failure_sources(content: str, defined_in: dict[str, set[str]]) -> tuple[list[str], set[str]]:
+    """(files, symbols): where the functions a failure output calls are defined, tests last.
+
+    ``assert percent(1, 4) == 25.0`` names no source file; ``percent`` is defined in calc.py.
+    """
+    called = set(CALLED.findall(content))
+    symbols = {s for s in called if s in defined_in and not s.startswith("test")}
+    files: list[str] = []
+    for sym in sorted(symbols):
+        files.extend(sorted(defined_in[sym]))
+    ranked = sorted(dict.fromkeys(files), key=_is_test_file)
+    return ranked, symbols
+
+
+def _is_test_file(path: str) -> bool:
+    base = path.rsplit("/", 1)[-1]
+    return base.startswith("test_") or base.endswith("_test.py") or path.startswith("tests/")
+
+
+def _ranked(paths: Iterable[str], request: str, preferred: AbstractSet[str] = frozenset()) -> list[str]:
+    """The files worth reading, best first: those defining what the request names, then those
+    sharing a word with it ("each test file": only the test_*.py ones when there are such)."""
+    words = set(re.findall(r"[a-z]{3,}", request.lower()))
+    words |= {w[:-1] for w in words if w.endswith("s")}
+    paths = list(paths)
+    sharing = [p for p in paths if set(re.findall(r"[a-z]{3,}", p.rsplit("/", 1)[-1].lower())) & words]
+    kept = sharing if sharing and MANY_FILES.search(request) else paths
+    return sorted(kept, key=lambda p: (p not in preferred, p not in sharing, _is_test_file(p)))
+
+
+@dataclass
+class TurnState:
+    """What the current turn has done, from its results."""
+
+    results: list[Result]
+    read: set[str]  # files the conversation shows (read_file, this turn or earlier)
+
+    def called(self, *names: str) -> list[Result]:
+        return [r for r in self.results if r.name in names]
+
+    def edited(self) -> set[str]:
+        return {normal_path(str(r.arguments.get("path", ""))) for r in self.called("edit_file", "write_file")}
+
+
+def next_owed(request: str, messages: Sequence[dict[str, Any]], read: set[str], files: Sequence[str],
+              named: Sequence[str], defined_in: dict[str, set[str]],
+              tests: Sequence[str] = ()) -> Owed | None:  # fmt: skip
+    """The call the request still owes after this turn's results, or None (the model decides).
+
+    ``named``: workspace files the request names; ``defined_in``: definition name -> files;
+    ``tests``: test files that use a definition the request names.
+    """
+    low = " ".join(request.lower().split())
+    state = TurnState(turn_results(messages), read)
+    if not state.results:
+        return None
+    preferred = {f for sym, where in defined_in.items() if sym.lower() in set(re.findall(r"\w+", low)) for f in where}
+    return (
+        _failure_read(low, state, defined_in)
+        or _edit_owed(low, state, named)
+        or _run_owed(low, state, files, tests)
+        or _read_owed(low, state, files, named, preferred)
+    )
+
+
+def related_tests(root: Path, files: Sequence[str], symbols: set[str], limit: int = 50) -> list[str]:
+    """Test files that mention one of ``symbols`` ("run the test of tip_amount": tests/test_split.py)."""
+    if not symbols:
+        return []
+    found = []
+    for rel in [f for f in files if _is_test_file(f) and f.endswith(".py")][:limit]:
+        data = read_regular(root / rel, 256 * 1024)
+        text = data.decode("utf-8", "replace") if data is not None else ""
+        if any(re.search(rf"\b{re.escape(s)}\b", text) for s in symbols):
+            found.append(rel)
+    return found
+
+
+def call_keys(messages: Sequence[dict[str, Any]]) -> set[tuple[str, str]]:
+    """(tool, arguments) of every call of the current turn, arguments as canonical JSON."""
+    return {(r.name, json.dumps(r.arguments, sort_keys=True)) for r in turn_results(messages)}
+
+
+def _failure_read(low: str, state: TurnState, defined_in: dict[str, set[str]]) -> Owed | None:
+    runs = state.called("run_command")
+    if not runs or state.edited() or not FAILED.search(runs[-1].content):
+        return None
+    if not (FIX_ASKED.search(low) or (READ_ASKED.search(low) and SHOW_SOURCE.search(low))):
+        return None
+    files, symbols = failure_sources(runs[-1].content, defined_in)
+    if any(f in state.read for f in files):
+        return None  # the source is shown: the fix (or the answer) is next
+    unread = [f for f in files if f not in state.read]
+    if not unread:
+        return None
+    return Owed(("read_file",), "the failure calls " + ", ".join(sorted(symbols)[:3]), paths=tuple(unread[:2]),
+                symbols=frozenset(symbols))  # fmt: skip
+
+
+def _edit_owed(low: str, state: TurnState, named: Sequence[str]) -> Owed | None:
+    if not (EDIT_FIRST.search(low) or EDIT_LATER.search(low)):
+        return None
+    runs = state.called("run_command")
+    if runs and not named and not FAILED.search(runs[-1].content) and FIX_ASKED.search(low):
+        return None  # "run the tests, then fix whatever fails": nothing failed
+    edited = state.edited()
+    targets = [f for f in named if f not in edited]
+    if named and not targets:
+        return None  # every file it names was edited
+    if not named and edited:
+        return None  # no file named: one edit
+    ready = [f for f in targets if f in state.read]
+    unread = [f for f in targets if f not in state.read]
+    if unread and not ready:
+        return Owed(("read_file",), f"{unread[0]} is to be edited: read it first", paths=(unread[0],))
+    symbols = frozenset(_failing_symbols(runs))
+    return Owed(("edit_file",), "the request asks for an edit not made yet", paths=tuple(ready[:1]),
+                symbols=symbols)  # fmt: skip
+
+
+def _failing_symbols(runs: list[Result]) -> set[str]:
+    if not runs or not FAILED.search(runs[-1].content):
+        return set()
+    return {s for s in CALLED.findall(runs[-1].content) if not s.startswith("test")}
+
+
+def _run_owed(low: str, state: TurnState, files: Sequence[str], tests: Sequence[str]) -> Owed | None:
+    runs = state.called("run_command", "run_python")
+    if len(runs) >= MAX_RUNS:
+        return None
+    if not runs:
+        if not RUN_ASKED.search(low):
+            return None
+        return Owed(("run_command",), "the request asks for a run not made yet",
+                    commands=test_commands(low, state, files, tests))  # fmt: skip
+    # after a fix of a failing run, the same command once more: did the fix work?
+    last_run = max(i for i, r in enumerate(state.results) if r.name in ("run_command", "run_python"))
+    edits_after = [r for r in state.results[last_run + 1 :] if r.name in ("edit_file", "write_file")]
+    first = runs[0]
+    command = str(first.arguments.get("command") or "")
+    if len(runs) == 1 and first.name == "run_command" and FAILED.search(first.content) and edits_after and command:
+        return Owed(("run_command",), "the same command again after the fix", commands=(command,))
+    return None
+
+
+def test_commands(low: str, state: TurnState, files: Sequence[str], tests: Sequence[str] = ()) -> tuple[str, ...]:
+    """The command lines a "run the tests" may be: the test files this turn found, or the whole suite.
+
+    The 0.5B, asked to run "just that test file", wrote ``grep({`` as the command.
+    """
+    if not TEST_WORD.search(low):
+        return ()
+    found: list[str] = []
+    for result in state.results:
+        found.extend(f for f in found_files(result, files) if _is_test_file(f) and f.endswith(".py"))
+    found.extend(f for f in files if _is_test_file(f) and f.endswith(".py") and f.rsplit("/", 1)[-1].lower() in low)
+    found.extend(tests)
+    specific = [f"python -m pytest -q {f}" for f in dict.fromkeys(found)]
+    if specific and JUST_THAT.search(low):
+        return tuple(specific)
+    whole = ["python -m pytest -q"] + (["make test"] if "Makefile" in files else [])
+    return tuple(whole + specific)
+
+
+def _read_owed(low: str, state: TurnState, files: Sequence[str], named: Sequence[str],
+               preferred: AbstractSet[str]) -> Owed | None:  # fmt: skip
+    if not READ_ASKED.search(low):
+        return None
+    reads = len(state.called("read_file"))
+    many = bool(MANY_FILES.search(low))
+    if reads >= (MAX_READ_OWED if many else 1) and not [f for f in named if f not in state.read]:
+        return None
+    unread_named = [f for f in named if f not in state.read]
+    if unread_named:
+        return Owed(("read_file",), "the request names " + unread_named[0], paths=tuple(unread_named))
+    if reads >= (MAX_READ_OWED if many else 1):
+        return None
+    found: list[str] = []
+    for result in state.results:
+        found.extend(found_files(result, files))
+    ranked = [f for f in _ranked(dict.fromkeys(found), low, preferred) if f not in state.read]
+    if not ranked:
+        return None
+    return Owed(("read_file",), f"the request asks to see what {state.results[0].name} found",
+                paths=tuple(ranked if many else ranked[:1]))  # fmt: skip

@@ -1,0 +1,163 @@
+"""What a request still owes after this turn's results (assistant/followup.py)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from assistant.conversation import ANSWER_NOTE
+from assistant.followup import Owed, call_keys, failure_sources, found_files, next_owed, related_tests, turn_results
+
+FILES = ["calc.py", "textutils.py", "settings.toml", "Makefile", "notes/todo.txt", "notes/meeting.md",
+         "tests/__init__.py", "tests/test_calc.py", "tests/test_textutils.py", "tipcalc/split.py"]  # fmt: skip
+DEFINED = {"percent": {"calc.py"}, "add": {"calc.py"}, "slugify": {"textutils.py"}, "tip_amount": {"tipcalc/split.py"},
+           "test_percent": {"tests/test_calc.py"}}  # fmt: skip
+FAILING = (
+    "exit code 1 (1.3 s)\n--- stdout ---\n.....F\n    def test_percent():\n>       assert percent(1, 4) == 25.0\n"
+    "E       assert 2.5 == 25.0\ntests/test_calc.py:27: AssertionError\nFAILED tests/test_calc.py::test_percent"
+)
+
+
+def folded(request: str, *results: tuple[str, dict[str, Any], str]) -> list[dict[str, Any]]:
+    """The current turn as a small model sees it: the results folded into the user's message."""
+    content = request + (ANSWER_NOTE if results else "")
+    for name, args, out in results:
+        content += f"\n\n[The tool call {name}({json.dumps(args)}) returned:]\n{out}"
+    return [{"role": "user", "content": "earlier"}, {"role": "assistant", "content": "ok"},
+            {"role": "user", "content": content}]  # fmt: skip
+
+
+def owed(request: str, *results: tuple[str, dict[str, Any], str], read: set[str] | None = None,
+         named: list[str] | None = None, tests: list[str] | None = None) -> Owed | None:  # fmt: skip
+    reads = {r[1]["path"] for r in results if r[0] == "read_file"} if read is None else read
+    return next_owed(request, folded(request, *results), reads, FILES, named or [], DEFINED, tests or [])
+
+
+def test_results_are_parsed_folded_and_native() -> None:
+    msgs = folded(
+        "go",
+        ("grep", {"pattern": "x"}, "calc.py:3: x\ncalc.py:9: x"),
+        ("files__read_file", {"path": "calc.py"}, "1\n2"),
+    )
+    (grep, read) = turn_results(msgs)
+    assert (grep.name, grep.arguments, read.name, read.content) == ("grep", {"pattern": "x"}, "read_file", "1\n2")
+    native = [{"role": "user", "content": "go"},
+              {"role": "assistant", "tool_calls": [{"id": "c1", "function": {"name": "glob",
+                                                                    "arguments": '{"pattern": "*.py"}'}}]},
+              {"role": "tool", "tool_call_id": "c1", "content": "calc.py"}]  # fmt: skip
+    (glob,) = turn_results(native)
+    assert (glob.name, glob.arguments, glob.content) == ("glob", {"pattern": "*.py"}, "calc.py")
+    assert call_keys(native) == {("glob", '{"pattern": "*.py"}')}
+
+
+def test_found_files_are_only_workspace_files() -> None:
+    (grep,) = turn_results(
+        folded("x", ("grep", {"pattern": "p"}, "calc.py:22: def p\n../etc/passwd:1: root\nnope.py:1: x"))
+    )
+    assert found_files(grep, FILES) == ["calc.py"]  # a name the workspace lacks is never offered
+    (listing,) = turn_results(folded("x", ("list_files", {"path": "notes"}, "meeting.md\ntodo.txt\nold/")))
+    assert found_files(listing, FILES) == ["notes/meeting.md", "notes/todo.txt"]
+
+
+def test_show_what_a_search_found_reads_it() -> None:
+    plan = owed("Find the file that defines slugify and show me all of it",
+                ("grep", {"pattern": "slugify"}, "tests/test_textutils.py:1: from textutils import slugify\n"
+                                                 "textutils.py:4: def slugify(text):"))  # fmt: skip
+    assert plan is not None and plan.tools == ("read_file",)
+    assert plan.paths == ("textutils.py",)  # where it is defined, not the test that imports it
+    asked_only = owed(
+        "Which file defines slugify?", ("grep", {"pattern": "slugify"}, "textutils.py:4: def slugify(t):")
+    )
+    assert asked_only is None  # the search answers it
+    after_read = owed("Which file defines slugify? Open it", ("grep", {"pattern": "slugify"}, "textutils.py:4: x"),
+                      ("read_file", {"path": "textutils.py"}, "..."))  # fmt: skip
+    assert after_read is None
+
+
+def test_every_file_listed_is_read_once() -> None:
+    listing = ("list_files", {"path": "tests"}, "__init__.py\ntest_calc.py\ntest_textutils.py")
+    plan = owed("Show me each test file in tests/", listing)
+    assert plan is not None and plan.paths == ("tests/test_calc.py", "tests/test_textutils.py")  # not __init__.py
+    one = owed("Show me each test file in tests/", listing, ("read_file", {"path": "tests/test_calc.py"}, "..."))
+    assert one is not None and one.paths == ("tests/test_textutils.py",)
+    done = owed("Show me each test file in tests/", listing, ("read_file", {"path": "tests/test_calc.py"}, "..."),
+                ("read_file", {"path": "tests/test_textutils.py"}, "..."))  # fmt: skip
+    assert done is None
+
+
+def test_files_the_request_names_are_read() -> None:
+    plan = owed(
+        "Read the README and the Makefile", ("read_file", {"path": "calc.py"}, "x"), named=["calc.py", "Makefile"]
+    )
+    assert plan is not None and plan.paths == ("Makefile",)
+
+
+def test_a_failure_leads_to_the_source_it_calls() -> None:
+    files, symbols = failure_sources(FAILING, DEFINED)
+    assert (files, symbols) == (["calc.py"], {"percent"})
+    run = ("run_command", {"command": "python -m pytest -q"}, FAILING)
+    plan = owed("Run the tests, then fix whatever is failing", run)
+    assert plan is not None and (plan.tools, plan.paths) == (("read_file",), ("calc.py",))
+    fix = owed("Run the tests, then fix whatever is failing", run, ("read_file", {"path": "calc.py"}, "..."))
+    assert fix is not None and fix.tools == ("edit_file",) and fix.symbols == {"percent"}
+    again = owed("Run the tests, then fix whatever is failing", run, ("read_file", {"path": "calc.py"}, "..."),
+                 ("edit_file", {"path": "calc.py", "old_text": "a", "new_text": "b"}, "Replaced 1"))  # fmt: skip
+    assert again is not None and again.commands == ("python -m pytest -q",)  # the same command, to check the fix
+    shown = owed("Run the tests and if one fails show me the source of the function it tests", run)
+    assert shown is not None and shown.paths == ("calc.py",)
+    passing = ("run_command", {"command": "python -m pytest -q"}, "exit code 0 (1 s)\n12 passed")
+    assert owed("Run the tests, then fix whatever is failing", passing) is None
+    assert owed("Run the tests", run) is None  # nothing asked beyond the run
+
+
+@pytest.mark.parametrize(("request_text", "results", "named", "tools"), [
+    ("Change the default currency in settings.toml to USD", [("read_file", "settings.toml")], ["settings.toml"],
+     ("edit_file",)),
+    ("Can you bump the version to 0.3.2", [("read_file", "settings.toml")], [], ("edit_file",)),
+    ("Fix percent() in calc.py, then run the tests", [("read_file", "calc.py")], ["calc.py"], ("edit_file",)),
+    ("Fix percent() in calc.py, then run the tests", [("read_file", "calc.py"), ("edit_file", "calc.py")], ["calc.py"],
+     ("run_command",)),
+    ("Add square to calc.py and a test in tests/test_calc.py", [("read_file", "calc.py"), ("edit_file", "calc.py")],
+     ["calc.py", "tests/test_calc.py"], ("read_file",)),
+    ("How do I change the currency?", [("read_file", "settings.toml")], [], None),  # a question, not an instruction
+    ("What does percent() return?", [("read_file", "calc.py")], ["calc.py"], None),
+    ("Show me calc.py", [("read_file", "calc.py")], ["calc.py"], None),
+])  # fmt: skip
+def test_what_an_instruction_still_owes(request_text: str, results: list[tuple[str, str]], named: list[str],
+                                        tools: tuple[str, ...] | None) -> None:  # fmt: skip
+    made = [(name, {"path": path, **({"old_text": "a", "new_text": "b"} if name == "edit_file" else {})}, "ok")
+            for name, path in results]  # fmt: skip
+    plan = owed(request_text, *made, named=named)
+    assert (plan.tools if plan else None) == tools
+
+
+def test_a_run_asked_for_is_limited_to_test_commands() -> None:
+    grep = ("grep", {"pattern": "def tip_amount"}, "tipcalc/split.py:6: def tip_amount(bill, tip):")
+    plan = owed("Find where tip_amount is tested and run just that test file", grep, tests=["tests/test_split.py"])
+    assert plan is not None and plan.commands == ("python -m pytest -q tests/test_split.py",)
+    suite = owed("Fix percent() in calc.py, then run the tests", ("read_file", {"path": "calc.py"}, "x"),
+                 ("edit_file", {"path": "calc.py"}, "ok"))  # fmt: skip
+    assert suite is not None and suite.commands == ("python -m pytest -q", "make test")
+    free = owed("Read the Makefile, then run its lint target", ("read_file", {"path": "Makefile"}, "lint:"))
+    assert (
+        free is not None and free.tools == ("run_command",) and free.commands == ()
+    )  # not a test run: the model writes it
+
+
+def test_related_tests_are_the_test_files_using_a_name(tmp_path: Path) -> None:
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_split.py").write_text("from tipcalc.split import tip_amount\n")
+    (tmp_path / "tests" / "test_calc.py").write_text("from calc import percent\n")
+    files = ["tests/test_split.py", "tests/test_calc.py"]
+    assert related_tests(tmp_path, files, {"tip_amount"}) == ["tests/test_split.py"]
+    assert related_tests(tmp_path, files, set()) == []
+
+
+def test_an_owed_read_can_never_loop() -> None:
+    """Each rule is owed once: a read that failed still counts as made."""
+    grep = ("grep", {"pattern": "slugify"}, "textutils.py:4: def slugify(t):")
+    failed = ("read_file", {"path": "textutils.py"}, "Error: read_file failed")
+    assert owed("Find slugify and show me all of it", grep, failed) is None
