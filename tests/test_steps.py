@@ -484,8 +484,8 @@ async def test_a_call_the_answer_repeats_costs_no_further_request(scripted: Scri
     seen: list[str] = []
     agent = grammar_agent(scripted, files_tools(seen))
     quoted = '```json\n{"name": "read_file", "arguments": {"path":"todo.txt"}}\n```'
-    scripted.script(starts_call(), call_json("read_file", {"path": "todo.txt"}), answer_start(),
-                    text("Your todo list says to buy milk and fix the percent bug. I read it with:\n" + quoted))  # fmt: skip
+    answer = "Your todo list says to buy milk and fix the percent bug. I read it with:\n" + quoted
+    scripted.script(starts_call(), call_json("read_file", {"path": "todo.txt"}), answer_start(), text(answer))
     events = await run(agent, "todo?")
     assert seen == ["todo.txt"] and len(scripted.requests) == 4
     assert isinstance(events[-1], TurnEnd) and "buy milk" in events[-1].text
