@@ -111,19 +111,24 @@ class ApprovalStore:
         self._save(data)
 
     def folder_trusted(self, workspace: str, fingerprint: str) -> bool:
-        return bool(self._entry(self._load(), workspace).get("project") == fingerprint)
+        return self.trusted(workspace, "project", fingerprint)
 
     def trust_folder(self, workspace: str, fingerprint: str) -> None:
-        data = self._load()
-        self._entry(data, workspace)["project"] = fingerprint
-        self._save(data)
+        self.trust(workspace, "project", fingerprint)
 
     def instructions_trusted(self, workspace: str, fingerprint: str) -> bool:
-        return bool(self._entry(self._load(), workspace).get("instructions") == fingerprint)
+        return self.trusted(workspace, "instructions", fingerprint)
 
     def trust_instructions(self, workspace: str, fingerprint: str) -> None:
+        self.trust(workspace, "instructions", fingerprint)
+
+    def trusted(self, workspace: str, key: str, fingerprint: str) -> bool:
+        """Was this exact content (its fingerprint) trusted for this workspace?"""
+        return bool(self._entry(self._load(), workspace).get(key) == fingerprint)
+
+    def trust(self, workspace: str, key: str, fingerprint: str) -> None:
         data = self._load()
-        self._entry(data, workspace)["instructions"] = fingerprint
+        self._entry(data, workspace)[key] = fingerprint
         self._save(data)
 
 
@@ -187,27 +192,24 @@ class Approver:
     async def trust_folder(self, detail: str, fingerprint: str) -> bool:
         """May the project files of this workspace count? Asked with everything they would do; never
         implied by ``--yes``; 'always' is remembered for this exact content."""
-        if self.store.folder_trusted(self.workspace, fingerprint):
-            return True
-        if self.ask is None:
-            return False
-        async with self._lock:
-            answer = await self.ask(ApprovalRequest("folder", "", detail=detail, workspace=self.workspace))
-        if answer == "always":
-            self.store.trust_folder(self.workspace, fingerprint)
-        return answer in ("yes", "always")
+        return await self._ask_trust("folder", detail, fingerprint)
 
     async def trust_instructions(self, detail: str, fingerprint: str) -> bool:
         """May the project's instruction files (AGENTS.md ...) go into the system prompt? The same rule
         as the project settings: asked with their full text, never implied by ``--yes``."""
-        if self.store.instructions_trusted(self.workspace, fingerprint):
+        return await self._ask_trust("instructions", detail, fingerprint)
+
+    async def _ask_trust(self, kind: Literal["folder", "instructions"], detail: str, fingerprint: str) -> bool:
+        """Trusted already (this exact content), else asked; 'always' is remembered for this content."""
+        key = "project" if kind == "folder" else "instructions"
+        if self.store.trusted(self.workspace, key, fingerprint):
             return True
         if self.ask is None:
             return False
         async with self._lock:
-            answer = await self.ask(ApprovalRequest("instructions", "", detail=detail, workspace=self.workspace))
+            answer = await self.ask(ApprovalRequest(kind, "", detail=detail, workspace=self.workspace))
         if answer == "always":
-            self.store.trust_instructions(self.workspace, fingerprint)
+            self.store.trust(self.workspace, key, fingerprint)
         return answer in ("yes", "always")
 
 

@@ -151,10 +151,10 @@ def parse_prompt_arguments(cmd: PromptCommand, text: str) -> dict[str, str]:
 
 def prompt_text(result: Any) -> str:
     """A GetPromptResult as the text of one user turn (several messages: each with its role)."""
-    from assistant.toolhub import _block_text
+    from assistant.mcp_results import block_text
 
     messages = list(result.messages or [])
-    parts = [(m.role, _block_text(m.content)) for m in messages]
+    parts = [(m.role, block_text(m.content)) for m in messages]
     if all(role == "user" for role, _ in parts):
         return "\n\n".join(text for _, text in parts)
     return "\n\n".join(f"[{role}]\n{text}" for role, text in parts)
@@ -202,7 +202,7 @@ def resource_names(hub: ToolHub | None) -> list[str]:
 
 async def read_resource_text(hub: ToolHub, server: str, uri: str) -> tuple[str, str]:
     """(mime type, text) of a resource; binary parts are described, not included. ToolError if refused."""
-    from assistant.toolhub import _size
+    from assistant.mcp_results import b64_size
 
     srv = hub.servers[server]
     client = await srv.ready_client()
@@ -217,7 +217,7 @@ async def read_resource_text(hub: ToolHub, server: str, uri: str) -> tuple[str, 
     for item in result.contents:
         mime = mime or (item.mime_type or "")
         text = getattr(item, "text", None)
-        parts.append(text if text is not None else f"[binary, {_size(getattr(item, 'blob', ''))}; not included]")
+        parts.append(text if text is not None else f"[binary, {b64_size(getattr(item, 'blob', ''))}; not included]")
     return mime, "\n".join(parts)
 
 

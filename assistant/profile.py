@@ -210,6 +210,7 @@ class ModelProfile:
             f"tool calls: {how}" + ("; results shown in the user's turn" if self.fold_results else ""),
             "constraints: " + (", ".join(n for n, ok in constraints if ok) or "none"),
             f"context window: {caps.context_window or 'unknown'}",
+            images_line(caps),
         ]
         if self.tool_calls == "grammar":
             out.append("decision: a tool is called when the request names something in the workspace, else when the "
@@ -223,8 +224,28 @@ class ModelProfile:
         caps["base_url"] = redact_url(caps["base_url"])
         return {"model": self.model, "tool_calls": self.tool_calls, "fold_results": self.fold_results,
                 "compact_tools": self.compact_tools, "logprobs_with_tools": self.logprobs_with_tools,
-                "call_threshold": self.call_threshold,
+                "call_threshold": self.call_threshold, "images": images_word(self.capabilities.vision),
                 "notes": list(self.notes), "capabilities": caps}  # fmt: skip
+
+
+def images_word(vision: bool | None) -> str:
+    return "unknown" if vision is None else ("yes" if vision else "no")
+
+
+def images_line(caps: Capabilities) -> str:
+    """Whether the model takes images, and how we know: the one line ``assistant models`` and ``/model``
+    show. Unknown: images are sent and the endpoint decides (its error is shown in one line)."""
+    if caps.source == "known":
+        how = "the local llama-server runs without a vision projector (--mmproj)"
+    elif caps.source == "none":
+        how = "the endpoint could not be probed; images are sent and the endpoint decides"
+    elif caps.vision is not None:
+        how = f"the endpoint's /props says modalities.vision is {str(caps.vision).lower()}"
+    elif caps.server == "llama.cpp":
+        how = "this llama-server's /props has no modalities (an older build); images are sent and it decides"
+    else:
+        how = "the endpoint does not say; images are sent and the endpoint decides"
+    return f"images: {images_word(caps.vision)} ({how})"
 
 
 def is_small_text_caller(model: str) -> bool:

@@ -10,6 +10,7 @@
   functions, so the registry validates arguments against each tool's input schema before any
   call. Names that collide (between servers, or with tools already registered) are prefixed
   ``<server>__``; names outside OpenAI's ``[A-Za-z0-9_-]{1,64}`` are cleaned up.
+- A call's result becomes text for the model as assistant/mcp_results.py renders it.
 - Calls have a per-server timeout (``timeout`` in mcp.json, default 300 s); progress
   notifications go to ``on_progress``; cancelling the calling task (Ctrl-C) cancels the call
   on the server too (the SDK sends ``notifications/cancelled``).
@@ -28,7 +29,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import re
 import signal
@@ -42,13 +42,13 @@ from typing import TYPE_CHECKING, Any, TextIO
 from assistant.approval import ApprovalStore, Approver, AskFn, trusted_project_settings
 from assistant.errors import ToolError
 from assistant.mcp_config import BUILTIN_SERVERS, ServerConfig, load_servers
+from assistant.mcp_results import render_result
 
 if TYPE_CHECKING:
     from assistant.tool_memory import ToolMemory
     from assistant.tools import ToolRegistry
 
 _BAD_NAME_CHARS = re.compile(r"[^A-Za-z0-9_-]")
-_SDK_ERROR_PREFIX = re.compile(r"^Error executing tool [^:]+: ")
 CLOSE_TIMEOUT = 15.0
 CLOSE_GRACE = 0.5  # seconds a stdio server gets to exit by itself when the hub closes
 
@@ -171,57 +171,6 @@ def describe_failure(exc: BaseException, config: ServerConfig) -> str:
     return text if name in ("MCPError", "HTTPStatusError", "StreamableHTTPError") else f"{name}: {text}"
 
 
-def _size(b64: str) -> str:
-    n = len(b64) * 3 // 4
-    return f"{n / 1024:.1f} KB" if n >= 1024 else f"{n} bytes"
-
-
-def _block_text(block: Any) -> str:
-    kind = getattr(block, "type", "")
-    if kind == "text":
-        return str(block.text)
-    if kind in ("image", "audio"):
-        return f"[{kind}: {block.mime_type}, {_size(block.data)}; not shown to the model]"
-    if kind == "resource_link":
-        extra = f" ({block.mime_type})" if block.mime_type else ""
-        desc = f": {block.description}" if block.description else ""
-        return f"[resource link: {block.name} <{block.uri}>{extra}{desc}]"
-    if kind == "resource":
-        res = block.resource
-        mime = f" ({res.mime_type})" if res.mime_type else ""
-        if getattr(res, "text", None) is not None:
-            return f"[resource {res.uri}{mime}]\n{res.text}"
-        return f"[resource {res.uri}{mime}: binary, {_size(getattr(res, 'blob', ''))}; not shown to the model]"
-    return f"[{kind or 'unknown'} content; not shown to the model]"
-
-
-def _same_json(text: str, value: Any) -> bool:
-    """Does this text block already say what the structured content says? (FastMCP-style servers send both)"""
-    values = [value]
-    if isinstance(value, dict) and len(value) == 1:  # a wrapped plain value: {"result": ...}, {"content": ...}
-        values.extend(value.values())
-    if any(isinstance(v, str) and v.strip() == text.strip() for v in values):
-        return True
-    try:
-        parsed = json.loads(text)
-    except (ValueError, TypeError):
-        return False
-    return any(parsed == v for v in values)
-
-
-def render_result(result: Any) -> tuple[str, bool]:
-    """A CallToolResult as text for the model: text kept, structured content as JSON, the rest described."""
-    parts = [_block_text(b) for b in result.content]
-    structured = result.structured_content
-    if structured is not None and not any(_same_json(p, structured) for p in parts):
-        shown = json.dumps(structured, ensure_ascii=False, indent=2)
-        parts.append(f"structured content:\n{shown}" if parts else shown)
-    text = "\n".join(parts) if parts else "(no output)"
-    if result.is_error:
-        text = _SDK_ERROR_PREFIX.sub("", text, count=1)
-    return text, bool(result.is_error)
-
-
 def in_process_argv(config: ServerConfig) -> list[str] | None:
     """A built-in server run as configured (no env or cwd of its own): its arguments, to build it
     in this process; None when it must run as a process of its own."""
@@ -274,6 +223,7 @@ class McpServer:
         self.on_status: Callable[[str], None] | None = None
         self.reconnected = False  # a server that died is reconnected once
         self._refresh: asyncio.Task[None] | None = None
+        self._relist_pending = False  # a change announced since the current listing began
         self.connect_seconds: float | None = None
         self._client: Any = None
         self._task: asyncio.Task[None] | None = None
@@ -472,9 +422,16 @@ class McpServer:
         return ok
 
     def tools_changed(self) -> None:
-        """The server said its tool list changed: list it again, then update the offered tools."""
+        """The server said its tool list changed: list it again, then update the offered tools. A change
+        announced while a listing is under way is listed again after it (that list may predate it)."""
+        self._relist_pending = True
         if self._refresh is None or self._refresh.done():
-            self._refresh = asyncio.create_task(self._relist(), name=f"mcp-relist:{self.name}")
+            self._refresh = asyncio.create_task(self._relist_while_pending(), name=f"mcp-relist:{self.name}")
+
+    async def _relist_while_pending(self) -> None:
+        while self._relist_pending:
+            self._relist_pending = False
+            await self._relist()
 
     async def _relist(self) -> None:
         client = self._client

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
+from tests import scripted_server
 from tests.scripted_server import ScriptedServer
 
 
@@ -30,6 +31,13 @@ def scripted() -> Iterator[ScriptedServer]:
         server.stop()
     assert server.unexpected == 0, f"{server.unexpected} request(s) had no scripted reply"
     assert not server.replies, f"{len(server.replies)} scripted repl(ies) were never requested"
+
+
+@pytest.fixture
+async def close_endpoints() -> AsyncIterator[None]:
+    """Closes what ``scripted_endpoint()`` opened during the test."""
+    yield
+    await scripted_server.close_endpoints()
 
 
 REPO = Path(__file__).resolve().parent.parent

@@ -14,13 +14,16 @@ import threading
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
+
+if TYPE_CHECKING:
+    from assistant.endpoint import Endpoint
 
 
 @dataclass
@@ -75,6 +78,24 @@ def tool_calls(*calls: tuple[str, dict[str, Any] | str], split: int = 3, interle
     chunks += [{"tool_calls": [d]} for d in ordered]
     return Reply(chunks=chunks, finish_reason="tool_calls", usage={"prompt_tokens": 20, "completion_tokens": 5,
                                                                  "total_tokens": 25})  # fmt: skip
+
+
+_endpoints: list[Endpoint] = []
+
+
+def scripted_endpoint(server: ScriptedServer, model: str = "m", **config: Any) -> Endpoint:
+    """An Endpoint to ``server`` with no retries, closed after the test by the ``close_endpoints`` fixture
+    (tests/conftest.py; a module opts in with ``pytestmark = pytest.mark.usefixtures("close_endpoints")``)."""
+    from assistant.endpoint import Endpoint, EndpointConfig
+
+    endpoint = Endpoint(EndpointConfig(base_url=server.base_url, model=model, max_retries=0, **config))
+    _endpoints.append(endpoint)
+    return endpoint
+
+
+async def close_endpoints() -> None:
+    while _endpoints:
+        await _endpoints.pop().aclose()
 
 
 class ScriptedServer:

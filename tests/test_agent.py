@@ -4,31 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
 from assistant.agent import Agent
-from assistant.endpoint import Endpoint, EndpointConfig
 from assistant.errors import MaxStepsExceeded, StreamInterrupted
 from assistant.events import TextDelta, ToolResult, TurnEnd
 from assistant.tools import ToolRegistry
-from tests.scripted_server import Reply, ScriptedServer, text, tool_calls
+from tests.scripted_server import Reply, ScriptedServer, scripted_endpoint, text, tool_calls
 
-_open: list[Endpoint] = []
-
-
-@pytest.fixture(autouse=True)
-async def _close_endpoints() -> AsyncIterator[None]:
-    yield
-    while _open:
-        await _open.pop().aclose()
+pytestmark = pytest.mark.usefixtures("close_endpoints")
 
 
 def make_agent(server: ScriptedServer, tools: ToolRegistry | None = None, **kw: Any) -> Agent:
-    ep = Endpoint(EndpointConfig(base_url=server.base_url, model="scripted-model", max_retries=0))
-    _open.append(ep)
+    ep = scripted_endpoint(server, "scripted-model")
     return Agent(ep, tools, system_prompt="You are terse.", **kw)
 
 

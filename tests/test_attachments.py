@@ -11,8 +11,9 @@ import pytest
 
 from assistant import Assistant
 from assistant.attachments import AttachmentError, load_file
-from tests.scripted_server import ScriptedServer, text
+from tests.scripted_server import Reply, ScriptedServer, text
 from tests.test_cli import run
+from tests.test_commands import _plain_chat
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 LLAMA_PROPS = {"default_generation_settings": {"n_ctx": 4096}, "build_info": "b1-test"}
@@ -115,6 +116,51 @@ async def test_slash_attach(files: Path) -> None:
     assert "takes no images" in out and "binary data" in out
     await session.commands.run(session, "/attach clear")
     assert session.pending_attachments == []
+
+
+@pytest.mark.parametrize(
+    ("props", "shown"),
+    [({**LLAMA_PROPS, "modalities": {"vision": True, "audio": False}},
+      "images: yes (the endpoint's /props says modalities.vision is true)"),
+     ({**LLAMA_PROPS, "modalities": {"vision": False, "video": False, "audio": False}},  # what our build says
+      "images: no (the endpoint's /props says modalities.vision is false)"),
+     (LLAMA_PROPS, "images: unknown (this llama-server's /props has no modalities"),
+     (None, "images: unknown (the endpoint does not say; images are sent and the endpoint decides)")],
+)  # fmt: skip
+def test_models_and_slash_model_say_whether_images_go_and_how_we_know(
+    scripted: ScriptedServer, props: dict[str, Any] | None, shown: str
+) -> None:
+    scripted.props = props
+    proc = run("models", env={"OPENAI_BASE_URL": scripted.base_url, "ASSISTANT_MODEL": "m"})
+    assert proc.returncode == 0, proc.stderr
+    assert f"  {shown}" in proc.stdout
+    chat = _plain_chat(scripted, ["/model", "/quit"])
+    assert chat.returncode == 0 and shown in chat.stderr, chat.stderr
+
+
+def test_local_model_profile_says_no_images() -> None:
+    proc = run("models")
+    assert proc.returncode == 0, proc.stderr
+    assert "images: no (the local llama-server runs without a vision projector (--mmproj))" in proc.stdout
+
+
+def test_unknown_vision_sends_the_image_and_shows_the_endpoint_error_in_one_line(
+    scripted: ScriptedServer, files: Path
+) -> None:
+    refusal = {"error": {"message": "Invalid content type. image_url is only supported by certain models.",
+                         "type": "invalid_request_error", "code": None}}  # fmt: skip
+    scripted.models = ["m"]
+    scripted.script(Reply(kind="status", status=400, body=refusal), text("Hello."))
+    chat = _plain_chat(scripted, [f"/attach {files / 'pic.png'}", "What is in it?", "hi", "/quit"])
+    assert chat.returncode == 0, chat.stderr
+    assert "Traceback" not in chat.stderr
+    sent = scripted.requests[0]["messages"][-1]["content"]
+    assert sent[1]["type"] == "image_url", "unknown: the image is sent and the endpoint decides"
+    refused = [line for line in chat.stderr.splitlines() if "image_url is only supported" in line]
+    assert len(refused) == 1 and "HTTP 400" in refused[0], chat.stderr
+    assert "Hello." in chat.stdout
+    later = [m for m in scripted.requests[1]["messages"] if m["role"] == "user"]
+    assert later[-1]["content"] == "hi" and all(isinstance(m["content"], str) for m in later), "no image carried over"
 
 
 @pytest.mark.slow

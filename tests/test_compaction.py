@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -13,21 +12,13 @@ from assistant.agent import Agent
 from assistant.compaction import CompactionFailed, NothingToCompact, compact_threshold
 from assistant.context import ContextBuilder, EstimateCounter
 from assistant.conversation import SUMMARY_HEAD, Conversation, Message
-from assistant.endpoint import Endpoint, EndpointConfig
 from assistant.errors import ConfigError
 from assistant.events import Notice
 from assistant.history import History
-from tests.scripted_server import Reply, ScriptedServer, text
+from tests.scripted_server import Reply, ScriptedServer, scripted_endpoint, text
 
 SYSTEM = "You are terse. SYSTEM-MARKER."
-_open: list[Endpoint] = []
-
-
-@pytest.fixture(autouse=True)
-async def _close_endpoints() -> AsyncIterator[None]:
-    yield
-    while _open:
-        await _open.pop().aclose()
+pytestmark = pytest.mark.usefixtures("close_endpoints")
 
 
 def fact_turns(n: int) -> list[Message]:
@@ -43,8 +34,7 @@ def make_agent(server: ScriptedServer, conv: Conversation | None = None, compact
                window: int = 4096, turns: int = 14) -> Agent:  # fmt: skip
     """With the default window: a budget of 3,840 tokens, compaction past 3,277 tokens; 14 turns (~250 tokens
     each) pass it, and the last 3 fit in the quarter of the budget kept word for word: 11 are summarised."""
-    ep = Endpoint(EndpointConfig(base_url=server.base_url, model="m", max_retries=0))
-    _open.append(ep)
+    ep = scripted_endpoint(server)
     builder = ContextBuilder(EstimateCounter(), window, reserve=256)
     return Agent(ep, conversation=conv or Conversation(messages=fact_turns(turns)), system_prompt=SYSTEM,
                  builder=builder, compact_at=compact_at)  # fmt: skip

@@ -94,6 +94,39 @@ async def test_tool_list_change_updates_the_registry(tag: str) -> None:
         await hub.aclose()
 
 
+async def test_legacy_tool_list_changed_notification_updates_the_registry(tag: str) -> None:
+    """A server that speaks only the handshake era (an SDK from before 2026-07-28): no listen stream,
+    the change comes as the older ``notifications/tools/list_changed`` to the client's message handler."""
+    from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
+
+    hub = ToolHub([featureful("feat", tag, "--legacy-notify", "--handshake-only")])
+    await hub.start()
+    try:
+        client = await hub.servers["feat"].ready_client()
+        assert client.protocol_version in HANDSHAKE_PROTOCOL_VERSIONS, client.protocol_version
+        await _grow_and_check(hub)
+    finally:
+        await hub.aclose()
+
+
+async def test_a_change_announced_while_relisting_is_not_lost(tag: str) -> None:
+    """The server changes its tools again while the client lists them after the first change: the second
+    announcement arrives before the (already stale) list, and the tools are listed once more."""
+    hub = ToolHub([featureful("feat", tag, "--legacy-notify", "--handshake-only", "--late-tool")])
+    await hub.start()
+    try:
+        await _grow_and_check(hub)
+        registry = ToolRegistry()
+        hub.register(registry)
+        for _ in range(100):
+            if "late" in registry.names():
+                break
+            await asyncio.sleep(0.05)
+        assert "late" in registry.names(), "the change announced during the relisting was dropped"
+    finally:
+        await hub.aclose()
+
+
 async def _grow_and_check(hub: ToolHub) -> None:
     registry = ToolRegistry()
     hub.register(registry)

@@ -3,28 +3,19 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
 from assistant.agent import Agent
-from assistant.endpoint import Endpoint, EndpointConfig
 from assistant.errors import MaxStepsExceeded
 from assistant.events import Decision, Notice, ToolCallDelta, ToolResult, TurnEnd
 from assistant.profile import Capabilities, build_profile, llama_server_capabilities, probe
 from assistant.steps import compact_tools
 from assistant.tools import ToolRegistry
-from tests.scripted_server import Reply, ScriptedServer, text
+from tests.scripted_server import Reply, ScriptedServer, scripted_endpoint, text
 
-_open: list[Endpoint] = []
-
-
-@pytest.fixture(autouse=True)
-async def _close_endpoints() -> AsyncIterator[None]:
-    yield
-    while _open:
-        await _open.pop().aclose()
+pytestmark = pytest.mark.usefixtures("close_endpoints")
 
 
 def files_tools(seen: list[str]) -> ToolRegistry:
@@ -46,8 +37,7 @@ def files_tools(seen: list[str]) -> ToolRegistry:
 
 
 def grammar_agent(server: ScriptedServer, tools: ToolRegistry, **kw: Any) -> Agent:
-    ep = Endpoint(EndpointConfig(base_url=server.base_url, model="qwen2.5-coder-0.5b", max_retries=0))
-    _open.append(ep)
+    ep = scripted_endpoint(server, "qwen2.5-coder-0.5b")
     caps = llama_server_capabilities(server.base_url, "qwen2.5-coder-0.5b", 8192)
     profile = build_profile("qwen2.5-coder-0.5b", caps, local=True)
     assert profile.tool_calls == "grammar"
@@ -494,8 +484,8 @@ async def test_a_call_the_answer_repeats_costs_no_further_request(scripted: Scri
     seen: list[str] = []
     agent = grammar_agent(scripted, files_tools(seen))
     quoted = '```json\n{"name": "read_file", "arguments": {"path":"todo.txt"}}\n```'
-    scripted.script(starts_call(), call_json("read_file", {"path": "todo.txt"}), answer_start(),
-                    text("Your todo list says: buy milk, fix the percent bug. I read it with:\n" + quoted))  # fmt: skip
+    answer = "Your todo list says to buy milk and fix the percent bug. I read it with:\n" + quoted
+    scripted.script(starts_call(), call_json("read_file", {"path": "todo.txt"}), answer_start(), text(answer))
     events = await run(agent, "todo?")
     assert seen == ["todo.txt"] and len(scripted.requests) == 4
     assert isinstance(events[-1], TurnEnd) and "buy milk" in events[-1].text

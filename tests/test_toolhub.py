@@ -16,7 +16,8 @@ import pytest
 
 from assistant.events import ToolCall, ToolResult
 from assistant.mcp_config import ServerConfig
-from assistant.toolhub import McpTool, ToolHub, ToolProgress, render_result
+from assistant.mcp_results import render_result
+from assistant.toolhub import McpTool, ToolHub, ToolProgress
 from assistant.tools import ToolRegistry
 from tests.mcp_helpers import (
     builtin,

@@ -194,7 +194,7 @@ def trust(
         _trust_instructions(fingerprint)
         return
     with user_errors():
-        from assistant.approval import ApprovalStore, parse_answer
+        from assistant.approval import ApprovalStore
         from assistant.mcp_config import project_settings
 
         workspace = Path.cwd().resolve()
@@ -205,24 +205,15 @@ def trust(
             )
             return
         store = ApprovalStore()
-        print(visible("\n".join(settings.describe())))
-        print(f"fingerprint: {settings.fingerprint()}")
-        if fingerprint is not None:
-            if fingerprint != settings.fingerprint():
-                raise fail("the project settings changed since that fingerprint was shown; nothing trusted.")
-        elif not sys.stdin.isatty():
-            raise fail("not a terminal: rerun with --fingerprint FINGERPRINT (as shown above) to trust these settings.")
-        else:
-            sys.stdout.write("Trust these settings for this folder? [y/n]: ")
-            sys.stdout.flush()
-            if parse_answer(input()) not in ("yes", "always"):
-                raise fail("not trusted; they stay ignored.")
+        _confirm_trust("\n".join(settings.describe()), settings.fingerprint(), fingerprint, what="the project settings",
+                       them="these settings", question="Trust these settings for this folder?",
+                       refused="they stay ignored")  # fmt: skip
         store.trust_folder(str(workspace), settings.fingerprint())
     sys.stderr.write(f"Trusted the project settings of {workspace} (until they change).\n")
 
 
 def _trust_instructions(fingerprint: str | None) -> None:
-    from assistant.approval import ApprovalStore, parse_answer
+    from assistant.approval import ApprovalStore
     from assistant.instructions import read_instructions
 
     workspace = Path.cwd().resolve()
@@ -230,20 +221,31 @@ def _trust_instructions(fingerprint: str | None) -> None:
     if not found.present:
         sys.stderr.write(f"No project instructions (AGENTS.md, .assistant/instructions.md) for {workspace}.\n")
         return
-    print(visible(found.describe()))
-    print(f"fingerprint: {found.fingerprint()}")
-    if fingerprint is not None:
-        if fingerprint != found.fingerprint():
-            raise fail("the instructions changed since that fingerprint was shown; nothing trusted.")
-    elif not sys.stdin.isatty():
-        raise fail("not a terminal: rerun with --fingerprint FINGERPRINT (as shown above) to trust them.")
-    else:
-        sys.stdout.write("Add these instructions to the system prompt in this folder? [y/n]: ")
-        sys.stdout.flush()
-        if parse_answer(input()) not in ("yes", "always"):
-            raise fail("not trusted; they stay out of the system prompt.")
+    _confirm_trust(found.describe(), found.fingerprint(), fingerprint, what="the instructions", them="them",
+                   question="Add these instructions to the system prompt in this folder?",
+                   refused="they stay out of the system prompt")  # fmt: skip
     ApprovalStore().trust_instructions(str(workspace), found.fingerprint())
     sys.stderr.write(f"Trusted the project instructions of {workspace} (until they change).\n")
+
+
+def _confirm_trust(shown: str, current: str, given: str | None, *, what: str, them: str, question: str,
+                   refused: str) -> None:  # fmt: skip
+    """Show what would be trusted and its fingerprint; go on only if ``--fingerprint`` matches it, or the
+    user says yes at a terminal (else a one-line refusal: nothing trusted)."""
+    from assistant.approval import parse_answer
+
+    print(visible(shown))
+    print(f"fingerprint: {current}")
+    if given is not None:
+        if given != current:
+            raise fail(f"{what} changed since that fingerprint was shown; nothing trusted.")
+    elif not sys.stdin.isatty():
+        raise fail(f"not a terminal: rerun with --fingerprint FINGERPRINT (as shown above) to trust {them}.")
+    else:
+        sys.stdout.write(f"{question} [y/n]: ")
+        sys.stdout.flush()
+        if parse_answer(input()) not in ("yes", "always"):
+            raise fail(f"not trusted; {refused}.")
 
 
 @app.command("rm")
