@@ -299,19 +299,19 @@ def _read_owed(low: str, state: TurnState, files: Sequence[str], named: Sequence
                preferred: AbstractSet[str]) -> Owed | None:  # fmt: skip
     if not READ_ASKED.search(low):
         return None
-    reads = len(state.called("read_file"))
-    many = bool(MANY_FILES.search(low))
-    if reads >= (MAX_READ_OWED if many else 1) and not [f for f in named if f not in state.read]:
-        return None
     unread_named = [f for f in named if f not in state.read]
     if unread_named:
         return Owed(("read_file",), "the request names " + unread_named[0], paths=tuple(unread_named))
-    if reads >= (MAX_READ_OWED if many else 1):
-        return None
     found: list[str] = []
     for result in state.results:
         found.extend(found_files(result, files))
-    ranked = [f for f in _ranked(dict.fromkeys(found), low, preferred) if f not in state.read]
+    candidates = _ranked(dict.fromkeys(found), low, preferred)
+    many = bool(MANY_FILES.search(low))
+    read_of_found = [f for f in candidates if f in state.read]
+    # one of what was found ("open it"), or each of them ("every file"); other reads do not count
+    if len(read_of_found) >= (MAX_READ_OWED if many else 1):
+        return None
+    ranked = [f for f in candidates if f not in state.read]
     if not ranked:
         return None
     return Owed(("read_file",), f"the request asks to see what {state.results[0].name} found",

@@ -53,7 +53,10 @@ from assistant.events import (
 from assistant.followup import CREATE_ASKED, Owed, call_keys, next_owed, related_tests
 from assistant.grammar import CallGrammar, Unsupported, call_grammar, parse_call, tool_parts
 from assistant.grounding import (
+    EDIT_FIRST,
+    EDIT_LATER,
     MANY,
+    QUOTED,
     Grounding,
     WorkspaceNames,
     answer_code,
@@ -75,6 +78,7 @@ STEP_MAX_TOKENS = 2048
 # mostly the same read again or a second edit that replaced lines it had just written.
 AFTER_RESULT_THRESHOLD = 0.5
 FOLDER_TOOLS = ("list_files", "glob", "grep")
+SEARCH_ASKED = re.compile(r"\b(?:find|search|grep|where|which|look for|locate|contain|contains|match|matching)\b")
 NOT_FOR_FILES = ("sandbox_info",)  # tools that say nothing about the workspace's files
 # Named in a request, these are not called first: the model writes its code as an answer, and that
 # code is run (measured on HumanEval, 0.5B: forced to call run_python first, it wrote the code inside
@@ -398,12 +402,7 @@ class GrammarSteps:
             grounding = self._ground(request, messages)
             if grounding:
                 self.last_decision = {"p_call": None, "grounded": grounding.describe()}
-                if grounding.names and all(n.endswith("/") for n in grounding.names):
-                    # a folder named, no file: look into it first (the 0.5B read its files one by one)
-                    grammar = self._limited_grammar(FOLDER_TOOLS) or grammar
-                else:  # about the workspace: not a question about the sandbox (the 0.5B chose sandbox_info)
-                    keep = [bare_tool(tool_parts(t)[0]) for t in self._offered]
-                    grammar = self._limited_grammar([n for n in keep if n not in NOT_FOR_FILES]) or grammar
+                grammar = self._grounded_grammar(grounding, request) or grammar
                 async for event in self._call(messages, grammar, params, started, grounding.describe()):
                     yield event
                 return
@@ -448,8 +447,6 @@ class GrammarSteps:
         read = read_paths(messages)
         asked = next((request_text(user_text(m)) for m in reversed(messages) if m.get("role") == "user"), "")
         called = turn_calls(messages)
-        if called.count("read_file") >= MAX_READS and not MANY.search(asked.lower()):
-            tools = [t for t in tools if bare_tool(tool_parts(t)[0]) != "read_file"]
         if read and not CREATE_ASKED.search(asked.lower()):
             # a file the model has seen is edited, not rewritten: the 0.5B replaced calc.py with a
             # one-line version of it, and settings.toml with the one line it was asked to change
@@ -459,11 +456,39 @@ class GrammarSteps:
             owed = None
             if asked and called and self._paths is not None:
                 owed = self._owed = self._follow_up(asked, messages, root, read)
+            capped = called.count("read_file") >= MAX_READS and not MANY.search(asked.lower())
+            if capped and (owed is None or owed.tools != ("read_file",)):  # a read the request owes is made
+                tools = [t for t in tools if bare_tool(tool_parts(t)[0]) != "read_file"]
             return constrain_edits(narrow_paths(tools, self._paths, read), root, read, asked,
                                    owed.symbols if owed else frozenset(), owed.paths if owed else (),
                                    fix=bool(owed and owed.fix))  # fmt: skip
         except Exception:  # a hostile or vanished workspace costs the narrowing, never the turn
             return list(tools)
+
+    def _grounded_grammar(self, grounding: Grounding, request: str) -> CallGrammar | None:
+        """The first call of a request about the workspace: its tools, limited by what it names."""
+        folders = [n for n in grounding.names if n.endswith("/")]
+        if grounding.names and len(folders) == len(grounding.names):
+            # a folder named, no file: look into it first (the 0.5B read its files one by one); to list
+            # it, that folder (asked to "look in the tipcalc folder", it globbed for 'tipcalc' there)
+            if SEARCH_ASKED.search(request.lower()):
+                return self._limited_grammar(FOLDER_TOOLS)
+            lister = [t for t in self._offered if bare_tool(tool_parts(t)[0]) == "list_files"]
+            listed = [_only_argument(t, "path", [f.rstrip("/") for f in folders]) for t in lister]
+            return _grammar_of(listed) or self._limited_grammar(FOLDER_TOOLS)
+        keep = [t for t in self._offered if bare_tool(tool_parts(t)[0]) not in NOT_FOR_FILES]
+        files = self._paths[0] if self._paths is not None else []
+        root = self.workspace() if self.workspace is not None else None
+        symbols = [n for n in grounding.names if not n.endswith("/") and n not in files]
+        if symbols and len(symbols) == len(grounding.names) and root is not None:
+            # only definitions named: a read is of a file that defines one (the 0.5B, asked which file
+            # defines split_bill, read the meeting notes)
+            defined_in = self._names.defined_in(root, files)
+            where = sorted({f for sym in symbols for f in defined_in.get(sym, ())})
+            if where:
+                keep = [_only_argument(t, "path", where) if bare_tool(tool_parts(t)[0]) == "read_file" else t
+                        for t in keep]  # fmt: skip
+        return _grammar_of(keep)
 
     def _follow_up(self, request: str, messages: Sequence[dict[str, Any]], root: Path, read: set[str]) -> Owed | None:
         """What the request still owes after this turn's results (assistant/followup.py)."""
@@ -472,7 +497,13 @@ class GrammarSteps:
         defined_in = self._names.defined_in(root, files)
         words = set(re.findall(r"\w+", request))
         asked_symbols = {s for s in defined_in if s in words}
-        named = [n for n in self._names.ground(request, root, self._paths).names if n in files]
+        # the text an edit adds names no file: "put 'check the changelog' on the list" edits the list
+        said = (
+            QUOTED.sub(" ", request)
+            if EDIT_FIRST.search(request.lower()) or EDIT_LATER.search(request.lower())
+            else request
+        )
+        named = [n for n in self._names.ground(said, root, self._paths).names if n in files]
         tests = related_tests(root, files, asked_symbols)
         owed = next_owed(request, messages, read, files, named, defined_in, tests)
         if owed is not None and owed.tools == ("edit_file",):

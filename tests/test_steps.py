@@ -382,7 +382,23 @@ async def test_a_request_naming_only_a_folder_looks_into_it_first(scripted: Scri
     await run(agent, "What's in the notes folder?")
     grammar = scripted.requests[0]["grammar"]
     assert "list_files" in grammar and "read_file" not in grammar
+    assert '\\"notes\\"' in grammar and '\\".\\"' not in grammar  # the folder named, no other
     assert seen == ["list:notes"]
+
+
+async def test_a_request_naming_only_a_definition_reads_a_file_that_defines_it(
+    scripted: ScriptedServer, tmp_path: Any
+) -> None:
+    (tmp_path / "split.py").write_text("def split_bill(total, people):\n    return total / people\n")
+    (tmp_path / "todo.txt").write_text("- x\n")
+    seen: list[str] = []
+    agent = grammar_agent(scripted, files_tools(seen))
+    agent.workspace = tmp_path
+    scripted.script(call_json("read_file", {"path": "split.py"}), answer_start(), text("It splits."))
+    await run(agent, "What does split_bill do?")
+    grammar = scripted.requests[0]["grammar"]
+    assert "split.py" in grammar and "todo.txt" not in grammar.split("list_files")[0]
+    assert seen == ["split.py"]
 
 
 async def test_a_request_naming_a_tool_calls_that_tool(scripted: ScriptedServer) -> None:
