@@ -298,6 +298,11 @@ SET_VALUE = re.compile(
     r"\b(?:change|set|make|update|switch|turn)\b(?P<what>.{0,80}?)\bto\s+(?P<value>\"[^\"\n]*\"|'[^'\n]*'|[\w.+:/-]+)",
     re.IGNORECASE,
 )
+TOGGLE = re.compile(
+    r"\b(?:(?P<off>turn off|switch off|disable)|turn on|switch on|enable)\s+(?P<what>[\w. -]{1,60}?)"
+    r"(?=\s+(?:in|on|for|of)\b|[.,!?]|$)",
+    re.IGNORECASE,
+)
 CONFIG_LINE = re.compile(r"^(?P<key>\s*[A-Za-z_][\w.-]*\s*[=:]\s*)(?P<value>\S.*?)\s*$")
 DOC_STARTS = ('"""', "'''", "#")  # docstring and comment lines: not where a bug is fixed
 LIST_MARKER = re.compile(r"^(\s*)(?:([-*+])|(\d+)([.)]))\s+")
@@ -339,21 +344,33 @@ def _next_item(anchor: str, item: str) -> str:
 def _set_value(request: str, lines: list[str]) -> tuple[str, str] | None:
     """(old line, new line) for "set the currency to USD" on a ``key = value`` line the request names."""
     asked = SET_VALUE.search(request)
-    if asked is None:
+    toggled = TOGGLE.search(request)
+    if asked is not None:
+        what, value = _key_words(asked.group("what")), asked.group("value").strip("'\"")
+    elif toggled is not None:  # "turn off show_total", "enable show_total"
+        what = _key_words(toggled.group("what"))
+        value = "false" if toggled.group("off") else "true"
+    else:
         return None
-    what = _content_words(asked.group("what"))
-    value = asked.group("value").strip("'\"")
     hits = []
     for line in lines:
         found = CONFIG_LINE.match(line)
-        if found and _content_words(found.group("key").replace(".", " ").replace("-", " ")) & what:
+        if found and _key_words(found.group("key")) & what:
             hits.append((line, found))
     if len(hits) != 1:
         return None
     line, found = hits[0]
     old = found.group("value")
-    quote = old[0] if old[:1] in "'\"" and old[-1:] == old[:1] and len(old) > 1 else ""
+    # the old value's quotes are kept; a toggle writes a bare boolean
+    quoted = asked is not None and old[:1] in "'\"" and old[-1:] == old[:1] and len(old) > 1
+    quote = old[0] if quoted else ""
     return line, f"{found.group('key')}{quote}{value}{quote}"
+
+
+def _key_words(text: str) -> set[str]:
+    """Content words of a setting's name or its description ("tip_percent": tip, percent, tip_percent)."""
+    words = _content_words(text)
+    return words | _content_words(re.sub(r"[_.\-]", " ", text))
 
 
 def _file_choices(rel: str, text: str, lines: list[str], request: str, symbols: frozenset[str],

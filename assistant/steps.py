@@ -55,6 +55,7 @@ from assistant.grammar import CallGrammar, Unsupported, call_grammar, parse_call
 from assistant.grounding import (
     EDIT_FIRST,
     EDIT_LATER,
+    LEAD_IN,
     MANY,
     QUOTED,
     Grounding,
@@ -78,6 +79,9 @@ STEP_MAX_TOKENS = 2048
 # mostly the same read again or a second edit that replaced lines it had just written.
 AFTER_RESULT_THRESHOLD = 0.5
 FOLDER_TOOLS = ("list_files", "glob", "grep")
+OPEN_ASKED = re.compile(  # asked to see a file: "open X", "cat X", "show me the meeting notes"
+    rf"^\s*{LEAD_IN}(?:open|cat|read|view|display|print(?: out)?|show me)\b(?!.*\b(?:where|which|how many)\b)"
+)
 SEARCH_ASKED = re.compile(r"\b(?:find|search|grep|where|which|look for|locate|contain|contains|match|matching)\b")
 NOT_FOR_FILES = ("sandbox_info",)  # tools that say nothing about the workspace's files
 # Named in a request, these are not called first: the model writes its code as an answer, and that
@@ -478,6 +482,17 @@ class GrammarSteps:
             return _grammar_of(listed) or self._limited_grammar(FOLDER_TOOLS)
         keep = [t for t in self._offered if bare_tool(tool_parts(t)[0]) not in NOT_FOR_FILES]
         files = self._paths[0] if self._paths is not None else []
+        named_files = [n for n in grounding.names if n in files]
+        if OPEN_ASKED.search(request.lower()) and (named_files or grounding.pointer):
+            # "open X", "cat X", "read the todo one": a read (the 0.5B ran `open meeting.md` as a command)
+            readers = [t for t in keep if bare_tool(tool_parts(t)[0]) == "read_file"]
+            if named_files:
+                readers = [_only_argument(t, "path", named_files) for t in readers]
+            if readers:
+                return _grammar_of(readers)
+        if named_files:  # the files it names are the ones a read may open
+            keep = [_only_argument(t, "path", named_files) if bare_tool(tool_parts(t)[0]) == "read_file" else t
+                    for t in keep]  # fmt: skip
         root = self.workspace() if self.workspace is not None else None
         symbols = [n for n in grounding.names if not n.endswith("/") and n not in files]
         if symbols and len(symbols) == len(grounding.names) and root is not None:

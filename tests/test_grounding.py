@@ -198,6 +198,8 @@ def test_adding_at_the_end_anchors_on_the_last_line(ws: Path) -> None:
         ("Change the currency to USD in settings.toml", "currency = 'EUR'", "currency = 'USD'"),
         ("set round_to to 0.05", "round_to = 0.01", "round_to = 0.05"),
         ("In settings.toml, set the language to fr", 'language = "en"', 'language = "fr"'),
+        ("Set the default tip to 20 percent in settings.toml", "tip = 18", "tip = 20"),
+        ("Turn off language in the settings", 'language = "en"', "language = false"),
     ],
 )
 def test_setting_a_value_is_that_change(ws: Path, request_text: str, old: str, new: str) -> None:

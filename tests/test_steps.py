@@ -510,3 +510,18 @@ async def test_a_call_the_answer_repeats_costs_no_further_request(scripted: Scri
                     text("Milk."))  # fmt: skip
     events = await run(short, "todo?")
     assert isinstance(events[-1], TurnEnd) and events[-1].text == "Milk."
+
+
+async def test_asked_to_open_a_file_it_is_read(scripted: ScriptedServer, tmp_path: Any) -> None:
+    """The 0.5B, asked to "open" a file, ran `open ...` or the tests as a command."""
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "meeting.md").write_text("# Meeting\n")
+    (tmp_path / "calc.py").write_text("def add(a, b):\n    return a + b\n")
+    seen: list[str] = []
+    agent = grammar_agent(scripted, files_tools(seen))
+    agent.workspace = tmp_path
+    scripted.script(call_json("read_file", {"path": "calc.py"}), answer_start(), text("Adds."))
+    await run(agent, "Can you open calc.py for me?")
+    grammar = scripted.requests[0]["grammar"]
+    assert "read_file" in grammar and "list_files" not in grammar and "meeting.md" not in grammar
+    assert seen == ["calc.py"]
