@@ -190,7 +190,7 @@ def next_owed(request: str, messages: Sequence[dict[str, Any]], read: set[str], 
     preferred = {f for sym, where in defined_in.items() if sym.lower() in set(re.findall(r"\w+", low)) for f in where}
     return (
         _failure_read(low, state, defined_in)
-        or _edit_owed(low, state, named)
+        or _edit_owed(low, state, named, preferred)
         or _run_owed(low, state, files, tests)
         or _read_owed(low, state, files, named, preferred)
     )
@@ -230,7 +230,7 @@ def _failure_read(low: str, state: TurnState, defined_in: dict[str, set[str]]) -
                 symbols=frozenset(symbols))  # fmt: skip
 
 
-def _edit_owed(low: str, state: TurnState, named: Sequence[str]) -> Owed | None:
+def _edit_owed(low: str, state: TurnState, named: Sequence[str], preferred: AbstractSet[str]) -> Owed | None:
     if not (EDIT_FIRST.search(low) or EDIT_LATER.search(low)):
         return None
     runs = state.called("run_command")
@@ -246,6 +246,11 @@ def _edit_owed(low: str, state: TurnState, named: Sequence[str]) -> Owed | None:
     unread = [f for f in targets if f not in state.read]
     if unread and not ready:
         return Owed(("read_file",), f"{unread[0]} is to be edited: read it first", paths=(unread[0],))
+    if not named and not (state.read & set(preferred)):
+        # no file named or read: the file defining what it names ("the percent test fails ... fix it")
+        where = sorted(f for f in preferred if not _is_test_file(f)) or sorted(preferred)
+        if where:
+            return Owed(("read_file",), f"{where[0]} defines what the request names: read it first", paths=(where[0],))
     symbols = frozenset(_failing_symbols(runs))
     return Owed(("edit_file",), "the request asks for an edit not made yet", paths=tuple(ready[:1]),
                 symbols=symbols, fix=bool(FIX_ASKED.search(low)))  # fmt: skip

@@ -483,8 +483,10 @@ class GrammarSteps:
         keep = [t for t in self._offered if bare_tool(tool_parts(t)[0]) not in NOT_FOR_FILES]
         files = self._paths[0] if self._paths is not None else []
         named_files = [n for n in grounding.names if n in files]
-        if OPEN_ASKED.search(request.lower()) and (named_files or grounding.pointer):
-            # "open X", "cat X", "read the todo one": a read (the 0.5B ran `open meeting.md` as a command)
+        low = request.lower()
+        if (OPEN_ASKED.search(low) and (named_files or grounding.pointer)) or (EDIT_FIRST.search(low) and named_files):
+            # "open X", "cat X", "read the todo one": a read (the 0.5B ran `open meeting.md` as a command);
+            # "set round_to in settings.toml to 0.05": the file first (the 0.5B ran the tests first)
             readers = [t for t in keep if bare_tool(tool_parts(t)[0]) == "read_file"]
             if named_files:
                 readers = [_only_argument(t, "path", named_files) for t in readers]
@@ -584,7 +586,7 @@ class GrammarSteps:
         parsed = parse_call(output, grammar.tools)
         if parsed is None:  # cut by max_tokens: the loop reports the bad arguments to the model
             parsed = (name or grammar.tools[0], output)
-        unread = _unread_edit(parsed, messages, grammar.tools)
+        unread = _unread_edit(parsed, messages, [tool_parts(t)[0] for t in self._offered] or grammar.tools)
         if unread is not None:
             parsed = unread
             yield Notice("info", f"reading {json.loads(unread[1])['path']} before editing it: "

@@ -161,3 +161,12 @@ def test_an_owed_read_can_never_loop() -> None:
     grep = ("grep", {"pattern": "slugify"}, "textutils.py:4: def slugify(t):")
     failed = ("read_file", {"path": "textutils.py"}, "Error: read_file failed")
     assert owed("Find slugify and show me all of it", grep, failed) is None
+
+
+def test_a_fix_with_no_file_named_reads_the_file_defining_what_it_names() -> None:
+    grep = ("grep", {"pattern": "def test_split"}, "no matches for 'def test_split'")
+    plan = owed("The percent test fails. Find why and fix it so the tests pass", grep)
+    assert plan is not None and (plan.tools, plan.paths) == (("read_file",), ("calc.py",))  # not the test file
+    after = owed("The percent test fails. Find why and fix it so the tests pass", grep,
+                 ("read_file", {"path": "calc.py"}, "..."))  # fmt: skip
+    assert after is not None and after.tools == ("edit_file",) and after.fix
