@@ -50,7 +50,7 @@ from assistant.events import (
     ToolCallDelta,
     ToolCallReady,
 )
-from assistant.followup import CREATE_ASKED, Owed, call_keys, next_owed, related_tests
+from assistant.followup import CREATE_ASKED, Owed, TurnState, call_keys, next_owed, related_tests, test_commands
 from assistant.grammar import CallGrammar, Unsupported, call_grammar, parse_call, tool_parts
 from assistant.grounding import (
     EDIT_FIRST,
@@ -82,6 +82,7 @@ FOLDER_TOOLS = ("list_files", "glob", "grep")
 OPEN_ASKED = re.compile(  # asked to see a file: "open X", "cat X", "show me the meeting notes"
     rf"^\s*{LEAD_IN}(?:open|cat|read|view|display|print(?: out)?|show me)\b(?!.*\b(?:where|which|how many)\b)"
 )
+RUN_FIRST = re.compile(rf"^\s*{LEAD_IN}(?:re)?run\b")
 SEARCH_ASKED = re.compile(r"\b(?:find|search|grep|where|which|look for|locate|contain|contains|match|matching)\b")
 NOT_FOR_FILES = ("sandbox_info",)  # tools that say nothing about the workspace's files
 # Named in a request, these are not called first: the model writes its code as an answer, and that
@@ -492,6 +493,13 @@ class GrammarSteps:
                 readers = [_only_argument(t, "path", named_files) for t in readers]
             if readers:
                 return _grammar_of(readers)
+        if RUN_FIRST.search(low) and (commands := test_commands(low, TurnState([], set()), files)):
+            # "run the tests": the suite, from the workspace's root (the 0.5B ran pytest inside tests/,
+            # where the code under test cannot be imported)
+            runners = [_only_argument(t, "command", commands) for t in keep
+                       if bare_tool(tool_parts(t)[0]) == "run_command"]  # fmt: skip
+            if runners:
+                return _grammar_of(runners)
         if named_files:  # the files it names are the ones a read may open
             keep = [_only_argument(t, "path", named_files) if bare_tool(tool_parts(t)[0]) == "read_file" else t
                     for t in keep]  # fmt: skip

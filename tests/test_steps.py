@@ -525,3 +525,25 @@ async def test_asked_to_open_a_file_it_is_read(scripted: ScriptedServer, tmp_pat
     grammar = scripted.requests[0]["grammar"]
     assert "read_file" in grammar and "list_files" not in grammar and "meeting.md" not in grammar
     assert seen == ["calc.py"]
+
+
+async def test_asked_to_run_the_tests_the_command_is_the_suite(scripted: ScriptedServer, tmp_path: Any) -> None:
+    """The 0.5B ran pytest inside tests/ (where the code cannot be imported), or `grep({` as a command."""
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_a.py").write_text("def test_a():\n    assert True\n")
+    seen: list[str] = []
+    reg = files_tools(seen)
+
+    @reg.function
+    def run_command(command: str, cwd: str = ".") -> str:
+        """Run a shell command."""
+        seen.append(f"run:{command}:{cwd}")
+        return "exit code 0\n1 passed"
+
+    agent = grammar_agent(scripted, reg)
+    agent.workspace = tmp_path
+    scripted.script(call_json("run_command", {"command": "python -m pytest -q"}), answer_start(), text("1 passed."))
+    await run(agent, "Run the tests please")
+    grammar = scripted.requests[0]["grammar"]
+    assert "python -m pytest -q" in grammar and "cwd" not in grammar and "read_file" not in grammar
+    assert seen == ["run:python -m pytest -q:."]
