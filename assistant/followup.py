@@ -22,7 +22,9 @@ commands the request or the turn already used; nothing in them runs or widens wh
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
 from collections.abc import Iterable, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
@@ -177,7 +179,7 @@ class TurnState:
 
 def next_owed(request: str, messages: Sequence[dict[str, Any]], read: set[str], files: Sequence[str],
               named: Sequence[str], defined_in: dict[str, set[str]],
-              tests: Sequence[str] = ()) -> Owed | None:  # fmt: skip
+              tests: Sequence[str] = (), python: str = "python") -> Owed | None:  # fmt: skip
     """The call the request still owes after this turn's results, or None (the model decides).
 
     ``named``: workspace files the request names; ``defined_in``: definition name -> files;
@@ -191,7 +193,7 @@ def next_owed(request: str, messages: Sequence[dict[str, Any]], read: set[str], 
     return (
         _failure_read(low, state, defined_in)
         or _edit_owed(low, state, named, preferred)
-        or _run_owed(low, state, files, tests)
+        or _run_owed(low, state, files, tests, python)
         or _read_owed(low, state, files, named, preferred)
     )
 
@@ -234,8 +236,8 @@ def _edit_owed(low: str, state: TurnState, named: Sequence[str], preferred: Abst
     if not (EDIT_FIRST.search(low) or EDIT_LATER.search(low)):
         return None
     runs = state.called("run_command")
-    if runs and not named and not FAILED.search(runs[-1].content) and FIX_ASKED.search(low):
-        return None  # "run the tests, then fix whatever fails": nothing failed
+    if runs and not named and FIX_ASKED.search(low) and not _failing_symbols(runs) and not preferred:
+        return None  # "run the tests, then fix whatever fails": nothing failed, or nothing in it points at a file
     edited = state.edited()
     targets = [f for f in named if f not in edited]
     if named and not targets:
@@ -262,7 +264,7 @@ def _failing_symbols(runs: list[Result]) -> set[str]:
     return {s for s in CALLED.findall(runs[-1].content) if not s.startswith("test")}
 
 
-def _run_owed(low: str, state: TurnState, files: Sequence[str], tests: Sequence[str]) -> Owed | None:
+def _run_owed(low: str, state: TurnState, files: Sequence[str], tests: Sequence[str], python: str) -> Owed | None:
     runs = state.called("run_command", "run_python")
     if len(runs) >= MAX_RUNS:
         return None
@@ -270,7 +272,7 @@ def _run_owed(low: str, state: TurnState, files: Sequence[str], tests: Sequence[
         if not RUN_ASKED.search(low):
             return None
         return Owed(("run_command",), "the request asks for a run not made yet",
-                    commands=test_commands(low, state, files, tests))  # fmt: skip
+                    commands=test_commands(low, state, files, tests, python))  # fmt: skip
     # after a fix of a failing run, the same command once more: did the fix work?
     last_run = max(i for i, r in enumerate(state.results) if r.name in ("run_command", "run_python"))
     edits_after = [r for r in state.results[last_run + 1 :] if r.name in ("edit_file", "write_file")]
@@ -281,7 +283,21 @@ def _run_owed(low: str, state: TurnState, files: Sequence[str], tests: Sequence[
     return None
 
 
-def test_commands(low: str, state: TurnState, files: Sequence[str], tests: Sequence[str] = ()) -> tuple[str, ...]:
+def workspace_python(root: Path | None) -> str:
+    """The Python a test run should use: the workspace's own virtualenv, else ``python``, else ``python3``.
+
+    Debian and Ubuntu have no ``python`` command unless a virtualenv is active.
+    """
+    if root is not None:
+        for venv in (".venv", "venv"):
+            candidate = root / venv / "bin" / "python"
+            if candidate.is_file() and os.access(candidate, os.X_OK):
+                return f"{venv}/bin/python"
+    return "python" if shutil.which("python") else "python3"
+
+
+def test_commands(low: str, state: TurnState, files: Sequence[str], tests: Sequence[str] = (),
+                  python: str = "python") -> tuple[str, ...]:  # fmt: skip
     """The command lines a "run the tests" may be: the test files this turn found, or the whole suite.
 
     The 0.5B, asked to run "just that test file", wrote ``grep({`` as the command.
@@ -293,10 +309,10 @@ def test_commands(low: str, state: TurnState, files: Sequence[str], tests: Seque
         found.extend(f for f in found_files(result, files) if _is_test_file(f) and f.endswith(".py"))
     found.extend(f for f in files if _is_test_file(f) and f.endswith(".py") and f.rsplit("/", 1)[-1].lower() in low)
     found.extend(tests)
-    specific = [f"python -m pytest -q {f}" for f in dict.fromkeys(found)]
+    specific = [f"{python} -m pytest -q {f}" for f in dict.fromkeys(found)]
     if specific and JUST_THAT.search(low):
         return tuple(specific)
-    whole = ["python -m pytest -q"] + (["make test"] if "Makefile" in files else [])
+    whole = [f"{python} -m pytest -q"] + (["make test"] if "Makefile" in files else [])
     return tuple(whole + specific)
 
 

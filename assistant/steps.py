@@ -50,7 +50,16 @@ from assistant.events import (
     ToolCallDelta,
     ToolCallReady,
 )
-from assistant.followup import CREATE_ASKED, Owed, TurnState, call_keys, next_owed, related_tests, test_commands
+from assistant.followup import (
+    CREATE_ASKED,
+    Owed,
+    TurnState,
+    call_keys,
+    next_owed,
+    related_tests,
+    test_commands,
+    workspace_python,
+)
 from assistant.grammar import CallGrammar, Unsupported, call_grammar, parse_call, tool_parts
 from assistant.grounding import (
     EDIT_FIRST,
@@ -483,27 +492,14 @@ class GrammarSteps:
             return _grammar_of(listed) or self._limited_grammar(FOLDER_TOOLS)
         keep = [t for t in self._offered if bare_tool(tool_parts(t)[0]) not in NOT_FOR_FILES]
         files = self._paths[0] if self._paths is not None else []
+        root = self.workspace() if self.workspace is not None else None
         named_files = [n for n in grounding.names if n in files]
-        low = request.lower()
-        if (OPEN_ASKED.search(low) and (named_files or grounding.pointer)) or (EDIT_FIRST.search(low) and named_files):
-            # "open X", "cat X", "read the todo one": a read (the 0.5B ran `open meeting.md` as a command);
-            # "set round_to in settings.toml to 0.05": the file first (the 0.5B ran the tests first)
-            readers = [t for t in keep if bare_tool(tool_parts(t)[0]) == "read_file"]
-            if named_files:
-                readers = [_only_argument(t, "path", named_files) for t in readers]
-            if readers:
-                return _grammar_of(readers)
-        if RUN_FIRST.search(low) and (commands := test_commands(low, TurnState([], set()), files)):
-            # "run the tests": the suite, from the workspace's root (the 0.5B ran pytest inside tests/,
-            # where the code under test cannot be imported)
-            runners = [_only_argument(t, "command", commands) for t in keep
-                       if bare_tool(tool_parts(t)[0]) == "run_command"]  # fmt: skip
-            if runners:
-                return _grammar_of(runners)
+        direct = _asked_call(request.lower(), keep, named_files, bool(grounding.pointer), files, root)
+        if direct is not None:
+            return direct
         if named_files:  # the files it names are the ones a read may open
             keep = [_only_argument(t, "path", named_files) if bare_tool(tool_parts(t)[0]) == "read_file" else t
                     for t in keep]  # fmt: skip
-        root = self.workspace() if self.workspace is not None else None
         symbols = [n for n in grounding.names if not n.endswith("/") and n not in files]
         if symbols and len(symbols) == len(grounding.names) and root is not None:
             # only definitions named: a read is of a file that defines one (the 0.5B, asked which file
@@ -530,7 +526,7 @@ class GrammarSteps:
         )
         named = [n for n in self._names.ground(said, root, self._paths).names if n in files]
         tests = related_tests(root, files, asked_symbols)
-        owed = next_owed(request, messages, read, files, named, defined_in, tests)
+        owed = next_owed(request, messages, read, files, named, defined_in, tests, workspace_python(root))
         if owed is not None and owed.tools == ("edit_file",):
             code_symbols = {s for s in asked_symbols if any(f.endswith(".py") for f in defined_in[s])}
             owed = Owed(owed.tools, owed.why, owed.paths, owed.commands, owed.symbols | code_symbols, owed.fix)
@@ -613,6 +609,27 @@ class GrammarSteps:
             if "grammar" in exc.message.lower():
                 raise _GrammarRefused(exc.message) from None
             raise
+
+
+def _asked_call(low: str, keep: list[dict[str, Any]], named_files: list[str], pointer: bool, files: list[str],
+                root: Path | None) -> CallGrammar | None:  # fmt: skip
+    """The call a request's first words ask for, when they do: a read, or the test suite's run."""
+    if (OPEN_ASKED.search(low) and (named_files or pointer)) or (EDIT_FIRST.search(low) and named_files):
+        # "open X", "cat X", "read the todo one": a read (the 0.5B ran `open meeting.md` as a command);
+        # "set round_to in settings.toml to 0.05": the file first (the 0.5B ran the tests first)
+        readers = [t for t in keep if bare_tool(tool_parts(t)[0]) == "read_file"]
+        if named_files:
+            readers = [_only_argument(t, "path", named_files) for t in readers]
+        if readers:
+            return _grammar_of(readers)
+    if RUN_FIRST.search(low):
+        # "run the tests": the suite, from the workspace's root, with the Python it has (the 0.5B ran
+        # pytest inside tests/, where the code under test cannot be imported)
+        commands = test_commands(low, TurnState([], set()), files, python=workspace_python(root))
+        runners = [_only_argument(t, "command", commands) for t in keep if bare_tool(tool_parts(t)[0]) == "run_command"]
+        if commands and runners:
+            return _grammar_of(runners)
+    return None
 
 
 def _grammar_of(tools: list[dict[str, Any]]) -> CallGrammar | None:

@@ -94,8 +94,15 @@ async def test_a_change_is_two_steps_read_then_edit(server: Any, tmp_path: Path)
     assert isinstance(events[-1], TurnEnd)
 
 
-async def test_a_failing_test_is_run_read_fixed_and_run_again(server: Any, tmp_path: Path) -> None:
+async def test_a_failing_test_is_run_read_fixed_and_run_again(
+    server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Four steps in one turn: the run, the source the failure calls, an edit of its body, the same run."""
+    import os
+    import sys
+
+    # a developer's shell with the project's virtualenv active: `python` has pytest
+    monkeypatch.setenv("PATH", str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""))
     ws = project(tmp_path)
     (ws / "calc.py").write_text("def percent(part, whole):\n    return part / whole * 10\n")
     (ws / "tests").mkdir()

@@ -170,3 +170,15 @@ def test_a_fix_with_no_file_named_reads_the_file_defining_what_it_names() -> Non
     after = owed("The percent test fails. Find why and fix it so the tests pass", grep,
                  ("read_file", {"path": "calc.py"}, "..."))  # fmt: skip
     assert after is not None and after.tools == ("edit_file",) and after.fix
+
+
+def test_the_python_of_a_test_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from assistant.followup import workspace_python
+
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    assert workspace_python(tmp_path) == "python3"  # no `python` on PATH (Debian without a venv)
+    venv = tmp_path / ".venv" / "bin"
+    venv.mkdir(parents=True)
+    (venv / "python").write_text("#!/bin/sh\n")
+    (venv / "python").chmod(0o755)
+    assert workspace_python(tmp_path) == ".venv/bin/python"  # the project's own virtualenv

@@ -545,5 +545,7 @@ async def test_asked_to_run_the_tests_the_command_is_the_suite(scripted: Scripte
     scripted.script(call_json("run_command", {"command": "python -m pytest -q"}), answer_start(), text("1 passed."))
     await run(agent, "Run the tests please")
     grammar = scripted.requests[0]["grammar"]
-    assert "python -m pytest -q" in grammar and "cwd" not in grammar and "read_file" not in grammar
-    assert seen == ["run:python -m pytest -q:."]
+    from assistant.followup import workspace_python
+
+    assert f"{workspace_python(tmp_path)} -m pytest -q" in grammar and "cwd" not in grammar
+    assert "read_file" not in grammar and seen == ["run:python -m pytest -q:."]
