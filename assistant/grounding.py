@@ -218,7 +218,11 @@ def _symbol_mentions(text: str, words: list[str], symbols: set[str]) -> list[str
         low = sym.lower()
         if low not in said:
             continue
-        as_code = "_" in sym.strip("_") or re.search(rf"(?:`{re.escape(sym)}|\b{re.escape(sym)}\()", text)
+        as_code = "_" in sym.strip("_") or re.search(
+            rf"(?:`{re.escape(sym)}|\b{re.escape(sym)}\(|\b{re.escape(sym)}\s+(?:target|recipe|task|section|setting)\b)",
+            text,
+            re.IGNORECASE,
+        )
         if as_code or (len(sym) >= MIN_SYMBOL and low not in COMMON):
             found.append(sym)
     return found

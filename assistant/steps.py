@@ -64,6 +64,7 @@ from assistant.grammar import CallGrammar, Unsupported, call_grammar, parse_call
 from assistant.grounding import (
     EDIT_FIRST,
     EDIT_LATER,
+    EDITS,
     LEAD_IN,
     MANY,
     QUOTED,
@@ -470,6 +471,10 @@ class GrammarSteps:
             owed = None
             if asked and called and self._paths is not None:
                 owed = self._owed = self._follow_up(asked, messages, root, read)
+            if owed is None or "edit_file" not in owed.tools:
+                # the edits asked for are made: the 0.5B, having added the line it was asked to add,
+                # went on adding lines to the same list
+                tools = [t for t in tools if not (bare_tool(tool_parts(t)[0]) in EDITS and set(called) & set(EDITS))]
             capped = called.count("read_file") >= MAX_READS and not MANY.search(asked.lower())
             if capped and (owed is None or owed.tools != ("read_file",)):  # a read the request owes is made
                 tools = [t for t in tools if bare_tool(tool_parts(t)[0]) != "read_file"]

@@ -549,3 +549,29 @@ async def test_asked_to_run_the_tests_the_command_is_the_suite(scripted: Scripte
 
     assert f"{workspace_python(tmp_path)} -m pytest -q" in grammar and "cwd" not in grammar
     assert "read_file" not in grammar and seen == ["run:python -m pytest -q:."]
+
+
+async def test_once_the_edit_asked_for_is_made_no_further_edit_is_offered(
+    scripted: ScriptedServer, tmp_path: Any
+) -> None:
+    """The 0.5B, having added the line it was asked to add, went on adding lines to the same list."""
+    (tmp_path / "todo.txt").write_text("- buy milk\n- fix the percent bug\n")
+    seen: list[str] = []
+    reg = files_tools(seen)
+
+    @reg.function
+    def edit_file(path: str, old_text: str, new_text: str) -> str:
+        """Edit a file by replacing an exact piece of text."""
+        seen.append(f"edit:{path}")
+        return "edited"
+
+    agent = grammar_agent(scripted, reg)
+    agent.workspace = tmp_path
+    scripted.script(call_json("read_file", {"path": "todo.txt"}),
+                    call_json("edit_file", {"path": "todo.txt", "old_text": "- fix the percent bug",
+                                            "new_text": "- fix the percent bug\n- ship it"}),
+                    starts_call(), call_json("list_files", {"path": "."}), answer_start(), text("Done."))  # fmt: skip
+    events = await run(agent, "Add 'ship it' at the end of todo.txt")
+    assert seen == ["todo.txt", "edit:todo.txt", "list:."]
+    assert "edit_file" in scripted.requests[1]["grammar"] and "edit_file" not in scripted.requests[3]["grammar"]
+    assert isinstance(events[-1], TurnEnd)
