@@ -52,6 +52,7 @@ from assistant.events import (
 )
 from assistant.followup import (
     CREATE_ASKED,
+    MANY_FILES,
     Owed,
     TurnState,
     call_keys,
@@ -67,6 +68,7 @@ from assistant.grounding import (
     EDITS,
     LEAD_IN,
     MANY,
+    MIN_SYMBOL,
     QUOTED,
     Grounding,
     WorkspaceNames,
@@ -321,6 +323,7 @@ class GrammarSteps:
         self._offered: list[dict[str, Any]] = []  # this step's tools as the grammar offers them
         self._paths: tuple[list[str], list[str]] | None = None  # this step's workspace files and folders
         self._owed: Owed | None = None  # what the request still asks for after this turn's results
+        self._read_enough = False  # every file the request is about has been read
         self.last_decision: dict[str, Any] = {}  # p_call, first token, threshold of the last step
 
     def grammar(self, tools: Sequence[dict[str, Any]]) -> CallGrammar:
@@ -456,6 +459,7 @@ class GrammarSteps:
     def _offer(self, messages: Sequence[dict[str, Any]], tools: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         """The tools as this step's grammar offers them: paths that exist, edits of lines read."""
         self._paths, self._owed = None, None  # walked once per step, here; _ground uses the same walk
+        self._read_enough = False
         root = self.workspace() if self.workspace is not None else None
         if root is None:
             return list(tools)
@@ -475,7 +479,7 @@ class GrammarSteps:
                 # the edits asked for are made: the 0.5B, having added the line it was asked to add,
                 # went on adding lines to the same list
                 tools = [t for t in tools if not (bare_tool(tool_parts(t)[0]) in EDITS and set(called) & set(EDITS))]
-            capped = called.count("read_file") >= MAX_READS and not MANY.search(asked.lower())
+            capped = self._read_enough or (called.count("read_file") >= MAX_READS and not MANY.search(asked.lower()))
             if capped and (owed is None or owed.tools != ("read_file",)):  # a read the request owes is made
                 tools = [t for t in tools if bare_tool(tool_parts(t)[0]) != "read_file"]
             return constrain_edits(narrow_paths(tools, self._paths, read), root, read, asked,
@@ -532,6 +536,10 @@ class GrammarSteps:
         named = [n for n in self._names.ground(said, root, self._paths).names if n in files]
         tests = related_tests(root, files, asked_symbols)
         owed = next_owed(request, messages, read, files, named, defined_in, tests, workspace_python(root))
+        # what the request is about, read: no further read unless it asks for many (asked to open the
+        # file defining split_bill, the 0.5B read it, then two more files of the same folder)
+        targets = set(named) | {f for s in asked_symbols if len(s) >= MIN_SYMBOL or "_" in s for f in defined_in[s]}
+        self._read_enough = bool(targets) and targets <= read and not MANY_FILES.search(request.lower())
         if owed is not None and owed.tools == ("edit_file",):
             code_symbols = {s for s in asked_symbols if any(f.endswith(".py") for f in defined_in[s])}
             owed = Owed(owed.tools, owed.why, owed.paths, owed.commands, owed.symbols | code_symbols, owed.fix)

@@ -420,9 +420,24 @@ async def test_reads_per_turn_are_capped_unless_many_are_asked_for(scripted: Scr
     scripted.script(call_json("read_file", {"path": "a.txt"}), starts_call(), call_json("read_file", {"path": "b.txt"}),
                     starts_call(), call_json("read_file", {"path": "c.txt"}), starts_call(),
                     call_json("list_files", {"path": "."}), answer_start(), text("Done."))  # fmt: skip
-    await run(agent, "what do a.txt and its neighbours say?")
+    await run(agent, "what do the files here say?")
     assert "read_file" in scripted.requests[4]["grammar"] and "read_file" not in scripted.requests[6]["grammar"]
     assert seen == ["a.txt", "b.txt", "c.txt", "list:."]
+
+
+async def test_once_what_the_request_names_is_read_no_further_read_is_offered(
+    scripted: ScriptedServer, tmp_path: Any
+) -> None:
+    """Asked to open the file defining split_bill, the 0.5B read it, then two more files of the folder."""
+    (tmp_path / "split.py").write_text("def split_bill(total, people):\n    return total / people\n")
+    (tmp_path / "other.py").write_text("X = 1\n")
+    seen: list[str] = []
+    agent = grammar_agent(scripted, files_tools(seen))
+    agent.workspace = tmp_path
+    scripted.script(call_json("read_file", {"path": "split.py"}), starts_call(),
+                    call_json("list_files", {"path": "."}), answer_start(), text("Here."))  # fmt: skip
+    await run(agent, "Which file defines split_bill? Open it for me")
+    assert "read_file" not in scripted.requests[2]["grammar"] and seen == ["split.py", "list:."]
 
 
 async def test_asked_to_test_it_the_code_of_the_answer_runs_with_its_doctests(scripted: ScriptedServer) -> None:
