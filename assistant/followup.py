@@ -32,7 +32,16 @@ from pathlib import Path
 from typing import Any
 
 from assistant.conversation import ANSWER_NOTE
-from assistant.grounding import EDIT_FIRST, EDIT_LATER, RUN_ASKED, bare_tool, normal_path, read_regular
+from assistant.grounding import (
+    COMMON,
+    EDIT_FIRST,
+    EDIT_LATER,
+    MIN_SYMBOL,
+    RUN_ASKED,
+    bare_tool,
+    normal_path,
+    read_regular,
+)
 
 RESULT_BLOCK = re.compile(r"\[The tool call ([\w-]+)\((.*?)\) returned:\]\n", re.S)
 # Asking to see files: "show me all of it", "open it", "read every file", "go through each file",
@@ -189,13 +198,20 @@ def next_owed(request: str, messages: Sequence[dict[str, Any]], read: set[str], 
     state = TurnState(turn_results(messages), read)
     if not state.results:
         return None
-    preferred = {f for sym, where in defined_in.items() if sym.lower() in set(re.findall(r"\w+", low)) for f in where}
+    said = set(re.findall(r"\w+", low))
+    preferred = {f for sym, where in defined_in.items() if sym.lower() in said and names_definition(sym) for f in where}
     return (
         _failure_read(low, state, defined_in)
         or _edit_owed(low, state, named, preferred)
         or _run_owed(low, state, files, tests, python)
         or _read_owed(low, state, files, named, preferred)
     )
+
+
+def names_definition(symbol: str) -> bool:
+    """Is a definition's name, said in a request, about that definition? ("percent", "split_bill": yes;
+    "test", the Makefile target, in "the percent test fails": no)."""
+    return "_" in symbol.strip("_") or (len(symbol) >= MIN_SYMBOL and symbol.lower() not in COMMON)
 
 
 def related_tests(root: Path, files: Sequence[str], symbols: set[str], limit: int = 50) -> list[str]:

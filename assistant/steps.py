@@ -56,6 +56,7 @@ from assistant.followup import (
     Owed,
     TurnState,
     call_keys,
+    names_definition,
     next_owed,
     related_tests,
     test_commands,
@@ -68,7 +69,6 @@ from assistant.grounding import (
     EDITS,
     LEAD_IN,
     MANY,
-    MIN_SYMBOL,
     QUOTED,
     Grounding,
     WorkspaceNames,
@@ -526,7 +526,7 @@ class GrammarSteps:
         files = self._paths[0]
         defined_in = self._names.defined_in(root, files)
         words = set(re.findall(r"\w+", request))
-        asked_symbols = {s for s in defined_in if s in words}
+        asked_symbols = {s for s in defined_in if s in words and names_definition(s)}
         # the text an edit adds names no file: "put 'check the changelog' on the list" edits the list
         said = (
             QUOTED.sub(" ", request)
@@ -538,7 +538,7 @@ class GrammarSteps:
         owed = next_owed(request, messages, read, files, named, defined_in, tests, workspace_python(root))
         # what the request is about, read: no further read unless it asks for many (asked to open the
         # file defining split_bill, the 0.5B read it, then two more files of the same folder)
-        targets = set(named) | {f for s in asked_symbols if len(s) >= MIN_SYMBOL or "_" in s for f in defined_in[s]}
+        targets = set(named) | {f for s in asked_symbols for f in defined_in[s]}
         self._read_enough = bool(targets) and targets <= read and not MANY_FILES.search(request.lower())
         if owed is not None and owed.tools == ("edit_file",):
             code_symbols = {s for s in asked_symbols if any(f.endswith(".py") for f in defined_in[s])}

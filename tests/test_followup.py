@@ -13,8 +13,8 @@ from assistant.followup import Owed, call_keys, failure_sources, found_files, ne
 
 FILES = ["calc.py", "textutils.py", "settings.toml", "Makefile", "notes/todo.txt", "notes/meeting.md",
          "tests/__init__.py", "tests/test_calc.py", "tests/test_textutils.py", "tipcalc/split.py"]  # fmt: skip
-DEFINED = {"percent": {"calc.py"}, "add": {"calc.py"}, "slugify": {"textutils.py"}, "tip_amount": {"tipcalc/split.py"},
-           "test_percent": {"tests/test_calc.py"}}  # fmt: skip
+DEFINED = {"percent": {"calc.py"}, "test": {"Makefile"}, "add": {"calc.py"}, "slugify": {"textutils.py"},
+           "tip_amount": {"tipcalc/split.py"}, "test_percent": {"tests/test_calc.py"}}  # fmt: skip
 FAILING = (
     "exit code 1 (1.3 s)\n--- stdout ---\n.....F\n    def test_percent():\n>       assert percent(1, 4) == 25.0\n"
     "E       assert 2.5 == 25.0\ntests/test_calc.py:27: AssertionError\nFAILED tests/test_calc.py::test_percent"
