@@ -507,8 +507,7 @@ class GrammarSteps:
         if direct is not None:
             return direct
         if named_files:  # the files it names are the ones a read may open
-            keep = [_only_argument(t, "path", named_files) if bare_tool(tool_parts(t)[0]) == "read_file" else t
-                    for t in keep]  # fmt: skip
+            keep = _reads_only(keep, named_files)
         symbols = [n for n in grounding.names if not n.endswith("/") and n not in files]
         if symbols and len(symbols) == len(grounding.names) and root is not None:
             # only definitions named: a read is of a file that defines one (the 0.5B, asked which file
@@ -516,8 +515,7 @@ class GrammarSteps:
             defined_in = self._names.defined_in(root, files)
             where = sorted({f for sym in symbols for f in defined_in.get(sym, ())})
             if where:
-                keep = [_only_argument(t, "path", where) if bare_tool(tool_parts(t)[0]) == "read_file" else t
-                        for t in keep]  # fmt: skip
+                keep = _reads_only(keep, where)
         return _grammar_of(keep)
 
     def _follow_up(self, request: str, messages: Sequence[dict[str, Any]], root: Path, read: set[str]) -> Owed | None:
@@ -660,6 +658,11 @@ def _repeats(call: ToolCall, done: set[tuple[str, str]]) -> bool:
     except ValueError:
         return False
     return (bare_tool(call.name), json.dumps(arguments, sort_keys=True)) in done
+
+
+def _reads_only(tools: list[dict[str, Any]], paths: Sequence[str]) -> list[dict[str, Any]]:
+    """The tools, with read_file limited to ``paths``."""
+    return [_only_argument(t, "path", paths) if bare_tool(tool_parts(t)[0]) == "read_file" else t for t in tools]
 
 
 def _only_argument(tool: dict[str, Any], arg: str, values: Sequence[str]) -> dict[str, Any]:
