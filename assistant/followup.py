@@ -313,12 +313,12 @@ def workspace_python(root: Path | None) -> str:
 
 
 def test_commands(low: str, state: TurnState, files: Sequence[str], tests: Sequence[str] = (),
-                  python: str = "python") -> tuple[str, ...]:  # fmt: skip
+                  python: str = "python", about_tests: bool = False) -> tuple[str, ...]:  # fmt: skip
     """The command lines a "run the tests" may be: the test files this turn found, or the whole suite.
 
     The 0.5B, asked to run "just that test file", wrote ``grep({`` as the command.
     """
-    if not TEST_WORD.search(low):
+    if not (about_tests or TEST_WORD.search(low)):
         return ()
     found: list[str] = []
     for result in state.results:

@@ -25,6 +25,7 @@ from typing import Any
 from assistant.grammar import KEEP_PREFIX
 
 MIN_STEM = 4  # "calc" for calc.py; shorter stems ("io", "app") are too often plain words
+MIN_DISTINCT = 5  # a single word of a path that names it, when no other file has it ("meeting")
 MIN_SYMBOL = 5  # a definition's name, unless written as code (``name()``, ``snake_case``)
 MAX_SCAN_BYTES = 256 * 1024
 MAX_SCAN_FILES = 300
@@ -195,6 +196,8 @@ def _path_mentions(words: list[str], lowered: str, files: list[str], dirs: list[
         named = low in said or base in said or ("/" in low and low in lowered)
         if named or (len(stem) >= MIN_STEM and stem not in COMMON and stem in said) or _all_words_said(low, said):
             found.append(rel)
+    if not found:
+        found = _distinctive_word(said, files)
     for rel in dirs:
         low = rel.lower().rstrip("/")
         last = low.rsplit("/", 1)[-1]
@@ -203,6 +206,18 @@ def _path_mentions(words: list[str], lowered: str, files: list[str], dirs: list[
         if low + "/" in said or ("/" in low and low in said) or (last not in COMMON and last in said):
             found.append(rel + "/")
     return found
+
+
+def _distinctive_word(said: set[str], files: list[str]) -> list[str]:
+    """The one file a long, uncommon word of its path names: "the last meeting" for notes/meeting-2024-05-02.md."""
+    found: list[str] = []
+    for word in said:
+        if len(word) < MIN_DISTINCT or word in COMMON:
+            continue
+        hits = [rel for rel in files if word in re.findall(r"[a-z]+", rel.lower())]
+        if len(hits) == 1:
+            found.extend(hits)
+    return found if len(found) == 1 else []
 
 
 def _all_words_said(path: str, said: set[str]) -> bool:

@@ -50,6 +50,7 @@ from assistant.events import (
     ToolCallDelta,
     ToolCallReady,
 )
+from assistant.firstcall import Ask, first_ask, is_arithmetic, is_small_talk, previous_files
 from assistant.followup import (
     CREATE_ASKED,
     MANY_FILES,
@@ -67,6 +68,7 @@ from assistant.grounding import (
     EDIT_FIRST,
     EDIT_LATER,
     EDITS,
+    FOLLOW_UP,
     LEAD_IN,
     MANY,
     QUOTED,
@@ -291,23 +293,6 @@ def tool_prompt(tools: Sequence[dict[str, Any]], workspace: Path | None = None) 
     return block
 
 
-SMALL_TALK = frozenset((
-    "hi", "hello", "hey", "hiya", "yo", "howdy", "greetings", "thanks", "thank", "you", "thx", "ty",
-    "cheers", "bye", "goodbye", "good", "morning", "afternoon", "evening", "night", "day", "there", "all",
-    "ok", "okay", "great", "nice", "cool", "please", "assistant", "friend", "folks", "everyone",
-))  # fmt: skip
-
-
-def is_small_talk(text: str) -> bool:
-    """A greeting or thanks and nothing else ("hi", "thanks!", "good morning there").
-
-    Measured on the 0.5B model in a project folder: "hi" gave a 0.6 probability of starting a call
-    (it reads the README), so the probability cannot tell these apart; the words can.
-    """
-    words = re.findall(r"[a-z']+", text.lower())
-    return 0 < len(words) <= 6 and all(w in SMALL_TALK for w in words) and not re.search(r"[/\\.]\w", text)
-
-
 class GrammarSteps:
     """Decide from the first token's probabilities, then call under a grammar or answer in text."""
 
@@ -406,9 +391,9 @@ class GrammarSteps:
         content = user_text(last) if last.get("role") == "user" else ""
         request = request_text(content)
         if request and ANSWER_NOTE not in content:  # the turn's first step (later ones carry folded results)
-            if is_small_talk(request):
+            if is_small_talk(request) or is_arithmetic(request):
                 self.last_decision = {"p_call": None, "small_talk": True}
-                yield Decision(ANSWER, time.perf_counter() - started, why="small talk")
+                yield Decision(ANSWER, time.perf_counter() - started, why="small talk or a sum")
                 return
             named = self._named_tools(request)
             asked_for = self._limited_grammar(named) if named else None
@@ -418,6 +403,13 @@ class GrammarSteps:
                     yield event
                 return
             grounding = self._ground(request, messages)
+            ask = self._first_ask(request, grounding)
+            asked = self._ask_grammar(ask) if ask is not None else None
+            if ask is not None and asked is not None:
+                self.last_decision = {"p_call": None, "asked": ask.why}
+                async for event in self._call(messages, asked, params, started, ask.why):
+                    yield event
+                return
             if grounding:
                 self.last_decision = {"p_call": None, "grounded": grounding.describe()}
                 grammar = self._grounded_grammar(grounding, request) or grammar
@@ -532,6 +524,7 @@ class GrammarSteps:
             else request
         )
         named = [n for n in self._names.ground(said, root, self._paths).names if n in files]
+        named = named or self._referred(request, messages, named)
         tests = related_tests(root, files, asked_symbols)
         owed = next_owed(request, messages, read, files, named, defined_in, tests, workspace_python(root))
         # what the request is about, read: no further read unless it asks for many (asked to open the
@@ -567,9 +560,45 @@ class GrammarSteps:
             return Grounding()
         try:
             paths = self._paths if self._paths is not None else workspace_paths(root)
-            return self._names.ground(request, root, paths, after_tools=_after_tools(messages))
+            low = request.lower()
+            # the text an edit adds names nothing to open: "add '- Fix percent()' under 0.3.1 in it"
+            said = QUOTED.sub(" ", request) if EDIT_FIRST.search(low) or EDIT_LATER.search(low) else request
+            grounding = self._names.ground(said, root, paths, after_tools=_after_tools(messages))
+            referred = self._referred(request, messages, grounding.names)
+            return Grounding(tuple(referred), grounding.pointer or "the previous turn") if referred else grounding
         except Exception:  # the same: without the workspace's names the model's probability decides
             return Grounding()
+
+    def _referred(self, request: str, messages: Sequence[dict[str, Any]], names: Sequence[str]) -> list[str]:
+        """The file an instruction naming none is about: the previous turn's ("Make it 15", "remove the first item")."""
+        low = request.lower()
+        if names or self._paths is None or not (FOLLOW_UP.search(low) or EDIT_FIRST.search(low)):
+            return []
+        return previous_files(_before_this_turn(messages), self._paths[0])[:1]
+
+    def _first_ask(self, request: str, grounding: Grounding) -> Ask | None:
+        """What the request's words say its first call is (assistant/firstcall.py), if they say."""
+        root = self.workspace() if self.workspace is not None else None
+        if root is None or self._paths is None:
+            return None
+        files = self._paths[0]
+        named = [n for n in grounding.names if n in files]
+        folders = [n for n in grounding.names if n.endswith("/")]
+        symbols = [n for n in grounding.names if not n.endswith("/") and n not in files]
+        try:
+            defined_in = self._names.defined_in(root, files)
+        except Exception:
+            return None
+        return first_ask(request, named, folders, symbols, defined_in, workspace_python(root), files)
+
+    def _ask_grammar(self, ask: Ask) -> CallGrammar | None:
+        keep = []
+        for tool in self._offered:
+            name = bare_tool(tool_parts(tool)[0])
+            if name in ask.tools:
+                limit = ask.only.get(name)
+                keep.append(_only_argument(tool, limit[0], limit[1]) if limit else tool)
+        return _grammar_of(keep)
 
     async def _call(self, messages: Sequence[dict[str, Any]], grammar: CallGrammar, params: dict[str, Any],
                     started: float, why: str = "", p_call: float | None = None) -> AsyncIterator[Event]:  # fmt: skip
@@ -707,6 +736,15 @@ def user_text(message: dict[str, Any]) -> str:
     if isinstance(content, list):
         return " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
     return str(content)
+
+
+def _before_this_turn(messages: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The messages up to and including this turn's request (the turn's own results left out)."""
+    last = max((i for i, m in enumerate(messages) if m.get("role") == "user"), default=-1)
+    out = list(messages[: last + 1])
+    if out and ANSWER_NOTE in user_text(out[-1]):
+        out[-1] = {**out[-1], "content": user_text(out[-1]).split(ANSWER_NOTE, 1)[0]}
+    return out
 
 
 def _after_tools(messages: Sequence[dict[str, Any]]) -> bool:

@@ -1,0 +1,345 @@
+"""The first call of a request, from its words: which tools it may use, and which arguments they may take.
+
+Small models choose the tool badly when several fit a grammar: the 0.5B, asked "Explain the clean
+target in my Makefile", ran the test suite; asked "What's the git status here?", read the README;
+asked "Which tests use pytest.raises?", ran the tests. What the request asks for is usually plain
+from its words: a file it names and nothing else to do is read; "which files use X" is a search for
+X; "run python -m tipcalc 50" is that command; "what's the git status" is ``git status``. An
+``Ask`` limits the step's grammar to those tools and, where the words say, to those arguments; the
+model still writes the call. Requests these rules do not cover are left to the model's own decision.
+
+Nothing here comes from untrusted text except workspace file names, which only ever narrow a
+choice among the workspace's own paths, and the commands a request itself spells out.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from assistant.followup import TEST_WORD, TurnState, test_commands
+from assistant.grounding import EDIT_FIRST, EDIT_LATER, LEAD_IN, QUOTED, normal_path
+
+# The answer needs no tool: a greeting, thanks or goodbye and nothing else.
+SMALL_TALK = frozenset((
+    "hi", "hello", "hey", "hiya", "yo", "howdy", "greetings", "thanks", "thank", "you", "thx", "ty",
+    "cheers", "bye", "goodbye", "good", "morning", "afternoon", "evening", "night", "day", "there", "all",
+    "ok", "okay", "great", "nice", "cool", "please", "assistant", "friend", "folks", "everyone",
+    "for", "now", "see", "later", "soon", "take", "care", "talk", "ciao", "so", "much", "lot", "very",
+    "awesome", "perfect", "appreciated", "appreciate", "it", "that", "again", "bud", "mate",
+))  # fmt: skip
+ARITHMETIC = re.compile(
+    r"^\s*(?:what(?:'s| is)|how much is|calculate|compute|and what is|what do you get for)?\s*-?\d[\d.,]*\s*"
+    r"(?:[-+*/x×^%]|times|plus|minus|divided by|multiplied by|over|to the power of|percent of|% of)\s*-?\d"
+)
+# Words that ask for a run, a change, a search or a listing: a request with none of them about a
+# file it names is answered from that file.
+RUN_WORDS = re.compile(
+    r"\b(?:(?:re)?run|runs|running|execute|launch|start|try|pass|passes|passing|fail|fails|failing|failure|"
+    r"broken|output|print|prints|compute|checksum|hash|sha\d*|md5)\b"
+)
+SEARCH_WORDS = re.compile(
+    r"^\s*(?:please |can you |could you )?(?:find|search|grep|locate|look for)\b"
+    r"|\b(?:anywhere|everywhere|hard-?coded)\b|\bwhere (?:is|are|do|does|did)\b"
+    r"|\b(?:which|what) (?:files?|tests?|functions?|modules?|places?|classes?|methods?)\b"
+    r"|\b(?:which|what|who|where)\b.*\b(?:uses?|used|using|calls?|called|imports?|imported|mentions?|mentioned)\b"
+)
+# Words that make a request about a named file more than a read of it.
+FIND_WORDS = re.compile(
+    r"\b(?:anywhere|everywhere|find|search|look for|locate|grep|where|which lines?|occurrences?|uses?|used|"
+    r"using|calls?|called|imports?|imported)\b"
+)
+USE_WORDS = re.compile(
+    r"\b(?:uses?|used|using|calls?|called|imports?|imported|references?|referenced|mentions?|defined)\b"
+)
+IMPORT_WORDS = re.compile(r"\b(?:imports?|imported|importing)\b")
+SEARCH_FIRST = re.compile(r"^\s*(?:please |can you |could you )?(?:find|search|grep|locate|look for)\b")
+LIST_WORDS = re.compile(
+    r"^\s*ls\s*$|\b(?:structure|layout|tree|top[- ]level|list (?:all |the |my )*(?:files|everything)"
+    r"|(?:which|what|how many) (?:[\w-]+ )?(?:files|folders|directories) (?:are|do|does|exist|i have|there)"
+    r"|(?:which|what) files (?:are )?(?:in|here)|is there an? [\w-]+\.\w+|have an? [\w.-]+ file"
+    r"|what'?s (?:in|inside) (?:this|the|my|our) (?:folder|project|repo|repository|directory|workspace)"
+    r"|what'?s (?:in|inside) (?:the |my |our )?[\w./-]+ (?:folder|directory|dir|package))\b"
+)
+NAMED_FOLDER = re.compile(r"\b(?:in|inside|under|of) (?:the |my |our )?([\w./-]+) (?:folder|directory|dir|package)\b")
+COMMAND_WORDS = (
+    "python", "python3", "pytest", "make", "git", "ls", "cat", "echo", "pip", "pip3", "uv", "node", "npm",
+    "npx", "bash", "sh", "ruff", "mypy", "wc", "du", "df", "date", "grep", "head", "tail", "find", "env",
+)  # fmt: skip
+RUN_LEAD = re.compile(rf"^\s*{LEAD_IN}(?:re)?(?:run|execute)\s+(?:the command\s+)?")
+COMMAND_END = re.compile(
+    r"\s+(?:and|then|,)\s+(?:tell|show|report|give|say|see|check|let|print|explain)\b.*$|[\s.?!]+$"
+)
+BACKTICKED = re.compile(r"`([^`\n]{2,200})`")
+TARGET_NAMED = re.compile(r"\b[\w-]+\s+(?:target|recipe|rule)\b")
+MAKE_TARGET = re.compile(r"\bmake\s+([\w-]+)|\b([\w-]+)\s+(?:target|recipe|rule)\b")
+# Questions about the machine or the repository's state, answered by a command.
+GIT_ASKED = re.compile(
+    r"\bgit (?:status|log|diff|branch)\b|\b(?:current|which|what) branch\b|\buncommitted\b|\bcommit (?:log|history)\b"
+    r"|\b(?:last|latest|recent) commits?\b|\bchanged since\b"
+)
+GIT_COMMANDS = ("git status", "git branch --show-current", "git log --oneline -10", "git diff --stat")
+VERSION_ASKED = re.compile(
+    r"\bversion\b.*\b(?:installed|available|on this machine|do (?:we|i) have|am i (?:running|using)|is running)\b"
+    r"|\b(?:installed|available)\b.*\bversion\b"
+)
+DISK_ASKED = re.compile(
+    r"\bdisk (?:space|usage)\b|\bhow (?:big|large) is (?:this|the|my|our) (?:folder|project|directory|repo)\b"
+    r"|\bsize of (?:this|the|my|our) (?:folder|project|directory|repo)\b|\bhow much space\b"
+)
+DATE_ASKED = re.compile(
+    r"\btoday'?s date\b|\bwhat (?:day|date|time) is it\b|\bcurrent (?:date|time)\b"
+    r"|\b(?:date|time)\b.*\b(?:on this machine|on the machine|here|now)\b"
+)
+SYSTEM_ASKED = re.compile(r"\b(?:operating system|which os|what os|kernel version|how many (?:cpus?|cores))\b")
+_STOP_WORDS = (
+    "a an the and or of to in on at by for with from into is are was were be been do does did done have has "
+    "had i me my we our you your it its this that these those there here what which where who whom whose when "
+    "why how any some all each every no not is are can could would should will shall may might must please "
+    "tell show find search look locate grep anywhere everywhere hard coded hardcoded file files function "
+    "functions method methods class classes module modules code project folder test tests place places line "
+    "lines use uses used using call calls called import imports imported mention mentions mentioned reference "
+    "references referenced contain contains string word take takes argument arguments parameter parameters "
+    "defined define set written thing things one ones somewhere still about just only also out up so if than"
+)
+STOP = frozenset(_STOP_WORDS.split())
+
+
+@dataclass(frozen=True)
+class Ask:
+    """What the first call may be: these tools, and for some of their arguments only these values."""
+
+    tools: tuple[str, ...]
+    why: str
+    only: Mapping[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)  # tool -> (argument, values)
+
+    def describe(self) -> str:
+        return self.why
+
+
+def is_small_talk(text: str) -> bool:
+    """A greeting, thanks or goodbye and nothing else ("hi", "thanks!", "bye for now").
+
+    Measured on the 0.5B model in a project folder: "hi" gave a 0.6 probability of starting a call
+    (it reads the README), so the probability cannot tell these apart; the words can.
+    """
+    words = re.findall(r"[a-z']+", text.lower())
+    return 0 < len(words) <= 6 and all(w in SMALL_TALK for w in words) and not re.search(r"[/\\.]\w", text)
+
+
+def is_arithmetic(text: str) -> bool:
+    """A sum to work out ("What is 17 times 23?"): the 0.5B listed and read files for it."""
+    return bool(ARITHMETIC.search(" ".join(text.lower().split())))
+
+
+def literal_command(request: str) -> str | None:
+    """The command a request spells out: "run python -m tipcalc 50 --people 2 and tell me...", "run `make lint`"."""
+    low = request.lower()
+    ticked = BACKTICKED.search(request)
+    if ticked and RUN_WORDS.search(low) and ticked.group(1).split()[0] in COMMAND_WORDS:
+        return ticked.group(1).strip()
+    lead = RUN_LEAD.match(low)
+    if lead is None:
+        return None
+    rest = COMMAND_END.sub("", request[lead.end() :].strip())
+    words = rest.split()
+    if not words or (words[0] not in COMMAND_WORDS and not words[0].startswith(("./", ".venv/", "venv/"))):
+        return None
+    return rest
+
+
+def shell_commands(low: str, python: str) -> tuple[tuple[str, ...], str] | None:
+    """The commands that answer a question about the machine or the repository's state, and why."""
+    if GIT_ASKED.search(low):
+        return GIT_COMMANDS, "asks about git"
+    if VERSION_ASKED.search(low):
+        names = [w for w in re.findall(r"[a-z][\w.-]*", low) if w in COMMAND_WORDS or w in ("pytest", "ruff")]
+        tool = next((w for w in names if w not in ("python", "python3")), None)
+        if tool is None:
+            return (f"{python} --version",), "asks for Python's version"
+        commands = (f"{python} -m {tool} --version", f"{tool} --version", f"{python} -m pip show {tool}")
+        return commands, f"asks for {tool}'s version"
+    if DISK_ASKED.search(low):
+        return ("du -sh .",), "asks for disk use"
+    if DATE_ASKED.search(low):
+        return ("date",), "asks for the date"
+    if SYSTEM_ASKED.search(low):
+        return ("uname -a", "nproc"), "asks about the machine"
+    return None
+
+
+def search_terms(request: str, symbols: Sequence[str] = ()) -> list[str]:
+    """What a search request looks for: quoted text, code-like names, else its distinctive words."""
+    terms = [a or b for a, b in QUOTED.findall(request)]
+    terms += list(symbols)
+    for token in re.findall(r"[A-Za-z_][\w.]*(?:\(\))?", request):
+        word = token.rstrip(".").removesuffix("()")
+        code_like = (
+            "_" in word
+            or "." in word.strip(".")
+            or token.endswith("()")
+            or (len(word) >= 2 and word.isupper() and word.isalpha())
+            or re.search(r"[a-z][A-Z]", word) is not None  # CamelCase: ValueError
+        )
+        if code_like and word.lower() not in STOP:
+            terms.append(word)
+    if not terms:
+        for word in re.findall(r"[A-Za-z][A-Za-z-]{2,}", request):
+            if word.lower() in STOP or word.lower() in SMALL_TALK:
+                continue
+            terms.append(word)
+            if word.endswith("ies") and len(word) > 4:
+                terms.append(word[:-3] + "y")
+            elif word.endswith("s") and not word.endswith("ss") and len(word) > 4:
+                terms.append(word[:-1])
+    return list(dict.fromkeys(terms))[:8]
+
+
+def previous_files(messages: Sequence[dict[str, Any]], files: Sequence[str]) -> list[str]:
+    """The workspace files the previous turn was about, most telling first.
+
+    First the files its tool calls named (a read, an edit), then those its results and answer
+    mention, last mention first. "Make it 15" after "What's the default tip in settings.toml?"
+    is about settings.toml.
+    """
+    last_user = max((i for i, m in enumerate(messages) if m.get("role") == "user"), default=None)
+    if last_user is None:
+        return []
+    start = max((i for i, m in enumerate(messages[:last_user]) if m.get("role") == "user"), default=None)
+    if start is None:
+        return []
+    known = set(files)
+    by_base: dict[str, list[str]] = {}
+    for rel in files:
+        by_base.setdefault(rel.rsplit("/", 1)[-1], []).append(rel)
+    called: list[str] = []
+    mentioned: list[tuple[int, str]] = []
+    offset = 0
+    for message in messages[start:last_user]:
+        content = message.get("content")
+        text = content if isinstance(content, str) else ""
+        for raw in _call_paths(text) + _native_paths(message):
+            path = _path_of(raw)
+            if path in known:
+                called.append(path)
+        for found in re.finditer(r"[\w./-]+\.\w+|\b[A-Z][A-Za-z]+file\b", text):
+            word = normal_path(found.group(0).strip("./") if found.group(0).startswith("./") else found.group(0))
+            hits = [word] if word in known else by_base.get(word, [])
+            if len(hits) == 1:
+                mentioned.append((offset + found.start(), hits[0]))
+        offset += len(text) + 1
+    ordered = called[::-1] + [p for _, p in sorted(mentioned, reverse=True)]
+    return list(dict.fromkeys(ordered))
+
+
+CALL_ARGS = re.compile(r"\[The tool call [\w-]+\((\{.*?\})\) returned:\]")
+
+
+def _call_paths(text: str) -> list[str]:
+    return [raw for raw in CALL_ARGS.findall(text) if '"path"' in raw]
+
+
+def _native_paths(message: dict[str, Any]) -> list[str]:
+    return [str((c.get("function") or {}).get("arguments") or "") for c in message.get("tool_calls") or []]
+
+
+def _path_of(raw: str) -> str:
+    try:
+        path = json.loads(raw).get("path")
+    except (ValueError, AttributeError):
+        return ""
+    return normal_path(path) if isinstance(path, str) and path.strip() else ""
+
+
+def first_ask(request: str, named_files: Sequence[str], folders: Sequence[str], symbols: Sequence[str],
+              defined_in: dict[str, set[str]], python: str, files: Sequence[str]) -> Ask | None:  # fmt: skip
+    """The tools (and arguments) a request's first call may use, when its words make that plain."""
+    low = " ".join(request.lower().split())
+    if EDIT_FIRST.search(low) or EDIT_LATER.search(low):
+        return None  # edits: the edit rules decide (they read the file first)
+    # "make the run target use --people 4" asks for no run; "find where X is tested and run it" searches first
+    run = bool(RUN_WORDS.search(TARGET_NAMED.sub(" ", low))) and not SEARCH_FIRST.search(low)
+    ask = _run_ask(request, low, named_files, defined_in, python, files) if run else None
+    if ask is not None:
+        return ask
+    if not named_files and (shell := shell_commands(low, python)) is not None:
+        return Ask(("run_command",), shell[1], {"run_command": ("command", shell[0])})
+    if run:
+        return None  # other runs: the model's choice
+    if LIST_WORDS.search(low) and not symbols and not (named_files and not folders):
+        found = NAMED_FOLDER.search(low)
+        dirs = {f.rstrip("/") for f in folders} | ({found.group(1).strip("/")} if found else set())
+        paths = tuple(sorted(d for d in dirs if d + "/" in folders or any(f.startswith(d + "/") for f in files)))
+        return Ask(("list_files", "glob"), "asks what files there are", {"list_files": ("path", paths or (".",))})
+    return _search_or_read(request, low, named_files, folders, symbols, defined_in)
+
+
+def _run_ask(request: str, low: str, named_files: Sequence[str], defined_in: dict[str, set[str]], python: str,
+             files: Sequence[str]) -> Ask | None:  # fmt: skip
+    """A run the words spell out: a command, a Makefile target, the tests."""
+    command = literal_command(request)
+    if command is not None:
+        words = command.split()
+        if words[0] == "python" and python != "python" and shutil.which("python") is None:
+            command = " ".join([python, *words[1:]])  # no `python` on this machine: the workspace's own
+        return Ask(("run_command",), "spells out a command", {"run_command": ("command", (command,))})
+    makefile = {s for s, where in defined_in.items() if any(w.rsplit("/", 1)[-1] == "Makefile" for w in where)}
+    said = set(re.findall(r"[\w-]+", low))
+    targets = [m.group(1) or m.group(2) for m in MAKE_TARGET.finditer(low)]
+    targets += sorted(t for t in makefile & said if t not in ("run", "all", "test", "tests"))
+    target = next((t for t in targets if t in makefile), None)
+    if target is not None:
+        return Ask(("run_command",), f"asks to run make {target}", {"run_command": ("command", (f"make {target}",))})
+    subjects = [f for f in files if _subject(f) and re.search(rf"\b{re.escape(_subject(f))}\b(?!\.)", low)]
+    if TEST_WORD.search(low) or subjects:
+        tests = [*_named_tests(named_files, files), *subjects]
+        commands = test_commands(low, TurnState([], set()), files, tests, python, about_tests=True)
+        if commands:
+            return Ask(("run_command",), "asks to run the tests", {"run_command": ("command", commands)})
+    return None
+
+
+def _search_or_read(request: str, low: str, named_files: Sequence[str], folders: Sequence[str],
+                    symbols: Sequence[str], defined_in: dict[str, set[str]]) -> Ask | None:  # fmt: skip
+    """A search for what the request looks for, or a read of the one file it is about."""
+    stems = [f.rsplit("/", 1)[-1].split(".", 1)[0] for f in named_files if f.endswith(".py")]
+    stems = stems if IMPORT_WORDS.search(low) else []
+    if (symbols or stems) and USE_WORDS.search(low) and SEARCH_WORDS.search(low):
+        found = tuple(dict.fromkeys([*symbols, *stems]))
+        return Ask(("grep",), "asks where " + found[0] + " is used", {"grep": ("pattern", found)})
+    named_nothing = not named_files and not symbols and not folders
+    if SEARCH_FIRST.search(low) or (named_nothing and SEARCH_WORDS.search(low)):
+        terms = search_terms(request, symbols)
+        if terms:
+            return Ask(("grep",), "asks to search for " + terms[0], {"grep": ("pattern", tuple(terms))})
+    if FIND_WORDS.search(low) or LIST_WORDS.search(low):
+        return None
+    if named_files:
+        return Ask(("read_file",), "mentions " + named_files[0], {"read_file": ("path", tuple(named_files))})
+    if SEARCH_WORDS.search(low):
+        return None
+    if symbols and not folders:
+        where = sorted({f for s in symbols for f in defined_in.get(s, ())})
+        if where:
+            why = f"names {symbols[0]}, defined in {where[0]}"
+            return Ask(("read_file",), why, {"read_file": ("path", tuple(where))})
+    return None
+
+
+def _subject(path: str) -> str:
+    """What a test file tests: tests/test_calc.py -> calc ("" for other files)."""
+    base = path.rsplit("/", 1)[-1]
+    if not base.endswith(".py"):
+        return ""
+    stem = base[:-3]
+    return stem[5:] if stem.startswith("test_") else stem[:-5] if stem.endswith("_test") else ""
+
+
+def _named_tests(named_files: Sequence[str], files: Sequence[str]) -> list[str]:
+    """The test files of the files named: calc.py -> tests/test_calc.py."""
+    stems = {f.rsplit("/", 1)[-1][:-3] for f in named_files if f.endswith(".py") and not _subject(f)}
+    return [f for f in files if _subject(f) and _subject(f) in stems]

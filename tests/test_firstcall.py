@@ -1,0 +1,171 @@
+"""The first call from a request's words (assistant/firstcall.py), and how GrammarSteps uses it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from assistant.firstcall import (
+    first_ask,
+    is_arithmetic,
+    is_small_talk,
+    literal_command,
+    previous_files,
+    search_terms,
+    shell_commands,
+)
+
+FILES = [
+    "Makefile", "README.md", "calc.py", "textutils.py", "settings.toml", "notes/todo.txt",
+    "notes/meeting-2024-05-02.md", "tests/test_calc.py", "tests/test_textutils.py", "tipcalc/split.py",
+]  # fmt: skip
+DEFINED = {
+    "percent": {"calc.py"}, "slugify": {"textutils.py"}, "split_bill": {"tipcalc/split.py"},
+    "lint": {"Makefile"}, "test": {"Makefile"}, "run": {"Makefile"}, "currency": {"settings.toml"},
+}  # fmt: skip
+
+
+def ask(request: str, named: list[str] | None = None, folders: list[str] | None = None,
+        symbols: list[str] | None = None) -> Any:  # fmt: skip
+    return first_ask(request, named or [], folders or [], symbols or [], DEFINED, "python", FILES)
+
+
+def only(a: Any, tool: str) -> tuple[str, ...]:
+    return a.only[tool][1]
+
+
+def test_small_talk_and_sums_need_no_tool() -> None:
+    assert all(is_small_talk(t) for t in ("bye for now", "thanks so much!", "see you later", "hello there"))
+    assert not any(is_small_talk(t) for t in ("bye, and run the tests", "thanks, now show me calc.py"))
+    assert all(is_arithmetic(t) for t in ("What is 17 times 23?", "and what is 2 to the power of 10?", "12*7"))
+    assert not any(is_arithmetic(t) for t in ("What is in calc.py?", "Set the tip to 15", "run test 3"))
+
+
+def test_a_file_named_with_nothing_else_to_do_is_read() -> None:
+    for request in ("Explain the clean target in my Makefile", "Who wrote this? It should be in calc.py.",
+                    "Look at tests/test_calc.py and tell me how many tests it has"):  # fmt: skip
+        named = ["Makefile"] if "Makefile" in request else ["calc.py"] if "calc.py" in request else [FILES[7]]
+        a = ask(request, named)
+        assert a.tools == ("read_file",) and only(a, "read_file") == tuple(named), request
+    a = ask("How is percent() implemented?", symbols=["percent"])
+    assert a.tools == ("read_file",) and only(a, "read_file") == ("calc.py",)
+
+
+def test_searches_look_for_what_the_request_names() -> None:
+    assert only(ask("Which tests use pytest.raises?"), "grep") == ("pytest.raises",)
+    assert only(ask("Is the string EUR hard-coded anywhere?"), "grep") == ("EUR",)
+    assert only(ask("In which file is __version__ set?"), "grep") == ("__version__",)
+    assert only(ask("Where do we raise ValueError?"), "grep")[0] == "ValueError"
+    assert only(ask("where is slugify used?", symbols=["slugify"]), "grep") == ("slugify",)
+    assert only(ask("Which files import from calc?", ["calc.py"]), "grep") == ("calc",)
+    assert "count" in only(ask("find the function that counts words"), "grep")
+    # a question that only mentions searching is not a search of the workspace
+    assert ask("What's the time complexity of binary search?") is None
+
+
+def test_terms_keep_their_case_and_skip_filler() -> None:
+    assert search_terms("search the code for ZeroDivisionError") == ["ZeroDivisionError"]
+    assert search_terms("Find the functions that take a width argument") == ["width"]
+    assert search_terms("find 'tip rounding' in the notes")[0] == "tip rounding"
+
+
+def test_listings() -> None:
+    for request in ("Show me the project structure", "ls", "How many test files are there?",
+                    "What top-level folders are there?", "Is there a setup.py in this project?"):  # fmt: skip
+        a = ask(request)
+        assert a is not None and a.tools == ("list_files", "glob") and only(a, "list_files") == (".",), request
+    assert only(ask("What's inside the tests folder?"), "list_files") == ("tests",)
+
+
+def test_commands_spelled_out_targets_and_tests() -> None:
+    assert literal_command("Run python -m tipcalc 50 --people 2 and tell me the result") == (
+        "python -m tipcalc 50 --people 2"
+    )
+    assert literal_command("please run `make lint`") == "make lint"
+    assert literal_command("run the tests") is None
+    assert only(ask("ok, run the lint target"), "run_command") == ("make lint",)
+    assert only(ask("Does the lint pass?"), "run_command") == ("make lint",)
+    assert only(ask("What does make run print?"), "run_command") == ("make run",)
+    assert ask("In the Makefile, make the run target use --people 4", ["Makefile"]) is None  # an edit
+    assert only(ask("Do all the tests pass?"), "run_command") == ("python -m pytest -q", "make test")
+    calc_only = ask("run only the calc ones", ["calc.py"])
+    assert only(calc_only, "run_command") == ("python -m pytest -q tests/test_calc.py",)
+
+
+def test_questions_about_the_machine_are_commands() -> None:
+    assert "git status" in shell_commands("what's the git status here?", "python")[0]  # type: ignore[index]
+    assert "pytest --version" in shell_commands("which version of pytest is installed?", "python")[0]  # type: ignore[index]
+    assert shell_commands("how much disk space does this folder take?", "python")[0] == ("du -sh .",)  # type: ignore[index]
+    assert shell_commands("what's today's date on this machine?", "python")[0] == ("date",)  # type: ignore[index]
+    # knowledge, not state
+    assert shell_commands("explain the difference between git merge and git rebase", "python") is None
+    assert shell_commands("which python version does the project require?", "python") is None
+
+
+def test_edits_and_mixed_requests_are_left_to_the_edit_rules() -> None:
+    assert ask("Change the currency in settings.toml to USD", ["settings.toml"]) is None
+    assert ask("Open notes/todo.txt and put 'x' on the end", ["notes/todo.txt"]) is None
+    assert ask("Fix percent() in calc.py, then run the tests", ["calc.py"]) is None
+    assert only(ask("Find where split_bill is tested and run just that test file", symbols=["split_bill"]),
+                "grep") == ("split_bill",)  # fmt: skip
+
+
+def folded(request: str, call: str, args: dict[str, Any], result: str) -> dict[str, Any]:
+    return {"role": "user", "content": f"{request}\n\n[Answer my request using these tool results:]\n\n"
+                                       f"[The tool call {call}({json.dumps(args)}) returned:]\n{result}"}  # fmt: skip
+
+
+def test_previous_files_are_what_the_previous_turn_was_about() -> None:
+    messages = [
+        folded("What's the default tip?", "read_file", {"path": "settings.toml"}, "tip_percent = 18"),
+        {"role": "assistant", "content": "It is 18 (settings.toml:1)."},
+        {"role": "user", "content": "Make it 15"},
+    ]
+    assert previous_files(messages, FILES)[0] == "settings.toml"
+    grep = [
+        folded("Where is percent defined?", "grep", {"pattern": "def percent"}, "calc.py:3:def percent(p, w):"),
+        {"role": "assistant", "content": "In calc.py."},
+        {"role": "user", "content": "show me that file"},
+    ]
+    assert previous_files(grep, FILES) == ["calc.py"]
+    assert previous_files([{"role": "user", "content": "hi"}], FILES) == []
+
+
+@pytest.mark.asyncio
+async def test_grammar_steps_limit_the_first_call_to_what_is_asked(scripted: Any, tmp_path: Path) -> None:
+    from tests.test_steps import answer_start, call_json, files_tools, grammar_agent, run, text
+
+    (tmp_path / "calc.py").write_text("def percent(part, whole):\n    return part / whole * 10\n")
+    (tmp_path / "notes.txt").write_text("- pytest.raises everywhere\n")
+    seen: list[str] = []
+    reg = files_tools(seen)
+
+    @reg.function
+    def grep(pattern: str, path: str = ".") -> str:
+        """Search files for a pattern."""
+        seen.append(f"grep:{pattern}")
+        return "calc.py:1:def percent(part, whole):"
+
+    agent = grammar_agent(scripted, reg)
+    agent.workspace = tmp_path
+    scripted.script(call_json("grep", {"pattern": "percent", "path": "."}), answer_start(), text("In calc.py."))
+    await run(agent, "where is percent used?")
+    first = scripted.requests[0]
+    assert first.get("max_tokens") != 1  # no decision request: the words decided
+    assert '\\"percent\\"' in first["grammar"] and "read_file" not in first["grammar"]
+    assert seen == ["grep:percent"]
+
+
+@pytest.mark.asyncio
+async def test_a_sum_is_answered_without_asking_whether_to_call(scripted: Any, tmp_path: Path) -> None:
+    from tests.test_steps import files_tools, grammar_agent, run, text
+
+    (tmp_path / "calc.py").write_text("def add(a, b):\n    return a + b\n")
+    agent = grammar_agent(scripted, files_tools([]))
+    agent.workspace = tmp_path
+    scripted.script(text("391"))
+    await run(agent, "What is 17 times 23?")
+    assert len(scripted.requests) == 1 and "grammar" not in scripted.requests[0]
