@@ -239,8 +239,11 @@ def message_text(wire: dict[str, Any]) -> str:
 
 
 PASSAGES_HEAD = "[Passages from my files, most relevant first:]"
-PASSAGES_ASK = ("[If these passages answer my question, answer from them and name the file and lines you used, "
-                "like path:12-30. If they do not, ignore them.]")  # fmt: skip
+# Measured on the 0.5B (benchmarks/bench_grounded.py, 45 questions): asked only to name the file, it
+# often answered with a bare number ("24", "4") that was wrong and could be traced to no passage.
+# Asked to quote the line it used, it copies the line that holds the answer.
+PASSAGES_ASK = ("[If these passages answer my question, answer from them in a sentence, then quote the line "
+                "that says it and name its file and lines, like path:12-30. If they do not, ignore them.]")  # fmt: skip
 
 
 def fold_passages(passages: list[dict[str, Any]], current: list[dict[str, Any]]) -> list[dict[str, Any]]:
