@@ -218,13 +218,27 @@ def related_tests(root: Path, files: Sequence[str], symbols: set[str], limit: in
     """Test files that mention one of ``symbols`` ("run the test of tip_amount": tests/test_split.py)."""
     if not symbols:
         return []
-    found = []
-    for rel in [f for f in files if _is_test_file(f) and f.endswith(".py")][:limit]:
-        data = read_regular(root / rel, 256 * 1024)
-        text = data.decode("utf-8", "replace") if data is not None else ""
-        if any(re.search(rf"\b{re.escape(s)}\b", text) for s in symbols):
-            found.append(rel)
-    return found
+    return [rel for rel in [f for f in files if _is_test_file(f) and f.endswith(".py")][:limit]
+            if _words_of(root / rel) & symbols]  # fmt: skip
+
+
+_WORDS: dict[Path, tuple[float, int, frozenset[str]]] = {}  # a test file's words, while it is unchanged
+
+
+def _words_of(path: Path) -> frozenset[str]:
+    """The identifiers in a file (cached per file by mtime and size: this runs on every step)."""
+    try:
+        st = os.stat(path, follow_symlinks=False)
+    except OSError:
+        return frozenset()
+    cached = _WORDS.get(path)
+    if cached is None or cached[:2] != (st.st_mtime, st.st_size):
+        data = read_regular(path, 256 * 1024)
+        words = frozenset(re.findall(r"\w+", data.decode("utf-8", "replace"))) if data is not None else frozenset()
+        if len(_WORDS) > 2000:
+            _WORDS.clear()
+        cached = _WORDS[path] = (st.st_mtime, st.st_size, words)
+    return cached[2]
 
 
 def call_keys(messages: Sequence[dict[str, Any]]) -> set[tuple[str, str]]:
