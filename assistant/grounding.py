@@ -181,7 +181,8 @@ def read_regular(path: Path, limit: int) -> bytes | None:
 
 
 def _words(text: str) -> list[str]:
-    return [w.strip(".,;:!?'\"`()[]{}").lower() for w in re.findall(r"[\w./\\-]+", text) if w.strip(".")]
+    words = [w.strip(",;:!?'\"`()[]{}").rstrip(".").lower() for w in re.findall(r"[\w./\\-]+", text) if w.strip(".")]
+    return [w[2:] if w.startswith("./") else w.lstrip(".") if w.startswith("..") else w for w in words]
 
 
 def _path_mentions(words: list[str], lowered: str, files: list[str], dirs: list[str]) -> list[str]:

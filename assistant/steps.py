@@ -230,8 +230,13 @@ PATH_ARGUMENTS = {  # built-in files tools: which path argument names an existin
 MAX_ENUM_PATHS = 1000
 
 
-def workspace_paths(root: Path, limit: int = MAX_ENUM_PATHS) -> tuple[list[str], list[str]] | None:
-    """(files, folders) of the workspace as relative paths; None when there are more than ``limit``."""
+def workspace_paths(root: Path, limit: int = MAX_ENUM_PATHS, said: str = "") -> tuple[list[str], list[str]] | None:
+    """(files, folders) of the workspace as relative paths; None when there are more than ``limit``.
+
+    Hidden files are left out unless ``said`` (the user's request) names them: "what's in
+    .gitignore" may read `.gitignore`; nothing else makes `.env` a path a call can write.
+    """
+    named_hidden = set(re.findall(r"(?<![\w.])\.[\w.-]+", said))
     files: list[str] = []
     dirs: list[str] = ["."]
     for folder, subdirs, names in os.walk(root):
@@ -239,7 +244,7 @@ def workspace_paths(root: Path, limit: int = MAX_ENUM_PATHS) -> tuple[list[str],
         rel = os.path.relpath(folder, root)
         prefix = "" if rel == "." else rel.replace(os.sep, "/") + "/"
         dirs.extend(prefix + d for d in subdirs)
-        files.extend(prefix + n for n in sorted(names) if not n.startswith("."))
+        files.extend(prefix + n for n in sorted(names) if not n.startswith(".") or n in named_hidden)
         if len(files) + len(dirs) > limit:
             return None
     return files, dirs
@@ -463,7 +468,7 @@ class GrammarSteps:
             # one-line version of it, and settings.toml with the one line it was asked to change
             tools = [t for t in tools if bare_tool(tool_parts(t)[0]) != "write_file"]
         try:
-            self._paths = workspace_paths(root)
+            self._paths = workspace_paths(root, said=asked)
             owed = None
             if asked and called and self._paths is not None:
                 owed = self._owed = self._follow_up(asked, messages, root, read)

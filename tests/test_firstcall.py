@@ -169,3 +169,17 @@ async def test_a_sum_is_answered_without_asking_whether_to_call(scripted: Any, t
     scripted.script(text("391"))
     await run(agent, "What is 17 times 23?")
     assert len(scripted.requests) == 1 and "grammar" not in scripted.requests[0]
+
+
+def test_hidden_files_are_paths_only_when_the_request_names_them(tmp_path: Path) -> None:
+    from assistant.grounding import WorkspaceNames
+    from assistant.steps import workspace_paths
+
+    (tmp_path / ".gitignore").write_text("*.pyc\n")
+    (tmp_path / ".env").write_text("TOKEN=secret\n")
+    (tmp_path / "calc.py").write_text("def add(a, b):\n    return a + b\n")
+    assert workspace_paths(tmp_path, said="show me calc.py") == (["calc.py"], ["."])
+    paths = workspace_paths(tmp_path, said="what's in .gitignore?")
+    assert paths == ([".gitignore", "calc.py"], ["."])  # .env stays out
+    grounding = WorkspaceNames().ground("what's in .gitignore?", tmp_path, paths)
+    assert grounding.names == (".gitignore",)
