@@ -127,3 +127,28 @@ async def test_a_file_found_by_a_search_is_shown(server: Any, tmp_path: Path) ->
     assert ("read_file", {"path": "textutils.py"}) in calls, calls
     assert not [c for c in calls if c[0] in ("edit_file", "write_file")]
     assert isinstance(events[-1], TurnEnd)
+
+
+async def test_a_search_request_searches_for_the_name_it_gives(server: Any, tmp_path: Path) -> None:
+    ws = project(tmp_path)
+    (ws / "tests").mkdir()
+    (ws / "tests" / "test_calc.py").write_text("import pytest\nfrom calc import add\n\n\ndef test_add_str():\n"
+                                               "    with pytest.raises(TypeError):\n        add(1, 'a')\n")  # fmt: skip
+    events = await turn(server, ws, "Which tests use pytest.raises?")
+    calls = [(e.call.name, json.loads(e.call.arguments)) for e in events if isinstance(e, ToolCallReady)]
+    assert calls and calls[0][0] == "grep" and calls[0][1]["pattern"] == "pytest.raises", calls
+    results = [e for e in events if isinstance(e, ToolResult)]
+    assert "tests/test_calc.py" in results[0].content
+    end = events[-1]
+    assert isinstance(end, TurnEnd) and ("test_calc" in end.text or "test_add_str" in end.text), end
+
+
+async def test_a_named_file_is_read_not_run_and_a_sum_calls_nothing(server: Any, tmp_path: Path) -> None:
+    ws = project(tmp_path)
+    (ws / "Makefile").write_text("test:\n\tpython -m pytest -q\n\nclean:\n\trm -rf build dist\n")
+    events = await turn(server, ws, "Explain the clean target in my Makefile")
+    calls = [(e.call.name, json.loads(e.call.arguments)) for e in events if isinstance(e, ToolCallReady)]
+    assert calls and calls[0] == ("read_file", {"path": "Makefile"}), calls  # the 0.5B alone ran the tests
+    events = await turn(server, ws, "What is 17 times 23?")
+    assert not [e for e in events if isinstance(e, ToolCallReady)]
+    assert isinstance(events[-1], TurnEnd) and events[-1].text.strip()
