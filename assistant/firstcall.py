@@ -31,6 +31,7 @@ SMALL_TALK = frozenset((
     "ok", "okay", "great", "nice", "cool", "please", "assistant", "friend", "folks", "everyone",
     "for", "now", "see", "later", "soon", "take", "care", "talk", "ciao", "so", "much", "lot", "very",
     "awesome", "perfect", "appreciated", "appreciate", "it", "that", "again", "bud", "mate",
+    "how", "how's", "are", "doing", "going", "it's", "what's", "up", "welcome",
 ))  # fmt: skip
 ARITHMETIC = re.compile(
     r"^\s*(?:what(?:'s| is)|how much is|calculate|compute|and what is|what do you get for)?\s*-?\d[\d.,]*\s*"
@@ -44,7 +45,7 @@ RUN_WORDS = re.compile(
 )
 SEARCH_WORDS = re.compile(
     r"^\s*(?:please |can you |could you )?(?:find|search|grep|locate|look for)\b"
-    r"|\b(?:anywhere|everywhere|hard-?coded)\b|\bwhere (?:is|are|do|does|did)\b"
+    r"|\b(?:anywhere|everywhere|hard-?coded)\b|\bwhere(?:'s| is| are| do| does| did)\b"
     r"|\b(?:which|what) (?:files?|tests?|functions?|modules?|places?|classes?|methods?)\b"
     r"|\b(?:which|what|who|where)\b.*\b(?:uses?|used|using|calls?|called|imports?|imported|mentions?|mentioned)\b"
 )
@@ -57,10 +58,15 @@ USE_WORDS = re.compile(
     r"\b(?:uses?|used|using|calls?|called|imports?|imported|references?|referenced|mentions?|defined)\b"
 )
 IMPORT_WORDS = re.compile(r"\b(?:imports?|imported|importing)\b")
+ANYWHERE = re.compile(r"\b(?:anywhere|everywhere|hard-?coded|any other (?:file|place)s?)\b")
+PROJECT_FACT = re.compile(r"(?<![\w-])--[a-z][\w-]*")  # an option of the project's command line
+VERSION = re.compile(r"(?<![\w.])\d+(?:\.\d+)+(?![\w.])")
+RELEASE = re.compile(r"\b(?:ship|ships|shipped|release|released|releases|due|version|changelog)\b")
 SEARCH_FIRST = re.compile(r"^\s*(?:please |can you |could you )?(?:find|search|grep|locate|look for)\b")
 LIST_WORDS = re.compile(
     r"^\s*ls\s*$|\b(?:structure|layout|tree|top[- ]level|list (?:all |the |my )*(?:files|everything)"
-    r"|(?:which|what|how many) (?:[\w-]+ )?(?:files|folders|directories) (?:are|do|does|exist|i have|there)"
+    r"|(?:which|what|how many|any) (?:[\w.-]+ )?(?:files|folders|directories) (?:are|do|does|exist|i have|there|in|sit)"
+    r"|top (?:folder|directory)|root (?:folder|directory)"
     r"|(?:which|what) files (?:are )?(?:in|here)|is there an? [\w-]+\.\w+|have an? [\w.-]+ file"
     r"|what'?s (?:in|inside) (?:this|the|my|our) (?:folder|project|repo|repository|directory|workspace)"
     r"|what'?s (?:in|inside) (?:the |my |our )?[\w./-]+ (?:folder|directory|dir|package))\b"
@@ -75,7 +81,10 @@ COMMAND_END = re.compile(
     r"\s+(?:and|then|,)\s+(?:tell|show|report|give|say|see|check|let|print|explain)\b.*$|[\s.?!]+$"
 )
 BACKTICKED = re.compile(r"`([^`\n]{2,200})`")
-TARGET_NAMED = re.compile(r"\b[\w-]+\s+(?:target|recipe|rule)\b")
+# "the run target", "pass --people": words that look like a run and are not
+NOT_RUN = re.compile(
+    r"\b[\w-]+\s+(?:target|recipe|rule)\b|\bpass(?:es|ed)?\s+(?:--\S+|-\w\b|an?\b|the\b|it\b|in\b|no\b)"
+)
 MAKE_TARGET = re.compile(r"\bmake\s+([\w-]+)|\b([\w-]+)\s+(?:target|recipe|rule)\b")
 # Questions about the machine or the repository's state, answered by a command.
 GIT_ASKED = re.compile(
@@ -91,6 +100,20 @@ DISK_ASKED = re.compile(
     r"\bdisk (?:space|usage)\b|\bhow (?:big|large) is (?:this|the|my|our) (?:folder|project|directory|repo)\b"
     r"|\bsize of (?:this|the|my|our) (?:folder|project|directory|repo)\b|\bhow much space\b"
 )
+LINTER = re.compile(r"\b(ruff|black|mypy|flake8|pylint|isort)\b")
+LINT_ASKED = re.compile(
+    r"\b(?:check|checks|run|lint|format|formatted|complain|complains|pass|passes|clean|errors?|"
+    r"warnings?|happy|wants?|says?)\b"
+)
+LINT_COMMANDS = {  # checks only: none of these changes a file
+    "ruff": ("ruff format --check {}", "ruff format --diff {}", "ruff check {}"),
+    "black": ("black --check {}", "black --diff {}"),
+    "mypy": ("mypy {}",),
+    "flake8": ("flake8 {}",),
+    "pylint": ("pylint {}",),
+    "isort": ("isort --check-only {}", "isort --diff {}"),
+}
+LINES_ASKED = re.compile(r"\bhow many lines\b(?!.*\b(?:in|of) (?:the |this |that )?(?:file|function)\b)")
 DATE_ASKED = re.compile(
     r"\btoday'?s date\b|\bwhat (?:day|date|time) is it\b|\bcurrent (?:date|time)\b"
     r"|\b(?:date|time)\b.*\b(?:on this machine|on the machine|here|now)\b"
@@ -121,14 +144,27 @@ class Ask:
         return self.why
 
 
+THANKS = re.compile(
+    r"^\s*(?:thanks|thank you|thx|cheers|great|perfect|awesome|brilliant|nice|cool|ok|okay)\b[,.!]*\s+"
+    r"(?:that'?s|this is|it'?s|that was|this was|exactly|just|so|very|really|you'?re|works?|worked)\b"
+)
+ASKS_MORE = re.compile(r"\?|\b(?:now|but|also|next|then|and|can|could|please|would|will)\b")
+
+
 def is_small_talk(text: str) -> bool:
-    """A greeting, thanks or goodbye and nothing else ("hi", "thanks!", "bye for now").
+    """A greeting, thanks or goodbye and nothing else ("hi", "thanks!", "bye for now",
+    "cheers, that's exactly what I needed").
 
     Measured on the 0.5B model in a project folder: "hi" gave a 0.6 probability of starting a call
     (it reads the README), so the probability cannot tell these apart; the words can.
     """
+    if re.search(r"[/\\.]\w", text):
+        return False
     words = re.findall(r"[a-z']+", text.lower())
-    return 0 < len(words) <= 6 and all(w in SMALL_TALK for w in words) and not re.search(r"[/\\.]\w", text)
+    if 0 < len(words) <= 6 and all(w in SMALL_TALK for w in words):
+        return True
+    low = " ".join(text.lower().split())
+    return len(words) <= 12 and bool(THANKS.search(low)) and not ASKS_MORE.search(low.split(None, 1)[-1])
 
 
 def is_arithmetic(text: str) -> bool:
@@ -163,6 +199,11 @@ def shell_commands(low: str, python: str) -> tuple[tuple[str, ...], str] | None:
             return (f"{python} --version",), "asks for Python's version"
         commands = (f"{python} -m {tool} --version", f"{tool} --version", f"{python} -m pip show {tool}")
         return commands, f"asks for {tool}'s version"
+    if LINES_ASKED.search(low):
+        return (
+            "find . -name '*.py' -not -path './.*' | xargs wc -l",
+            "git ls-files | xargs wc -l",
+        ), "asks to count lines"
     if DISK_ASKED.search(low):
         return ("du -sh .",), "asks for disk use"
     if DATE_ASKED.search(low):
@@ -172,10 +213,22 @@ def shell_commands(low: str, python: str) -> tuple[tuple[str, ...], str] | None:
     return None
 
 
+def linter_commands(low: str, named_files: Sequence[str]) -> tuple[str, ...] | None:
+    """Commands that ask a linter or formatter without changing anything: "is calc.py formatted the
+    way ruff format wants?" -> ``ruff format --check calc.py``."""
+    found = LINTER.search(low)
+    if found is None or not LINT_ASKED.search(low):
+        return None
+    where = " ".join(named_files) or "."
+    return tuple(c.format(where) for c in LINT_COMMANDS[found.group(1)])
+
+
 def search_terms(request: str, symbols: Sequence[str] = ()) -> list[str]:
     """What a search request looks for: quoted text, code-like names, else its distinctive words."""
     terms = [a or b for a, b in QUOTED.findall(request)]
     terms += list(symbols)
+    terms += re.findall(r"(?<![\w-])--[a-z][\w-]*", request)  # a command-line option: --people
+    terms += re.findall(r"(?<![\w.])\d+(?:\.\d+)+(?![\w.])", request)  # a version: 0.3.1
     for token in re.findall(r"[A-Za-z_][\w.]*(?:\(\))?", request):
         word = token.rstrip(".").removesuffix("()")
         code_like = (
@@ -202,9 +255,9 @@ def search_terms(request: str, symbols: Sequence[str] = ()) -> list[str]:
 def previous_files(messages: Sequence[dict[str, Any]], files: Sequence[str]) -> list[str]:
     """The workspace files the previous turn was about, most telling first.
 
-    First the files its tool calls named (a read, an edit), then those its results and answer
-    mention, last mention first. "Make it 15" after "What's the default tip in settings.toml?"
-    is about settings.toml.
+    First those its answer names (the user replies to the answer: "now run just that file"), then
+    the files its tool calls named (a read, an edit), then those its results mention, last mention
+    first. "Make it 15" after "What's the default tip in settings.toml?" is about settings.toml.
     """
     last_user = max((i for i, m in enumerate(messages) if m.get("role") == "user"), default=None)
     if last_user is None:
@@ -216,24 +269,29 @@ def previous_files(messages: Sequence[dict[str, Any]], files: Sequence[str]) -> 
     by_base: dict[str, list[str]] = {}
     for rel in files:
         by_base.setdefault(rel.rsplit("/", 1)[-1], []).append(rel)
+    answered: list[str] = []
     called: list[str] = []
-    mentioned: list[tuple[int, str]] = []
-    offset = 0
+    mentioned: list[str] = []
     for message in messages[start:last_user]:
         content = message.get("content")
         text = content if isinstance(content, str) else ""
         for raw in _call_paths(text) + _native_paths(message):
-            path = _path_of(raw)
-            if path in known:
+            if (path := _path_of(raw)) in known:
                 called.append(path)
-        for found in re.finditer(r"[\w./-]+\.\w+|\b[A-Z][A-Za-z]+file\b", text):
-            word = normal_path(found.group(0).strip("./") if found.group(0).startswith("./") else found.group(0))
-            hits = [word] if word in known else by_base.get(word, [])
-            if len(hits) == 1:
-                mentioned.append((offset + found.start(), hits[0]))
-        offset += len(text) + 1
-    ordered = called[::-1] + [p for _, p in sorted(mentioned, reverse=True)]
-    return list(dict.fromkeys(ordered))
+        names = _mentions(text, known, by_base)
+        (answered if message.get("role") == "assistant" else mentioned).extend(names)
+    return list(dict.fromkeys(answered + called[::-1] + mentioned[::-1]))
+
+
+def _mentions(text: str, known: set[str], by_base: dict[str, list[str]]) -> list[str]:
+    """Workspace files a text names, by path or by a base name only one file has, in order."""
+    found = []
+    for match in re.finditer(r"[\w./-]+\.\w+|\b[A-Z][A-Za-z]+file\b", text):
+        word = normal_path(match.group(0))
+        hits = [word] if word in known else by_base.get(word, [])
+        if len(hits) == 1:
+            found.append(hits[0])
+    return found
 
 
 CALL_ARGS = re.compile(r"\[The tool call [\w-]+\((\{.*?\})\) returned:\]")
@@ -262,10 +320,12 @@ def first_ask(request: str, named_files: Sequence[str], folders: Sequence[str], 
     if EDIT_FIRST.search(low) or EDIT_LATER.search(low):
         return None  # edits: the edit rules decide (they read the file first)
     # "make the run target use --people 4" asks for no run; "find where X is tested and run it" searches first
-    run = bool(RUN_WORDS.search(TARGET_NAMED.sub(" ", low))) and not SEARCH_FIRST.search(low)
+    run = bool(RUN_WORDS.search(NOT_RUN.sub(" ", low))) and not SEARCH_FIRST.search(low)
     ask = _run_ask(request, low, named_files, defined_in, python, files) if run else None
     if ask is not None:
         return ask
+    if (checks := linter_commands(low, named_files)) is not None:
+        return Ask(("run_command",), "asks what a linter says", {"run_command": ("command", checks)})
     if not named_files and (shell := shell_commands(low, python)) is not None:
         return Ask(("run_command",), shell[1], {"run_command": ("command", shell[0])})
     if run:
@@ -295,8 +355,9 @@ def _run_ask(request: str, low: str, named_files: Sequence[str], defined_in: dic
     if target is not None:
         return Ask(("run_command",), f"asks to run make {target}", {"run_command": ("command", (f"make {target}",))})
     subjects = [f for f in files if _subject(f) and re.search(rf"\b{re.escape(_subject(f))}\b(?!\.)", low)]
-    if TEST_WORD.search(low) or subjects:
-        tests = [*_named_tests(named_files, files), *subjects]
+    named_tests = [f for f in named_files if _subject(f)]
+    if TEST_WORD.search(low) or subjects or named_tests:
+        tests = [*named_tests, *_named_tests(named_files, files), *subjects]
         commands = test_commands(low, TurnState([], set()), files, tests, python, about_tests=True)
         if commands:
             return Ask(("run_command",), "asks to run the tests", {"run_command": ("command", commands)})
@@ -312,7 +373,11 @@ def _search_or_read(request: str, low: str, named_files: Sequence[str], folders:
         found = tuple(dict.fromkeys([*symbols, *stems]))
         return Ask(("grep",), "asks where " + found[0] + " is used", {"grep": ("pattern", found)})
     named_nothing = not named_files and not symbols and not folders
-    if SEARCH_FIRST.search(low) or (named_nothing and SEARCH_WORDS.search(low)):
+    if named_nothing and (PROJECT_FACT.search(request) or (VERSION.search(request) and RELEASE.search(low))):
+        # "if I don't pass --people, how many people...", "when is version 0.4 supposed to ship?"
+        terms = search_terms(request)
+        return Ask(("grep",), "asks about " + terms[0], {"grep": ("pattern", tuple(terms))})
+    if SEARCH_FIRST.search(low) or ANYWHERE.search(low) or (named_nothing and SEARCH_WORDS.search(low)):
         terms = search_terms(request, symbols)
         if terms:
             return Ask(("grep",), "asks to search for " + terms[0], {"grep": ("pattern", tuple(terms))})

@@ -50,7 +50,7 @@ from assistant.events import (
     ToolCallDelta,
     ToolCallReady,
 )
-from assistant.firstcall import Ask, first_ask, is_arithmetic, is_small_talk, previous_files
+from assistant.firstcall import SEARCH_WORDS, Ask, first_ask, is_arithmetic, is_small_talk, previous_files
 from assistant.followup import (
     CREATE_ASKED,
     MANY_FILES,
@@ -529,7 +529,7 @@ class GrammarSteps:
             else request
         )
         named = [n for n in self._names.ground(said, root, self._paths).names if n in files]
-        named = named or self._referred(request, messages, named)
+        named = named or [n for n in self._referred(request, messages, named) if n in files]
         tests = related_tests(root, files, asked_symbols)
         owed = next_owed(request, messages, read, files, named, defined_in, tests, workspace_python(root))
         # what the request is about, read: no further read unless it asks for many (asked to open the
@@ -575,11 +575,19 @@ class GrammarSteps:
             return Grounding()
 
     def _referred(self, request: str, messages: Sequence[dict[str, Any]], names: Sequence[str]) -> list[str]:
-        """The file an instruction naming none is about: the previous turn's ("Make it 15", "remove the first item")."""
+        """What a request naming nothing is about: the previous turn's file ("Make it 15", "remove the
+        first item", "now run just that file"), or the definitions it named ("and where is it used?")."""
         low = request.lower()
-        if names or self._paths is None or not (FOLLOW_UP.search(low) or EDIT_FIRST.search(low)):
+        if names or self._paths is None:
             return []
-        return previous_files(_before_this_turn(messages), self._paths[0])[:1]
+        if FOLLOW_UP.search(low) or EDIT_FIRST.search(low) or EDIT_LATER.search(low):
+            return previous_files(_before_this_turn(messages), self._paths[0])[:1]
+        if PRONOUN.search(low) and SEARCH_WORDS.search(low) and (previous := _previous_request(messages)):
+            root = self.workspace() if self.workspace is not None else None
+            if root is not None:
+                earlier = self._names.ground(previous, root, self._paths).names
+                return [n for n in earlier if not n.endswith("/") and n not in self._paths[0]][:2]
+        return []
 
     def _first_ask(self, request: str, grounding: Grounding) -> Ask | None:
         """What the request's words say its first call is (assistant/firstcall.py), if they say."""
@@ -741,6 +749,15 @@ def user_text(message: dict[str, Any]) -> str:
     if isinstance(content, list):
         return " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
     return str(content)
+
+
+PRONOUN = re.compile(r"\b(?:it|its|that one|this one|them|those)\b")
+
+
+def _previous_request(messages: Sequence[dict[str, Any]]) -> str:
+    """The user's request of the turn before this one ("" when there is none)."""
+    users = [m for m in messages if m.get("role") == "user"]
+    return request_text(user_text(users[-2]).split(ANSWER_NOTE, 1)[0]) if len(users) >= 2 else ""
 
 
 def _before_this_turn(messages: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -183,3 +183,42 @@ def test_hidden_files_are_paths_only_when_the_request_names_them(tmp_path: Path)
     assert paths == ([".gitignore", "calc.py"], ["."])  # .env stays out
     grounding = WorkspaceNames().ground("what's in .gitignore?", tmp_path, paths)
     assert grounding.names == (".gitignore",)
+
+
+def test_rules_added_after_the_third_held_out_set() -> None:
+    assert is_small_talk("cheers, that's exactly what I needed") and is_small_talk("hey there, how's it going?")
+    assert not is_small_talk("thanks, that's great but now run the tests")
+    # "pass --people" is about an argument, not a run; an option of the project's CLI is searched for
+    assert only(ask("If I don't pass --people, how many people does the bill get split between?"), "grep") == (
+        "--people",
+    )
+    assert only(ask("When is version 0.4 supposed to ship?"), "grep") == ("0.4",)
+    assert ask("What's new in Python 3.12?") is None  # a version alone is not about this project
+    assert only(ask("Where's split_bill defined?", symbols=["split_bill"]), "grep") == ("split_bill",)
+    assert ask("Does the name Dana appear anywhere besides calc.py?", ["calc.py"]).tools == ("grep",)
+    checks = only(ask("Check whether calc.py is formatted the way ruff format wants", ["calc.py"]), "run_command")
+    assert checks[0] == "ruff format --check calc.py" and all("--fix" not in c for c in checks)
+    config_question = ask("What line length is ruff configured to use?")  # about its settings: not a run
+    assert config_question is None or config_question.tools != ("run_command",)
+    assert "wc -l" in only(ask("How many lines do all the .py files add up to?"), "run_command")[0]
+    assert ask("Are there any hidden files in the root of the project?").tools == ("list_files", "glob")
+
+
+def test_a_pronoun_search_after_a_turn_is_about_what_that_turn_named(tmp_path: Path) -> None:
+    from assistant.steps import GrammarSteps, workspace_paths
+
+    (tmp_path / "calc.py").write_text("def multiply(a, b):\n    return a * b\n")
+    steps = GrammarSteps(None, None, workspace=lambda: tmp_path)  # type: ignore[arg-type]
+    steps._paths = workspace_paths(tmp_path)
+    messages = [{"role": "user", "content": "Where is multiply defined?"}, {"role": "assistant", "content": "calc.py"},
+                {"role": "user", "content": "and where is it used?"}]  # fmt: skip
+    grounding = steps._ground("and where is it used?", messages)
+    a = steps._first_ask("and where is it used?", grounding)
+    assert a is not None and a.tools == ("grep",) and only(a, "grep") == ("multiply",)
+    # an instruction about "it" after a turn that read a file edits that file
+    messages = [folded("Show me settings.toml", "read_file", {"path": "settings.toml"}, "currency = 'EUR'"),
+                {"role": "assistant", "content": "It sets the currency."},
+                {"role": "user", "content": "switch it to JPY"}]  # fmt: skip
+    (tmp_path / "settings.toml").write_text("currency = 'EUR'\n")
+    steps._paths = workspace_paths(tmp_path)
+    assert steps._ground("switch it to JPY", messages).names == ("settings.toml",)
