@@ -59,7 +59,8 @@ from assistant.events import (
     TurnEnd,
     Usage,
 )
-from assistant.steps import EndpointSteps, GrammarSteps, StepRunner, tool_prompt
+from assistant.steps import EndpointSteps, GrammarSteps, StepRunner
+from assistant.toolprompt import tool_prompt
 from assistant.tools import ToolRegistry
 
 if TYPE_CHECKING:

@@ -175,7 +175,7 @@ class Compactor:
 
     async def _ask(self, endpoint: Endpoint, task: str, material: str, focus: str | None) -> str:
         """One summary request: ``task`` "notes" (on a transcript) or "shorten" (notes that grew too long)."""
-        from assistant.steps import prompt_file
+        from assistant.toolprompt import prompt_file
 
         limit = self.max_summary_tokens
         system, notes_ask, shorten_ask = prompt_file("compact.md").split("\n---\n")

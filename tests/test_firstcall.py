@@ -173,7 +173,7 @@ async def test_a_sum_is_answered_without_asking_whether_to_call(scripted: Any, t
 
 def test_hidden_files_are_paths_only_when_the_request_names_them(tmp_path: Path) -> None:
     from assistant.grounding import WorkspaceNames
-    from assistant.steps import workspace_paths
+    from assistant.toolprompt import workspace_paths
 
     (tmp_path / ".gitignore").write_text("*.pyc\n")
     (tmp_path / ".env").write_text("TOKEN=secret\n")
@@ -205,7 +205,8 @@ def test_rules_added_after_the_third_held_out_set() -> None:
 
 
 def test_a_pronoun_search_after_a_turn_is_about_what_that_turn_named(tmp_path: Path) -> None:
-    from assistant.steps import GrammarSteps, workspace_paths
+    from assistant.steps import GrammarSteps
+    from assistant.toolprompt import workspace_paths
 
     (tmp_path / "calc.py").write_text("def multiply(a, b):\n    return a * b\n")
     steps = GrammarSteps(None, None, workspace=lambda: tmp_path)  # type: ignore[arg-type]

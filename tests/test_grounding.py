@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from assistant.grounding import WorkspaceNames
-from assistant.steps import workspace_paths
+from assistant.toolprompt import workspace_paths
 
 
 @pytest.fixture
@@ -130,7 +130,7 @@ def test_edits_limited_to_lines_of_files_read(ws: Path) -> None:
 
 
 def test_a_file_already_read_is_not_offered_to_read_file_again(ws: Path) -> None:
-    from assistant.steps import narrow_paths
+    from assistant.toolprompt import narrow_paths
 
     read = {"type": "function", "function": {"name": "files__read_file", "parameters": {
         "type": "object", "properties": {"path": {"type": "string"}}, "required": ["path"]}}}  # fmt: skip

@@ -11,7 +11,7 @@ from assistant.agent import Agent
 from assistant.errors import MaxStepsExceeded
 from assistant.events import Decision, Notice, ToolCallDelta, ToolResult, TurnEnd
 from assistant.profile import Capabilities, build_profile, llama_server_capabilities, probe
-from assistant.steps import compact_tools
+from assistant.toolprompt import compact_tools
 from assistant.tools import ToolRegistry
 from tests.scripted_server import Reply, ScriptedServer, scripted_endpoint, text
 
@@ -239,7 +239,7 @@ async def test_probe_of_nothing_is_not_cached() -> None:
 
 def test_path_arguments_name_only_what_exists(tmp_path: Any) -> None:
     from assistant.grammar import call_grammar
-    from assistant.steps import narrow_paths, workspace_paths
+    from assistant.toolprompt import narrow_paths, workspace_paths
     from tests.test_grammar import accepts
 
     (tmp_path / "notes").mkdir()
@@ -269,7 +269,7 @@ async def test_small_talk_is_answered_without_a_decision_request(scripted: Scrip
 
 
 def test_is_small_talk() -> None:
-    from assistant.steps import is_small_talk
+    from assistant.firstcall import is_small_talk
 
     assert all(is_small_talk(t) for t in ("hi", "Hi there!", "thanks!", "good morning", "thank you"))
     assert not any(is_small_talk(t) for t in ("hi, show me calc.py", "hello, who are you?", "thanks, now run the tests",

@@ -275,7 +275,7 @@ async def init(s: ChatSession, arg: str) -> Outcome:
 
 
 def _init_prompt(s: ChatSession) -> str | None:
-    from assistant.steps import prompt_file, workspace_overview
+    from assistant.toolprompt import prompt_file, workspace_overview
 
     agent = getattr(s.bot, "agent", None)
     workspace = Path(getattr(agent, "workspace", None) or Path.cwd()).resolve()
