@@ -192,13 +192,18 @@ class GrammarSteps:
         # The answer: a call the model still writes as text (it does, after seeing its examples) is
         # recognised and run, like in text mode; the loop answers a repeated one from memory.
         recognise = None if self.last_decision.get("small_talk") else list(tools) or None
+        # A request the model itself judged to need no tool, on the turn's first step: a call inside a
+        # longer answer is an example, not a call (asked "How do I read a JSON file in Python?", the
+        # 0.5B explained and showed `read_file({"path": "data.json"})`, which then ran)
+        judged = "p_call" in self.last_decision and not turn_calls(messages)
         runner = self._code_runner(messages)
         made = call_keys(messages)
         text, called, repeated = "", False, False
         async for event in self.endpoint.stream(messages, None, text_call_tools=recognise, **params):
             if isinstance(event, TextDelta):
                 text += event.text
-            elif isinstance(event, ToolCallReady) and _repeats(event.call, made) and len(text.strip()) >= MIN_ANSWER:
+            elif (isinstance(event, ToolCallReady) and (judged or _repeats(event.call, made))
+                  and len(text.strip()) >= MIN_ANSWER):  # fmt: skip
                 # the answer quotes the call this turn already made (the 0.5B wrote `grep({...})` under
                 # its answer in 6 of 13 chains): the answer stands; asking again cost a whole request
                 repeated = True

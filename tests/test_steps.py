@@ -590,3 +590,14 @@ async def test_once_the_edit_asked_for_is_made_no_further_edit_is_offered(
     assert seen == ["todo.txt", "edit:todo.txt", "list:."]
     assert "edit_file" in scripted.requests[1]["grammar"] and "edit_file" not in scripted.requests[3]["grammar"]
     assert isinstance(events[-1], TurnEnd)
+
+
+async def test_a_call_inside_a_longer_answer_to_a_no_tool_decision_is_an_example(scripted: ScriptedServer) -> None:
+    """Judged to need no tool, the model explains and shows a call: the example is not run."""
+    seen: list[str] = []
+    agent = grammar_agent(scripted, files_tools(seen))
+    scripted.script(answer_start(), text('To read a JSON file, use the json module, or a tool like this:\n'
+                                         '{"name": "read_file", "arguments": {"path": "data.json"}}\n'))  # fmt: skip
+    events = await run(agent, "How do I read a JSON file in Python?")
+    assert seen == [] and len(scripted.requests) == 2
+    assert isinstance(events[-1], TurnEnd) and "json module" in events[-1].text
