@@ -311,6 +311,8 @@ def unique_lines(root: Path, rel: str) -> list[str] | None:
 
 
 ADDING = re.compile(r"\b(?:add|append|insert|put)\b")
+REMOVING = re.compile(r"\b(?:remove|delete|drop|strike)\b|\btake\b.*\b(?:off|out)\b")
+REPLACING = re.compile(r"\b(?:replace|rename)\b")
 AT_END = re.compile(r"\b(?:at|to|on) the (?:very )?(?:end|bottom)\b|\bappend\b")
 NEW_DEFINITION = re.compile(r"\b(?:function|def|method|class|test)\b")
 QUOTED = re.compile(r"'([^'\n]{1,200})'|\"([^\"\n]{1,200})\"")
@@ -409,6 +411,11 @@ def _file_choices(rel: str, text: str, lines: list[str], request: str, symbols: 
     named = _content_words(request) - _content_words(rel.replace("/", " ").replace(".", " "))
     relevant = block or [line for line in lines if _content_words(line) & named] or lines
     adding = bool(ADDING.search(low))
+    if not adding and REMOVING.search(low) and not REPLACING.search(low):
+        # "remove the first item", "take it off": the line goes, newline and all (the 0.5B, asked to
+        # remove a todo item, rewrote it with two new ones)
+        picked = _ordinal_item(low, text, lines) or relevant
+        return [_edit_choice(path, _whole_line(line, text), {"const": ""}) for line in picked]
     if adding and (AT_END.search(low) or (_kind(rel) == "code" and NEW_DEFINITION.search(low))):
         relevant = [_last_line(text, lines) or relevant[-1]]
     if not adding:
@@ -418,6 +425,26 @@ def _file_choices(rel: str, text: str, lines: list[str], request: str, symbols: 
         line = relevant[0]
         return [_edit_choice(path, line, {"const": line + "\n" + _next_item(line, quoted.group(1) or quoted.group(2))})]
     return [_edit_choice(path, line, {"type": "string", KEEP_PREFIX: line}) for line in relevant]
+
+
+ORDINALS = {"first": 0, "second": 1, "third": 2, "fourth": 3, "fifth": 4, "last": -1}
+ORDINAL_ITEM = re.compile(r"\b(first|second|third|fourth|fifth|last) (?:item|line|entry|thing|task|one|point)\b")
+
+
+def _ordinal_item(low: str, text: str, lines: list[str]) -> list[str]:
+    """The list item an ordinal names ("the first item"), in the file's order."""
+    found = ORDINAL_ITEM.search(low)
+    if found is None:
+        return []
+    unique = set(lines)
+    items = [line for line in text.splitlines() if line in unique and LIST_MARKER.match(line)]
+    index = ORDINALS[found.group(1)]
+    return [items[index]] if -len(items) <= index < len(items) else []
+
+
+def _whole_line(line: str, text: str) -> str:
+    """The line with its newline, so that removing it leaves no empty line."""
+    return line + "\n" if text.count(line + "\n") == 1 else "\n" + line
 
 
 def _edit_choice(path: dict[str, Any], old: str | dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:

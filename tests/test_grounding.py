@@ -179,6 +179,23 @@ def test_edit_choices_follow_the_request(ws: Path) -> None:
     assert accepts(grammar.text, keep) and not accepts(grammar.text, drop)  # adding keeps the anchor line
 
 
+def test_removing_takes_the_whole_line_out(ws: Path) -> None:
+    from assistant.grounding import constrain_edits
+
+    (ws / "notes" / "todo.txt").write_text("- split by item\n- write docs for settings\n- fix rounding\n")
+    (edit,) = constrain_edits([_edit_tool()], ws, {"notes/todo.txt"}, "Remove the first item")
+    (choice,) = edit["function"]["parameters"]["anyOf"]
+    assert choice["properties"]["old_text"] == {"const": "- split by item\n"}  # the newline goes too
+    assert choice["properties"]["new_text"] == {"const": ""}
+    (about,) = constrain_edits([_edit_tool()], ws, {"notes/todo.txt"}, "take the item about docs off my list")
+    olds = [c["properties"]["old_text"]["const"] for c in about["function"]["parameters"]["anyOf"]]
+    assert olds == ["- write docs for settings\n"]
+    (last,) = constrain_edits([_edit_tool()], ws, {"notes/todo.txt"}, "delete the last item")
+    assert last["function"]["parameters"]["anyOf"][0]["properties"]["old_text"] == {"const": "- fix rounding\n"}
+    (swap,) = constrain_edits([_edit_tool()], ws, {"notes/todo.txt"}, "replace the first item with 'x'")
+    assert swap["function"]["parameters"]["anyOf"][0]["properties"]["new_text"] != {"const": ""}  # not a removal
+
+
 def test_adding_at_the_end_anchors_on_the_last_line(ws: Path) -> None:
     from assistant.grounding import constrain_edits
 
