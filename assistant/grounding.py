@@ -312,6 +312,7 @@ def unique_lines(root: Path, rel: str) -> list[str] | None:
 
 ADDING = re.compile(r"\b(?:add|append|insert|put)\b")
 REMOVING = re.compile(r"\b(?:remove|delete|drop|strike)\b|\btake\b.*\b(?:off|out)\b")
+PLACED = re.compile(r"\b(?:under|after|before|above|below|top|beginning|start|between|section)\b")
 REPLACING = re.compile(r"\b(?:replace|rename)\b")
 AT_END = re.compile(r"\b(?:at|to|on) the (?:very )?(?:end|bottom)\b|\bappend\b")
 NEW_DEFINITION = re.compile(r"\b(?:function|def|method|class|test)\b")
@@ -416,7 +417,8 @@ def _file_choices(rel: str, text: str, lines: list[str], request: str, symbols: 
         # remove a todo item, rewrote it with two new ones)
         picked = _ordinal_item(low, text, lines) or relevant
         return [_edit_choice(path, _whole_line(line, text), {"const": ""}) for line in picked]
-    if adding and (AT_END.search(low) or (_kind(rel) == "code" and NEW_DEFINITION.search(low))):
+    at_end = AT_END.search(low) or (QUOTED.search(request) and not PLACED.search(QUOTED.sub(" ", low)))
+    if adding and (at_end or (_kind(rel) == "code" and NEW_DEFINITION.search(low))):
         relevant = [_last_line(text, lines) or relevant[-1]]
     if not adding:
         return [_edit_choice(path, {"enum": relevant}, {"type": "string"})]

@@ -191,7 +191,10 @@ class GrammarSteps:
                 yield Decision("evidence", time.perf_counter() - started, why=f"{line.path}:{line.number}")
         # The answer: a call the model still writes as text (it does, after seeing its examples) is
         # recognised and run, like in text mode; the loop answers a repeated one from memory.
-        recognise = None if self.last_decision.get("small_talk") else list(tools) or None
+        # only what this step offers: once the edits asked for are made, an edit the answer writes as
+        # text is not run (the 0.5B, having added the line, wrote another edit_file under its answer)
+        offered = self._offered if self._offered and self.profile.tool_calls == "grammar" else list(tools)
+        recognise = None if self.last_decision.get("small_talk") else offered or None
         # A request the model itself judged to need no tool, on the turn's first step: a call inside a
         # longer answer is an example, not a call (asked "How do I read a JSON file in Python?", the
         # 0.5B explained and showed `read_file({"path": "data.json"})`, which then ran)

@@ -179,6 +179,17 @@ def test_edit_choices_follow_the_request(ws: Path) -> None:
     assert accepts(grammar.text, keep) and not accepts(grammar.text, drop)  # adding keeps the anchor line
 
 
+def test_quoted_text_put_on_a_list_with_no_place_goes_at_the_end(ws: Path) -> None:
+    from assistant.grounding import constrain_edits
+
+    (ws / "notes" / "todo.txt").write_text("- split by item\n- fix rounding\n")
+    (edit,) = constrain_edits([_edit_tool()], ws, {"notes/todo.txt"}, "Put 'translate to French' on the todo list")
+    (choice,) = edit["function"]["parameters"]["anyOf"]
+    assert choice["properties"]["new_text"] == {"const": "- fix rounding\n- translate to French"}
+    (under,) = constrain_edits([_edit_tool()], ws, {"notes/todo.txt"}, "Add 'x' under the split item")
+    assert under["function"]["parameters"]["anyOf"][0]["properties"]["old_text"] == {"const": "- split by item"}
+
+
 def test_removing_takes_the_whole_line_out(ws: Path) -> None:
     from assistant.grounding import constrain_edits
 

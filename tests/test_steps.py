@@ -601,3 +601,28 @@ async def test_a_call_inside_a_longer_answer_to_a_no_tool_decision_is_an_example
     events = await run(agent, "How do I read a JSON file in Python?")
     assert seen == [] and len(scripted.requests) == 2
     assert isinstance(events[-1], TurnEnd) and "json module" in events[-1].text
+
+
+async def test_a_text_call_to_a_tool_this_step_does_not_offer_is_not_run(
+    scripted: ScriptedServer, tmp_path: Any
+) -> None:
+    """Once the edit asked for is made, an edit the answer writes as text is not run."""
+    (tmp_path / "todo.txt").write_text("- a\n")
+    seen: list[str] = []
+    reg = files_tools(seen)
+
+    @reg.function
+    def edit_file(path: str, old_text: str, new_text: str) -> str:
+        """Edit a file by replacing an exact piece of text."""
+        seen.append(f"edit:{new_text}")
+        (tmp_path / path).write_text((tmp_path / path).read_text().replace(old_text, new_text, 1))
+        return "edited"
+
+    agent = grammar_agent(scripted, reg)
+    agent.workspace = tmp_path
+    again = '{"name": "edit_file", "arguments": {"path": "todo.txt", "old_text": "- a", "new_text": "- a\\n- c"}}'
+    scripted.script(call_json("read_file", {"path": "todo.txt"}),
+                    call_json("edit_file", {"path": "todo.txt", "old_text": "- a", "new_text": "- a\n- b"}),
+                    answer_start(), text(again))  # fmt: skip
+    await run(agent, "Add 'b' to todo.txt")
+    assert seen == ["todo.txt", "edit:- a\n- b"] and (tmp_path / "todo.txt").read_text() == "- a\n- b\n"
