@@ -452,13 +452,26 @@ class GrammarSteps:
         if names or self._paths is None:
             return []
         if FOLLOW_UP.search(low) or EDIT_FIRST.search(low) or EDIT_LATER.search(low):
-            return previous_files(_before_this_turn(messages), self._paths[0])[:1]
+            files = self._paths[0]
+            return (self._previous_definitions(messages, files) + previous_files(_before_this_turn(messages), files))[
+                :1
+            ]
         if PRONOUN.search(low) and SEARCH_WORDS.search(low) and (previous := _previous_request(messages)):
             root = self.workspace() if self.workspace is not None else None
             if root is not None:
                 earlier = self._names.ground(previous, root, self._paths).names
                 return [n for n in earlier if not n.endswith("/") and n not in self._paths[0]][:2]
         return []
+
+    def _previous_definitions(self, messages: Sequence[dict[str, Any]], files: list[str]) -> list[str]:
+        """The files defining what the previous request asked about ("Where is the function mean defined?")."""
+        previous = _previous_request(messages)
+        root = self.workspace() if self.workspace is not None else None
+        if not previous or root is None or not DEFINITION_WORDS.search(previous.lower()):
+            return []
+        said = set(re.findall(r"\w+", previous))
+        defined_in = self._names.defined_in(root, files)
+        return sorted({f for sym, where in defined_in.items() if sym in said for f in where if not _is_test(f)})
 
     def _first_ask(self, request: str, grounding: Grounding) -> Ask | None:
         """What the request's words say its first call is (assistant/firstcall.py), if they say."""
@@ -622,7 +635,13 @@ def user_text(message: dict[str, Any]) -> str:
     return str(content)
 
 
+DEFINITION_WORDS = re.compile(r"\b(?:function|def|class|method|defined|defines|define|definition)\b|\w\(\)")
 PRONOUN = re.compile(r"\b(?:it|its|that one|this one|them|those)\b")
+
+
+def _is_test(path: str) -> bool:
+    base = path.rsplit("/", 1)[-1]
+    return base.startswith("test_") or base.endswith("_test.py") or path.startswith("tests/")
 
 
 def _previous_request(messages: Sequence[dict[str, Any]]) -> str:

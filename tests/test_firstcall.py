@@ -223,3 +223,19 @@ def test_a_pronoun_search_after_a_turn_is_about_what_that_turn_named(tmp_path: P
     (tmp_path / "settings.toml").write_text("currency = 'EUR'\n")
     steps._paths = workspace_paths(tmp_path)
     assert steps._ground("switch it to JPY", messages).names == ("settings.toml",)
+
+
+def test_that_file_after_asking_where_a_function_is_defined_is_the_defining_file(tmp_path: Path) -> None:
+    from assistant.steps import GrammarSteps
+    from assistant.toolprompt import workspace_paths
+
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "calc.py").write_text("def mean(xs):\n    return sum(xs) / len(xs)\n")
+    (tmp_path / "tests" / "test_calc.py").write_text("from calc import mean\n\n\ndef test_mean():\n    assert mean([2])\n")
+    steps = GrammarSteps(None, None, workspace=lambda: tmp_path)  # type: ignore[arg-type]
+    steps._paths = workspace_paths(tmp_path)
+    messages = [folded("Where is the function mean defined?", "grep", {"pattern": "mean"},
+                       "tests/test_calc.py:1:from calc import mean\ncalc.py:1:def mean(xs):"),
+                {"role": "assistant", "content": "It is used in tests/test_calc.py."},
+                {"role": "user", "content": "show me that file"}]  # fmt: skip
+    assert steps._ground("show me that file", messages).names == ("calc.py",)
