@@ -100,6 +100,7 @@ DISK_ASKED = re.compile(
     r"\bdisk (?:space|usage)\b|\bhow (?:big|large) is (?:this|the|my|our) (?:folder|project|directory|repo)\b"
     r"|\bsize of (?:this|the|my|our) (?:folder|project|directory|repo)\b|\bhow much space\b"
 )
+VERBOSE = re.compile(r"\bverbose(?:ly)?\b|\bin detail\b|\bevery test\b")
 LINTER = re.compile(r"\b(ruff|black|mypy|flake8|pylint|isort)\b")
 LINT_ASKED = re.compile(
     r"\b(?:check|checks|run|lint|format|formatted|complain|complains|pass|passes|clean|errors?|"
@@ -359,6 +360,8 @@ def _run_ask(request: str, low: str, named_files: Sequence[str], defined_in: dic
     if TEST_WORD.search(low) or subjects or named_tests:
         tests = [*named_tests, *_named_tests(named_files, files), *subjects]
         commands = test_commands(low, TurnState([], set()), files, tests, python, about_tests=True)
+        if VERBOSE.search(low):  # "with verbose output": pytest's -v instead of -q
+            commands = tuple(c.replace(" -q", " -v") for c in commands)
         if commands:
             return Ask(("run_command",), "asks to run the tests", {"run_command": ("command", commands)})
     return None

@@ -91,6 +91,7 @@ def test_commands_spelled_out_targets_and_tests() -> None:
     assert only(ask("What does make run print?"), "run_command") == ("make run",)
     assert ask("In the Makefile, make the run target use --people 4", ["Makefile"]) is None  # an edit
     assert only(ask("Do all the tests pass?"), "run_command") == ("python -m pytest -q", "make test")
+    assert only(ask("Run the tests again with verbose output"), "run_command")[0] == "python -m pytest -v"
     calc_only = ask("run only the calc ones", ["calc.py"])
     assert only(calc_only, "run_command") == ("python -m pytest -q tests/test_calc.py",)
 
