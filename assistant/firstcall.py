@@ -319,7 +319,10 @@ def first_ask(request: str, named_files: Sequence[str], folders: Sequence[str], 
     """The tools (and arguments) a request's first call may use, when its words make that plain."""
     low = " ".join(request.lower().split())
     if EDIT_FIRST.search(low) or EDIT_LATER.search(low):
-        return None  # edits: the edit rules decide (they read the file first)
+        if named_files and not RUN_LEAD.match(low) and not SEARCH_FIRST.search(low):
+            # "In the Makefile, make the run target use --people 4": the file first (the 0.5B ran it)
+            return Ask(("read_file",), "asks to change " + named_files[0], {"read_file": ("path", tuple(named_files))})
+        return None  # the edit rules decide what comes next
     # "make the run target use --people 4" asks for no run; "find where X is tested and run it" searches first
     run = bool(RUN_WORDS.search(NOT_RUN.sub(" ", low))) and not SEARCH_FIRST.search(low)
     ask = _run_ask(request, low, named_files, defined_in, python, files) if run else None

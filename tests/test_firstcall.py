@@ -89,7 +89,8 @@ def test_commands_spelled_out_targets_and_tests() -> None:
     assert only(ask("ok, run the lint target"), "run_command") == ("make lint",)
     assert only(ask("Does the lint pass?"), "run_command") == ("make lint",)
     assert only(ask("What does make run print?"), "run_command") == ("make run",)
-    assert ask("In the Makefile, make the run target use --people 4", ["Makefile"]) is None  # an edit
+    edit_first = ask("In the Makefile, make the run target use --people 4", ["Makefile"])  # an edit: read it first
+    assert edit_first.tools == ("read_file",) and only(edit_first, "read_file") == ("Makefile",)
     assert only(ask("Do all the tests pass?"), "run_command") == ("python -m pytest -q", "make test")
     assert only(ask("Run the tests again with verbose output"), "run_command")[0] == "python -m pytest -v"
     calc_only = ask("run only the calc ones", ["calc.py"])
@@ -107,9 +108,10 @@ def test_questions_about_the_machine_are_commands() -> None:
 
 
 def test_edits_and_mixed_requests_are_left_to_the_edit_rules() -> None:
-    assert ask("Change the currency in settings.toml to USD", ["settings.toml"]) is None
-    assert ask("Open notes/todo.txt and put 'x' on the end", ["notes/todo.txt"]) is None
-    assert ask("Fix percent() in calc.py, then run the tests", ["calc.py"]) is None
+    change = ask("Change the currency in settings.toml to USD", ["settings.toml"])
+    assert only(change, "read_file") == ("settings.toml",)
+    assert ask("Run the tests, then fix calc.py", ["calc.py"]) is None  # the run comes first: the model's choice
+    assert ask("Fix percent(), then run the tests") is None
     assert only(ask("Find where split_bill is tested and run just that test file", symbols=["split_bill"]),
                 "grep") == ("split_bill",)  # fmt: skip
 

@@ -337,22 +337,45 @@ async def test_an_edit_of_an_unread_file_reads_it_first_then_edits_real_lines(
     agent = grammar_agent(scripted, reg)
     agent.workspace = tmp_path
     scripted.script(
-        call_json("edit_file", {"path": "todo.txt", "old_text": "- invented", "new_text": "x"}),  # named: no decision
+        call_json("read_file", {"path": "todo.txt"}),  # named in an instruction: read first, no decision
         # after the read: the edit asked for is still owed, so no decision either
         call_json("edit_file", {"path": "todo.txt", "old_text": "- buy milk", "new_text": "- buy oat milk"}),
         answer_start(), text("Done."),
     )  # fmt: skip
     events = await run(agent, "In todo.txt, make it oat milk")
     assert seen == ["todo.txt", "edit:todo.txt:- buy milk->- buy oat milk"]
-    notices = [e.message for e in events if isinstance(e, Notice)]
-    assert any("reading todo.txt before editing it" in n for n in notices)
+    assert "edit_file" not in scripted.requests[0]["grammar"]  # the first call can only be the read
     second_call = scripted.requests[1]["grammar"]
     assert "- buy milk" in second_call and "- invented" not in second_call  # old_text: a real line of the file
     assert "read_file" not in second_call and "list_files" not in second_call  # only the edit tools
     whys = [e.why for e in events if isinstance(e, Decision)]
-    assert whys[:2] == ["mentions todo.txt", "the request asks for an edit not made yet"]
+    assert whys[:2] == ["asks to change todo.txt", "the request asks for an edit not made yet"]
     assert scripted.requests[2]["max_tokens"] == 1  # the edit made: the model decides again
     assert isinstance(events[-1], TurnEnd) and events[-1].text == "Done."
+
+
+async def test_an_edit_the_model_chose_of_an_unread_file_becomes_a_read(
+    scripted: ScriptedServer, tmp_path: Any
+) -> None:
+    (tmp_path / "todo.txt").write_text("- buy milk\n")
+    seen: list[str] = []
+    reg = files_tools(seen)
+
+    @reg.function
+    def edit_file(path: str, old_text: str, new_text: str) -> str:
+        """Edit a file by replacing an exact piece of text."""
+        seen.append(f"edit:{path}")
+        return "edited"
+
+    agent = grammar_agent(scripted, reg)
+    agent.workspace = tmp_path
+    # nothing named: the model decides, and chooses an edit of a file it has not seen
+    scripted.script(starts_call(), call_json("edit_file", {"path": "todo.txt", "old_text": "- x", "new_text": "y"}),
+                    answer_start(), text("Done."))  # fmt: skip
+    events = await run(agent, "swap the milk for oat milk")
+    assert seen == ["todo.txt"]  # read, not edited
+    notices = [e.message for e in events if isinstance(e, Notice)]
+    assert any("reading todo.txt before editing it" in n for n in notices)
 
 
 async def test_after_a_result_a_further_call_needs_a_higher_probability(
