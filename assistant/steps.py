@@ -33,7 +33,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from assistant.context import PASSAGES_ASK, PASSAGES_HEAD
+from assistant.context import PASSAGES_ASK
 from assistant.conversation import ANSWER_NOTE
 from assistant.events import (
     Decision,
@@ -47,8 +47,6 @@ from assistant.events import (
     ToolCallDelta,
     ToolCallReady,
 )
-from assistant.evidence import ASK as EVIDENCE_ASK
-from assistant.evidence import Line, chosen, line_grammar, passage_lines, with_note
 from assistant.firstcall import SEARCH_WORDS, Ask, first_ask, is_arithmetic, is_small_talk, previous_files
 from assistant.followup import (
     CREATE_ASKED,
@@ -183,12 +181,6 @@ class GrammarSteps:
             async for event in self.endpoint.stream(messages, tools or None, text_call_tools=tools or None, **params):
                 yield event
             return
-        if not self.last_decision.get("small_talk"):
-            started = time.perf_counter()
-            line = await self._evidence(messages, params)
-            if line is not None:
-                messages = with_note(messages, line.note())
-                yield Decision("evidence", time.perf_counter() - started, why=f"{line.path}:{line.number}")
         # The answer: a call the model still writes as text (it does, after seeing its examples) is
         # recognised and run, like in text mode; the loop answers a repeated one from memory.
         # only what this step offers: once the edits asked for are made, an edit the answer writes as
@@ -224,28 +216,6 @@ class GrammarSteps:
                 yield Finish("tool_calls")
                 continue
             yield event
-
-    async def _evidence(self, messages: Sequence[dict[str, Any]], params: dict[str, Any]) -> Line | None:
-        """The passage line a question is answered from (assistant/evidence.py), when passages came with it.
-
-        Only on the turn's first step: later steps answer from tool results.
-        """
-        last = messages[-1] if messages else {}
-        content = user_text(last) if last.get("role") == "user" else ""
-        if PASSAGES_HEAD not in content or ANSWER_NOTE in content:
-            return None
-        lines = passage_lines(content)
-        if not lines:
-            return None
-        request = {**_plain(params), "grammar": line_grammar(lines), "max_tokens": 160, "temperature": 0.0}
-        output = ""
-        async for event in self._guarded(self.endpoint.stream(with_note(messages, EVIDENCE_ASK), None,
-                                                              with_logprobs=False, **request)):  # fmt: skip
-            if isinstance(event, TextDelta):
-                output += event.text
-            elif isinstance(event, StreamError):
-                return None
-        return chosen(output, lines)
 
     def _named_tools(self, request: str) -> list[str]:
         """Offered tools the request names ("use list_files"), except those whose code is written first."""
