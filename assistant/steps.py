@@ -108,6 +108,7 @@ WRITE_THEN_RUN = ("run_python",)
 # 0.5B answered "What's in the notes folder?" by reading ten files one after another.
 MAX_READS = 3
 MIN_ANSWER = 40  # characters of answer around a repeated text call for the answer to stand alone
+ANSWER_NOW = "[The changes are made. Tell me in a sentence or two what you did.]"
 ANSWER = "answer"  # a call's arguments (a whole file for write_file) must fit
 
 
@@ -183,17 +184,17 @@ class GrammarSteps:
             return
         # The answer: a call the model still writes as text (it does, after seeing its examples) is
         # recognised and run, like in text mode; the loop answers a repeated one from memory.
-        # only what this step offers: once the edits asked for are made, an edit the answer writes as
-        # text is not run (the 0.5B, having added the line, wrote another edit_file under its answer)
-        offered = self._offered if self._offered and self.profile.tool_calls == "grammar" else list(tools)
-        recognise = None if self.last_decision.get("small_talk") else offered or None
+        recognise = None if self.last_decision.get("small_talk") else list(tools) or None
+        # An edit this step does not offer is not run: once the edits asked for are made, the 0.5B
+        # wrote another edit_file under its answer, and the line was added twice.
+        offered = {bare_tool(tool_parts(t)[0]) for t in self._offered} if self._offered else None
         # A request the model itself judged to need no tool, on the turn's first step: a call inside a
         # longer answer is an example, not a call (asked "How do I read a JSON file in Python?", the
         # 0.5B explained and showed `read_file({"path": "data.json"})`, which then ran)
         judged = "p_call" in self.last_decision and not turn_calls(messages)
         runner = self._code_runner(messages)
         made = call_keys(messages)
-        text, called, repeated = "", False, False
+        text, called, repeated, dropped = "", False, False, False
         async for event in self.endpoint.stream(messages, None, text_call_tools=recognise, **params):
             if isinstance(event, TextDelta):
                 text += event.text
@@ -203,7 +204,15 @@ class GrammarSteps:
                 # its answer in 6 of 13 chains): the answer stands; asking again cost a whole request
                 repeated = True
                 continue
-            elif isinstance(event, Finish) and repeated and not called:
+            elif (isinstance(event, ToolCallReady) and offered is not None and bare_tool(event.call.name) in EDITS
+                  and bare_tool(event.call.name) not in offered and not _repeats(event.call, made)):  # fmt: skip
+                dropped = True
+                continue
+            elif isinstance(event, Finish) and dropped and not called and not text.strip():
+                async for answer in self._answer_now(messages, params):  # the answer was only that edit
+                    yield answer
+                return
+            elif isinstance(event, Finish) and (repeated or dropped) and not called:
                 yield Finish("stop")
                 continue
             elif isinstance(event, ToolCallReady):
@@ -215,6 +224,14 @@ class GrammarSteps:
                 self._calls += 1
                 yield Finish("tool_calls")
                 continue
+            yield event
+
+    async def _answer_now(self, messages: Sequence[dict[str, Any]], params: dict[str, Any]) -> AsyncIterator[Event]:
+        """The answer, asked for in words, with no call recognised in it."""
+        out = [dict(m) for m in messages]
+        if out and out[-1].get("role") == "user":
+            out[-1]["content"] = f"{user_text(out[-1])}\n\n{ANSWER_NOW}"
+        async for event in self.endpoint.stream(out, None, **params):
             yield event
 
     def _named_tools(self, request: str) -> list[str]:

@@ -11,6 +11,7 @@ from assistant.agent import Agent
 from assistant.errors import MaxStepsExceeded
 from assistant.events import Decision, Notice, ToolCallDelta, ToolResult, TurnEnd
 from assistant.profile import Capabilities, build_profile, llama_server_capabilities, probe
+from assistant.steps import ANSWER_NOW
 from assistant.toolprompt import compact_tools
 from assistant.tools import ToolRegistry
 from tests.scripted_server import Reply, ScriptedServer, scripted_endpoint, text
@@ -646,6 +647,24 @@ async def test_a_text_call_to_a_tool_this_step_does_not_offer_is_not_run(
     again = '{"name": "edit_file", "arguments": {"path": "todo.txt", "old_text": "- a", "new_text": "- a\\n- c"}}'
     scripted.script(call_json("read_file", {"path": "todo.txt"}),
                     call_json("edit_file", {"path": "todo.txt", "old_text": "- a", "new_text": "- a\n- b"}),
-                    answer_start(), text(again))  # fmt: skip
-    await run(agent, "Add 'b' to todo.txt")
+                    answer_start(), text(again), text("Added b."))  # fmt: skip
+    events = await run(agent, "Add 'b' to todo.txt")
     assert seen == ["todo.txt", "edit:- a\n- b"] and (tmp_path / "todo.txt").read_text() == "- a\n- b\n"
+    assert scripted.requests[-1]["messages"][-1]["content"].endswith(ANSWER_NOW)  # asked for the answer in words
+    assert isinstance(events[-1], TurnEnd) and events[-1].text == "Added b."
+
+
+async def test_a_read_repeated_as_text_after_the_reads_are_done_is_answered_from_memory(
+    scripted: ScriptedServer, tmp_path: Any
+) -> None:
+    """The read is no longer offered, but the model writes it again as its answer: the loop answers from memory."""
+    (tmp_path / "todo.txt").write_text("- call the plumber\n")
+    seen: list[str] = []
+    agent = grammar_agent(scripted, files_tools(seen))
+    agent.workspace = tmp_path
+    again = '```json\n{"name": "read_file", "arguments": {"path": "todo.txt"}}\n```'
+    scripted.script(call_json("read_file", {"path": "todo.txt"}), answer_start(), text(again),
+                    text("Call the plumber."))  # fmt: skip
+    events = await run(agent, "What's on my todo list in todo.txt?")
+    assert seen == ["todo.txt"]  # read once
+    assert isinstance(events[-1], TurnEnd) and events[-1].text == "Call the plumber."
