@@ -312,6 +312,7 @@ def unique_lines(root: Path, rel: str) -> list[str] | None:
 
 ADDING = re.compile(r"\b(?:add|append|insert|put)\b")
 REMOVING = re.compile(r"\b(?:remove|delete|drop|strike)\b|\btake\b.*\b(?:off|out)\b")
+AT_TOP = re.compile(r"\b(?:at|to|on) the (?:very )?(?:top|beginning|start)\b|\bprepend\b|\bfirst (?:line|item)\b")
 PLACED = re.compile(r"\b(?:under|after|before|above|below|top|beginning|start|between|section)\b")
 REPLACING = re.compile(r"\b(?:replace|rename)\b")
 AT_END = re.compile(r"\b(?:at|to|on) the (?:very )?(?:end|bottom)\b|\bappend\b")
@@ -362,6 +363,15 @@ def _next_item(anchor: str, item: str) -> str:
         return item
     indent, bullet, number, close = marker.groups()
     return f"{indent}{bullet} {item}" if bullet else f"{indent}{int(number) + 1}{close} {item}"
+
+
+def _first_item(first: str, item: str) -> str:
+    """``item`` written as a list entry before ``first`` ("- x" before "- y", "1. x" before "1. y")."""
+    marker = LIST_MARKER.match(first)
+    if marker is None:
+        return item
+    indent, bullet, number, close = marker.groups()
+    return f"{indent}{bullet} {item}" if bullet else f"{indent}{number}{close} {item}"
 
 
 def _set_value(request: str, lines: list[str]) -> tuple[str, str] | None:
@@ -417,12 +427,17 @@ def _file_choices(rel: str, text: str, lines: list[str], request: str, symbols: 
         # remove a todo item, rewrote it with two new ones)
         picked = _ordinal_item(low, text, lines) or relevant
         return [_edit_choice(path, _whole_line(line, text), {"const": ""}) for line in picked]
-    at_end = AT_END.search(low) or (QUOTED.search(request) and not PLACED.search(QUOTED.sub(" ", low)))
+    quoted = QUOTED.search(request)
+    first = next((line for line in text.splitlines() if line in set(lines)), None)
+    if adding and quoted and first is not None and AT_TOP.search(QUOTED.sub(" ", low)):
+        # "put 'ship 0.4' at the very top of my todo list": before the first line, in its style
+        item = _first_item(first, quoted.group(1) or quoted.group(2))
+        return [_edit_choice(path, first, {"const": item + "\n" + first})]
+    at_end = AT_END.search(low) or (quoted and not PLACED.search(QUOTED.sub(" ", low)))
     if adding and (at_end or (_kind(rel) == "code" and NEW_DEFINITION.search(low))):
         relevant = [_last_line(text, lines) or relevant[-1]]
     if not adding:
         return [_edit_choice(path, {"enum": relevant}, {"type": "string"})]
-    quoted = QUOTED.search(request)
     if quoted and len(relevant) == 1:  # "add 'release 0.4'": the user wrote the text
         line = relevant[0]
         return [_edit_choice(path, line, {"const": line + "\n" + _next_item(line, quoted.group(1) or quoted.group(2))})]

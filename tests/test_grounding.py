@@ -190,6 +190,16 @@ def test_quoted_text_put_on_a_list_with_no_place_goes_at_the_end(ws: Path) -> No
     assert under["function"]["parameters"]["anyOf"][0]["properties"]["old_text"] == {"const": "- split by item"}
 
 
+def test_quoted_text_put_at_the_top_goes_before_the_first_line(ws: Path) -> None:
+    from assistant.grounding import constrain_edits
+
+    (ws / "notes" / "todo.txt").write_text("- split by item\n- fix rounding\n")
+    (edit,) = constrain_edits([_edit_tool()], ws, {"notes/todo.txt"}, "Put 'ship 0.4' at the very top of my todo list")
+    (choice,) = edit["function"]["parameters"]["anyOf"]
+    assert choice["properties"]["old_text"] == {"const": "- split by item"}
+    assert choice["properties"]["new_text"] == {"const": "- ship 0.4\n- split by item"}
+
+
 def test_removing_takes_the_whole_line_out(ws: Path) -> None:
     from assistant.grounding import constrain_edits
 
