@@ -37,6 +37,14 @@ ARITHMETIC = re.compile(
     r"^\s*(?:what(?:'s| is)|how much is|calculate|compute|and what is|what do you get for)?\s*-?\d[\d.,]*\s*"
     r"(?:[-+*/x×^%]|times|plus|minus|divided by|multiplied by|over|to the power of|percent of|% of)\s*-?\d"
 )
+SUM_ANYWHERE = re.compile(
+    r"(?<![\w.])-?\d+(?:\.\d+)?\s*(?:[-+*×^]|times|plus|minus|divided by|multiplied by|to the power of)\s*-?\d"
+    r"|(?<![\w.])\d+(?:\.\d+)? (?:squared|cubed)\b|\bsquare root of \d"
+)
+FAREWELL = re.compile(
+    r"\b(?:logging off|signing off|log off|gotta go|got to go|heading out|heading off|see ya|see you|good ?night|"
+    r"talk (?:to you )?(?:later|soon|tomorrow)|catch you later|bye|goodbye|have a good (?:one|day|night|evening))\b"
+)
 # Words that ask for a run, a change, a search or a listing: a request with none of them about a
 # file it names is answered from that file.
 RUN_WORDS = re.compile(
@@ -146,8 +154,9 @@ class Ask:
 
 
 THANKS = re.compile(
-    r"^\s*(?:thanks|thank you|thx|cheers|great|perfect|awesome|brilliant|nice|cool|ok|okay)\b[,.!]*\s+"
-    r"(?:that'?s|this is|it'?s|that was|this was|exactly|just|so|very|really|you'?re|works?|worked)\b"
+    r"^\s*(?:thanks|thank you|thx|ty|cheers|great|perfect|awesome|brilliant|nice|cool|ok|okay|appreciate it|"
+    r"much appreciated|appreciated)\b[,.!]*\s+"
+    r"(?:that'?s|this is|it'?s|that was|this was|exactly|just|so|very|really|you'?re|you|works?|worked)\b"
 )
 ASKS_MORE = re.compile(r"\?|\b(?:now|but|also|next|then|and|can|could|please|would|will)\b")
 
@@ -165,12 +174,18 @@ def is_small_talk(text: str) -> bool:
     if 0 < len(words) <= 6 and all(w in SMALL_TALK for w in words):
         return True
     low = " ".join(text.lower().split())
+    if len(words) <= 14 and FAREWELL.search(low) and "?" not in low and not RUN_WORDS.search(low):
+        return True
     return len(words) <= 12 and bool(THANKS.search(low)) and not ASKS_MORE.search(low.split(None, 1)[-1])
 
 
 def is_arithmetic(text: str) -> bool:
-    """A sum to work out ("What is 17 times 23?"): the 0.5B listed and read files for it."""
-    return bool(ARITHMETIC.search(" ".join(text.lower().split())))
+    """A sum to work out ("What is 17 times 23?", "quick one: 7 cubed minus 43?"): the 0.5B listed and
+    read files for it. Not when a file is named ("what is 2 * 3 in calc.py")."""
+    low = " ".join(text.lower().split())
+    if re.search(r"\w\.[a-z]{1,5}\b|/", low.replace("/ ", " ")):
+        return False
+    return bool(ARITHMETIC.search(low) or SUM_ANYWHERE.search(low))
 
 
 def literal_command(request: str) -> str | None:

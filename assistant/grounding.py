@@ -522,8 +522,9 @@ def _content_words(text: str) -> set[str]:
 # ---------------------------------------------------------------- what the request still asks for
 
 EDIT_VERBS = (
-    "change|add|remove|delete|rename|replace|update|fix|bump|set|cross|insert|append|edit|make|put|turn|give|mark"
-    "|correct|raise|lower|increase|decrease|uncomment|comment out|switch|take(?=.*\\b(?:off|out of|out)\\b)"
+    "change|add|remove|delete|rename|replace|update|fix|bump|set|cross|insert|append|edit|make|put|turn|mark"
+    "|give(?! me\\b| us\\b)|correct|raise|lower|increase|decrease|uncomment|comment out|switch"
+    "|take(?=.*\\b(?:off|out of|out)\\b)"
 )
 LEAD_IN = r"(?:(?:please|now|then|ok|okay|and|also|so|can you|could you|would you|i want you to)[,]?\s+)*"
 EDIT_FIRST = re.compile(rf"^\s*{LEAD_IN}(?:{EDIT_VERBS})\b")

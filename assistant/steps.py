@@ -64,6 +64,7 @@ from assistant.grammar import CallGrammar, Unsupported, call_grammar, parse_call
 from assistant.grounding import (
     EDIT_FIRST,
     EDIT_LATER,
+    EDIT_VERBS,
     EDITS,
     FOLLOW_UP,
     LEAD_IN,
@@ -108,6 +109,11 @@ WRITE_THEN_RUN = ("run_python",)
 # 0.5B answered "What's in the notes folder?" by reading ten files one after another.
 MAX_READS = 3
 MIN_ANSWER = 40  # characters of answer around a repeated text call for the answer to stand alone
+# Words of a request that asks to change files (anywhere in it: "the docs are wrong, please update them")
+CHANGE_ASKED = re.compile(
+    rf"\b(?:{EDIT_VERBS})\b|\b(?:save|store|write|create|modify|rewrite|overwrite|refactor|implement|switch|"
+    r"drop|strike|tick|rename|swap|move|sort|reorder|tidy|clean up|format|indent|translate)\b"
+)
 ANSWER_NOW = "[The changes are made. Tell me in a sentence or two what you did.]"
 ANSWER = "answer"  # a call's arguments (a whole file for write_file) must fit
 
@@ -321,6 +327,10 @@ class GrammarSteps:
         read = read_paths(messages)
         asked = next((request_text(user_text(m)) for m in reversed(messages) if m.get("role") == "user"), "")
         called = turn_calls(messages)
+        if not CHANGE_ASKED.search(asked.lower()) and not EDIT_FIRST.search(asked.lower()):
+            # a request that asks for no change gets no tool that changes files: asked "Which file
+            # prints something to the terminal?", the 0.5B chose write_file
+            tools = [t for t in tools if bare_tool(tool_parts(t)[0]) not in EDITS]
         if read and not CREATE_ASKED.search(asked.lower()):
             # a file the model has seen is edited, not rewritten: the 0.5B replaced calc.py with a
             # one-line version of it, and settings.toml with the one line it was asked to change

@@ -242,3 +242,11 @@ def test_that_file_after_asking_where_a_function_is_defined_is_the_defining_file
                 {"role": "assistant", "content": "It is used in tests/test_calc.py."},
                 {"role": "user", "content": "show me that file"}]  # fmt: skip
     assert steps._ground("show me that file", messages).names == ("calc.py",)
+
+
+def test_rules_added_after_the_fourth_held_out_set() -> None:
+    assert is_small_talk("appreciate it, you saved me a bunch of time")
+    assert is_small_talk("ok I'm logging off for the night, see ya")
+    assert not is_small_talk("good night! can you run the tests?") and not is_small_talk("bye, and run the tests first")
+    assert is_arithmetic("quick one: 7 cubed minus 43?")
+    assert not is_arithmetic("run tests/test_calc.py 3 times") and not is_arithmetic("what is 2 * 3 in calc.py")

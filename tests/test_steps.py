@@ -668,3 +668,29 @@ async def test_a_read_repeated_as_text_after_the_reads_are_done_is_answered_from
     events = await run(agent, "What's on my todo list in todo.txt?")
     assert seen == ["todo.txt"]  # read once
     assert isinstance(events[-1], TurnEnd) and events[-1].text == "Call the plumber."
+
+
+async def test_a_request_that_asks_for_no_change_gets_no_tool_that_changes_files(
+    scripted: ScriptedServer, tmp_path: Any
+) -> None:
+    (tmp_path / "app.py").write_text("print('hi')\n")
+    seen: list[str] = []
+    reg = files_tools(seen)
+
+    @reg.function
+    def write_file(path: str, content: str) -> str:
+        """Write a file."""
+        seen.append(f"write:{path}")
+        return "written"
+
+    agent = grammar_agent(scripted, reg)
+    agent.workspace = tmp_path
+    scripted.script(call_json("read_file", {"path": "app.py"}), answer_start(), text("app.py prints."))
+    await run(agent, "Which file actually prints something to the terminal? Look in this project")
+    assert "write_file" not in scripted.requests[0]["grammar"]  # the 0.5B chose write_file here
+    fresh = grammar_agent(scripted, reg)
+    fresh.workspace = tmp_path
+    scripted.script(starts_call(), call_json("write_file", {"path": "notes.txt", "content": "x"}), answer_start(),
+                    text("Saved."))  # fmt: skip
+    await run(fresh, "save a note that says x in notes.txt")
+    assert "write_file" in scripted.requests[4]["grammar"]  # asked for a change: offered
