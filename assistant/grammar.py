@@ -117,7 +117,9 @@ class _Builder:
             return _json_literal(schema["const"])
         if KEEP_PREFIX in schema:
             kept = json.dumps(str(schema[KEEP_PREFIX]), ensure_ascii=False)[:-1]  # open: more follows
-            return f"{literal(kept)} {literal(chr(92) + 'n')} {self.base('char')}* {literal(chr(34))}"
+            limit = schema.get("maxLength")
+            more = f"{{0,{int(limit)}}}" if isinstance(limit, int) and limit > 0 else "*"
+            return f"{literal(kept)} {literal(chr(92) + 'n')} {self.base('char')}{more} {literal(chr(34))}"
         if "enum" in schema:
             return "( " + " | ".join(_json_literal(v) for v in schema["enum"]) + " )"
         for key in ("anyOf", "oneOf"):

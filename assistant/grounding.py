@@ -248,6 +248,7 @@ def _symbol_mentions(text: str, words: list[str], symbols: set[str]) -> list[str
 
 READ_RESULT = re.compile(r"\[The tool call (?:[\w-]+__)?read_file\((\{.*?\})\) returned:\]")
 MAX_EDIT_LINES = 400
+MAX_ADDED_CHARS = 300  # what an edit of a non-code file may add after the line it keeps
 MAX_EDIT_BYTES = 64 * 1024
 
 
@@ -441,7 +442,10 @@ def _file_choices(rel: str, text: str, lines: list[str], request: str, symbols: 
     if quoted and len(relevant) == 1:  # "add 'release 0.4'": the user wrote the text
         line = relevant[0]
         return [_edit_choice(path, line, {"const": line + "\n" + _next_item(line, quoted.group(1) or quoted.group(2))})]
-    return [_edit_choice(path, line, {"type": "string", KEEP_PREFIX: line}) for line in relevant]
+    # what a note or a setting gains is a line or two: bounded, so that a small model cannot write on
+    # for minutes (the 0.5B, adding to a todo list, hit the 240 s turn limit three times)
+    bound = {} if _kind(rel) == "code" else {"maxLength": MAX_ADDED_CHARS}
+    return [_edit_choice(path, line, {"type": "string", KEEP_PREFIX: line, **bound}) for line in relevant]
 
 
 ORDINALS = {"first": 0, "second": 1, "third": 2, "fourth": 3, "fifth": 4, "last": -1}

@@ -200,6 +200,19 @@ def test_quoted_text_put_at_the_top_goes_before_the_first_line(ws: Path) -> None
     assert choice["properties"]["new_text"] == {"const": "- ship 0.4\n- split by item"}
 
 
+def test_what_an_edit_of_a_note_may_add_is_bounded(ws: Path) -> None:
+    from assistant.grammar import call_grammar
+    from assistant.grounding import MAX_ADDED_CHARS, constrain_edits
+    from tests.test_grammar import accepts
+
+    (ws / "notes" / "todo.txt").write_text("- a\n")
+    (edit,) = constrain_edits([_edit_tool()], ws, {"notes/todo.txt"}, "add a reminder after the a item")
+    grammar = call_grammar([edit]).text
+    head = '{"name": "edit_file", "arguments": {"path": "notes/todo.txt", "old_text": "- a", "new_text": "- a\\n'
+    assert accepts(grammar, head + '- b"}}')
+    assert not accepts(grammar, head + "x" * (MAX_ADDED_CHARS + 1) + '"}}')  # the 0.5B wrote on for minutes
+
+
 def test_removing_takes_the_whole_line_out(ws: Path) -> None:
     from assistant.grounding import constrain_edits
 
