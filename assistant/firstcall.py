@@ -14,15 +14,14 @@ choice among the workspace's own paths, and the commands a request itself spells
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from assistant.followup import TEST_WORD, TurnState, test_commands
-from assistant.grounding import EDIT_FIRST, EDIT_LATER, LEAD_IN, QUOTED, normal_path
+from assistant.followup import RESULT_BLOCK, TEST_WORD, TurnState, test_commands
+from assistant.grounding import EDIT_FIRST, EDIT_LATER, LEAD_IN, QUOTED, normal_path, path_argument
 
 # The answer needs no tool: a greeting, thanks or goodbye and nothing else.
 SMALL_TALK = frozenset((
@@ -148,9 +147,6 @@ class Ask:
     tools: tuple[str, ...]
     why: str
     only: Mapping[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)  # tool -> (argument, values)
-
-    def describe(self) -> str:
-        return self.why
 
 
 THANKS = re.compile(
@@ -292,7 +288,7 @@ def previous_files(messages: Sequence[dict[str, Any]], files: Sequence[str]) -> 
         content = message.get("content")
         text = content if isinstance(content, str) else ""
         for raw in _call_paths(text) + _native_paths(message):
-            if (path := _path_of(raw)) in known:
+            if (path := path_argument(raw)) in known:
                 called.append(path)
         names = _mentions(text, known, by_base)
         (answered if message.get("role") == "assistant" else mentioned).extend(names)
@@ -310,23 +306,13 @@ def _mentions(text: str, known: set[str], by_base: dict[str, list[str]]) -> list
     return found
 
 
-CALL_ARGS = re.compile(r"\[The tool call [\w-]+\((\{.*?\})\) returned:\]")
-
-
 def _call_paths(text: str) -> list[str]:
-    return [raw for raw in CALL_ARGS.findall(text) if '"path"' in raw]
+    """The arguments of the tool calls folded into a message's text."""
+    return [arguments for _name, arguments in RESULT_BLOCK.findall(text)]
 
 
 def _native_paths(message: dict[str, Any]) -> list[str]:
     return [str((c.get("function") or {}).get("arguments") or "") for c in message.get("tool_calls") or []]
-
-
-def _path_of(raw: str) -> str:
-    try:
-        path = json.loads(raw).get("path")
-    except (ValueError, AttributeError):
-        return ""
-    return normal_path(path) if isinstance(path, str) and path.strip() else ""
 
 
 def first_ask(request: str, named_files: Sequence[str], folders: Sequence[str], symbols: Sequence[str],

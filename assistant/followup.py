@@ -152,11 +152,11 @@ def failure_sources(content: str, defined_in: dict[str, set[str]]) -> tuple[list
     files: list[str] = []
     for sym in sorted(symbols):
         files.extend(sorted(defined_in[sym]))
-    ranked = sorted(dict.fromkeys(files), key=_is_test_file)
+    ranked = sorted(dict.fromkeys(files), key=is_test_file)
     return ranked, symbols
 
 
-def _is_test_file(path: str) -> bool:
+def is_test_file(path: str) -> bool:
     base = path.rsplit("/", 1)[-1]
     return base.startswith("test_") or base.endswith("_test.py") or path.startswith("tests/")
 
@@ -169,7 +169,7 @@ def _ranked(paths: Iterable[str], request: str, preferred: AbstractSet[str] = fr
     paths = list(paths)
     sharing = [p for p in paths if set(re.findall(r"[a-z]{3,}", p.rsplit("/", 1)[-1].lower())) & words]
     kept = sharing if sharing and MANY_FILES.search(request) else paths
-    return sorted(kept, key=lambda p: (p not in preferred, p not in sharing, _is_test_file(p)))
+    return sorted(kept, key=lambda p: (p not in preferred, p not in sharing, is_test_file(p)))
 
 
 @dataclass
@@ -218,7 +218,7 @@ def related_tests(root: Path, files: Sequence[str], symbols: set[str], limit: in
     """Test files that mention one of ``symbols`` ("run the test of tip_amount": tests/test_split.py)."""
     if not symbols:
         return []
-    return [rel for rel in [f for f in files if _is_test_file(f) and f.endswith(".py")][:limit]
+    return [rel for rel in [f for f in files if is_test_file(f) and f.endswith(".py")][:limit]
             if _words_of(root / rel) & symbols]  # fmt: skip
 
 
@@ -280,7 +280,7 @@ def _edit_owed(low: str, state: TurnState, named: Sequence[str], preferred: Abst
         return Owed(("read_file",), f"{unread[0]} is to be edited: read it first", paths=(unread[0],))
     if not named and not (state.read & set(preferred)):
         # no file named or read: the file defining what it names ("the percent test fails ... fix it")
-        where = sorted(f for f in preferred if not _is_test_file(f)) or sorted(preferred)
+        where = sorted(f for f in preferred if not is_test_file(f)) or sorted(preferred)
         if where:
             return Owed(("read_file",), f"{where[0]} defines what the request names: read it first", paths=(where[0],))
     symbols = frozenset(_failing_symbols(runs))
@@ -336,8 +336,8 @@ def test_commands(low: str, state: TurnState, files: Sequence[str], tests: Seque
         return ()
     found: list[str] = []
     for result in state.results:
-        found.extend(f for f in found_files(result, files) if _is_test_file(f) and f.endswith(".py"))
-    found.extend(f for f in files if _is_test_file(f) and f.endswith(".py") and f.rsplit("/", 1)[-1].lower() in low)
+        found.extend(f for f in found_files(result, files) if is_test_file(f) and f.endswith(".py"))
+    found.extend(f for f in files if is_test_file(f) and f.endswith(".py") and f.rsplit("/", 1)[-1].lower() in low)
     found.extend(tests)
     specific = [f"{python} -m pytest -q {f}" for f in dict.fromkeys(found)]
     if specific and JUST_THAT.search(low):

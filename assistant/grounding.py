@@ -268,15 +268,16 @@ def read_paths(messages: Sequence[dict[str, Any]]) -> set[str]:
             fn = call.get("function") or {}
             if bare_tool(str(fn.get("name", ""))) == "read_file":
                 raw.append(str(fn.get("arguments") or ""))
-    paths = set()
-    for text in raw:
-        try:
-            path = json.loads(text).get("path")
-        except (ValueError, AttributeError):
-            continue
-        if isinstance(path, str) and path.strip():
-            paths.add(normal_path(path))
-    return paths
+    return {path for path in map(path_argument, raw) if path}
+
+
+def path_argument(arguments: str) -> str:
+    """The normalised ``path`` of a call's JSON arguments ("" when there is none)."""
+    try:
+        path = json.loads(arguments).get("path")
+    except (ValueError, AttributeError):
+        return ""
+    return normal_path(path) if isinstance(path, str) and path.strip() else ""
 
 
 def normal_path(path: str) -> str:
@@ -357,22 +358,14 @@ def definition_lines(text: str, symbol: str) -> list[str]:
     return []
 
 
-def _next_item(anchor: str, item: str) -> str:
-    """``item`` written as the list entry after ``anchor`` ("- x" after "- y", "4. x" after "3. y")."""
+def _list_item(anchor: str, item: str, step: int = 1) -> str:
+    """``item`` written as a list entry next to ``anchor``, in its style: after it ("- x" after "- y",
+    "4. x" after "3. y") or, with ``step`` 0, before it ("1. x" before "1. y")."""
     marker = LIST_MARKER.match(anchor)
     if marker is None:
         return item
     indent, bullet, number, close = marker.groups()
-    return f"{indent}{bullet} {item}" if bullet else f"{indent}{int(number) + 1}{close} {item}"
-
-
-def _first_item(first: str, item: str) -> str:
-    """``item`` written as a list entry before ``first`` ("- x" before "- y", "1. x" before "1. y")."""
-    marker = LIST_MARKER.match(first)
-    if marker is None:
-        return item
-    indent, bullet, number, close = marker.groups()
-    return f"{indent}{bullet} {item}" if bullet else f"{indent}{number}{close} {item}"
+    return f"{indent}{bullet} {item}" if bullet else f"{indent}{int(number) + step}{close} {item}"
 
 
 def _set_value(request: str, lines: list[str]) -> tuple[str, str] | None:
@@ -429,11 +422,13 @@ def _file_choices(rel: str, text: str, lines: list[str], request: str, symbols: 
         picked = _ordinal_item(low, text, lines) or relevant
         return [_edit_choice(path, _whole_line(line, text), {"const": ""}) for line in picked]
     quoted = QUOTED.search(request)
-    first = next((line for line in text.splitlines() if line in set(lines)), None)
-    if adding and quoted and first is not None and AT_TOP.search(QUOTED.sub(" ", low)):
+    if adding and quoted and AT_TOP.search(QUOTED.sub(" ", low)):
         # "put 'ship 0.4' at the very top of my todo list": before the first line, in its style
-        item = _first_item(first, quoted.group(1) or quoted.group(2))
-        return [_edit_choice(path, first, {"const": item + "\n" + first})]
+        unique = set(lines)
+        first = next((line for line in text.splitlines() if line in unique), None)
+        if first is not None:
+            item = _list_item(first, quoted.group(1) or quoted.group(2), step=0)
+            return [_edit_choice(path, first, {"const": item + "\n" + first})]
     at_end = AT_END.search(low) or (quoted and not PLACED.search(QUOTED.sub(" ", low)))
     if adding and (at_end or (_kind(rel) == "code" and NEW_DEFINITION.search(low))):
         relevant = [_last_line(text, lines) or relevant[-1]]
@@ -441,7 +436,7 @@ def _file_choices(rel: str, text: str, lines: list[str], request: str, symbols: 
         return [_edit_choice(path, {"enum": relevant}, {"type": "string"})]
     if quoted and len(relevant) == 1:  # "add 'release 0.4'": the user wrote the text
         line = relevant[0]
-        return [_edit_choice(path, line, {"const": line + "\n" + _next_item(line, quoted.group(1) or quoted.group(2))})]
+        return [_edit_choice(path, line, {"const": line + "\n" + _list_item(line, quoted.group(1) or quoted.group(2))})]
     # what a note or a setting gains is a line or two: bounded, so that a small model cannot write on
     # for minutes (the 0.5B, adding to a todo list, hit the 240 s turn limit three times)
     bound = {} if _kind(rel) == "code" else {"maxLength": MAX_ADDED_CHARS}

@@ -54,6 +54,7 @@ from assistant.followup import (
     Owed,
     TurnState,
     call_keys,
+    is_test_file,
     names_definition,
     next_owed,
     related_tests,
@@ -327,7 +328,7 @@ class GrammarSteps:
         read = read_paths(messages)
         asked = next((request_text(user_text(m)) for m in reversed(messages) if m.get("role") == "user"), "")
         called = turn_calls(messages)
-        if not CHANGE_ASKED.search(asked.lower()) and not EDIT_FIRST.search(asked.lower()):
+        if not CHANGE_ASKED.search(asked.lower()):  # (it holds every edit verb, so EDIT_FIRST too)
             # a request that asks for no change gets no tool that changes files: asked "Which file
             # prints something to the terminal?", the 0.5B chose write_file
             tools = [t for t in tools if bare_tool(tool_parts(t)[0]) not in EDITS]
@@ -450,9 +451,7 @@ class GrammarSteps:
             return []
         if FOLLOW_UP.search(low) or EDIT_FIRST.search(low) or EDIT_LATER.search(low):
             files = self._paths[0]
-            return (self._previous_definitions(messages, files) + previous_files(_before_this_turn(messages), files))[
-                :1
-            ]
+            return (self._previous_definitions(messages, files) + previous_files(messages, files))[:1]
         if PRONOUN.search(low) and SEARCH_WORDS.search(low) and (previous := _previous_request(messages)):
             root = self.workspace() if self.workspace is not None else None
             if root is not None:
@@ -468,7 +467,7 @@ class GrammarSteps:
             return []
         said = set(re.findall(r"\w+", previous))
         defined_in = self._names.defined_in(root, files)
-        return sorted({f for sym, where in defined_in.items() if sym in said for f in where if not _is_test(f)})
+        return sorted({f for sym, where in defined_in.items() if sym in said for f in where if not is_test_file(f)})
 
     def _first_ask(self, request: str, grounding: Grounding) -> Ask | None:
         """What the request's words say its first call is (assistant/firstcall.py), if they say."""
@@ -636,24 +635,10 @@ DEFINITION_WORDS = re.compile(r"\b(?:function|def|class|method|defined|defines|d
 PRONOUN = re.compile(r"\b(?:it|its|that one|this one|them|those)\b")
 
 
-def _is_test(path: str) -> bool:
-    base = path.rsplit("/", 1)[-1]
-    return base.startswith("test_") or base.endswith("_test.py") or path.startswith("tests/")
-
-
 def _previous_request(messages: Sequence[dict[str, Any]]) -> str:
     """The user's request of the turn before this one ("" when there is none)."""
     users = [m for m in messages if m.get("role") == "user"]
     return request_text(user_text(users[-2]).split(ANSWER_NOTE, 1)[0]) if len(users) >= 2 else ""
-
-
-def _before_this_turn(messages: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The messages up to and including this turn's request (the turn's own results left out)."""
-    last = max((i for i, m in enumerate(messages) if m.get("role") == "user"), default=-1)
-    out = list(messages[: last + 1])
-    if out and ANSWER_NOTE in user_text(out[-1]):
-        out[-1] = {**out[-1], "content": user_text(out[-1]).split(ANSWER_NOTE, 1)[0]}
-    return out
 
 
 def _after_tools(messages: Sequence[dict[str, Any]]) -> bool:
