@@ -312,6 +312,27 @@ def unique_lines(root: Path, rel: str) -> list[str] | None:
     return None if text is None else _unique(text)
 
 
+# A clause the user negates asks for nothing: "Do not edit or delete the tests" is no removal (the
+# 0.5B, told so in a repository task, was offered only deletions and deleted the line it had to fix,
+# then a test). "Don't forget to add ..." still asks.
+NEGATION = r"\b(?:do not|don't|dont|never|must not|mustn't|should not|shouldn't|no need to|without)\b(?!\s+forget)"
+NEGATED = re.compile(NEGATION + r"[^.;,!?\n]*", re.IGNORECASE)
+TESTS_KEPT = re.compile(
+    NEGATION + r"[^.;!?\n]*\b(?:edit\w*|chang\w*|modif\w*|touch\w*|delet\w*|remov\w*|rewrit\w*)\b[^.;!?\n]*\btests?\b",
+    re.IGNORECASE,
+)
+
+
+def affirmed(text: str) -> str:
+    """The request without the clauses it negates ("Fix it. Do not edit the tests." -> "Fix it.  .")."""
+    return NEGATED.sub(" ", text)
+
+
+def keeps_tests(text: str) -> bool:
+    """Does the request forbid changing the tests ("Do not edit or delete the tests")?"""
+    return bool(TESTS_KEPT.search(text))
+
+
 ADDING = re.compile(r"\b(?:add|append|insert|put)\b")
 REMOVING = re.compile(r"\b(?:remove|delete|drop|strike)\b|\btake\b.*\b(?:off|out)\b")
 AT_TOP = re.compile(r"\b(?:at|to|on) the (?:very )?(?:top|beginning|start)\b|\bprepend\b|\bfirst (?:line|item)\b")

@@ -73,10 +73,12 @@ from assistant.grounding import (
     QUOTED,
     Grounding,
     WorkspaceNames,
+    affirmed,
     answer_code,
     bare_tool,
     code_run_owed,
     constrain_edits,
+    keeps_tests,
     normal_path,
     read_paths,
     turn_calls,
@@ -326,7 +328,8 @@ class GrammarSteps:
         if root is None:
             return list(tools)
         read = read_paths(messages)
-        asked = next((request_text(user_text(m)) for m in reversed(messages) if m.get("role") == "user"), "")
+        said = next((user_text(m) for m in reversed(messages) if m.get("role") == "user"), "")
+        asked = request_text(said)
         called = turn_calls(messages)
         if not CHANGE_ASKED.search(asked.lower()):  # (it holds every edit verb, so EDIT_FIRST too)
             # a request that asks for no change gets no tool that changes files: asked "Which file
@@ -348,7 +351,12 @@ class GrammarSteps:
             capped = self._read_enough or (called.count("read_file") >= MAX_READS and not MANY.search(asked.lower()))
             if capped and (owed is None or owed.tools != ("read_file",)):  # a read the request owes is made
                 tools = [t for t in tools if bare_tool(tool_parts(t)[0]) != "read_file"]
-            return constrain_edits(narrow_paths(tools, self._paths, read), root, read, asked,
+            editable = read
+            if keeps_tests(said):  # "Do not edit the tests": a test file is no edit's choice
+                editable = {r for r in read if not is_test_file(r)}
+                if not editable:
+                    tools = [t for t in tools if bare_tool(tool_parts(t)[0]) not in EDITS]
+            return constrain_edits(narrow_paths(tools, self._paths, read), root, editable, asked,
                                    owed.symbols if owed else frozenset(), owed.paths if owed else (),
                                    fix=bool(owed and owed.fix))  # fmt: skip
         except Exception:  # a hostile or vanished workspace costs the narrowing, never the turn
@@ -620,7 +628,7 @@ def request_text(content: str) -> str:
     content = content.split(ANSWER_NOTE, 1)[0]
     if PASSAGES_ASK in content:
         content = content.split(PASSAGES_ASK, 1)[1]
-    return content.strip()
+    return affirmed(content).strip()
 
 
 def user_text(message: dict[str, Any]) -> str:

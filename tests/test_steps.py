@@ -694,3 +694,38 @@ async def test_a_request_that_asks_for_no_change_gets_no_tool_that_changes_files
                     text("Saved."))  # fmt: skip
     await run(fresh, "save a note that says x in notes.txt")
     assert "write_file" in scripted.requests[4]["grammar"]  # asked for a change: offered
+
+
+def test_a_negated_clause_asks_for_nothing_and_the_tests_it_protects_are_not_edited(tmp_path: Any) -> None:
+    from assistant.grounding import affirmed, keeps_tests
+    from assistant.steps import GrammarSteps
+
+    assert "delete" not in affirmed("Fix it. Do not edit or delete the tests.")
+    assert affirmed("Don't forget to add milk") == "Don't forget to add milk"  # still asks
+    assert keeps_tests("Use the tools. Do not edit or delete the tests. When they pass, say so.")
+    assert keeps_tests("fix it without touching the tests") and not keeps_tests("fix the test, don't run it")
+
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "stats.py").write_text("def median(values):\n    ordered = sorted(values)\n    return ordered[len(ordered) // 2]\n")
+    (tmp_path / "tests" / "test_stats.py").write_text("def test_even():\n    assert median([4, 1, 3, 2]) == 2.5\n")
+    caps = llama_server_capabilities("http://127.0.0.1:1", "qwen2.5-coder-0.5b", 8192)
+    steps = GrammarSteps(None, build_profile("qwen2.5-coder-0.5b", caps, local=True), lambda: tmp_path)  # type: ignore[arg-type]
+    edit = {"type": "function", "function": {"name": "edit_file", "description": "Edit a file.", "parameters": {
+        "type": "object", "required": ["path", "old_text", "new_text"], "properties": {
+            "path": {"type": "string"}, "old_text": {"type": "string"}, "new_text": {"type": "string"}}}}}  # fmt: skip
+    request = "tests/test_stats.py fails: fix `median` in stats.py so the tests pass. Do not edit or delete the tests."
+    messages: list[dict[str, Any]] = [{"role": "user", "content": request}]
+    for i, path in enumerate(["stats.py", "tests/test_stats.py"]):
+        call = {"id": f"c{i}", "type": "function", "function": {"name": "read_file", "arguments": json.dumps({"path": path})}}
+        messages += [{"role": "assistant", "content": None, "tool_calls": [call]},
+                     {"role": "tool", "tool_call_id": f"c{i}", "content": (tmp_path / path).read_text()}]  # fmt: skip
+    (offered,) = steps._offer(messages, [edit])
+    choices = offered["function"]["parameters"]["anyOf"]
+    assert {c["properties"]["path"]["const"] for c in choices} == {"stats.py"}  # never the test file
+    assert all(c["properties"]["new_text"] != {"const": ""} for c in choices)  # a fix, not a deletion
+    only_tests = [messages[0], *messages[3:]]  # only the test file read: no edit is offered at all
+    assert steps._offer(only_tests, [edit]) == []
+    messages[0] = {"role": "user", "content": "tests/test_stats.py fails: fix `median` in stats.py so the tests pass."}
+    (free,) = steps._offer(messages, [edit])
+    assert {c["properties"]["path"]["const"] for c in free["function"]["parameters"]["anyOf"]} == {
+        "stats.py", "tests/test_stats.py"}  # fmt: skip
