@@ -706,17 +706,20 @@ def test_a_negated_clause_asks_for_nothing_and_the_tests_it_protects_are_not_edi
     assert keeps_tests("fix it without touching the tests") and not keeps_tests("fix the test, don't run it")
 
     (tmp_path / "tests").mkdir()
-    (tmp_path / "stats.py").write_text("def median(values):\n    ordered = sorted(values)\n    return ordered[len(ordered) // 2]\n")
+    code = "def median(values):\n    ordered = sorted(values)\n    return ordered[len(ordered) // 2]\n"
+    (tmp_path / "stats.py").write_text(code)
     (tmp_path / "tests" / "test_stats.py").write_text("def test_even():\n    assert median([4, 1, 3, 2]) == 2.5\n")
     caps = llama_server_capabilities("http://127.0.0.1:1", "qwen2.5-coder-0.5b", 8192)
-    steps = GrammarSteps(None, build_profile("qwen2.5-coder-0.5b", caps, local=True), lambda: tmp_path)  # type: ignore[arg-type]
+    profile = build_profile("qwen2.5-coder-0.5b", caps, local=True)
+    steps = GrammarSteps(None, profile, lambda: tmp_path)  # type: ignore[arg-type]
     edit = {"type": "function", "function": {"name": "edit_file", "description": "Edit a file.", "parameters": {
         "type": "object", "required": ["path", "old_text", "new_text"], "properties": {
             "path": {"type": "string"}, "old_text": {"type": "string"}, "new_text": {"type": "string"}}}}}  # fmt: skip
     request = "tests/test_stats.py fails: fix `median` in stats.py so the tests pass. Do not edit or delete the tests."
     messages: list[dict[str, Any]] = [{"role": "user", "content": request}]
     for i, path in enumerate(["stats.py", "tests/test_stats.py"]):
-        call = {"id": f"c{i}", "type": "function", "function": {"name": "read_file", "arguments": json.dumps({"path": path})}}
+        read = {"name": "read_file", "arguments": json.dumps({"path": path})}
+        call = {"id": f"c{i}", "type": "function", "function": read}
         messages += [{"role": "assistant", "content": None, "tool_calls": [call]},
                      {"role": "tool", "tool_call_id": f"c{i}", "content": (tmp_path / path).read_text()}]  # fmt: skip
     (offered,) = steps._offer(messages, [edit])
