@@ -338,7 +338,8 @@ def keeps_tests(text: str) -> bool:
 ADDING = re.compile(r"\b(?:add|append|insert|put)\b")
 REMOVING = re.compile(r"\b(?:remove|delete|drop|strike)\b|\btake\b.*\b(?:off|out)\b")
 REMOVE_ASKED = re.compile(
-    r"^\s*(?:(?:please|now|then|ok|okay|and|also|so|can you|could you|would you)[,]?\s+)*(?:remove|delete|drop|strike)\b"
+    r"^\s*(?:(?:please|now|then|ok|okay|and|also|so|can you|could you|would you)[,]?\s+)*"
+    r"(?:remove|delete|drop|strike)\b"
     r"|(?:\bthen|\band|[,.;:])\s+(?:please\s+)?(?:remove|delete|drop|strike)\b|\btake\b.*\b(?:off|out)\b"
 )
 AT_TOP = re.compile(r"\b(?:at|to|on) the (?:very )?(?:top|beginning|start)\b|\bprepend\b|\bfirst (?:line|item)\b")

@@ -206,5 +206,6 @@ def test_a_bounded_string_is_bounded_in_the_grammar() -> None:
     g = call_grammar([bounded]).text
     assert accepts(g, call("note", '{"text": "abcde"}'))
     assert not accepts(g, call("note", '{"text": "abcdef"}'))  # the 0.5B's fixes ran on until cut
-    huge = {**bounded, "parameters": {**bounded["parameters"], "properties": {"text": {"type": "string", "maxLength": 10**6}}}}
+    long_text = {"text": {"type": "string", "maxLength": 10**6}}
+    huge = {**bounded, "parameters": {**bounded["parameters"], "properties": long_text}}
     assert accepts(call_grammar([huge]).text, call("note", '{"text": "' + "x" * 50 + '"}'))  # left to validation

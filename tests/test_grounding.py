@@ -298,7 +298,8 @@ def test_folders_fifos_and_loops_are_never_read(ws: Path) -> None:
 def test_a_described_removal_in_code_is_a_fix_not_a_deletion(ws: Path) -> None:
     from assistant.grounding import MAX_REPLACED_CHARS, constrain_edits
 
-    (ws / "listutil.py").write_text('def dedupe(items):\n    """No repeats, in order."""\n    return list(set(items))\n')
+    code = 'def dedupe(items):\n    """No repeats, in order."""\n    return list(set(items))\n'
+    (ws / "listutil.py").write_text(code)
     request = "`dedupe` in listutil.py must remove repeated items while keeping the order. Fix it so the tests pass."
     for fix in (False, True):
         (edit,) = constrain_edits([_edit_tool()], ws, {"listutil.py"}, request, frozenset({"dedupe"}), fix=fix)
