@@ -117,6 +117,7 @@ CHANGE_ASKED = re.compile(
     rf"\b(?:{EDIT_VERBS})\b|\b(?:save|store|write|create|modify|rewrite|overwrite|refactor|implement|switch|"
     r"drop|strike|tick|rename|swap|move|sort|reorder|tidy|clean up|format|indent|translate)\b"
 )
+RUN_WORDS = re.compile(r"\b(?:run|rerun|execute|pytest|lint|build|install|compile|tests?|check|verify)\b")
 ANSWER_NOW = "[The changes are made. Tell me in a sentence or two what you did.]"
 ANSWER = "answer"  # a call's arguments (a whole file for write_file) must fit
 
@@ -169,12 +170,17 @@ class GrammarSteps:
                      params: dict[str, Any]) -> AsyncIterator[Event]:  # fmt: skip
         grammar = None
         self.last_decision = {}
+        served = False
         if tools and self.profile.tool_calls == "grammar":
             self._offered = self._offer(messages, tools)
+            served = self._served(messages)
             try:
-                grammar = self.grammar(self._offered)
+                grammar = None if served else self.grammar(self._offered)
             except Unsupported:
                 grammar = None
+            if served:
+                self.last_decision = {"p_call": None, "served": True}
+                yield Decision(ANSWER, 0.0, why="what the request names is read and nothing more is asked")
         if grammar is not None:
             try:
                 done = False
@@ -213,8 +219,12 @@ class GrammarSteps:
                 # its answer in 6 of 13 chains): the answer stands; asking again cost a whole request
                 repeated = True
                 continue
-            elif (isinstance(event, ToolCallReady) and offered is not None and bare_tool(event.call.name) in EDITS
-                  and bare_tool(event.call.name) not in offered and not _repeats(event.call, made)):  # fmt: skip
+            elif (isinstance(event, ToolCallReady) and not _repeats(event.call, made) and (served or (
+                    offered is not None and bare_tool(event.call.name) in EDITS
+                    and bare_tool(event.call.name) not in offered))):  # fmt: skip
+                # (with the request served, the 0.5B wrote list_files and read_file calls under its
+                # answer to "read the README and the Makefile and tell me ...", and read on until
+                # max_steps)
                 dropped = True
                 continue
             elif isinstance(event, Finish) and dropped and not called and not text.strip():
@@ -234,6 +244,15 @@ class GrammarSteps:
                 yield Finish("tool_calls")
                 continue
             yield event
+
+    def _served(self, messages: Sequence[dict[str, Any]]) -> bool:
+        """Is the request served by this turn's calls: what it names read, nothing owed, no change or
+        run asked? (Then the step answers, and calls written in the answer do not run.)"""
+        if not self._read_enough or self._owed is not None:
+            return False
+        asked = next((request_text(user_text(m)) for m in reversed(messages) if m.get("role") == "user"), "")
+        low = " ".join(asked.lower().split())
+        return not (CHANGE_ASKED.search(low) or RUN_WORDS.search(low))
 
     async def _answer_now(self, messages: Sequence[dict[str, Any]], params: dict[str, Any]) -> AsyncIterator[Event]:
         """The answer, asked for in words, with no call recognised in it."""

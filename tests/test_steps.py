@@ -296,7 +296,7 @@ async def test_a_request_naming_a_workspace_file_calls_without_a_decision_reques
     seen: list[str] = []
     agent = grammar_agent(scripted, files_tools(seen))
     agent.workspace = tmp_path
-    scripted.script(call_json("read_file", {"path": "todo.txt"}), answer_start(), text("Milk."))
+    scripted.script(call_json("read_file", {"path": "todo.txt"}), text("Milk."))
     events = await run(agent, "anything urgent in todo.txt?")
     assert seen == ["todo.txt"]
     first = scripted.requests[0]
@@ -304,7 +304,32 @@ async def test_a_request_naming_a_workspace_file_calls_without_a_decision_reques
     assert "todo.txt" in first["grammar"]  # the path argument names what exists
     decisions = [e for e in events if isinstance(e, Decision)]
     assert decisions[0].choice == "read_file" and decisions[0].why == "mentions todo.txt"
-    assert decisions[1].choice == "answer" and decisions[1].p_call == 0.0  # after the result: the model decides
+    # the file it names is read and nothing more is asked: the answer, with no decision request
+    assert decisions[1].choice == "answer" and decisions[1].why.startswith("what the request names is read")
+    assert len(scripted.requests) == 2 and "grammar" not in scripted.requests[1]
+    assert isinstance(events[-1], TurnEnd) and events[-1].text == "Milk."
+
+
+async def test_with_the_request_served_a_call_written_in_the_answer_does_not_run(
+    scripted: ScriptedServer, tmp_path: Any
+) -> None:
+    """chain-009: asked to read two files and compare them, the 0.5B read both, then wrote list_files
+    and read_file calls under its answer and read on until max_steps."""
+    (tmp_path / "todo.txt").write_text("- buy milk\n")
+    seen: list[str] = []
+    agent = grammar_agent(scripted, files_tools(seen))
+    agent.workspace = tmp_path
+    scripted.script(call_json("read_file", {"path": "todo.txt"}),
+                    text('Milk is on it.\n{"name": "list_files", "arguments": {"path": "."}}'))  # fmt: skip
+    events = await run(agent, "anything urgent in todo.txt?")
+    assert seen == ["todo.txt"]  # the list_files written in the answer did not run
+    assert isinstance(events[-1], TurnEnd) and events[-1].text.startswith("Milk is on it.")
+    agent = grammar_agent(scripted, files_tools(seen))
+    agent.workspace = tmp_path
+    scripted.script(call_json("read_file", {"path": "todo.txt"}), text('{"name": "list_files", "arguments": {}}'),
+                    text("Milk."))  # fmt: skip
+    events = await run(agent, "what's in todo.txt?")
+    assert seen == ["todo.txt", "todo.txt"]  # the answer was only a call: asked again in words
     assert isinstance(events[-1], TurnEnd) and events[-1].text == "Milk."
 
 
@@ -390,7 +415,7 @@ async def test_after_a_result_a_further_call_needs_a_higher_probability(
     agent = grammar_agent(scripted, files_tools(seen))
     agent.workspace = tmp_path
     scripted.script(call_json("read_file", {"path": "todo.txt"}), starts_call(), text("Milk."))
-    events = await run(agent, "what is in todo.txt?")
+    events = await run(agent, "check what is in todo.txt")  # ("check" may ask more than the read)
     assert seen == ["todo.txt"] and isinstance(events[-1], TurnEnd) and events[-1].text == "Milk."
     decision = [e for e in events if isinstance(e, Decision)][-1]
     assert decision.choice == "answer" and decision.why == "p_call 0.95 < 0.97"
@@ -418,7 +443,7 @@ async def test_a_request_naming_only_a_definition_reads_a_file_that_defines_it(
     seen: list[str] = []
     agent = grammar_agent(scripted, files_tools(seen))
     agent.workspace = tmp_path
-    scripted.script(call_json("read_file", {"path": "split.py"}), answer_start(), text("It splits."))
+    scripted.script(call_json("read_file", {"path": "split.py"}), text("It splits."))
     await run(agent, "What does split_bill do?")
     grammar = scripted.requests[0]["grammar"]
     assert "split.py" in grammar and "todo.txt" not in grammar.split("list_files")[0]
@@ -458,10 +483,10 @@ async def test_once_what_the_request_names_is_read_no_further_read_is_offered(
     seen: list[str] = []
     agent = grammar_agent(scripted, files_tools(seen))
     agent.workspace = tmp_path
-    scripted.script(call_json("read_file", {"path": "split.py"}), starts_call(),
-                    call_json("list_files", {"path": "."}), answer_start(), text("Here."))  # fmt: skip
+    scripted.script(call_json("read_file", {"path": "split.py"}), text("Here."))
     await run(agent, "Which file defines split_bill? Open it for me")
-    assert "read_file" not in scripted.requests[2]["grammar"] and seen == ["split.py", "list:."]
+    assert seen == ["split.py"] and len(scripted.requests) == 2  # the answer follows, with no call offered
+    assert "grammar" not in scripted.requests[1] and "tools" not in scripted.requests[1]
 
 
 async def test_asked_to_test_it_the_code_of_the_answer_runs_with_its_doctests(scripted: ScriptedServer) -> None:
@@ -529,7 +554,7 @@ async def test_a_request_about_a_workspace_file_is_not_answered_with_sandbox_inf
 
     agent = grammar_agent(scripted, reg)
     agent.workspace = tmp_path
-    scripted.script(call_json("read_file", {"path": "todo.txt"}), answer_start(), text("x"))
+    scripted.script(call_json("read_file", {"path": "todo.txt"}), text("x"))
     await run(agent, "what is in todo.txt")
     assert "sandbox_info" not in scripted.requests[0]["grammar"] and seen == ["todo.txt"]
 
@@ -559,7 +584,7 @@ async def test_asked_to_open_a_file_it_is_read(scripted: ScriptedServer, tmp_pat
     seen: list[str] = []
     agent = grammar_agent(scripted, files_tools(seen))
     agent.workspace = tmp_path
-    scripted.script(call_json("read_file", {"path": "calc.py"}), answer_start(), text("Adds."))
+    scripted.script(call_json("read_file", {"path": "calc.py"}), text("Adds."))
     await run(agent, "Can you open calc.py for me?")
     grammar = scripted.requests[0]["grammar"]
     assert "read_file" in grammar and "list_files" not in grammar and "meeting.md" not in grammar
@@ -663,8 +688,7 @@ async def test_a_read_repeated_as_text_after_the_reads_are_done_is_answered_from
     agent = grammar_agent(scripted, files_tools(seen))
     agent.workspace = tmp_path
     again = '```json\n{"name": "read_file", "arguments": {"path": "todo.txt"}}\n```'
-    scripted.script(call_json("read_file", {"path": "todo.txt"}), answer_start(), text(again),
-                    text("Call the plumber."))  # fmt: skip
+    scripted.script(call_json("read_file", {"path": "todo.txt"}), text(again), text("Call the plumber."))
     events = await run(agent, "What's on my todo list in todo.txt?")
     assert seen == ["todo.txt"]  # read once
     assert isinstance(events[-1], TurnEnd) and events[-1].text == "Call the plumber."
