@@ -269,6 +269,10 @@ def _edit_owed(low: str, state: TurnState, named: Sequence[str], preferred: Abst
     if runs and not named and FIX_ASKED.search(low) and not _failing_symbols(runs) and not preferred:
         return None  # "run the tests, then fix whatever fails": nothing failed, or nothing in it points at a file
     edited = state.edited()
+    if FIX_ASKED.search(low) and any(not is_test_file(f) for f in named):
+        # "tests/test_stats.py fails: fix median in stats.py": the tests judge the fix, they are not
+        # its target (the 0.5B, having fixed stats.py, was sent to read the test file to edit it next)
+        named = [f for f in named if not is_test_file(f)]
     targets = [f for f in named if f not in edited]
     if named and not targets:
         return None  # every file it names was edited

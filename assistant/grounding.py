@@ -558,7 +558,7 @@ EDIT_VERBS = (
 )
 LEAD_IN = r"(?:(?:please|now|then|ok|okay|and|also|so|can you|could you|would you|i want you to)[,]?\s+)*"
 EDIT_FIRST = re.compile(rf"^\s*{LEAD_IN}(?:{EDIT_VERBS})\b")
-EDIT_LATER = re.compile(rf"(?:\bthen|\band|,)\s+{LEAD_IN}(?:{EDIT_VERBS})\b")
+EDIT_LATER = re.compile(rf"(?:\bthen|\band|[,:;.!?])\s+{LEAD_IN}(?:{EDIT_VERBS})\b")
 RUN_ASKED = re.compile(r"^\s*" + LEAD_IN + r"(?:re)?run\b|\b(?:then|and)\s+(?:re)?run\b|\bexecute\b")
 MANY = re.compile(r"\b(?:every|each|all|both)\b")
 RESULT_CALL = re.compile(r"\[The tool call ([\w-]+)\(")

@@ -182,3 +182,16 @@ def test_the_python_of_a_test_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     (venv / "python").write_text("#!/bin/sh\n")
     (venv / "python").chmod(0o755)
     assert workspace_python(tmp_path) == ".venv/bin/python"  # the project's own virtualenv
+
+
+def test_a_fix_judged_by_a_test_file_edits_the_code_then_runs_the_tests_again() -> None:
+    """A repository task: "tests/test_calc.py fails: fix percent in calc.py so the tests pass"."""
+    request = "tests/test_calc.py fails: fix `percent` in calc.py so the tests pass. Run `python -m pytest -q`."
+    run = ("run_command", {"command": "python -m pytest -q"}, FAILING)
+    read = ("read_file", {"path": "calc.py"}, "def percent(part, whole):\n    return part / whole * 10\n")
+    edit = ("edit_file", {"path": "calc.py", "old_text": "a", "new_text": "b"}, "Replaced 1 occurrence in calc.py")
+    named = ["tests/test_calc.py", "calc.py"]
+    plan = owed(request, run, read, named=named)
+    assert plan is not None and plan.tools == ("edit_file",) and plan.paths == ("calc.py",)
+    after = owed(request, run, read, edit, named=named)  # not "read tests/test_calc.py to edit it"
+    assert after is not None and after.tools == ("run_command",) and after.commands == ("python -m pytest -q",)

@@ -739,7 +739,7 @@ def test_a_negated_clause_asks_for_nothing_and_the_tests_it_protects_are_not_edi
     edit = {"type": "function", "function": {"name": "edit_file", "description": "Edit a file.", "parameters": {
         "type": "object", "required": ["path", "old_text", "new_text"], "properties": {
             "path": {"type": "string"}, "old_text": {"type": "string"}, "new_text": {"type": "string"}}}}}  # fmt: skip
-    request = "tests/test_stats.py fails: fix `median` in stats.py so the tests pass. Do not edit or delete the tests."
+    request = "The tests fail: change `median` to average the middle two. Do not edit or delete the tests."
     messages: list[dict[str, Any]] = [{"role": "user", "content": request}]
     for i, path in enumerate(["stats.py", "tests/test_stats.py"]):
         read = {"name": "read_file", "arguments": json.dumps({"path": path})}
@@ -752,7 +752,7 @@ def test_a_negated_clause_asks_for_nothing_and_the_tests_it_protects_are_not_edi
     assert all(c["properties"]["new_text"] != {"const": ""} for c in choices)  # a fix, not a deletion
     only_tests = [messages[0], *messages[3:]]  # only the test file read: no edit is offered at all
     assert steps._offer(only_tests, [edit]) == []
-    messages[0] = {"role": "user", "content": "tests/test_stats.py fails: fix `median` in stats.py so the tests pass."}
+    messages[0] = {"role": "user", "content": "The tests fail: change `median` to average the middle two."}
     (free,) = steps._offer(messages, [edit])
     assert {c["properties"]["path"]["const"] for c in free["function"]["parameters"]["anyOf"]} == {
         "stats.py", "tests/test_stats.py"}  # fmt: skip
