@@ -40,6 +40,8 @@ _BASE_RULES["array"] = r'"[" ws ( value ( ws "," ws value )* )? ws "]"'
 # Our own keyword: a string that starts with this text and a line break, then anything (an edit that
 # keeps the line it anchors on and adds after it).
 KEEP_PREFIX = "x-keep-prefix"
+# And a string that starts with this text, then anything (a rewritten line of code keeps its indentation)
+STARTS_WITH = "x-starts-with"
 MAX_BOUND = 4000  # longest string bound written into a grammar; a longer maxLength is left to validation
 
 _SUPPORTED_KEYS = {
@@ -47,7 +49,7 @@ _SUPPORTED_KEYS = {
     "$ref", "$defs", "definitions", "description", "title", "default", "examples", "minimum", "maximum",
     "exclusiveMinimum", "exclusiveMaximum", "minLength", "maxLength", "pattern", "format", "minItems",
     "maxItems", "uniqueItems", "deprecated", "readOnly", "writeOnly", "$schema", "$id", "$comment",
-    KEEP_PREFIX,
+    KEEP_PREFIX, STARTS_WITH,
 }  # fmt: skip
 
 
@@ -121,6 +123,11 @@ class _Builder:
             limit = schema.get("maxLength")
             more = f"{{0,{int(limit)}}}" if isinstance(limit, int) and limit > 0 else "*"
             return f"{literal(kept)} {literal(chr(92) + 'n')} {self.base('char')}{more} {literal(chr(34))}"
+        if STARTS_WITH in schema:
+            start = json.dumps(str(schema[STARTS_WITH]), ensure_ascii=False)[:-1]
+            limit = schema.get("maxLength")
+            more = f"{{0,{int(limit)}}}" if isinstance(limit, int) and 0 < limit <= MAX_BOUND else "*"
+            return f"{literal(start)} {self.base('char')}{more} {literal(chr(34))}"
         if "enum" in schema:
             return "( " + " | ".join(_json_literal(v) for v in schema["enum"]) + " )"
         for key in ("anyOf", "oneOf"):

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from assistant.grammar import KEEP_PREFIX
+from assistant.grammar import KEEP_PREFIX, STARTS_WITH
 
 MIN_STEM = 4  # "calc" for calc.py; shorter stems ("io", "app") are too often plain words
 MIN_DISTINCT = 5  # a single word of a path that names it, when no other file has it ("meeting")
@@ -463,7 +463,16 @@ def _file_choices(rel: str, text: str, lines: list[str], request: str, symbols: 
     at_end = AT_END.search(low) or (quoted and not PLACED.search(QUOTED.sub(" ", low)))
     if adding and (at_end or (_kind(rel) == "code" and NEW_DEFINITION.search(low))):
         relevant = [_last_line(text, lines) or relevant[-1]]
-    if not adding:  # a line rewritten: bounded, as the 0.5B's fixes ran on ("100000...") until cut
+    if not adding and _kind(rel) == "code":
+        # a line of code rewritten keeps its indentation, and is bounded: the 0.5B's fixes started one
+        # space short and ran on ("       100000...") until cut
+        by_indent: dict[str, list[str]] = {}
+        for line in relevant:
+            by_indent.setdefault(line[: len(line) - len(line.lstrip())], []).append(line)
+        return [_edit_choice(path, {"enum": same}, {"type": "string", "maxLength": MAX_REPLACED_CHARS,
+                                                    **({STARTS_WITH: indent} if indent else {})})
+                for indent, same in by_indent.items()]  # fmt: skip
+    if not adding:  # a line rewritten: bounded
         return [_edit_choice(path, {"enum": relevant}, {"type": "string", "maxLength": MAX_REPLACED_CHARS})]
     if quoted and len(relevant) == 1:  # "add 'release 0.4'": the user wrote the text
         line = relevant[0]

@@ -272,8 +272,19 @@ def test_a_fix_offers_the_lines_of_the_definition(ws: Path) -> None:
     block = ["def percent(part, whole):", "    # Percent.", "    return part / whole * 10"]
     assert definition_lines(source, "percent") == block
     (edit,) = constrain_edits([_edit_tool()], ws, {"calc.py"}, "fix whatever is failing", frozenset({"percent"}))
-    (choice,) = edit["function"]["parameters"]["anyOf"]
-    assert choice["properties"]["old_text"] == {"enum": block}
+    top, body = edit["function"]["parameters"]["anyOf"]  # a choice per indentation: the new line keeps it
+    assert top["properties"]["old_text"] == {"enum": block[:1]} and "x-starts-with" not in top["properties"]["new_text"]
+    assert (
+        body["properties"]["old_text"] == {"enum": block[1:]}
+        and body["properties"]["new_text"]["x-starts-with"] == "    "
+    )
+    from assistant.grammar import call_grammar
+    from tests.test_grammar import accepts
+
+    grammar = call_grammar([edit]).text
+    head = '{"name": "edit_file", "arguments": {"path": "calc.py", "old_text": "    return part / whole * 10", '
+    assert accepts(grammar, head + '"new_text": "    return part / whole * 100"}}')
+    assert not accepts(grammar, head + '"new_text": "   100000"}}')  # one space short: the 0.5B's runaway start
     (fix,) = constrain_edits([_edit_tool()], ws, {"calc.py"}, "fix it", frozenset({"percent"}), fix=True)
     assert fix["function"]["parameters"]["anyOf"][0]["properties"]["old_text"] == {"enum": [block[-1]]}  # the body
     (added,) = constrain_edits([_edit_tool()], ws, {"calc.py"}, "Add a function square(x) to calc.py")
@@ -304,7 +315,7 @@ def test_a_described_removal_in_code_is_a_fix_not_a_deletion(ws: Path) -> None:
     for fix in (False, True):
         (edit,) = constrain_edits([_edit_tool()], ws, {"listutil.py"}, request, frozenset({"dedupe"}), fix=fix)
         for choice in edit["function"]["parameters"]["anyOf"]:
-            assert choice["properties"]["new_text"] == {"type": "string", "maxLength": MAX_REPLACED_CHARS}
+            assert choice["properties"]["new_text"]["maxLength"] == MAX_REPLACED_CHARS  # no deletion: a bounded line
     (asked,) = constrain_edits([_edit_tool()], ws, {"listutil.py"}, "remove the docstring line from dedupe")
     assert {c["properties"]["new_text"]["const"] for c in asked["function"]["parameters"]["anyOf"]} == {""}
 
