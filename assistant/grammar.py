@@ -40,6 +40,7 @@ _BASE_RULES["array"] = r'"[" ws ( value ( ws "," ws value )* )? ws "]"'
 # Our own keyword: a string that starts with this text and a line break, then anything (an edit that
 # keeps the line it anchors on and adds after it).
 KEEP_PREFIX = "x-keep-prefix"
+MAX_BOUND = 4000  # longest string bound written into a grammar; a longer maxLength is left to validation
 
 _SUPPORTED_KEYS = {
     "type", "properties", "required", "additionalProperties", "items", "enum", "const", "anyOf", "oneOf",
@@ -133,6 +134,9 @@ class _Builder:
             return self._object(schema, hint)
         if kind == "array":
             return self._array(schema, hint)
+        limit = schema.get("maxLength")
+        if kind == "string" and isinstance(limit, int) and 0 < limit <= MAX_BOUND:  # (llama.cpp unrolls {0,n})
+            return f"{literal(chr(34))} {self.base('char')}{{0,{limit}}} {literal(chr(34))}"
         if kind in ("string", "integer", "number", "boolean", "null"):
             return self.base(str(kind))
         if kind is None:

@@ -249,6 +249,8 @@ def _symbol_mentions(text: str, words: list[str], symbols: set[str]) -> list[str
 READ_RESULT = re.compile(r"\[The tool call (?:[\w-]+__)?read_file\((\{.*?\})\) returned:\]")
 MAX_EDIT_LINES = 400
 MAX_ADDED_CHARS = 300  # what an edit of a non-code file may add after the line it keeps
+MAX_ADDED_CODE = 2000  # what an edit of code may add (a function or two)
+MAX_REPLACED_CHARS = 400  # what a line may become (a fixed line, or the few lines of a fix)
 MAX_EDIT_BYTES = 64 * 1024
 
 
@@ -335,6 +337,11 @@ def keeps_tests(text: str) -> bool:
 
 ADDING = re.compile(r"\b(?:add|append|insert|put)\b")
 REMOVING = re.compile(r"\b(?:remove|delete|drop|strike)\b|\btake\b.*\b(?:off|out)\b")
+REMOVE_ASKED = re.compile(
+    r"^\s*(?:(?:please|now|then|ok|okay|and|also|so|can you|could you|would you)[,]?\s+)*"
+    r"(?:remove|delete|drop|strike)\b"
+    r"|(?:\bthen|\band|[,.;:])\s+(?:please\s+)?(?:remove|delete|drop|strike)\b|\btake\b.*\b(?:off|out)\b"
+)
 AT_TOP = re.compile(r"\b(?:at|to|on) the (?:very )?(?:top|beginning|start)\b|\bprepend\b|\bfirst (?:line|item)\b")
 PLACED = re.compile(r"\b(?:under|after|before|above|below|top|beginning|start|between|section)\b")
 REPLACING = re.compile(r"\b(?:replace|rename)\b")
@@ -437,7 +444,10 @@ def _file_choices(rel: str, text: str, lines: list[str], request: str, symbols: 
     named = _content_words(request) - _content_words(rel.replace("/", " ").replace(".", " "))
     relevant = block or [line for line in lines if _content_words(line) & named] or lines
     adding = bool(ADDING.search(low))
-    if not adding and REMOVING.search(low) and not REPLACING.search(low):
+    # a removal is asked, not described: "dedupe must remove repeated items; fix it" is a fix (the
+    # 0.5B, offered only deletions, deleted the line it had to fix)
+    removal = REMOVE_ASKED.search(low) if _kind(rel) == "code" else REMOVING.search(low)
+    if not adding and not fix and removal and not REPLACING.search(low):
         # "remove the first item", "take it off": the line goes, newline and all (the 0.5B, asked to
         # remove a todo item, rewrote it with two new ones)
         picked = _ordinal_item(low, text, lines) or relevant
@@ -453,14 +463,14 @@ def _file_choices(rel: str, text: str, lines: list[str], request: str, symbols: 
     at_end = AT_END.search(low) or (quoted and not PLACED.search(QUOTED.sub(" ", low)))
     if adding and (at_end or (_kind(rel) == "code" and NEW_DEFINITION.search(low))):
         relevant = [_last_line(text, lines) or relevant[-1]]
-    if not adding:
-        return [_edit_choice(path, {"enum": relevant}, {"type": "string"})]
+    if not adding:  # a line rewritten: bounded, as the 0.5B's fixes ran on ("100000...") until cut
+        return [_edit_choice(path, {"enum": relevant}, {"type": "string", "maxLength": MAX_REPLACED_CHARS})]
     if quoted and len(relevant) == 1:  # "add 'release 0.4'": the user wrote the text
         line = relevant[0]
         return [_edit_choice(path, line, {"const": line + "\n" + _list_item(line, quoted.group(1) or quoted.group(2))})]
     # what a note or a setting gains is a line or two: bounded, so that a small model cannot write on
     # for minutes (the 0.5B, adding to a todo list, hit the 240 s turn limit three times)
-    bound = {} if _kind(rel) == "code" else {"maxLength": MAX_ADDED_CHARS}
+    bound = {"maxLength": MAX_ADDED_CODE if _kind(rel) == "code" else MAX_ADDED_CHARS}
     return [_edit_choice(path, line, {"type": "string", KEEP_PREFIX: line, **bound}) for line in relevant]
 
 

@@ -25,7 +25,7 @@ SKIP_DIRS = {".git", "__pycache__", "node_modules", ".venv", "venv", ".mypy_cach
 
 PATH_ARGUMENTS = {  # built-in files tools: which path argument names an existing file or folder
     ("read_file", "path"): "file", ("edit_file", "path"): "file", ("list_files", "path"): "dir",
-    ("glob", "path"): "dir", ("grep", "path"): "any",
+    ("glob", "path"): "dir", ("grep", "path"): "any", ("run_command", "cwd"): "cwd",
 }  # fmt: skip
 MAX_ENUM_PATHS = 1000
 
@@ -152,7 +152,9 @@ def narrow_paths(tools: Sequence[dict[str, Any]], paths: tuple[list[str], list[s
     if paths is None:
         return list(tools)
     files, dirs = paths
-    choices = {"file": files, "dir": dirs, "any": files + dirs}
+    # a command runs in the workspace or a folder of it (the 0.5B, told to work in "the current
+    # folder (your workspace)", ran the tests with cwd "your_workspace", and they did not run)
+    choices = {"file": files, "dir": dirs, "any": files + dirs, "cwd": [".", *dirs]}
     unread = [f for f in files if f not in already_read]
     out = []
     for tool in tools:

@@ -198,3 +198,14 @@ def test_parse_call() -> None:
     assert parse_call(call("read_file", '{"path": "a"}'), ("read_file",)) == ("read_file", '{"path": "a"}')
     assert parse_call(call("ghost", "{}"), ("read_file",)) is None
     assert parse_call('{"name": "read_file", "arguments": {"path": "a"', ("read_file",)) is None  # cut short
+
+
+def test_a_bounded_string_is_bounded_in_the_grammar() -> None:
+    bounded = {"name": "note", "description": "Note.", "parameters": {"type": "object", "required": ["text"],
+               "properties": {"text": {"type": "string", "maxLength": 5}}}}  # fmt: skip
+    g = call_grammar([bounded]).text
+    assert accepts(g, call("note", '{"text": "abcde"}'))
+    assert not accepts(g, call("note", '{"text": "abcdef"}'))  # the 0.5B's fixes ran on until cut
+    long_text = {"text": {"type": "string", "maxLength": 10**6}}
+    huge = {**bounded, "parameters": {**bounded["parameters"], "properties": long_text}}
+    assert accepts(call_grammar([huge]).text, call("note", '{"text": "' + "x" * 50 + '"}'))  # left to validation

@@ -293,3 +293,27 @@ def test_folders_fifos_and_loops_are_never_read(ws: Path) -> None:
         assert unique_lines(ws, rel) is None
     assert constrain_edits([_edit_tool()], ws, {"notes", "pipe.txt", "loop.txt"}, "add x") == [_edit_tool()]
     assert names(ws, "what is in pipe.txt") == "mentions pipe.txt"  # named, but never opened
+
+
+def test_a_described_removal_in_code_is_a_fix_not_a_deletion(ws: Path) -> None:
+    from assistant.grounding import MAX_REPLACED_CHARS, constrain_edits
+
+    code = 'def dedupe(items):\n    """No repeats, in order."""\n    return list(set(items))\n'
+    (ws / "listutil.py").write_text(code)
+    request = "`dedupe` in listutil.py must remove repeated items while keeping the order. Fix it so the tests pass."
+    for fix in (False, True):
+        (edit,) = constrain_edits([_edit_tool()], ws, {"listutil.py"}, request, frozenset({"dedupe"}), fix=fix)
+        for choice in edit["function"]["parameters"]["anyOf"]:
+            assert choice["properties"]["new_text"] == {"type": "string", "maxLength": MAX_REPLACED_CHARS}
+    (asked,) = constrain_edits([_edit_tool()], ws, {"listutil.py"}, "remove the docstring line from dedupe")
+    assert {c["properties"]["new_text"]["const"] for c in asked["function"]["parameters"]["anyOf"]} == {""}
+
+
+def test_a_command_runs_in_the_workspace_or_one_of_its_folders(ws: Path) -> None:
+    from assistant.toolprompt import narrow_paths
+
+    run = {"type": "function", "function": {"name": "run_command", "parameters": {"type": "object", "properties": {
+        "command": {"type": "string"}, "cwd": {"type": "string"}}}}}  # fmt: skip
+    (narrowed,) = narrow_paths([run], workspace_paths(ws))
+    cwd = narrowed["function"]["parameters"]["properties"]["cwd"]["enum"]
+    assert cwd[0] == "." and "tests" in cwd and "your_workspace" not in cwd
