@@ -23,7 +23,10 @@ sys.path.insert(0, str(BENCH))
 import bench_tooluse  # noqa: E402
 import tooluse_lib as lib  # noqa: E402
 
-SETS = {name: lib.load_jsonl(BENCH / "tooluse" / f"{name}.jsonl") for name in ("dev", "test", "chains")}
+SET_NAMES = ("dev", "test", "test2", "test3", "test4", "test5", "chains", "chains-heldout", "chains-heldout2")
+SETS = {name: lib.load_jsonl(BENCH / "tooluse" / f"{name}.jsonl") for name in SET_NAMES}
+# Requests that test2 repeats from test (written before this check); every later set is disjoint from all others.
+KNOWN_REPEATS = {"how many test files are there?", "what does http status 404 mean?"}
 FIXTURE = BENCH / "tooluse" / "workspace"
 CHECK_KEYS = {"call", "calls", "min_calls", "files", "unchanged", "tests_pass", "no_calls"}
 FILE_KEYS = {"added", "removed", "max_added", "max_removed", "contains", "absent"}
@@ -41,9 +44,28 @@ def test_sets_have_the_sizes_the_issue_asks_for_and_no_overlap() -> None:
     test = SETS["test"]
     assert sum(not r["needs_tool"] for r in test) >= 15  # greetings, knowledge, "write a function"
     assert sum(bool(r["turns"]) for r in test) >= 10  # follow-ups
+    requests = [r["request"].lower().strip() for rows in SETS.values() for r in rows]
+    repeated = {q for q in requests if requests.count(q) > 1}
+    assert repeated <= KNOWN_REPEATS, repeated - KNOWN_REPEATS
 
 
-@pytest.mark.parametrize("name", ["dev", "test", "chains"])
+@pytest.mark.parametrize(("name", "prefix", "size"), [("test5", "t5", 40), ("chains-heldout2", "ch2", 10)])
+def test_the_later_held_out_sets_have_their_size_and_mix(name: str, prefix: str, size: int) -> None:
+    rows = SETS[name]
+    assert [r["id"] for r in rows] == [f"{prefix}-{i:03d}" for i in range(1, size + 1)]
+    if name.startswith("chains"):
+        assert all(r["check"]["min_calls"] >= 2 and r["needs_tool"] for r in rows)
+        return
+    assert sum(r["needs_tool"] for r in rows) == 30
+    assert all(r["check"] == {"no_calls": True} for r in rows if not r["needs_tool"])
+    assert sum(bool(r["turns"]) for r in rows) >= 5
+    # an edit names the file it changes and bounds the rest of it
+    for r in rows:
+        for spec in r["check"].get("files", {}).values():
+            assert "max_added" in spec and "max_removed" in spec and spec.get("added"), r["id"]
+
+
+@pytest.mark.parametrize("name", SET_NAMES)
 def test_every_record_is_well_formed(name: str) -> None:
     for r in SETS[name]:
         assert r["needs_tool"] == bool(r["expect_tool"]), r["id"]
@@ -61,6 +83,7 @@ def test_every_record_is_well_formed(name: str) -> None:
             assert (FIXTURE / path).is_file() or path == "notes/ideas.txt", (r["id"], path)
         for pattern in r.get("answer", []):
             re.compile(pattern)
+        assert isinstance(r["check"].get("tests_pass", True), (bool, str)), r["id"]  # str: a pytest -k selection
 
 
 def test_fixture_has_exactly_the_one_failing_test_and_its_fix_passes(tmp_path: Path) -> None:
@@ -120,6 +143,38 @@ def test_a_no_tool_check_fails_on_any_call(tmp_path: Path) -> None:
     before = lib.snapshot(FIXTURE)
     assert lib.check_outcome(rec["check"], _turn(), ws, before) == []
     assert lib.check_outcome(rec["check"], _turn(("list_files", {})), ws, before) == ["called list_files"]
+
+
+MAKEFILE_CHECKS = [
+    ("check: lint test\n", True),
+    ("check:\n\t$(MAKE) lint\n\t$(MAKE) test\n", True),
+    ("check: lint\n\t$(PYTHON) -m pytest -q tests\n", True),
+    ("check:\n\truff check .\n\t$(PYTHON) -m pytest -q tests\n", True),
+    ("check: test lint\n", False),  # the tests before the lint
+    ("check:\n", False),  # runs nothing
+]
+
+
+@pytest.mark.parametrize(("target", "ok"), MAKEFILE_CHECKS)
+def test_a_make_check_target_passes_in_any_form_that_lints_then_tests(tmp_path: Path, target: str, ok: bool) -> None:
+    rec = _record("t5-019")  # I'd like a `make check` target that runs lint and then the tests
+    ws = tmp_path / "ws"
+    lib.reset_workspace(FIXTURE, ws)
+    before = lib.snapshot(FIXTURE)
+    makefile = ws / "Makefile"
+    makefile.write_text(makefile.read_text().replace("\nclean:", f"\n{target}\nclean:"))
+    assert (lib.check_outcome(rec["check"], _turn(), ws, before) == []) is ok
+
+
+def test_an_insert_after_an_item_must_land_there(tmp_path: Path) -> None:
+    rec = _record("t5-016")  # add 'handle negative bills' to the todo list, right after the currency one
+    ws = tmp_path / "ws"
+    before = lib.snapshot(FIXTURE)
+    todo = ws / "notes" / "todo.txt"
+    for after, ok in (("- add a --currency flag\n", True), ("- fix percent() rounding\n", False)):
+        lib.reset_workspace(FIXTURE, ws)
+        todo.write_text(todo.read_text().replace(after, after + "- handle negative bills\n"))
+        assert (lib.check_outcome(rec["check"], _turn(), ws, before) == []) is ok
 
 
 def test_a_chain_fix_is_checked_by_running_the_tests(tmp_path: Path) -> None:
