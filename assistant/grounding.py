@@ -239,9 +239,16 @@ def _symbol_mentions(text: str, words: list[str], symbols: set[str]) -> list[str
             text,
             re.IGNORECASE,
         )
-        if as_code or (len(sym) >= MIN_SYMBOL and low not in COMMON):
+        if as_code or (len(sym) >= MIN_SYMBOL and low not in COMMON and not _general(text, sym)):
             found.append(sym)
     return found
+
+
+def _general(text: str, word: str) -> bool:
+    """Is every mention of ``word`` a kind of thing, not the workspace's ("the context window of a language
+    model": the 0.5B was sent to read settings.toml for its ``language`` key)?"""
+    mentions = re.findall(rf"(\w+)?\s*\b{re.escape(word)}\b", text, re.IGNORECASE)
+    return bool(mentions) and all(before.lower() in ("a", "an") for before in mentions)
 
 
 # ---------------------------------------------------------------- edits of files the model has read

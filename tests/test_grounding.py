@@ -44,6 +44,7 @@ def names(ws: Path, text: str, after_tools: bool = False) -> str:
     ("Turn off show_total", "show_total"),
     ("what does percent() return", "percent"),
     ("What does test_calc.py check?", "tests/test_calc.py"),
+    ("What currency is configured?", "currency"),
 ])  # fmt: skip
 def test_mentions_of_workspace_names(ws: Path, text: str, expected: str) -> None:
     assert expected in names(ws, text)
@@ -58,6 +59,7 @@ def test_mentions_of_workspace_names(ws: Path, text: str, expected: str) -> None
     "What does that mean?",
     "What is 17 times 23?",
     "Write tests for a function that adds two numbers",  # "tests" is a word before it is a folder
+    "ELI5: what does a currency symbol look like in unicode?",  # a kind of thing, not the setting
 ])  # fmt: skip
 def test_no_mention(ws: Path, text: str) -> None:
     assert names(ws, text) == ""
