@@ -439,17 +439,10 @@ class GrammarSteps:
 
     def _owed_grammar(self, owed: Owed) -> CallGrammar | None:
         """The call grammar for what is owed: its tools, with only the paths or commands it allows."""
-        keep = []
-        for tool in self._offered:
-            name = bare_tool(tool_parts(tool)[0])
-            if name not in owed.tools:
-                continue
-            if name == "read_file" and owed.paths:
-                tool = _only_argument(tool, "path", owed.paths)
-            elif name == "run_command" and owed.commands:
-                tool = _only_argument(tool, "command", owed.commands)
-            keep.append(tool)
-        return _grammar_of(keep)
+        only = {"read_file": ("path", owed.paths)} if owed.paths else {}
+        if owed.commands:
+            only["run_command"] = ("command", owed.commands)
+        return self._ask_grammar(Ask(owed.tools, owed.why, only))
 
     def _limited_grammar(self, names: Sequence[str]) -> CallGrammar | None:
         """The call grammar of this step's offered tools limited to ``names`` (None: none of them offered)."""
@@ -512,6 +505,7 @@ class GrammarSteps:
         return first_ask(request, named, folders, symbols, defined_in, workspace_python(root), files)
 
     def _ask_grammar(self, ask: Ask) -> CallGrammar | None:
+        """The call grammar of an ask: its tools, with only the argument values it allows."""
         keep = []
         for tool in self._offered:
             name = bare_tool(tool_parts(tool)[0])
