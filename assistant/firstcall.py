@@ -65,14 +65,15 @@ USE_WORDS = re.compile(
     r"\b(?:uses?|used|using|calls?|called|imports?|imported|references?|referenced|mentions?|defined)\b"
 )
 IMPORT_WORDS = re.compile(r"\b(?:imports?|imported|importing)\b")
-ANYWHERE = re.compile(r"\b(?:anywhere|everywhere|hard-?coded|any other (?:file|place)s?)\b")
+ANYWHERE = re.compile(r"\b(?:anywhere|everywhere|hard-?coded|any (?:other )?(?:file|place)s?)\b")
 PROJECT_FACT = re.compile(r"(?<![\w-])--[a-z][\w-]*")  # an option of the project's command line
 VERSION = re.compile(r"(?<![\w.])\d+(?:\.\d+)+(?![\w.])")
 RELEASE = re.compile(r"\b(?:ship|ships|shipped|release|released|releases|due|version|changelog)\b")
 SEARCH_FIRST = re.compile(r"^\s*(?:please |can you |could you )?(?:find|search|grep|locate|look for)\b")
 LIST_WORDS = re.compile(
     r"^\s*ls\s*$|\b(?:structure|layout|tree|top[- ]level|list (?:all |the |my )*(?:files|everything)"
-    r"|(?:which|what|how many|any) (?:[\w.-]+ )?(?:files|folders|directories) (?:are|do|does|exist|i have|there|in|sit)"
+    r"|(?:which|what|how many|any) (?:[\w.-]+ )?(?:files|folders|directories|scripts)"
+    r" (?:are|do|does|exist|i have|there|in|sit)"
     r"|top (?:folder|directory)|root (?:folder|directory)"
     r"|(?:which|what) files (?:are )?(?:in|here)|is there an? [\w-]+\.\w+|have an? [\w.-]+ file"
     r"|what'?s (?:in|inside) (?:this|the|my|our) (?:folder|project|repo|repository|directory|workspace)"
@@ -90,7 +91,7 @@ COMMAND_END = re.compile(
 BACKTICKED = re.compile(r"`([^`\n]{2,200})`")
 # "the run target", "pass --people": words that look like a run and are not
 NOT_RUN = re.compile(
-    r"\b[\w-]+\s+(?:target|recipe|rule)\b|\bpass(?:es|ed)?\s+(?:--\S+|-\w\b|an?\b|the\b|it\b|in\b|no\b)"
+    r"\b[\w-]+`?\s+(?:target|recipe|rule)\b|\bpass(?:es|ed)?\s+(?:--\S+|-\w\b|an?\b|the\b|it\b|in\b|no\b)"
 )
 MAKE_TARGET = re.compile(r"\bmake\s+([\w-]+)|\b([\w-]+)\s+(?:target|recipe|rule)\b")
 # Questions about the machine or the repository's state, answered by a command.
@@ -126,11 +127,33 @@ DATE_ASKED = re.compile(
     r"\btoday'?s date\b|\bwhat (?:day|date|time) is it\b|\bcurrent (?:date|time)\b"
     r"|\b(?:date|time)\b.*\b(?:on this machine|on the machine|here|now)\b"
 )
+MEMORY_ASKED = re.compile(
+    r"\b(?:ram|memory)\b.*\b(?:free|available|left|used|have|installed|total)\b|\b(?:free|available) (?:ram|memory)\b"
+)
+INTERPRETER_ASKED = re.compile(
+    r"\bwhere(?:'s| is)\b.*\b(?:python|interpreter)\b|\bpath (?:to|of) (?:the )?python\b"
+    r"|\bpython (?:executable|binary|interpreter)\b"
+)
+# A question about how things are done in general, or about a tool's options: knowledge, not the
+# workspace ("in general, how do people lay out the tests folder?" listed tests/; "whats the pytest
+# flag to stop at the first failure" ran the suite)
+GENERAL = re.compile(
+    r"\b(?:in general|generally|usually|typically|normally|conventionally|best practices?|common practice"
+    r"|how do (?:people|developers|most projects|you usually))\b"
+    r"|\bwhat(?:'?s| is| are)? the (?:[\w-]+ ){0,3}(?:flag|option|switch|syntax|shortcut|keyword) (?:to|for|that)\b"
+)
+# A sum in words: "if a dinner costs 84.50 and we tip 15%, what's the total? just do the math"
+MATH_ASKED = re.compile(
+    r"\b(?:do the math|work it out|what'?s the total|how much (?:is|would|will) (?:that|it|the total))\b"
+)
+# A thing to make that a command names: "I'd like a `make check` target that runs lint" is no run
+CREATE_WANTED = re.compile(r"\b(?:i'?d like|i want|i need|add|create|write|define|set up)\b (?:a|an|another|new)\b")
 SYSTEM_ASKED = re.compile(r"\b(?:operating system|which os|what os|kernel version|how many (?:cpus?|cores))\b")
 _STOP_WORDS = (
     "a an the and or of to in on at by for with from into is are was were be been do does did done have has "
     "had i me my we our you your it its this that these those there here what which where who whom whose when "
     "why how any some all each every no not is are can could would should will shall may might must please "
+    "actually something really basically just "
     "tell show find search look locate grep anywhere everywhere hard coded hardcoded file files function "
     "functions method methods class classes module modules code project folder test tests place places line "
     "lines use uses used using call calls called import imports imported mention mentions mentioned reference "
@@ -181,7 +204,14 @@ def is_arithmetic(text: str) -> bool:
     low = " ".join(text.lower().split())
     if re.search(r"\w\.[a-z]{1,5}\b|/", low.replace("/ ", " ")):
         return False
+    if MATH_ASKED.search(low) and len(re.findall(r"\d+(?:\.\d+)?", low)) >= 2:
+        return True
     return bool(ARITHMETIC.search(low) or SUM_ANYWHERE.search(low))
+
+
+def is_general(text: str) -> bool:
+    """A question about how things are usually done, or about a tool's options (knowledge)."""
+    return bool(GENERAL.search(" ".join(text.lower().split())))
 
 
 def literal_command(request: str) -> str | None:
@@ -220,6 +250,14 @@ def shell_commands(low: str, python: str) -> tuple[tuple[str, ...], str] | None:
         return ("du -sh .",), "asks for disk use"
     if DATE_ASKED.search(low):
         return ("date",), "asks for the date"
+    if MEMORY_ASKED.search(low):
+        return ("free -h",), "asks about memory"
+    if INTERPRETER_ASKED.search(low):
+        return (
+            "which python3",
+            "which python",
+            f"{python} -c 'import sys; print(sys.executable)'",
+        ), "asks where Python is"
     if SYSTEM_ASKED.search(low):
         return ("uname -a", "nproc"), "asks about the machine"
     return None
@@ -233,6 +271,11 @@ def linter_commands(low: str, named_files: Sequence[str]) -> tuple[str, ...] | N
         return None
     where = " ".join(named_files) or "."
     return tuple(c.format(where) for c in LINT_COMMANDS[found.group(1)])
+
+
+KIND_PATTERNS = {"classes": "class ", "class": "class ", "functions": "def ", "methods": "def ",
+                 "f-strings": 'f"', "f-string": 'f"'}  # fmt: skip
+KIND_WORDS = frozenset([*KIND_PATTERNS, "define", "defined", "defines", "code", "codebase", "place", "places"])
 
 
 def search_terms(request: str, symbols: Sequence[str] = ()) -> list[str]:
@@ -252,15 +295,18 @@ def search_terms(request: str, symbols: Sequence[str] = ()) -> list[str]:
         )
         if code_like and word.lower() not in STOP:
             terms.append(word)
+    kinds = [KIND_PATTERNS[w] for w in re.findall(r"[a-z-]+", request.lower()) if w in KIND_PATTERNS]
     if not terms:
         for word in re.findall(r"[A-Za-z][A-Za-z-]{2,}", request):
-            if word.lower() in STOP or word.lower() in SMALL_TALK:
+            if word.lower() in STOP or word.lower() in SMALL_TALK or word.lower() in KIND_WORDS:
                 continue
             terms.append(word)
             if word.endswith("ies") and len(word) > 4:
                 terms.append(word[:-3] + "y")
             elif word.endswith("s") and not word.endswith("ss") and len(word) > 4:
                 terms.append(word[:-1])
+    if not terms and kinds:  # "do we define any classes anywhere?": their definitions
+        terms = kinds
     return list(dict.fromkeys(terms))[:8]
 
 
@@ -325,7 +371,9 @@ def first_ask(request: str, named_files: Sequence[str], folders: Sequence[str], 
             return Ask(("read_file",), "asks to change " + named_files[0], {"read_file": ("path", tuple(named_files))})
         return None  # the edit rules decide what comes next
     # "make the run target use --people 4" asks for no run; "find where X is tested and run it" searches first
-    run = bool(RUN_WORDS.search(NOT_RUN.sub(" ", low))) and not SEARCH_FIRST.search(low)
+    run = (
+        bool(RUN_WORDS.search(NOT_RUN.sub(" ", low))) and not SEARCH_FIRST.search(low) and not CREATE_WANTED.search(low)
+    )
     ask = _run_ask(request, low, named_files, defined_in, python, files) if run else None
     if ask is not None:
         return ask
@@ -333,8 +381,8 @@ def first_ask(request: str, named_files: Sequence[str], folders: Sequence[str], 
         return Ask(("run_command",), "asks what a linter says", {"run_command": ("command", checks)})
     if not named_files and (shell := shell_commands(low, python)) is not None:
         return Ask(("run_command",), shell[1], {"run_command": ("command", shell[0])})
-    if run:
-        return None  # other runs: the model's choice
+    if run and not SEARCH_WORDS.search(low):
+        return None  # other runs: the model's choice ("which modules can be run directly" searches)
     if LIST_WORDS.search(low) and not symbols and not (named_files and not folders):
         found = NAMED_FOLDER.search(low)
         dirs = {f.rstrip("/") for f in folders} | ({found.group(1).strip("/")} if found else set())

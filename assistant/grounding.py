@@ -49,6 +49,7 @@ POINTERS = re.compile(
     r"|in (?:this|the|my|our) (?:folder|directory|dir|repo|repository|project|workspace|codebase)"
     r"|(?:this|my|our|the) (?:project|folder|directory|repo|repository|codebase|workspace|code base)"
     r"|(?:this|my|our) (?:code|files?|tests?|script|package|app|module)|the tests?|test suite"
+    r"|(?:in|anywhere in|throughout|of) the code(?:base)?|which modules?"
     r"|where (?:do|does|did) (?:we|i)|(?:in )?which files?)\b"
 )
 # After a tool result, an instruction about "it", "there", "that one" points at what the tool showed

@@ -47,7 +47,15 @@ from assistant.events import (
     ToolCallDelta,
     ToolCallReady,
 )
-from assistant.firstcall import SEARCH_WORDS, Ask, first_ask, is_arithmetic, is_small_talk, previous_files
+from assistant.firstcall import (
+    SEARCH_WORDS,
+    Ask,
+    first_ask,
+    is_arithmetic,
+    is_general,
+    is_small_talk,
+    previous_files,
+)
 from assistant.followup import (
     CREATE_ASKED,
     MANY_FILES,
@@ -294,7 +302,13 @@ class GrammarSteps:
                     yield event
                 return
             grounding = self._ground(request, messages)
-            ask = self._first_ask(request, grounding)
+            if is_general(request):  # knowledge, unless it names a file: the model decides
+                files = self._paths[0] if self._paths is not None else []
+                said = request.lower()
+                grounding = Grounding(
+                    tuple(n for n in grounding.names if n in files and n.rsplit("/", 1)[-1].lower() in said)
+                )
+            ask = self._first_ask(request, grounding) if grounding or not is_general(request) else None
             asked = self._ask_grammar(ask) if ask is not None else None
             if ask is not None and asked is not None:
                 self.last_decision = {"p_call": None, "asked": ask.why}

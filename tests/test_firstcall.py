@@ -11,6 +11,7 @@ import pytest
 from assistant.firstcall import (
     first_ask,
     is_arithmetic,
+    is_general,
     is_small_talk,
     literal_command,
     previous_files,
@@ -250,3 +251,24 @@ def test_rules_added_after_the_fourth_held_out_set() -> None:
     assert not is_small_talk("good night! can you run the tests?") and not is_small_talk("bye, and run the tests first")
     assert is_arithmetic("quick one: 7 cubed minus 43?")
     assert not is_arithmetic("run tests/test_calc.py 3 times") and not is_arithmetic("what is 2 * 3 in calc.py")
+
+
+def test_rules_added_after_the_fifth_held_out_set() -> None:
+    assert is_arithmetic("if a dinner costs 84.50 and we tip 15%, what's the total? just do the math")
+    assert not is_arithmetic("what's the total in the last run?")  # no sum written out
+    assert is_general("in general, how do people lay out the tests folder for a python project?")
+    assert is_general("whats the pytest flag to stop at the first failure")
+    assert not is_general("run the tests and stop at the first failure")
+    assert shell_commands("how much ram is free on this machine right now?", "python")[0] == ("free -h",)
+    where = shell_commands("where's the python interpreter on this box? full path pls", "python3")
+    assert where is not None and where[0][0] == "which python3"
+    assert shell_commands("which python version does the project require?", "python") is None
+    made = ask("I'd like a `make check` target that runs lint and then the tests")
+    assert made is None or "run_command" not in made.tools  # a target to create, not to run
+    classes = ask("do we define any classes anywhere in the code?")
+    assert classes.tools == ("grep",) and only(classes, "grep") == ("class ",)
+    width = ask("Find the functions that take a width argument")
+    assert only(width, "grep")[0] == "width"  # a name beats the kind of thing
+    assert ask("got any shell scripts in this repo?").tools == ("list_files", "glob")
+    mains = ask("Which modules can be run directly, i.e. have an if __name__ == '__main__' block?")
+    assert mains.tools == ("grep",) and "__name__" in only(mains, "grep")

@@ -756,3 +756,19 @@ def test_a_negated_clause_asks_for_nothing_and_the_tests_it_protects_are_not_edi
     (free,) = steps._offer(messages, [edit])
     assert {c["properties"]["path"]["const"] for c in free["function"]["parameters"]["anyOf"]} == {
         "stats.py", "tests/test_stats.py"}  # fmt: skip
+
+
+async def test_a_question_about_how_things_are_usually_done_is_left_to_the_model(
+    scripted: ScriptedServer, tmp_path: Any
+) -> None:
+    """"in general, how do people lay out the tests folder?" listed tests/ ("the tests" pointed at it)."""
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_a.py").write_text("def test_a():\n    pass\n")
+    (tmp_path / "tests" / "test_b.py").write_text("def test_b():\n    pass\n")
+    seen: list[str] = []
+    agent = grammar_agent(scripted, files_tools(seen))
+    agent.workspace = tmp_path
+    scripted.script(answer_start("Usually"), text("Usually a tests/ folder beside the package."))
+    events = await run(agent, "in general, how do people lay out the tests folder for a python project?")
+    assert seen == [] and scripted.requests[0]["max_tokens"] == 1  # the model's own decision, not a listing
+    assert isinstance(events[-1], TurnEnd) and events[-1].text.startswith("Usually")
