@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from assistant.followup import RESULT_BLOCK, TEST_WORD, TurnState, test_commands
-from assistant.grounding import EDIT_FIRST, EDIT_LATER, LEAD_IN, QUOTED, normal_path, path_argument
+from assistant.grounding import LEAD_IN, QUOTED, asks_edit, normal_path, path_argument
 
 # The answer needs no tool: a greeting, thanks or goodbye and nothing else.
 SMALL_TALK = frozenset((
@@ -365,7 +365,7 @@ def first_ask(request: str, named_files: Sequence[str], folders: Sequence[str], 
               defined_in: dict[str, set[str]], python: str, files: Sequence[str]) -> Ask | None:  # fmt: skip
     """The tools (and arguments) a request's first call may use, when its words make that plain."""
     low = " ".join(request.lower().split())
-    if EDIT_FIRST.search(low) or EDIT_LATER.search(low):
+    if asks_edit(low):
         if named_files and not RUN_LEAD.match(low) and not SEARCH_FIRST.search(low):
             # "In the Makefile, make the run target use --people 4": the file first (the 0.5B ran it)
             return Ask(("read_file",), "asks to change " + named_files[0], {"read_file": ("path", tuple(named_files))})

@@ -34,10 +34,9 @@ from typing import Any
 from assistant.conversation import ANSWER_NOTE
 from assistant.grounding import (
     COMMON,
-    EDIT_FIRST,
-    EDIT_LATER,
     MIN_SYMBOL,
     RUN_ASKED,
+    asks_edit,
     bare_tool,
     normal_path,
     read_regular,
@@ -263,7 +262,7 @@ def _failure_read(low: str, state: TurnState, defined_in: dict[str, set[str]]) -
 
 
 def _edit_owed(low: str, state: TurnState, named: Sequence[str], preferred: AbstractSet[str]) -> Owed | None:
-    if not (EDIT_FIRST.search(low) or EDIT_LATER.search(low)):
+    if not asks_edit(low):
         return None
     runs = state.called("run_command")
     if runs and not named and FIX_ASKED.search(low) and not _failing_symbols(runs) and not preferred:

@@ -326,7 +326,9 @@ def unique_lines(root: Path, rel: str) -> list[str] | None:
 # 0.5B, told so in a repository task, was offered only deletions and deleted the line it had to fix,
 # then a test). "Don't forget to add ..." still asks.
 NEGATION = r"\b(?:do not|don't|dont|never|must not|mustn't|should not|shouldn't|no need to|without)\b(?!\s+forget)"
-NEGATED = re.compile(NEGATION + r"[^.;,!?\n]*", re.IGNORECASE)
+NEGATED = re.compile(
+    NEGATION + r"[^.;,!?\n]*|\bleave\b[^.;,!?\n]*?\b(?:alone|as it is|as is|untouched|unchanged)\b", re.IGNORECASE
+)
 TESTS_KEPT = re.compile(
     NEGATION + r"[^.;!?\n]*\b(?:edit\w*|chang\w*|modif\w*|touch\w*|delet\w*|remov\w*|rewrit\w*)\b[^.;!?\n]*\btests?\b",
     re.IGNORECASE,
@@ -570,11 +572,24 @@ def _content_words(text: str) -> set[str]:
 
 EDIT_VERBS = (
     "change|add|remove|delete|rename|replace|update|fix|bump|set|cross|insert|append|edit|make|put|turn|mark"
-    "|give(?! me\\b| us\\b)|correct|raise|lower|increase|decrease|uncomment|comment out|switch"
+    "|give(?! me\\b| us\\b)|correct|raise|lower|increase|decrease|uncomment|comment out|switch|retitle|reword|rephrase"
     "|take(?=.*\\b(?:off|out of|out)\\b)"
 )
 LEAD_IN = r"(?:(?:please|now|then|ok|okay|and|also|so|can you|could you|would you|i want you to)[,]?\s+)*"
 EDIT_FIRST = re.compile(rf"^\s*{LEAD_IN}(?:{EDIT_VERBS})\b")
+# "the first item should say 'by dish' rather than 'by item'", "truncate() should cut at 30 by default, not 20"
+QUESTION = re.compile(r"\s*(?:what|which|how|why|where|when|who|should|does|do|is|are|can)\b")
+SHOULD_CHANGE = re.compile(
+    r"\bshould (?:be|say|read|use|cut|default|return|print|show)\b.*\b(?:not|rather than|instead of)\b"
+)
+
+
+def asks_edit(low: str) -> bool:
+    """Does the (lower-case) request ask for a change of a file?"""
+    said = bool(SHOULD_CHANGE.search(low)) and not QUESTION.match(low)  # not "what should be in a README?"
+    return bool(EDIT_FIRST.search(low) or EDIT_LATER.search(low) or said)
+
+
 EDIT_LATER = re.compile(rf"(?:\bthen|\band|[,:;.!?])\s+{LEAD_IN}(?:{EDIT_VERBS})\b")
 RUN_ASKED = re.compile(r"^\s*" + LEAD_IN + r"(?:re)?run\b|\b(?:then|and)\s+(?:re)?run\b|\bexecute\b")
 MANY = re.compile(r"\b(?:every|each|all|both)\b")

@@ -72,17 +72,18 @@ from assistant.followup import (
 from assistant.grammar import CallGrammar, Unsupported, call_grammar, parse_call, tool_parts
 from assistant.grounding import (
     EDIT_FIRST,
-    EDIT_LATER,
     EDIT_VERBS,
     EDITS,
     FOLLOW_UP,
     LEAD_IN,
     MANY,
     QUOTED,
+    SHOULD_CHANGE,
     Grounding,
     WorkspaceNames,
     affirmed,
     answer_code,
+    asks_edit,
     bare_tool,
     code_run_owed,
     constrain_edits,
@@ -123,7 +124,7 @@ MIN_ANSWER = 40  # characters of answer around a repeated text call for the answ
 # Words of a request that asks to change files (anywhere in it: "the docs are wrong, please update them")
 CHANGE_ASKED = re.compile(
     rf"\b(?:{EDIT_VERBS})\b|\b(?:save|store|write|create|modify|rewrite|overwrite|refactor|implement|switch|"
-    r"drop|strike|tick|rename|swap|move|sort|reorder|tidy|clean up|format|indent|translate)\b"
+    r"drop|strike|tick|rename|swap|move|sort|reorder|tidy|clean up|format|indent|translate)\b|" + SHOULD_CHANGE.pattern
 )
 RUN_WORDS = re.compile(r"\b(?:run|rerun|execute|pytest|lint|build|install|compile|tests?|check|verify)\b")
 ANSWER_NOW = "[The changes are made. Tell me in a sentence or two what you did.]"
@@ -433,11 +434,7 @@ class GrammarSteps:
         words = set(re.findall(r"\w+", request))
         asked_symbols = {s for s in defined_in if s in words and names_definition(s)}
         # the text an edit adds names no file: "put 'check the changelog' on the list" edits the list
-        said = (
-            QUOTED.sub(" ", request)
-            if EDIT_FIRST.search(request.lower()) or EDIT_LATER.search(request.lower())
-            else request
-        )
+        said = QUOTED.sub(" ", request) if asks_edit(request.lower()) else request
         named = [n for n in self._names.ground(said, root, self._paths).names if n in files]
         named = named or [n for n in self._referred(request, messages, named) if n in files]
         tests = related_tests(root, files, asked_symbols)
@@ -470,7 +467,7 @@ class GrammarSteps:
             paths = self._paths if self._paths is not None else workspace_paths(root)
             low = request.lower()
             # the text an edit adds names nothing to open: "add '- Fix percent()' under 0.3.1 in it"
-            said = QUOTED.sub(" ", request) if EDIT_FIRST.search(low) or EDIT_LATER.search(low) else request
+            said = QUOTED.sub(" ", request) if asks_edit(low) else request
             grounding = self._names.ground(said, root, paths, after_tools=_after_tools(messages))
             referred = self._referred(request, messages, grounding.names)
             return Grounding(tuple(referred), grounding.pointer or "the previous turn") if referred else grounding
@@ -483,7 +480,7 @@ class GrammarSteps:
         low = request.lower()
         if names or self._paths is None:
             return []
-        if FOLLOW_UP.search(low) or EDIT_FIRST.search(low) or EDIT_LATER.search(low):
+        if FOLLOW_UP.search(low) or asks_edit(low):
             files = self._paths[0]
             return (self._previous_definitions(messages, files) + previous_files(messages, files))[:1]
         if PRONOUN.search(low) and SEARCH_WORDS.search(low) and (previous := _previous_request(messages)):

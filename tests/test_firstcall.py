@@ -272,3 +272,16 @@ def test_rules_added_after_the_fifth_held_out_set() -> None:
     assert ask("got any shell scripts in this repo?").tools == ("list_files", "glob")
     mains = ask("Which modules can be run directly, i.e. have an if __name__ == '__main__' block?")
     assert mains.tools == ("grep",) and "__name__" in only(mains, "grep")
+
+
+def test_changes_asked_without_an_edit_verb_first() -> None:
+    from assistant.grounding import affirmed, asks_edit
+
+    assert asks_edit("on my todo list the first item should say 'by dish' rather than 'by item'")
+    assert asks_edit("truncate() should cut at 30 chars by default, not 20")
+    assert asks_edit("retitle the meeting notes to 'planning meeting'")
+    assert not asks_edit("what should be in a readme, not in the docs?")  # a question
+    kept = affirmed("bump the __version__ string to 0.3.2. only that one, leave pyproject alone")
+    assert "pyproject" not in kept and "bump" in kept  # the file to leave alone is not named
+    assert ask("on my todo list the first item should say 'by dish' rather than 'by item'",
+               named=["notes/todo.txt"]).tools == ("read_file",)  # fmt: skip
