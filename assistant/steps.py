@@ -93,6 +93,7 @@ from assistant.grounding import (
     turn_calls,
 )
 from assistant.toolprompt import (
+    example_calls,
     narrow_paths,
     workspace_paths,
 )
@@ -218,6 +219,11 @@ class GrammarSteps:
         judged = "p_call" in self.last_decision and not turn_calls(messages)
         runner = self._code_runner(messages)
         made = call_keys(messages)
+        # a call copied from the prompt's examples is not the user's (after a fix, the 0.5B wrote
+        # grep("def load_config") under its answer: the example's, in a project without it)
+        files = set(self._paths[0]) if self._paths is not None else set()
+        copied = {(name, args) for name, args in example_calls()
+                  if name != "run_command" and json.loads(args).get("path") not in files}  # fmt: skip
         text, called, repeated, dropped = "", False, False, False
         async for event in self.endpoint.stream(messages, None, text_call_tools=recognise, **params):
             if isinstance(event, TextDelta):
@@ -228,7 +234,8 @@ class GrammarSteps:
                 # its answer in 6 of 13 chains): the answer stands; asking again cost a whole request
                 repeated = True
                 continue
-            elif (isinstance(event, ToolCallReady) and not _repeats(event.call, made) and (served or (
+            elif (isinstance(event, ToolCallReady) and not _repeats(event.call, made) and (served or _repeats(
+                    event.call, copied) or (
                     offered is not None and bare_tool(event.call.name) in EDITS
                     and bare_tool(event.call.name) not in offered))):  # fmt: skip
                 # (with the request served, the 0.5B wrote list_files and read_file calls under its

@@ -82,6 +82,21 @@ def tool_examples(names: set[str]) -> str:
     return "Examples:\n" + "\n".join(kept) if kept else ""
 
 
+@lru_cache(maxsize=1)
+def example_calls() -> frozenset[tuple[str, str]]:
+    """(tool, arguments as canonical JSON) of the calls the few-shot examples show."""
+    found = set()
+    for line in prompt_file("tool_examples.md").splitlines():
+        start = line.find("{")
+        try:
+            call = json.loads(line[start:]) if start >= 0 else None
+        except ValueError:
+            continue
+        if isinstance(call, dict) and isinstance(call.get("arguments"), dict):
+            found.add((str(call.get("name")), json.dumps(call["arguments"], sort_keys=True)))
+    return frozenset(found)
+
+
 def workspace_overview(root: Path, limit: int = 40, visit: int = 400) -> str:
     """The workspace's files, breadth first (top level, then one folder down), at most ``limit``.
 

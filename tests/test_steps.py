@@ -772,3 +772,16 @@ async def test_a_question_about_how_things_are_usually_done_is_left_to_the_model
     events = await run(agent, "in general, how do people lay out the tests folder for a python project?")
     assert seen == [] and scripted.requests[0]["max_tokens"] == 1  # the model's own decision, not a listing
     assert isinstance(events[-1], TurnEnd) and events[-1].text.startswith("Usually")
+
+
+async def test_a_call_copied_from_the_prompts_examples_does_not_run(scripted: ScriptedServer, tmp_path: Any) -> None:
+    """After a fix, the 0.5B wrote grep("def load_config") under its answer: the prompt's own example."""
+    (tmp_path / "todo.txt").write_text("- x\n")
+    seen: list[str] = []
+    agent = grammar_agent(scripted, files_tools(seen))
+    agent.workspace = tmp_path
+    example = '{"name": "read_file", "arguments": {"path": "docs/reading-list.md"}}'
+    scripted.script(answer_start(), text(example), text("I can't tell without more."))
+    events = await run(agent, "hmm, what now?")
+    assert seen == []  # not run: the example's path is not in this workspace; the answer was asked again
+    assert isinstance(events[-1], TurnEnd) and events[-1].text == "I can't tell without more."
