@@ -50,6 +50,7 @@ READ_ASKED = re.compile(
     r"|\bshow\b(?:\s+\w+){0,6}?\s+(?:it|them|files?|source|code|contents?|one|all)\b"
     r"|\bwhat\b.*\b(?:says?|decided?)\b"
 )
+WANTS_TESTS = re.compile(r"\btest (?:file|module|case)s?\b|\btested\b|\b(?:its|their) tests?\b")
 FIX_ASKED = re.compile(r"\b(?:fix|repair|correct|make (?:it|them|the tests?) pass|why)\b")
 SHOW_SOURCE = re.compile(r"\b(?:source|code|function|broken|failing|fails?)\b")
 TEST_WORD = re.compile(r"\btests?\b|\btest suite\b|\bpytest\b|\btested\b")
@@ -168,7 +169,11 @@ def _ranked(paths: Iterable[str], request: str, preferred: AbstractSet[str] = fr
     paths = list(paths)
     sharing = [p for p in paths if set(re.findall(r"[a-z]{3,}", p.rsplit("/", 1)[-1].lower())) & words]
     kept = sharing if sharing and MANY_FILES.search(request) else paths
-    return sorted(kept, key=lambda p: (p not in preferred, p not in sharing, is_test_file(p)))
+    # "find where tip_amount is tested and show me that whole test file": the test file, not the one
+    # defining tip_amount (the 0.5B was sent to tipcalc/split.py)
+    tests_first = bool(WANTS_TESTS.search(request.lower()))
+    return sorted(kept, key=lambda p: (tests_first != is_test_file(p), p not in preferred, p not in sharing,
+                                       is_test_file(p)))  # fmt: skip
 
 
 @dataclass
@@ -268,9 +273,10 @@ def _edit_owed(low: str, state: TurnState, named: Sequence[str], preferred: Abst
     if runs and not named and FIX_ASKED.search(low) and not _failing_symbols(runs) and not preferred:
         return None  # "run the tests, then fix whatever fails": nothing failed, or nothing in it points at a file
     edited = state.edited()
-    if FIX_ASKED.search(low) and any(not is_test_file(f) for f in named):
-        # "tests/test_stats.py fails: fix median in stats.py": the tests judge the fix, they are not
-        # its target (the 0.5B, having fixed stats.py, was sent to read the test file to edit it next)
+    if (FIX_ASKED.search(low) or RUN_ASKED.search(low)) and any(not is_test_file(f) for f in named):
+        # "tests/test_stats.py fails: fix median in stats.py", "give truncate a default width of 12,
+        # then run the textutils tests": the tests judge the change, they are not its target (the
+        # 0.5B, having changed the code, was sent to read the test file to edit it next)
         named = [f for f in named if not is_test_file(f)]
     targets = [f for f in named if f not in edited]
     if named and not targets:

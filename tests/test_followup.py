@@ -195,3 +195,21 @@ def test_a_fix_judged_by_a_test_file_edits_the_code_then_runs_the_tests_again() 
     assert plan is not None and plan.tools == ("edit_file",) and plan.paths == ("calc.py",)
     after = owed(request, run, read, edit, named=named)  # not "read tests/test_calc.py to edit it"
     assert after is not None and after.tools == ("run_command",) and after.commands == ("python -m pytest -q",)
+
+
+def test_asked_for_the_test_file_the_test_file_found_is_read() -> None:
+    request = "Find where tip_amount is tested and show me that whole test file"
+    grep = ("grep", {"pattern": "tip_amount"},
+            "tipcalc/split.py:9: def tip_amount(total, percent):\ntests/test_calc.py:3: tip_amount(10, 5)")  # fmt: skip
+    plan = owed(request, grep)
+    assert plan is not None and plan.paths == ("tests/test_calc.py",)  # not the file defining tip_amount
+    plain = owed("Find tip_amount and show me where it is", grep)
+    assert plain is not None and plain.paths == ("tipcalc/split.py",)
+
+
+def test_a_test_file_named_to_run_is_no_edit_target() -> None:
+    request = "Give slugify a max length of 40, then run the textutils tests"
+    read = ("read_file", {"path": "textutils.py"}, "def slugify(t):\n    return t\n")
+    edit = ("edit_file", {"path": "textutils.py", "old_text": "a", "new_text": "b"}, "Replaced 1 occurrence")
+    after = owed(request, read, edit, named=["textutils.py", "tests/test_textutils.py"])
+    assert after is not None and after.tools == ("run_command",)  # not "read the test file to edit it"
