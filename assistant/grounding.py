@@ -432,6 +432,36 @@ def _set_value(request: str, lines: list[str]) -> tuple[str, str] | None:
     return line, f"{found.group('key')}{quote}{value}{quote}"
 
 
+DEFAULT_NAMED = re.compile(
+    r"\bdefault (?:value )?(?:for |of )?(?:the )?(?P<name>[a-z_]\w*) (?:of|to|=|as|at) (?P<value>[\w.\"'-]+)"
+    r"|\b(?P<name2>[a-z_]\w*) (?:should )?defaults? to (?P<value2>[\w.\"'-]+)"
+)
+DEFAULT_INSTEAD = re.compile(
+    r"\b(?P<value>\d+(?:\.\d+)?)\b[^.;]*\bby default,? (?:not|instead of|rather than) (?P<old>\d+(?:\.\d+)?)\b"
+)
+
+
+def _set_default(request: str, lines: list[str]) -> tuple[str, str] | None:
+    """(old line, new line) for "give truncate a default width of 12" or "truncate() should cut at 30
+    by default, not 20" on the one line of code holding that default (the 0.5B rewrote the def line
+    into a one-line function)."""
+    low = " ".join(request.lower().split())
+    named, instead = DEFAULT_NAMED.search(low), DEFAULT_INSTEAD.search(low)
+    if named is not None:
+        name, value = named.group("name") or named.group("name2"), named.group("value") or named.group("value2")
+        holder = re.compile(rf"\b{re.escape(name)}\s*(?::\s*[^=,()]+)?=\s*(?P<old>[^,)\s]+)")
+    elif instead is not None:
+        value = instead.group("value")
+        holder = re.compile(rf"=\s*(?P<old>{re.escape(instead.group('old'))})\b")
+    else:
+        return None
+    hits = [(line, m) for line in lines if (m := holder.search(line))]
+    if len(hits) != 1:
+        return None
+    line, found = hits[0]
+    return line, line[: found.start("old")] + value.strip("'\"") + line[found.end("old") :]
+
+
 def _key_words(text: str) -> set[str]:
     """Content words of a setting's name or its description ("tip_percent": tip, percent, tip_percent)."""
     words = _content_words(text)
@@ -445,6 +475,8 @@ def _file_choices(rel: str, text: str, lines: list[str], request: str, symbols: 
     path = {"const": rel}
     if _kind(rel) == "config" and (setting := _set_value(request, lines)) is not None:
         return [_edit_choice(path, setting[0], {"const": setting[1]})]
+    if _kind(rel) == "code" and (default := _set_default(request, lines)) is not None:
+        return [_edit_choice(path, default[0], {"const": default[1]})]
     block: list[str] = []
     for sym in sorted(symbols):
         found = definition_lines(text, sym)

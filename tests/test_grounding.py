@@ -330,3 +330,20 @@ def test_a_command_runs_in_the_workspace_or_one_of_its_folders(ws: Path) -> None
     (narrowed,) = narrow_paths([run], workspace_paths(ws))
     cwd = narrowed["function"]["parameters"]["properties"]["cwd"]["enum"]
     assert cwd[0] == "." and "tests" in cwd and "your_workspace" not in cwd
+
+
+@pytest.mark.parametrize(
+    ("request_text", "new"),
+    [
+        ("Give truncate a default width of 12, then run the textutils tests", "width: int = 12"),
+        ("truncate() should cut at 30 chars by default, not 20", "width: int = 30"),
+    ],
+)
+def test_a_default_value_asked_is_that_change_of_the_line_holding_it(ws: Path, request_text: str, new: str) -> None:
+    from assistant.grounding import constrain_edits
+
+    (ws / "textutils.py").write_text("def truncate(text: str, width: int = 20) -> str:\n    return text[:width]\n")
+    (edit,) = constrain_edits([_edit_tool()], ws, {"textutils.py"}, request_text, frozenset({"truncate"}))
+    (choice,) = edit["function"]["parameters"]["anyOf"]
+    assert choice["properties"]["old_text"] == {"const": "def truncate(text: str, width: int = 20) -> str:"}
+    assert choice["properties"]["new_text"] == {"const": f"def truncate(text: str, {new}) -> str:"}
