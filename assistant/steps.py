@@ -128,6 +128,7 @@ CHANGE_ASKED = re.compile(
     r"drop|strike|tick|rename|swap|move|sort|reorder|tidy|clean up|format|indent|translate)\b|" + SHOULD_CHANGE.pattern
 )
 RUN_WORDS = re.compile(r"\b(?:run|rerun|execute|pytest|lint|build|install|compile|tests?|check|verify)\b")
+ANSWER_SERVED = "[These results are all my request needs. Answer it now from them, in words.]"
 ANSWER_NOW = "[The changes are made. Tell me in a sentence or two what you did.]"
 ANSWER = "answer"  # a call's arguments (a whole file for write_file) must fit
 
@@ -225,7 +226,10 @@ class GrammarSteps:
         copied = {(name, args) for name, args in example_calls()
                   if name != "run_command" and json.loads(args).get("path") not in files}  # fmt: skip
         text, called, repeated, dropped = "", False, False, False
-        async for event in self.endpoint.stream(messages, None, text_call_tools=recognise, **params):
+        # served: the results are all the request needs, and the model is told so (asked to compare two
+        # files it had just read, the 0.5B started its answer with a call to read the first again)
+        asked = _with_note(messages, ANSWER_SERVED) if served else messages
+        async for event in self.endpoint.stream(asked, None, text_call_tools=recognise, **params):
             if isinstance(event, TextDelta):
                 text += event.text
             elif (isinstance(event, ToolCallReady) and (judged or _repeats(event.call, made))
@@ -272,10 +276,7 @@ class GrammarSteps:
 
     async def _answer_now(self, messages: Sequence[dict[str, Any]], params: dict[str, Any]) -> AsyncIterator[Event]:
         """The answer, asked for in words, with no call recognised in it."""
-        out = [dict(m) for m in messages]
-        if out and out[-1].get("role") == "user":
-            out[-1]["content"] = f"{user_text(out[-1])}\n\n{ANSWER_NOW}"
-        async for event in self.endpoint.stream(out, None, **params):
+        async for event in self.endpoint.stream(_with_note(messages, ANSWER_NOW), None, **params):
             yield event
 
     def _named_tools(self, request: str) -> list[str]:
@@ -652,6 +653,14 @@ def _unread_edit(call: tuple[str, str], messages: Sequence[dict[str, Any]],
     if not isinstance(path, str) or normal_path(path) in read_paths(messages):
         return None
     return reader, json.dumps({"path": path})
+
+
+def _with_note(messages: Sequence[dict[str, Any]], note: str) -> list[dict[str, Any]]:
+    """The messages with ``note`` after the last user message's text (a copy)."""
+    out = [dict(m) for m in messages]
+    if out and out[-1].get("role") == "user":
+        out[-1]["content"] = f"{user_text(out[-1])}\n\n{note}"
+    return out
 
 
 def request_text(content: str) -> str:

@@ -307,6 +307,9 @@ async def test_a_request_naming_a_workspace_file_calls_without_a_decision_reques
     # the file it names is read and nothing more is asked: the answer, with no decision request
     assert decisions[1].choice == "answer" and decisions[1].why.startswith("what the request names is read")
     assert len(scripted.requests) == 2 and "grammar" not in scripted.requests[1]
+    from assistant.steps import ANSWER_SERVED
+
+    assert ANSWER_SERVED in json.dumps(scripted.requests[1]["messages"])  # told the results are all it needs
     assert isinstance(events[-1], TurnEnd) and events[-1].text == "Milk."
 
 
