@@ -192,11 +192,14 @@ class TurnState:
 
 def next_owed(request: str, messages: Sequence[dict[str, Any]], read: set[str], files: Sequence[str],
               named: Sequence[str], defined_in: dict[str, set[str]],
-              tests: Sequence[str] = (), python: str = "python") -> Owed | None:  # fmt: skip
+              tests: Sequence[str] = (), python: str = "python",
+              edited: Sequence[str] | None = None) -> Owed | None:  # fmt: skip
     """The call the request still owes after this turn's results, or None (the model decides).
 
     ``named``: workspace files the request names; ``defined_in``: definition name -> files;
-    ``tests``: test files that use a definition the request names.
+    ``tests``: test files that use a definition the request names; ``edited``: of the files named,
+    those the change is for, when the request also names files only to read ("read the meeting
+    notes and add a todo item": the todo list).
     """
     low = " ".join(request.lower().split())
     state = TurnState(turn_results(messages), read)
@@ -206,7 +209,7 @@ def next_owed(request: str, messages: Sequence[dict[str, Any]], read: set[str], 
     preferred = {f for sym, where in defined_in.items() if sym.lower() in said and names_definition(sym) for f in where}
     return (
         _failure_read(low, state, defined_in)
-        or _edit_owed(low, state, named, preferred)
+        or _edit_owed(low, state, named if edited is None else edited, preferred)
         or _run_owed(low, state, files, tests, python)
         or _read_owed(low, state, files, named, preferred)
     )

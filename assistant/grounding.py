@@ -188,7 +188,9 @@ def _words(text: str) -> list[str]:
 
 def _path_mentions(words: list[str], lowered: str, files: list[str], dirs: list[str]) -> list[str]:
     # "what a Makefile is": after an indefinite article a name means the kind of file, not this one
-    said = {w for i, w in enumerate(words) if i == 0 or words[i - 1] not in ("a", "an")}
+    # ("a todo item" is still an item of the todo list)
+    item = (["item"], ["entry"], ["task"])
+    said = {w for i, w in enumerate(words) if i == 0 or words[i - 1] not in ("a", "an") or words[i + 1 : i + 2] in item}
     found: list[str] = []
     for rel in files:
         low = rel.lower()

@@ -72,6 +72,7 @@ from assistant.followup import (
 from assistant.grammar import CallGrammar, Unsupported, call_grammar, parse_call, tool_parts
 from assistant.grounding import (
     EDIT_FIRST,
+    EDIT_LATER,
     EDIT_VERBS,
     EDITS,
     FOLLOW_UP,
@@ -128,6 +129,7 @@ CHANGE_ASKED = re.compile(
     r"drop|strike|tick|rename|swap|move|sort|reorder|tidy|clean up|format|indent|translate)\b|" + SHOULD_CHANGE.pattern
 )
 RUN_WORDS = re.compile(r"\b(?:run|rerun|execute|pytest|lint|build|install|compile|tests?|check|verify)\b")
+READ_FIRST = re.compile(rf"\s*{LEAD_IN}(?:read|open|look (?:up|at|in)|check|find|see|get|go through)\b")
 ANSWER_SERVED = "[These results are all my request needs. Answer it now from them, in words.]"
 ANSWER_NOW = "[The changes are made. Tell me in a sentence or two what you did.]"
 ANSWER = "answer"  # a call's arguments (a whole file for write_file) must fit
@@ -446,7 +448,8 @@ class GrammarSteps:
         named = [n for n in self._names.ground(said, root, self._paths).names if n in files]
         named = named or [n for n in self._referred(request, messages, named) if n in files]
         tests = related_tests(root, files, asked_symbols)
-        owed = next_owed(request, messages, read, files, named, defined_in, tests, workspace_python(root))
+        edited = self._edit_targets(said, root, files)
+        owed = next_owed(request, messages, read, files, named, defined_in, tests, workspace_python(root), edited)
         # what the request is about, read: no further read unless it asks for many (asked to open the
         # file defining split_bill, the 0.5B read it, then two more files of the same folder)
         targets = set(named) | {f for s in asked_symbols for f in defined_in[s]}
@@ -455,6 +458,17 @@ class GrammarSteps:
             code_symbols = {s for s in asked_symbols if any(f.endswith(".py") for f in defined_in[s])}
             owed = Owed(owed.tools, owed.why, owed.paths, owed.commands, owed.symbols | code_symbols, owed.fix)
         return owed
+
+    def _edit_targets(self, said: str, root: Path, files: Sequence[str]) -> list[str] | None:
+        """The files a change is for, when the request first names files to read: "read the meeting
+        notes and add a todo item for ..." edits the todo list (the 0.5B added it to the meeting
+        notes), "look up the version in the changelog and add ... to my todo list" the same."""
+        low = said.lower()
+        later = EDIT_LATER.search(low)
+        if later is None or not READ_FIRST.match(low[: later.start()]):
+            return None
+        after = [n for n in self._names.ground(said[later.start() :], root, self._paths).names if n in files]
+        return after or None
 
     def _owed_grammar(self, owed: Owed) -> CallGrammar | None:
         """The call grammar for what is owed: its tools, with only the paths or commands it allows."""

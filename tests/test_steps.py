@@ -788,3 +788,22 @@ async def test_a_call_copied_from_the_prompts_examples_does_not_run(scripted: Sc
     events = await run(agent, "hmm, what now?")
     assert seen == []  # not run: the example's path is not in this workspace; the answer was asked again
     assert isinstance(events[-1], TurnEnd) and events[-1].text == "I can't tell without more."
+
+
+def test_a_change_after_a_read_is_for_the_file_named_after_the_edit_verb(tmp_path: Any) -> None:
+    """"Read the meeting notes and add a todo item for ...": the 0.5B added it to the meeting notes."""
+    from assistant.steps import GrammarSteps
+    from assistant.toolprompt import workspace_paths
+
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "meeting.md").write_text("- Luis: currency formatting\n")
+    (tmp_path / "notes" / "todo.txt").write_text("- a\n")
+    (tmp_path / "CHANGELOG.md").write_text("## 0.3.1\n")
+    steps = GrammarSteps(None, None, lambda: tmp_path)  # type: ignore[arg-type]
+    steps._paths = workspace_paths(tmp_path)
+    files = steps._paths[0]
+    targets = steps._edit_targets("Read the meeting notes and add a todo item for whatever Luis does", tmp_path, files)
+    assert targets == ["notes/todo.txt"]
+    later = "Look up the newest version in the changelog and add 'tag it' to the end of my todo list"
+    assert steps._edit_targets(later, tmp_path, files) == ["notes/todo.txt"]
+    assert steps._edit_targets("add a line to the changelog", tmp_path, files) is None  # no read first
