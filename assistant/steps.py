@@ -210,8 +210,13 @@ class GrammarSteps:
             async for event in self.endpoint.stream(messages, tools or None, text_call_tools=tools or None, **params):
                 yield event
             return
-        # The answer: a call the model still writes as text (it does, after seeing its examples) is
-        # recognised and run, like in text mode; the loop answers a repeated one from memory.
+        async for event in self._answer(messages, tools, params, served):
+            yield event
+
+    async def _answer(self, messages: Sequence[dict[str, Any]], tools: Sequence[dict[str, Any]],
+                      params: dict[str, Any], served: bool) -> AsyncIterator[Event]:  # fmt: skip
+        """The step's answer in text. A call the model still writes as text (it does, after seeing its
+        examples) is recognised and run, like in text mode; the loop answers a repeated one from memory."""
         recognise = None if self.last_decision.get("small_talk") else list(tools) or None
         # An edit this step does not offer is not run: once the edits asked for are made, the 0.5B
         # wrote another edit_file under its answer, and the line was added twice.
@@ -240,13 +245,7 @@ class GrammarSteps:
                 # its answer in 6 of 13 chains): the answer stands; asking again cost a whole request
                 repeated = True
                 continue
-            elif (isinstance(event, ToolCallReady) and not _repeats(event.call, made) and (served or _repeats(
-                    event.call, copied) or (
-                    offered is not None and bare_tool(event.call.name) in EDITS
-                    and bare_tool(event.call.name) not in offered))):  # fmt: skip
-                # (with the request served, the 0.5B wrote list_files and read_file calls under its
-                # answer to "read the README and the Makefile and tell me ...", and read on until
-                # max_steps)
+            elif isinstance(event, ToolCallReady) and _dropped(event.call, made, copied, offered, served):
                 dropped = True
                 continue
             elif isinstance(event, Finish) and dropped and not called and not text.strip():
@@ -626,6 +625,18 @@ def _grammar_of(tools: list[dict[str, Any]]) -> CallGrammar | None:
         return call_grammar(tools)
     except Unsupported:
         return None
+
+
+def _dropped(call: ToolCall, made: set[tuple[str, str]], copied: set[tuple[str, str]],
+             offered: set[str] | None, served: bool) -> bool:  # fmt: skip
+    """Is a call written in an answer not run? Not a repeat (those are answered from memory), and:
+    the request is served (the 0.5B wrote list_files and read_file calls under its answer to "read
+    the README and the Makefile and tell me ...", and read on until max_steps), it copies the
+    prompt's examples, or it is an edit the step does not offer."""
+    if _repeats(call, made):
+        return False
+    name = bare_tool(call.name)
+    return served or _repeats(call, copied) or (offered is not None and name in EDITS and name not in offered)
 
 
 def _repeats(call: ToolCall, done: set[tuple[str, str]]) -> bool:
