@@ -94,6 +94,7 @@ NOT_RUN = re.compile(
     r"\b[\w-]+`?\s+(?:target|recipe|rule)\b|\bpass(?:es|ed)?\s+(?:--\S+|-\w\b|an?\b|the\b|it\b|in\b|no\b)"
 )
 MAKE_TARGET = re.compile(r"\bmake\s+([\w-]+)|\b([\w-]+)\s+(?:target|recipe|rule)\b")
+APP_RUN = re.compile(r"\b(?:run|start|launch|try) (?:the |my |our |this )?(?:app|application|program|cli|tool)\b")
 # Questions about the machine or the repository's state, answered by a command.
 GIT_ASKED = re.compile(
     r"\bgit (?:status|log|diff|branch)\b|\b(?:current|which|what) branch\b|\buncommitted\b|\bcommit (?:log|history)\b"
@@ -401,6 +402,10 @@ def _run_ask(request: str, low: str, named_files: Sequence[str], defined_in: dic
             command = " ".join([python, *words[1:]])  # no `python` on this machine: the workspace's own
         return Ask(("run_command",), "spells out a command", {"run_command": ("command", (command,))})
     makefile = {s for s, where in defined_in.items() if any(w.rsplit("/", 1)[-1] == "Makefile" for w in where)}
+    if APP_RUN.search(low) and (app := _app_commands(makefile, files, python, bool(re.search(r"\d|--", low)))):
+        # "run the app on the Makefile's example bill": its run target, or its package (the 0.5B ran
+        # `make bill`, a target that does not exist)
+        return Ask(("run_command",), "asks to run the app", {"run_command": ("command", app)})
     said = set(re.findall(r"[\w-]+", low))
     targets = [m.group(1) or m.group(2) for m in MAKE_TARGET.finditer(low)]
     targets += sorted(t for t in makefile & said if t not in ("run", "all", "test", "tests"))
@@ -448,6 +453,18 @@ def _search_or_read(request: str, low: str, named_files: Sequence[str], folders:
             why = f"names {symbols[0]}, defined in {where[0]}"
             return Ask(("read_file",), why, {"read_file": ("path", tuple(where))})
     return None
+
+
+def _app_commands(makefile: set[str], files: Sequence[str], python: str, arguments: bool) -> tuple[str, ...]:
+    """How the project's app runs: its Makefile's run target, else (when the request gives no
+    arguments, which a fixed command could not pass) a package's __main__.py or a main.py."""
+    found = ["make run"] if "run" in makefile else []
+    if found or arguments:
+        return tuple(found)
+    found += [f"{python} -m {f[: -len('/__main__.py')].replace('/', '.')}" for f in files
+              if f.endswith("/__main__.py") and f.count("/") == 1]  # fmt: skip
+    found += [f"{python} {f}" for f in files if f in ("main.py", "app.py", "cli.py")]
+    return tuple(found)
 
 
 def _subject(path: str) -> str:

@@ -285,3 +285,12 @@ def test_changes_asked_without_an_edit_verb_first() -> None:
     assert "pyproject" not in kept and "bump" in kept  # the file to leave alone is not named
     assert ask("on my todo list the first item should say 'by dish' rather than 'by item'",
                named=["notes/todo.txt"]).tools == ("read_file",)  # fmt: skip
+
+
+def test_running_the_app_runs_its_run_target_or_its_package() -> None:
+    app = ask("Run the app on the Makefile's example bill, then show me the function that works out the share")
+    assert app.tools == ("run_command",) and only(app, "run_command") == ("make run",)
+    files = [*FILES, "tipcalc/__main__.py"]
+    bare = first_ask("start the app", [], [], [], {}, "python3", files)
+    assert only(bare, "run_command") == ("python3 -m tipcalc",)
+    assert first_ask("try the app with 50 and 3 people", [], [], [], {}, "python3", files) is None  # arguments
