@@ -328,8 +328,11 @@ def unique_lines(root: Path, rel: str) -> list[str] | None:
 # 0.5B, told so in a repository task, was offered only deletions and deleted the line it had to fix,
 # then a test). "Don't forget to add ..." still asks.
 NEGATION = r"\b(?:do not|don't|dont|never|must not|mustn't|should not|shouldn't|no need to|without)\b(?!\s+forget)"
+# (a negation that starts a clause: "Why does it never print the total?" keeps its words)
 NEGATED = re.compile(
-    NEGATION + r"[^.;,!?\n]*|\bleave\b[^.;,!?\n]*?\b(?:alone|as it is|as is|untouched|unchanged)\b", re.IGNORECASE
+    r"(^|[.;,!?:]\s*|\b(?:and|but|please|so)\s+)(?:(?:you|we|i)\s+)?" + NEGATION + r"[^.;,!?\n]*"
+    r"|\bwithout \w+ing\b[^.;,!?\n]*|\bleave\b[^.;,!?\n]*?\b(?:alone|as it is|as is|untouched|unchanged)\b",
+    re.IGNORECASE,
 )
 TESTS_KEPT = re.compile(
     NEGATION + r"[^.;!?\n]*\b(?:edit\w*|chang\w*|modif\w*|touch\w*|delet\w*|remov\w*|rewrit\w*)\b[^.;!?\n]*\btests?\b",
@@ -339,7 +342,7 @@ TESTS_KEPT = re.compile(
 
 def affirmed(text: str) -> str:
     """The request without the clauses it negates ("Fix it. Do not edit the tests." -> "Fix it.  .")."""
-    return NEGATED.sub(" ", text)
+    return NEGATED.sub(lambda m: (m.group(1) or "") + " ", text)
 
 
 def keeps_tests(text: str) -> bool:

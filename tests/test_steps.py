@@ -731,6 +731,7 @@ def test_a_negated_clause_asks_for_nothing_and_the_tests_it_protects_are_not_edi
     assert affirmed("Don't forget to add milk") == "Don't forget to add milk"  # still asks
     assert keeps_tests("Use the tools. Do not edit or delete the tests. When they pass, say so.")
     assert keeps_tests("fix it without touching the tests") and not keeps_tests("fix the test, don't run it")
+    assert affirmed("Why does it never print the total?") == "Why does it never print the total?"  # a question
 
     (tmp_path / "tests").mkdir()
     code = "def median(values):\n    ordered = sorted(values)\n    return ordered[len(ordered) // 2]\n"
