@@ -51,7 +51,9 @@ READ_ASKED = re.compile(
     r"|\bwhat\b.*\b(?:says?|decided?)\b"
 )
 WANTS_TESTS = re.compile(r"\btest (?:file|module|case)s?\b|\btested\b|\b(?:its|their) tests?\b")
-FIX_ASKED = re.compile(r"\b(?:fix|repair|correct|make (?:it|them|the tests?) pass|why)\b")
+# (implementing a stub is fixing its body: "implement `reorder_list` in report.py" rewrites its
+# `raise NotImplementedError`)
+FIX_ASKED = re.compile(r"\b(?:fix|repair|correct|make (?:it|them|the tests?) pass|why|implement)\b")
 SHOW_SOURCE = re.compile(r"\b(?:source|code|function|broken|failing|fails?)\b")
 TEST_WORD = re.compile(r"\btests?\b|\btest suite\b|\bpytest\b|\btested\b")
 JUST_THAT = re.compile(r"\b(?:just|only)\b|\bthat test\b")

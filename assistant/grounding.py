@@ -609,7 +609,8 @@ def _content_words(text: str) -> set[str]:
 
 EDIT_VERBS = (
     "change|add|remove|delete|rename|replace|update|fix|bump|set|cross|insert|append|edit|make|put|turn|mark"
-    "|give(?! me\\b| us\\b)|correct|raise|lower|increase|decrease|uncomment|comment out|switch|retitle|reword|rephrase"
+    "|give(?! me\\b| us\\b)|correct|raise|lower|increase|decrease|uncomment|comment out|switch"
+    "|retitle|reword|rephrase|implement"
     "|take(?=.*\\b(?:off|out of|out)\\b)"
 )
 LEAD_IN = r"(?:(?:please|now|then|ok|okay|and|also|so|can you|could you|would you|i want you to)[,]?\s+)*"

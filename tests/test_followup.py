@@ -213,3 +213,10 @@ def test_a_test_file_named_to_run_is_no_edit_target() -> None:
     edit = ("edit_file", {"path": "textutils.py", "old_text": "a", "new_text": "b"}, "Replaced 1 occurrence")
     after = owed(request, read, edit, named=["textutils.py", "tests/test_textutils.py"])
     assert after is not None and after.tools == ("run_command",)  # not "read the test file to edit it"
+
+
+def test_implementing_a_stub_rewrites_its_body() -> None:
+    request = "Task: Implement `slugify` in textutils.py. Tests: tests/test_textutils.py."
+    read = ("read_file", {"path": "textutils.py"}, "def slugify(t):\n    raise NotImplementedError\n")
+    plan = owed(request, read, named=["textutils.py", "tests/test_textutils.py"])
+    assert plan is not None and plan.tools == ("edit_file",) and plan.fix and plan.paths == ("textutils.py",)
