@@ -260,6 +260,8 @@ READ_RESULT = re.compile(r"\[The tool call (?:[\w-]+__)?read_file\((\{.*?\})\) r
 MAX_EDIT_LINES = 400
 MAX_ADDED_CHARS = 300  # what an edit of a non-code file may add after the line it keeps
 MAX_ADDED_CODE = 2000  # what an edit of code may add (a function or two)
+# ``new_text`` of a rewritten line of code, in the grammar: the code itself is then asked for in words
+REWRITE = "(written next)"
 MAX_REPLACED_CHARS = 400  # what a line may become (a fixed line, or the few lines of a fix)
 MAX_EDIT_BYTES = 64 * 1024
 
@@ -474,7 +476,7 @@ def _key_words(text: str) -> set[str]:
 
 
 def _file_choices(rel: str, text: str, lines: list[str], request: str, symbols: frozenset[str],
-                  fix: bool = False) -> list[dict[str, Any]]:  # fmt: skip
+                  fix: bool = False, rewrite: bool = False) -> list[dict[str, Any]]:  # fmt: skip
     """The edit arguments the grammar offers for one read file."""
     low = request.lower()
     path = {"const": rel}
@@ -516,6 +518,8 @@ def _file_choices(rel: str, text: str, lines: list[str], request: str, symbols: 
         by_indent: dict[str, list[str]] = {}
         for line in relevant:
             by_indent.setdefault(line[: len(line) - len(line.lstrip())], []).append(line)
+        if rewrite:  # the new code is written next, in words (assistant/steps.py)
+            return [_edit_choice(path, {"enum": relevant}, {"const": REWRITE})]
         return [_edit_choice(path, {"enum": same}, {"type": "string", "maxLength": MAX_REPLACED_CHARS,
                                                     **({STARTS_WITH: indent} if indent else {})})
                 for indent, same in by_indent.items()]  # fmt: skip
@@ -558,7 +562,7 @@ def _edit_choice(path: dict[str, Any], old: str | dict[str, Any], new: dict[str,
 
 def constrain_edits(tools: Sequence[dict[str, Any]], root: Path, read: set[str], request: str = "",
                     symbols: frozenset[str] = frozenset(), only: Sequence[str] = (),
-                    fix: bool = False) -> list[dict[str, Any]]:  # fmt: skip
+                    fix: bool = False, rewrite: bool = False) -> list[dict[str, Any]]:  # fmt: skip
     """``edit_file`` limited to files the model has read, ``old_text`` to one of their lines (for the grammar).
 
     Measured on the 0.5B model: asked to add a line to a file it had not read, it invented the
@@ -579,7 +583,7 @@ def constrain_edits(tools: Sequence[dict[str, Any]], root: Path, read: set[str],
         lines = _unique(text) if text is not None else []
         if text is None or not lines:
             continue
-        choices.extend(_file_choices(rel, text, lines, request, symbols, fix))
+        choices.extend(_file_choices(rel, text, lines, request, symbols, fix, rewrite))
     if not choices:
         return list(tools)
     out = []

@@ -808,3 +808,43 @@ def test_a_change_after_a_read_is_for_the_file_named_after_the_edit_verb(tmp_pat
     later = "Look up the newest version in the changelog and add 'tag it' to the end of my todo list"
     assert steps._edit_targets(later, tmp_path, files) == ["notes/todo.txt"]
     assert steps._edit_targets("add a line to the changelog", tmp_path, files) is None  # no read first
+
+
+async def test_a_line_of_code_is_rewritten_in_words_not_inside_the_call(
+    scripted: ScriptedServer, tmp_path: Any
+) -> None:
+    """In 11 of 23 repository tasks the 0.5B, writing its fix inside the JSON string, copied the line
+    and appended "+ 1000000...": the call now picks the line, and the new code is asked for in words."""
+    from assistant.grounding import REWRITE
+
+    (tmp_path / "calc.py").write_text("def percent(part, whole):\n    return part / whole * 10\n")
+    seen: list[str] = []
+    reg = ToolRegistry(timeout=2.0)
+
+    @reg.function
+    def read_file(path: str) -> str:
+        """Read a file."""
+        seen.append(f"read:{path}")
+        return (tmp_path / path).read_text()
+
+    @reg.function
+    def edit_file(path: str, old_text: str, new_text: str) -> str:
+        """Edit a file by replacing an exact piece of text."""
+        seen.append(f"edit:{old_text}->{new_text}")
+        return "Replaced 1 occurrence"
+
+    agent = grammar_agent(scripted, reg)
+    agent.workspace = tmp_path
+    line = "    return part / whole * 10"
+    scripted.script(
+        call_json("read_file", {"path": "calc.py"}),
+        call_json("edit_file", {"path": "calc.py", "old_text": line, "new_text": REWRITE}),
+        text("```python\nreturn part / whole * 100\n```"),  # the new code, in words, at column 0
+        text("Fixed."),
+    )  # fmt: skip
+    events = await run(agent, "fix percent in calc.py, it multiplies by 10 instead of 100")
+    assert isinstance(events[-1], TurnEnd) and events[-1].text == "Fixed."
+    assert seen == ["read:calc.py", f"edit:{line}->    return part / whole * 100"]  # indented as the line
+    edit_grammar = scripted.requests[1]["grammar"]
+    assert REWRITE in edit_grammar and line in edit_grammar  # the call only picks the line
+    assert "replaces this line of calc.py" in json.dumps(scripted.requests[2]["messages"])
