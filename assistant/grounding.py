@@ -403,6 +403,28 @@ def definition_lines(text: str, symbol: str) -> list[str]:
     return []
 
 
+def enclosing_definition(text: str, line: str) -> tuple[str, str] | None:
+    """(name, exact text) of the innermost ``def`` holding ``line`` (its body through its last
+    indented line); None for a line outside any function."""
+    lines = text.splitlines(keepends=True)
+    at = next((i for i, candidate in enumerate(lines) if candidate.rstrip("\r\n") == line), None)
+    if at is None:
+        return None
+    depth = len(line) - len(line.lstrip())
+    for start in range(at, -1, -1):
+        head = re.match(r"^(\s*)(?:async\s+)?def\s+(\w+)", lines[start])
+        if head is None or (start != at and len(head.group(1)) >= depth):
+            continue
+        indent = len(head.group(1))
+        end = start + 1
+        while end < len(lines) and (not lines[end].strip() or len(lines[end]) - len(lines[end].lstrip()) > indent):
+            end += 1
+        while end > start + 1 and not lines[end - 1].strip():
+            end -= 1
+        return head.group(2), "".join(lines[start:end]).rstrip("\r\n")
+    return None
+
+
 def _list_item(anchor: str, item: str, step: int = 1) -> str:
     """``item`` written as a list entry next to ``anchor``, in its style: after it ("- x" after "- y",
     "4. x" after "3. y") or, with ``step`` 0, before it ("1. x" before "1. y")."""

@@ -89,6 +89,8 @@ from assistant.grounding import (
     bare_tool,
     code_run_owed,
     constrain_edits,
+    edit_text,
+    enclosing_definition,
     keeps_tests,
     normal_path,
     read_paths,
@@ -130,7 +132,7 @@ CHANGE_ASKED = re.compile(
     r"drop|strike|tick|rename|swap|move|sort|reorder|tidy|clean up|format|indent|translate)\b|" + SHOULD_CHANGE.pattern
 )
 RUN_WORDS = re.compile(r"\b(?:run|rerun|execute|pytest|lint|build|install|compile|tests?|check|verify)\b")
-REWRITE_MAX_TOKENS = 200  # the new code of a rewritten line (a fix is a few lines)
+REWRITE_MAX_TOKENS = 600  # the new code of a rewritten function
 READ_FIRST = re.compile(rf"\s*{LEAD_IN}(?:read|open|look (?:up|at|in)|check|find|see|get|go through)\b")
 ANSWER_SERVED = "[These results are all my request needs. Answer it now from them, in words.]"
 ANSWER_NOW = "[The changes are made. Tell me in a sentence or two what you did.]"
@@ -597,14 +599,27 @@ class GrammarSteps:
         "+ 1000000..." in 11 of 23 repository tasks)."""
         args = json.loads(arguments)
         old = str(args.get("old_text", ""))
-        ask = (f"[Write the code that replaces this line of {args.get('path')}, to do what I asked:\n"
-               f"```python\n{old}\n```\nReply with only the new code, in one ```python block.]")  # fmt: skip
+        root = self.workspace() if self.workspace is not None else None
+        text = edit_text(root, str(args.get("path", ""))) if root is not None else None
+        found = enclosing_definition(text, old) if text is not None else None
+        line = old
+        if found is not None:  # it writes whole functions: the function holding the line is rewritten
+            name, old = found
+            ask = (f"[Write the whole corrected function `{name}` of {args.get('path')}, to do what I asked. "
+                   "Reply with only that function, in one ```python block.]")  # fmt: skip
+        else:
+            ask = (f"[Write the code that replaces this line of {args.get('path')}, to do what I asked:\n"
+                   f"```python\n{old}\n```\nReply with only the new code, in one ```python block.]")  # fmt: skip
+        args["old_text"] = old
         request = {**_plain(params), "max_tokens": REWRITE_MAX_TOKENS, "temperature": 0.0}
-        text = ""
+        reply = ""
         async for event in self.endpoint.stream(_with_note(messages, ask), None, with_logprobs=False, **request):
             if isinstance(event, TextDelta):
-                text += event.text
-        args["new_text"] = _indented(code_block(text) or old, old)
+                reply += event.text
+        code = code_block(reply)
+        if found is not None and not re.search(rf"^\s*(?:async\s+)?def\s+{re.escape(found[0])}\b", code, re.M):
+            args["old_text"] = old = line  # a reply without the function: it replaces the line alone
+        args["new_text"] = _indented(code or old, old)
         return json.dumps(args)
 
     async def _guarded(self, events: AsyncIterator[Event]) -> AsyncIterator[Event]:

@@ -765,7 +765,7 @@ def test_a_negated_clause_asks_for_nothing_and_the_tests_it_protects_are_not_edi
 async def test_a_question_about_how_things_are_usually_done_is_left_to_the_model(
     scripted: ScriptedServer, tmp_path: Any
 ) -> None:
-    """"in general, how do people lay out the tests folder?" listed tests/ ("the tests" pointed at it)."""
+    """ "in general, how do people lay out the tests folder?" listed tests/ ("the tests" pointed at it)."""
     (tmp_path / "tests").mkdir()
     (tmp_path / "tests" / "test_a.py").write_text("def test_a():\n    pass\n")
     (tmp_path / "tests" / "test_b.py").write_text("def test_b():\n    pass\n")
@@ -792,7 +792,7 @@ async def test_a_call_copied_from_the_prompts_examples_does_not_run(scripted: Sc
 
 
 def test_a_change_after_a_read_is_for_the_file_named_after_the_edit_verb(tmp_path: Any) -> None:
-    """"Read the meeting notes and add a todo item for ...": the 0.5B added it to the meeting notes."""
+    """ "Read the meeting notes and add a todo item for ...": the 0.5B added it to the meeting notes."""
     from assistant.steps import GrammarSteps
     from assistant.toolprompt import workspace_paths
 
@@ -839,12 +839,23 @@ async def test_a_line_of_code_is_rewritten_in_words_not_inside_the_call(
     scripted.script(
         call_json("read_file", {"path": "calc.py"}),
         call_json("edit_file", {"path": "calc.py", "old_text": line, "new_text": REWRITE}),
-        text("```python\nreturn part / whole * 100\n```"),  # the new code, in words, at column 0
+        text("Here:\n```python\ndef percent(part, whole):\n    return part / whole * 100\n```"),  # in words
         text("Fixed."),
     )  # fmt: skip
     events = await run(agent, "fix percent in calc.py, it multiplies by 10 instead of 100")
     assert isinstance(events[-1], TurnEnd) and events[-1].text == "Fixed."
-    assert seen == ["read:calc.py", f"edit:{line}->    return part / whole * 100"]  # indented as the line
+    function = "def percent(part, whole):\n"
+    assert seen == ["read:calc.py", f"edit:{function}{line}->{function}    return part / whole * 100"]  # all of it
     edit_grammar = scripted.requests[1]["grammar"]
     assert REWRITE in edit_grammar and line in edit_grammar  # the call only picks the line
-    assert "replaces this line of calc.py" in json.dumps(scripted.requests[2]["messages"])
+    assert "whole corrected function `percent` of calc.py" in json.dumps(scripted.requests[2]["messages"])
+    # a reply that is only a line replaces the line alone, indented as it (never the whole function)
+    (tmp_path / "calc.py").write_text("def percent(part, whole):\n    return part / whole * 10\n")
+    seen.clear()
+    agent = grammar_agent(scripted, reg)
+    agent.workspace = tmp_path
+    scripted.script(call_json("read_file", {"path": "calc.py"}),
+                    call_json("edit_file", {"path": "calc.py", "old_text": line, "new_text": REWRITE}),
+                    text("```python\nreturn part / whole * 100\n```"), text("Fixed."))  # fmt: skip
+    await run(agent, "fix percent in calc.py, it multiplies by 10 instead of 100")
+    assert seen[-1] == f"edit:{line}->    return part / whole * 100"
