@@ -279,6 +279,9 @@ KIND_PATTERNS = {"classes": "class ", "class": "class ", "functions": "def ", "m
 KIND_WORDS = frozenset([*KIND_PATTERNS, "define", "defined", "defines", "code", "codebase", "place", "places"])
 
 
+ABBREVIATIONS = frozenset(["i.e", "e.g", "etc", "vs", "a.k.a", "aka", "n.b"])
+
+
 def search_terms(request: str, symbols: Sequence[str] = ()) -> list[str]:
     """What a search request looks for: quoted text, code-like names, else its distinctive words."""
     terms = [a or b for a, b in QUOTED.findall(request)]
@@ -294,7 +297,7 @@ def search_terms(request: str, symbols: Sequence[str] = ()) -> list[str]:
             or (len(word) >= 2 and word.isupper() and word.isalpha())
             or re.search(r"[a-z][A-Z]", word) is not None  # CamelCase: ValueError
         )
-        if code_like and word.lower() not in STOP:
+        if code_like and word.lower() not in STOP and word.lower() not in ABBREVIATIONS:
             terms.append(word)
     kinds = [KIND_PATTERNS[w] for w in re.findall(r"[a-z-]+", request.lower()) if w in KIND_PATTERNS]
     if not terms:

@@ -48,6 +48,7 @@ from assistant.events import (
     ToolCallReady,
 )
 from assistant.firstcall import (
+    CREATE_WANTED,
     SEARCH_WORDS,
     Ask,
     first_ask,
@@ -78,8 +79,10 @@ from assistant.grounding import (
     FOLLOW_UP,
     LEAD_IN,
     MANY,
+    POINTERS,
     QUOTED,
     REWRITE,
+    RUNS,
     SHOULD_CHANGE,
     Grounding,
     WorkspaceNames,
@@ -319,12 +322,18 @@ class GrammarSteps:
                     yield event
                 return
             grounding = self._ground(request, messages)
-            if is_general(request):  # knowledge, unless it names a file: the model decides
+            if is_general(request):  # knowledge, unless it names a file or points here
                 files = self._paths[0] if self._paths is not None else []
                 said = request.lower()
                 grounding = Grounding(
                     tuple(n for n in grounding.names if n in files and n.rsplit("/", 1)[-1].lower() in said)
                 )
+                if not grounding and not POINTERS.search(said):
+                    # the model's own call probability sent "whats the pytest flag to stop at the
+                    # first failure" (p 0.43) to run the suite
+                    self.last_decision = {"p_call": None, "small_talk": True}
+                    yield Decision(ANSWER, time.perf_counter() - started, why="a general question")
+                    return
             ask = self._first_ask(request, grounding) if grounding or not is_general(request) else None
             asked = self._ask_grammar(ask) if ask is not None else None
             if ask is not None and asked is not None:
@@ -424,6 +433,8 @@ class GrammarSteps:
             listed = [_only_argument(t, "path", [f.rstrip("/") for f in folders]) for t in lister]
             return _grammar_of(listed) or self._limited_grammar(FOLDER_TOOLS)
         keep = [t for t in self._offered if bare_tool(tool_parts(t)[0]) not in NOT_FOR_FILES]
+        if CREATE_WANTED.search(request.lower()):  # "I'd like a `make check` target ...": nothing to run yet
+            keep = [t for t in keep if bare_tool(tool_parts(t)[0]) not in RUNS]
         files = self._paths[0] if self._paths is not None else []
         root = self.workspace() if self.workspace is not None else None
         named_files = [n for n in grounding.names if n in files]

@@ -294,3 +294,8 @@ def test_running_the_app_runs_its_run_target_or_its_package() -> None:
     bare = first_ask("start the app", [], [], [], {}, "python3", files)
     assert only(bare, "run_command") == ("python3 -m tipcalc",)
     assert first_ask("try the app with 50 and 3 people", [], [], [], {}, "python3", files) is None  # arguments
+
+
+def test_abbreviations_are_not_code_names() -> None:
+    terms = search_terms("Which modules can be run directly, i.e. have an if __name__ == '__main__' block?")
+    assert "i.e" not in terms and "__name__" in terms

@@ -859,3 +859,17 @@ async def test_a_line_of_code_is_rewritten_in_words_not_inside_the_call(
                     text("```python\nreturn part / whole * 100\n```"), text("Fixed."))  # fmt: skip
     await run(agent, "fix percent in calc.py, it multiplies by 10 instead of 100")
     assert seen[-1] == f"edit:{line}->    return part / whole * 100"
+
+
+async def test_a_general_question_naming_nothing_here_is_answered_without_a_decision(
+    scripted: ScriptedServer, tmp_path: Any
+) -> None:
+    (tmp_path / "tests").mkdir()
+    seen: list[str] = []
+    agent = grammar_agent(scripted, files_tools(seen))
+    agent.workspace = tmp_path
+    scripted.script(text("Use -x."))
+    events = await run(agent, "whats the pytest flag to stop at the first failure")
+    assert seen == [] and len(scripted.requests) == 1 and "grammar" not in scripted.requests[0]
+    assert [e.why for e in events if isinstance(e, Decision)] == ["a general question"]
+    assert isinstance(events[-1], TurnEnd) and events[-1].text == "Use -x."
