@@ -630,6 +630,8 @@ class GrammarSteps:
         code = code_block(reply)
         if found is not None and not re.search(rf"^\s*(?:async\s+)?def\s+{re.escape(found[0])}\b", code, re.M):
             args["old_text"] = old = line  # a reply without the function: it replaces the line alone
+        if old != line and not _compiles(code):
+            code = old  # a function cut short or not Python: the file keeps what it had
         args["new_text"] = _indented(code or old, old)
         return json.dumps(args)
 
@@ -733,6 +735,17 @@ def code_block(text: str) -> str:
     """The first fenced code block of a reply, else the reply itself, without blank edges."""
     found = re.search(r"```[\w+-]*\n(.*?)(?:```|$)", text, re.DOTALL)
     return (found.group(1) if found else text).strip("\n").rstrip()
+
+
+def _compiles(code: str) -> bool:
+    """Is ``code`` (a function, at any indentation) valid Python?"""
+    import textwrap
+
+    try:
+        compile(textwrap.dedent(code), "<edit>", "exec")
+    except (SyntaxError, ValueError):
+        return False
+    return True
 
 
 def _indented(code: str, old: str) -> str:

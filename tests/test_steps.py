@@ -859,6 +859,15 @@ async def test_a_line_of_code_is_rewritten_in_words_not_inside_the_call(
                     text("```python\nreturn part / whole * 100\n```"), text("Fixed."))  # fmt: skip
     await run(agent, "fix percent in calc.py, it multiplies by 10 instead of 100")
     assert seen[-1] == f"edit:{line}->    return part / whole * 100"
+    # a function cut short (or not Python) leaves the file as it was
+    seen.clear()
+    agent = grammar_agent(scripted, reg)
+    agent.workspace = tmp_path
+    scripted.script(call_json("read_file", {"path": "calc.py"}),
+                    call_json("edit_file", {"path": "calc.py", "old_text": line, "new_text": REWRITE}),
+                    text("```python\ndef percent(part, whole):\n    return (part / \n"), text("Sorry."))  # fmt: skip
+    await run(agent, "fix percent in calc.py, it multiplies by 10 instead of 100")
+    assert seen[-1] == f"edit:{function}{line}->{function}{line}"
 
 
 async def test_a_general_question_naming_nothing_here_is_answered_without_a_decision(
