@@ -868,6 +868,18 @@ async def test_a_line_of_code_is_rewritten_in_words_not_inside_the_call(
                     text("```python\ndef percent(part, whole):\n    return (part / \n"), text("Sorry."))  # fmt: skip
     await run(agent, "fix percent in calc.py, it multiplies by 10 instead of 100")
     assert seen[-1] == f"edit:{function}{line}->{function}{line}"
+    # the same function back: asked once more, told it has to change
+    seen.clear()
+    agent = grammar_agent(scripted, reg)
+    agent.workspace = tmp_path
+    same = f"```python\n{function}{line}\n```"
+    scripted.script(call_json("read_file", {"path": "calc.py"}),
+                    call_json("edit_file", {"path": "calc.py", "old_text": line, "new_text": REWRITE}),
+                    text(same), text(f"```python\n{function}    return part / whole * 100\n```"),
+                    text("Done."))  # fmt: skip
+    await run(agent, "fix percent in calc.py, it multiplies by 10 instead of 100")
+    assert seen[-1] == f"edit:{function}{line}->{function}    return part / whole * 100"
+    assert "It has to change" in json.dumps(scripted.requests[-2]["messages"])
 
 
 async def test_a_general_question_naming_nothing_here_is_answered_without_a_decision(
