@@ -262,6 +262,7 @@ MAX_ADDED_CHARS = 300  # what an edit of a non-code file may add after the line 
 MAX_ADDED_CODE = 2000  # what an edit of code may add (a function or two)
 # ``new_text`` of a rewritten line of code, in the grammar: the code itself is then asked for in words
 REWRITE = "(written next)"
+ADD_CODE = "(written next, after this line)"  # ``new_text`` of code added after a line, the same way
 MAX_REPLACED_CHARS = 400  # what a line may become (a fixed line, or the few lines of a fix)
 MAX_EDIT_BYTES = 64 * 1024
 
@@ -547,6 +548,8 @@ def _file_choices(rel: str, text: str, lines: list[str], request: str, symbols: 
                 for indent, same in by_indent.items()]  # fmt: skip
     if not adding:  # a line rewritten: bounded
         return [_edit_choice(path, {"enum": relevant}, {"type": "string", "maxLength": MAX_REPLACED_CHARS})]
+    if rewrite and _kind(rel) == "code" and not quoted:  # the code added is written next, in words
+        return [_edit_choice(path, {"enum": relevant}, {"const": ADD_CODE})]
     if quoted and len(relevant) == 1:  # "add 'release 0.4'": the user wrote the text
         line = relevant[0]
         return [_edit_choice(path, line, {"const": line + "\n" + _list_item(line, quoted.group(1) or quoted.group(2))})]

@@ -72,6 +72,7 @@ from assistant.followup import (
 )
 from assistant.grammar import CallGrammar, Unsupported, call_grammar, parse_call, tool_parts
 from assistant.grounding import (
+    ADD_CODE,
     EDIT_FIRST,
     EDIT_LATER,
     EDIT_VERBS,
@@ -594,7 +595,9 @@ class GrammarSteps:
         parsed = parse_call(output, grammar.tools)
         if parsed is None:  # cut by max_tokens: the loop reports the bad arguments to the model
             parsed = (name or grammar.tools[0], output)
-        if bare_tool(parsed[0]) == "edit_file" and REWRITE in parsed[1]:
+        if bare_tool(parsed[0]) == "edit_file" and ADD_CODE in parsed[1]:
+            parsed = (parsed[0], await self._addition(messages, parsed[1], params))
+        elif bare_tool(parsed[0]) == "edit_file" and REWRITE in parsed[1]:
             parsed = (parsed[0], await self._rewrite(messages, parsed[1], params))
         unread = _unread_edit(parsed, messages, [tool_parts(t)[0] for t in self._offered] or grammar.tools)
         if unread is not None:
@@ -632,6 +635,21 @@ class GrammarSteps:
         if old != line and not _compiles(code):
             code = old  # a function cut short or not Python: the file keeps what it had
         args["new_text"] = _indented(code or old, old)
+        return json.dumps(args)
+
+    async def _addition(self, messages: Sequence[dict[str, Any]], arguments: str, params: dict[str, Any]) -> str:
+        """Code added after a line, asked for in words like a rewrite (the 0.5B, writing a new test
+        inside the JSON string, ran to the token limit twice and the turn to its 300 s limit)."""
+        args = json.loads(arguments)
+        anchor = str(args.get("old_text", ""))
+        ask = (f"[Write the new code to add to {args.get('path')} after this line, to do what I asked:\n"
+               f"```python\n{anchor}\n```\nReply with only the new code, in one ```python block.]")  # fmt: skip
+        code = await self._written(_with_note(messages, ask), params)
+        if not code.strip() or code.strip() == anchor.strip() or not _compiles(code):
+            args["new_text"] = anchor  # nothing usable: the file keeps what it had
+            return json.dumps(args)
+        gap = "\n\n\n" if re.match(r"(?:async\s+)?(?:def|class)\s|@", code) else "\n"  # a new top-level definition
+        args["new_text"] = anchor + gap + code
         return json.dumps(args)
 
     async def _written(self, messages: Sequence[dict[str, Any]], params: dict[str, Any]) -> str:

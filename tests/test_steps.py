@@ -894,3 +894,44 @@ async def test_a_general_question_naming_nothing_here_is_answered_without_a_deci
     assert seen == [] and len(scripted.requests) == 1 and "grammar" not in scripted.requests[0]
     assert [e.why for e in events if isinstance(e, Decision)] == ["a general question"]
     assert isinstance(events[-1], TurnEnd) and events[-1].text == "Use -x."
+
+
+async def test_code_added_is_written_in_words_after_the_line_the_call_picks(
+    scripted: ScriptedServer, tmp_path: Any
+) -> None:
+    """Adding a test inside the JSON string, the 0.5B ran to the token limit twice (ch2-009)."""
+    from assistant.grounding import ADD_CODE
+
+    (tmp_path / "calc.py").write_text("def add(a, b):\n    return a + b\n")
+    seen: list[str] = []
+    reg = ToolRegistry(timeout=2.0)
+
+    @reg.function
+    def read_file(path: str) -> str:
+        """Read a file."""
+        return (tmp_path / path).read_text()
+
+    @reg.function
+    def edit_file(path: str, old_text: str, new_text: str) -> str:
+        """Edit a file by replacing an exact piece of text."""
+        seen.append(new_text)
+        return "Replaced 1 occurrence"
+
+    agent = grammar_agent(scripted, reg)
+    agent.workspace = tmp_path
+    last = "    return a + b"
+    scripted.script(call_json("read_file", {"path": "calc.py"}),
+                    call_json("edit_file", {"path": "calc.py", "old_text": last, "new_text": ADD_CODE}),
+                    text("```python\ndef square(x):\n    return x * x\n```"), text("Added."))  # fmt: skip
+    await run(agent, "add a function square(x) to calc.py")
+    assert seen == [f"{last}\n\n\ndef square(x):\n    return x * x"]
+    assert ADD_CODE in scripted.requests[1]["grammar"]
+    # what is not Python adds nothing
+    seen.clear()
+    agent = grammar_agent(scripted, reg)
+    agent.workspace = tmp_path
+    scripted.script(call_json("read_file", {"path": "calc.py"}),
+                    call_json("edit_file", {"path": "calc.py", "old_text": last, "new_text": ADD_CODE}),
+                    text("```python\ndef square(x:\n```"), text("Sorry."))  # fmt: skip
+    await run(agent, "add a function square(x) to calc.py")
+    assert seen == [last]
