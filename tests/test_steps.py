@@ -849,36 +849,31 @@ async def test_a_line_of_code_is_rewritten_in_words_not_inside_the_call(
     edit_grammar = scripted.requests[1]["grammar"]
     assert REWRITE in edit_grammar and line in edit_grammar  # the call only picks the line
     assert "whole corrected function `percent` of calc.py" in json.dumps(scripted.requests[2]["messages"])
+
     # a reply that is only a line replaces the line alone, indented as it (never the whole function)
-    (tmp_path / "calc.py").write_text("def percent(part, whole):\n    return part / whole * 10\n")
-    seen.clear()
-    agent = grammar_agent(scripted, reg)
-    agent.workspace = tmp_path
-    scripted.script(call_json("read_file", {"path": "calc.py"}),
-                    call_json("edit_file", {"path": "calc.py", "old_text": line, "new_text": REWRITE}),
-                    text("```python\nreturn part / whole * 100\n```"), text("Fixed."))  # fmt: skip
-    await run(agent, "fix percent in calc.py, it multiplies by 10 instead of 100")
-    assert seen[-1] == f"edit:{line}->    return part / whole * 100"
+    async def edit_after(*replies: Any) -> str:
+        seen.clear()
+        again = grammar_agent(scripted, reg)
+        again.workspace = tmp_path
+        scripted.script(call_json("read_file", {"path": "calc.py"}),
+                        call_json("edit_file", {"path": "calc.py", "old_text": line, "new_text": REWRITE}),
+                        *replies, text("Done."))  # fmt: skip
+        await run(again, "fix percent in calc.py, it multiplies by 10 instead of 100")
+        return seen[-1]
+
+    assert (
+        await edit_after(text("```python\nreturn part / whole * 100\n```"))
+        == f"edit:{line}->    return part / whole * 100"
+    )
     # a function cut short (or not Python) leaves the file as it was
-    seen.clear()
-    agent = grammar_agent(scripted, reg)
-    agent.workspace = tmp_path
-    scripted.script(call_json("read_file", {"path": "calc.py"}),
-                    call_json("edit_file", {"path": "calc.py", "old_text": line, "new_text": REWRITE}),
-                    text("```python\ndef percent(part, whole):\n    return (part / \n"), text("Sorry."))  # fmt: skip
-    await run(agent, "fix percent in calc.py, it multiplies by 10 instead of 100")
-    assert seen[-1] == f"edit:{function}{line}->{function}{line}"
+    cut = text("```python\ndef percent(part, whole):\n    return (part / \n")
+    assert await edit_after(cut) == f"edit:{function}{line}->{function}{line}"
     # the same function back: asked once more, told it has to change
-    seen.clear()
-    agent = grammar_agent(scripted, reg)
-    agent.workspace = tmp_path
-    same = f"```python\n{function}{line}\n```"
-    scripted.script(call_json("read_file", {"path": "calc.py"}),
-                    call_json("edit_file", {"path": "calc.py", "old_text": line, "new_text": REWRITE}),
-                    text(same), text(f"```python\n{function}    return part / whole * 100\n```"),
-                    text("Done."))  # fmt: skip
-    await run(agent, "fix percent in calc.py, it multiplies by 10 instead of 100")
-    assert seen[-1] == f"edit:{function}{line}->{function}    return part / whole * 100"
+    same, fixed = (
+        text(f"```python\n{function}{line}\n```"),
+        text(f"```python\n{function}    return part / whole * 100\n```"),
+    )
+    assert await edit_after(same, fixed) == f"edit:{function}{line}->{function}    return part / whole * 100"
     assert "It has to change" in json.dumps(scripted.requests[-2]["messages"])
 
 
