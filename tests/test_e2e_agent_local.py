@@ -115,7 +115,6 @@ async def test_a_failing_test_is_run_read_fixed_and_run_again(
     assert calls[1][1]["path"] == "calc.py"  # named by no one: `percent(1, 4)` in the failure is defined there
     # the call picks the line; the new code is written in words, as the whole function holding it
     assert calls[2][1]["path"] == "calc.py" and "    return part / whole * 10" in calls[2][1]["old_text"]
-    assert calls[2][1]["new_text"].startswith("def percent(")
     assert calls[3][1]["command"] == calls[0][1]["command"]  # the same run, to check the fix
     assert "def percent(part, whole):" in (ws / "calc.py").read_text()  # the signature kept
     assert isinstance(events[-1], TurnEnd)
