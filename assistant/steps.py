@@ -135,7 +135,8 @@ CHANGE_ASKED = re.compile(
     rf"\b(?:{EDIT_VERBS})\b|\b(?:save|store|write|create|modify|rewrite|overwrite|refactor|implement|switch|"
     r"drop|strike|tick|rename|swap|move|sort|reorder|tidy|clean up|format|indent|translate)\b|" + SHOULD_CHANGE.pattern
 )
-RUN_WORDS = re.compile(r"\b(?:run|rerun|execute|pytest|lint|build|install|compile|tests?|check|verify)\b")
+# Words that ask for more than reading (a run, a check): a request with them is not served by its reads
+MORE_ASKED = re.compile(r"\b(?:run|rerun|execute|pytest|lint|build|install|compile|tests?|check|verify)\b")
 REWRITE_MAX_TOKENS = 600  # the new code of a rewritten function
 READ_FIRST = re.compile(rf"\s*{LEAD_IN}(?:read|open|look (?:up|at|in)|check|find|see|get|go through)\b")
 ANSWER_SERVED = "[These results are all my request needs. Answer it now from them, in words.]"
@@ -282,9 +283,8 @@ class GrammarSteps:
         run asked? (Then the step answers, and calls written in the answer do not run.)"""
         if not self._read_enough or self._owed is not None:
             return False
-        asked = next((request_text(user_text(m)) for m in reversed(messages) if m.get("role") == "user"), "")
-        low = " ".join(asked.lower().split())
-        return not (CHANGE_ASKED.search(low) or RUN_WORDS.search(low))
+        low = " ".join(request_text(_last_user_text(messages)).lower().split())
+        return not (CHANGE_ASKED.search(low) or MORE_ASKED.search(low))
 
     async def _answer_now(self, messages: Sequence[dict[str, Any]], params: dict[str, Any]) -> AsyncIterator[Event]:
         """The answer, asked for in words, with no call recognised in it."""
@@ -300,8 +300,7 @@ class GrammarSteps:
     def _code_runner(self, messages: Sequence[dict[str, Any]]) -> str | None:
         """run_python's name when the request asks for the code to be tested and nothing ran yet."""
         runner = next((tool_parts(t)[0] for t in self._offered if bare_tool(tool_parts(t)[0]) == "run_python"), None)
-        last: dict[str, Any] = next((m for m in reversed(messages) if m.get("role") == "user"), {})
-        request = request_text(user_text(last))
+        request = request_text(_last_user_text(messages))
         return runner if runner and request and code_run_owed(request, turn_calls(messages)) else None
 
     async def _decide_and_call(self, messages: Sequence[dict[str, Any]], grammar: CallGrammar,
@@ -323,7 +322,8 @@ class GrammarSteps:
                     yield event
                 return
             grounding = self._ground(request, messages)
-            if is_general(request):  # knowledge, unless it names a file or points here
+            general = is_general(request)
+            if general:  # knowledge, unless it names a file or points here
                 files = self._paths[0] if self._paths is not None else []
                 said = request.lower()
                 grounding = Grounding(
@@ -335,7 +335,7 @@ class GrammarSteps:
                     self.last_decision = {"p_call": None, "small_talk": True}
                     yield Decision(ANSWER, time.perf_counter() - started, why="a general question")
                     return
-            ask = self._first_ask(request, grounding) if grounding or not is_general(request) else None
+            ask = self._first_ask(request, grounding) if grounding or not general else None
             asked = self._ask_grammar(ask) if ask is not None else None
             if ask is not None and asked is not None:
                 self.last_decision = {"p_call": None, "asked": ask.why}
@@ -388,7 +388,7 @@ class GrammarSteps:
         if root is None:
             return list(tools)
         read = read_paths(messages)
-        said = next((user_text(m) for m in reversed(messages) if m.get("role") == "user"), "")
+        said = _last_user_text(messages)
         asked = request_text(said)
         called = turn_calls(messages)
         if not CHANGE_ASKED.search(asked.lower()):  # (it holds every edit verb, so EDIT_FIRST too)
@@ -798,6 +798,11 @@ def request_text(content: str) -> str:
     if PASSAGES_ASK in content:
         content = content.split(PASSAGES_ASK, 1)[1]
     return affirmed(content).strip()
+
+
+def _last_user_text(messages: Sequence[dict[str, Any]]) -> str:
+    """The text of the conversation's last user message ("" when there is none)."""
+    return next((user_text(m) for m in reversed(messages) if m.get("role") == "user"), "")
 
 
 def user_text(message: dict[str, Any]) -> str:
