@@ -37,6 +37,25 @@ def files_tools(seen: list[str]) -> ToolRegistry:
     return reg
 
 
+def code_tools(root: Any, seen: list[str]) -> ToolRegistry:
+    """read_file and edit_file over ``root``; each call noted in ``seen`` ("read:path", "edit:old->new")."""
+    reg = ToolRegistry(timeout=2.0)
+
+    @reg.function
+    def read_file(path: str) -> str:
+        """Read a file."""
+        seen.append(f"read:{path}")
+        return str((root / path).read_text())
+
+    @reg.function
+    def edit_file(path: str, old_text: str, new_text: str) -> str:
+        """Edit a file by replacing an exact piece of text."""
+        seen.append(f"edit:{old_text}->{new_text}")
+        return "Replaced 1 occurrence"
+
+    return reg
+
+
 def grammar_agent(server: ScriptedServer, tools: ToolRegistry, **kw: Any) -> Agent:
     ep = scripted_endpoint(server, "qwen2.5-coder-0.5b")
     caps = llama_server_capabilities(server.base_url, "qwen2.5-coder-0.5b", 8192)
@@ -819,20 +838,7 @@ async def test_a_line_of_code_is_rewritten_in_words_not_inside_the_call(
 
     (tmp_path / "calc.py").write_text("def percent(part, whole):\n    return part / whole * 10\n")
     seen: list[str] = []
-    reg = ToolRegistry(timeout=2.0)
-
-    @reg.function
-    def read_file(path: str) -> str:
-        """Read a file."""
-        seen.append(f"read:{path}")
-        return (tmp_path / path).read_text()
-
-    @reg.function
-    def edit_file(path: str, old_text: str, new_text: str) -> str:
-        """Edit a file by replacing an exact piece of text."""
-        seen.append(f"edit:{old_text}->{new_text}")
-        return "Replaced 1 occurrence"
-
+    reg = code_tools(tmp_path, seen)
     agent = grammar_agent(scripted, reg)
     agent.workspace = tmp_path
     line = "    return part / whole * 10"
@@ -899,18 +905,7 @@ async def test_code_added_is_written_in_words_after_the_line_the_call_picks(
 
     (tmp_path / "calc.py").write_text("def add(a, b):\n    return a + b\n")
     seen: list[str] = []
-    reg = ToolRegistry(timeout=2.0)
-
-    @reg.function
-    def read_file(path: str) -> str:
-        """Read a file."""
-        return (tmp_path / path).read_text()
-
-    @reg.function
-    def edit_file(path: str, old_text: str, new_text: str) -> str:
-        """Edit a file by replacing an exact piece of text."""
-        seen.append(new_text)
-        return "Replaced 1 occurrence"
+    reg = code_tools(tmp_path, seen)
 
     agent = grammar_agent(scripted, reg)
     agent.workspace = tmp_path
@@ -919,7 +914,7 @@ async def test_code_added_is_written_in_words_after_the_line_the_call_picks(
                     call_json("edit_file", {"path": "calc.py", "old_text": last, "new_text": ADD_CODE}),
                     text("```python\ndef square(x):\n    return x * x\n```"), text("Added."))  # fmt: skip
     await run(agent, "add a function square(x) to calc.py")
-    assert seen == [f"{last}\n\n\ndef square(x):\n    return x * x"]
+    assert seen == ["read:calc.py", f"edit:{last}->{last}\n\n\ndef square(x):\n    return x * x"]
     assert ADD_CODE in scripted.requests[1]["grammar"]
     # what is not Python adds nothing
     seen.clear()
@@ -929,4 +924,4 @@ async def test_code_added_is_written_in_words_after_the_line_the_call_picks(
                     call_json("edit_file", {"path": "calc.py", "old_text": last, "new_text": ADD_CODE}),
                     text("```python\ndef square(x:\n```"), text("Sorry."))  # fmt: skip
     await run(agent, "add a function square(x) to calc.py")
-    assert seen == [last]
+    assert seen == ["read:calc.py", f"edit:{last}->{last}"]
