@@ -23,7 +23,10 @@ sys.path.insert(0, str(BENCH))
 import bench_tooluse  # noqa: E402
 import tooluse_lib as lib  # noqa: E402
 
-SET_NAMES = ("dev", "test", "test2", "test3", "test4", "test5", "chains", "chains-heldout", "chains-heldout2")
+SET_NAMES = (
+    "dev", "test", "test2", "test3", "test4", "test5", "test6",
+    "chains", "chains-heldout", "chains-heldout2", "chains-heldout3",
+)  # fmt: skip
 SETS = {name: lib.load_jsonl(BENCH / "tooluse" / f"{name}.jsonl") for name in SET_NAMES}
 # Requests that test2 repeats from test (written before this check); every later set is disjoint from all others.
 KNOWN_REPEATS = {"how many test files are there?", "what does http status 404 mean?"}
@@ -49,7 +52,10 @@ def test_sets_have_the_sizes_the_issue_asks_for_and_no_overlap() -> None:
     assert repeated <= KNOWN_REPEATS, repeated - KNOWN_REPEATS
 
 
-@pytest.mark.parametrize(("name", "prefix", "size"), [("test5", "t5", 40), ("chains-heldout2", "ch2", 10)])
+@pytest.mark.parametrize(
+    ("name", "prefix", "size"),
+    [("test5", "t5", 40), ("chains-heldout2", "ch2", 10), ("test6", "t6", 40), ("chains-heldout3", "ch3", 10)],
+)
 def test_the_later_held_out_sets_have_their_size_and_mix(name: str, prefix: str, size: int) -> None:
     rows = SETS[name]
     assert [r["id"] for r in rows] == [f"{prefix}-{i:03d}" for i in range(1, size + 1)]
@@ -62,7 +68,7 @@ def test_the_later_held_out_sets_have_their_size_and_mix(name: str, prefix: str,
     # an edit names the file it changes and bounds the rest of it
     for r in rows:
         for spec in r["check"].get("files", {}).values():
-            assert "max_added" in spec and "max_removed" in spec and spec.get("added"), r["id"]
+            assert "max_added" in spec and "max_removed" in spec and (spec.get("added") or spec.get("removed")), r["id"]
 
 
 @pytest.mark.parametrize("name", SET_NAMES)
@@ -189,6 +195,65 @@ def test_a_chain_fix_is_checked_by_running_the_tests(tmp_path: Path) -> None:
     lib.reset_workspace(FIXTURE, ws)
     problems = lib.check_outcome(rec["check"], _turn(run), ws, before)
     assert any(p.startswith("tests fail") for p in problems)
+
+
+SLUG_AT = "chez-marie-paris\"\n"
+
+
+def _slug_test(expected: str) -> str:
+    return f'\n\ndef test_slugify_number():\n    assert slugify("Table 12") == "{expected}"\n'
+
+
+# (record, file, text replaced, replacement): a right edit and a near miss for each edit label of
+# test6 and chains-heldout3; the right one must pass the label's file checks, the near miss must not.
+EDIT_CASES = [
+    ("t6-016", ("pyproject.toml", '"Dana Whitfield" }]\n', '"Dana Whitfield" }]\nlicense = { text = "MIT" }\n'),
+     ("pyproject.toml", "line-length = 100\n", 'line-length = 100\nlicense = "MIT"\n')),  # under [tool.ruff]
+    ("t6-017", ("README.md", "--people 3 --tip", "--people 4 --tip"), ("Makefile", "--people 3", "--people 4")),
+    ("t6-018", ("calc.py", "float]) -> float:\n", 'float]) -> float:\n    """The average of values."""\n'),
+     ("calc.py", "float]) -> float:\n", "float]) -> float:\n    # the average\n")),
+    ("t6-019", ("notes/todo.txt", "- write docs for settings.toml\n", ""),
+     ("notes/todo.txt", "- write docs for settings.toml\n- fix percent() rounding\n", "")),
+    ("t6-020", ("settings.toml", 'language = "en"', 'locale = "en"'),
+     ("settings.toml", 'language = "en"', 'locale = "fr"')),
+    ("t6-021", ("tipcalc/__main__.py", "int, default=1)", "int, default=2)"),
+     ("tipcalc/__main__.py", "float, default=18)", "float, default=2)")),
+    ("t6-028", ("notes/todo.txt", "- add a --currency flag\n", ""),
+     ("notes/todo.txt", "- add a --currency flag\n", "- [x] add a --currency flag\n")),
+    ("t6-029", ("notes/meeting-2024-05-02.md", "18 percent.\n", "18 percent.\n\nNext meeting: 16 May.\n"),
+     ("notes/meeting-2024-05-02.md", "Luis\n", "Luis\nNext meeting: 16 May.\n")),  # not at the bottom
+    ("t6-030", ("tests/test_split.py", "15.0\n", "15.0\n\n\ndef test_no_tip():\n    assert tip_amount(40, 0) == 0\n"),
+     ("tests/test_split.py", "15.0\n", "15.0\n\n\ndef test_no_tip():\n    assert tip_amount(40, 0) == 1\n")),
+    ("ch3-004", ("calc.py", "whole * 10\n", "whole * 100\n"), ("tests/test_calc.py", "== 25.0", "== 2.5")),
+    ("ch3-005", ("tests/test_textutils.py", SLUG_AT, SLUG_AT + _slug_test("table-12")),
+     ("tests/test_textutils.py", SLUG_AT, SLUG_AT + _slug_test("Table-12"))),
+    ("ch3-006", ("calc.py", 'raise ValueError("mean of an empty list")', "return 0.0"),
+     ("calc.py", '    if not values:\n        raise ValueError("mean of an empty list")\n', "")),
+    ("ch3-007", ("tipcalc/__main__.py", "float, default=18)", "float, default=20)"),
+     ("tipcalc/split.py", "tip_percent: float = 18", "tip_percent: float = 20")),
+    ("ch3-010", ("tests/test_textutils.py", '"a" * 30, 10) == "aaaaaaa..."', '"b" * 25, 10) == "bbbbbbb..."'),
+     ("tests/test_textutils.py", '"a" * 30, 10) == "aaaaaaa..."', '"b" * 25, 10) == "aaaaaaa..."')),
+]
+
+
+@pytest.mark.parametrize(("rid", "right", "near_miss"), EDIT_CASES, ids=[c[0] for c in EDIT_CASES])
+def test_the_later_edit_labels_take_a_right_edit_and_refuse_a_near_miss(
+    tmp_path: Path, rid: str, right: tuple[str, str, str], near_miss: tuple[str, str, str]
+) -> None:
+    check = {k: v for k, v in _record(rid)["check"].items() if k not in ("calls", "min_calls")}
+    ws = tmp_path / "ws"
+    before = lib.snapshot(FIXTURE)
+    for (path, old, new), ok in ((right, True), (near_miss, False)):
+        lib.reset_workspace(FIXTURE, ws)
+        text = (ws / path).read_text()
+        assert old in text, (rid, old)
+        (ws / path).write_text(text.replace(old, new, 1))
+        assert (lib.check_outcome(check, _turn(), ws, before) == []) is ok, (rid, ok)
+
+
+def test_every_edit_label_of_the_later_sets_is_exercised() -> None:
+    labelled = {r["id"] for name in ("test6", "chains-heldout3") for r in SETS[name] if "files" in r["check"]}
+    assert labelled == {c[0] for c in EDIT_CASES}
 
 
 def test_grounded_questions_are_labelled_and_their_anchors_resolve() -> None:
