@@ -33,7 +33,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from assistant.context import PASSAGES_ASK
+from assistant.codewords import addition, plain, rewrite
 from assistant.conversation import ANSWER_NOTE
 from assistant.events import (
     Decision,
@@ -87,14 +87,11 @@ from assistant.grounding import (
     SHOULD_CHANGE,
     Grounding,
     WorkspaceNames,
-    affirmed,
     answer_code,
     asks_edit,
     bare_tool,
     code_run_owed,
     constrain_edits,
-    edit_text,
-    enclosing_definition,
     keeps_tests,
     normal_path,
     read_paths,
@@ -105,6 +102,7 @@ from assistant.toolprompt import (
     narrow_paths,
     workspace_paths,
 )
+from assistant.turntext import after_tools, last_user_text, previous_request, request_text, user_text, with_note
 
 if TYPE_CHECKING:
     from assistant.endpoint import Endpoint
@@ -137,10 +135,11 @@ CHANGE_ASKED = re.compile(
 )
 # Words that ask for more than reading (a run, a check): a request with them is not served by its reads
 MORE_ASKED = re.compile(r"\b(?:run|rerun|execute|pytest|lint|build|install|compile|tests?|check|verify)\b")
-REWRITE_MAX_TOKENS = 600  # the new code of a rewritten function
 READ_FIRST = re.compile(rf"\s*{LEAD_IN}(?:read|open|look (?:up|at|in)|check|find|see|get|go through)\b")
 ANSWER_SERVED = "[These results are all my request needs. Answer it now from them, in words.]"
 ANSWER_NOW = "[The changes are made. Tell me in a sentence or two what you did.]"
+DEFINITION_WORDS = re.compile(r"\b(?:function|def|class|method|defined|defines|define|definition)\b|\w\(\)")
+PRONOUN = re.compile(r"\b(?:it|its|that one|this one|them|those)\b")
 ANSWER = "answer"  # a call's arguments (a whole file for write_file) must fit
 
 
@@ -247,7 +246,7 @@ class GrammarSteps:
         text, called, repeated, dropped = "", False, False, False
         # served: the results are all the request needs, and the model is told so (asked to compare two
         # files it had just read, the 0.5B started its answer with a call to read the first again)
-        asked = _with_note(messages, ANSWER_SERVED) if served else messages
+        asked = with_note(messages, ANSWER_SERVED) if served else messages
         async for event in self.endpoint.stream(asked, None, text_call_tools=recognise, **params):
             if isinstance(event, TextDelta):
                 text += event.text
@@ -283,12 +282,12 @@ class GrammarSteps:
         run asked? (Then the step answers, and calls written in the answer do not run.)"""
         if not self._read_enough or self._owed is not None:
             return False
-        low = " ".join(request_text(_last_user_text(messages)).lower().split())
+        low = " ".join(request_text(last_user_text(messages)).lower().split())
         return not (CHANGE_ASKED.search(low) or MORE_ASKED.search(low))
 
     async def _answer_now(self, messages: Sequence[dict[str, Any]], params: dict[str, Any]) -> AsyncIterator[Event]:
         """The answer, asked for in words, with no call recognised in it."""
-        async for event in self.endpoint.stream(_with_note(messages, ANSWER_NOW), None, **params):
+        async for event in self.endpoint.stream(with_note(messages, ANSWER_NOW), None, **params):
             yield event
 
     def _named_tools(self, request: str) -> list[str]:
@@ -300,7 +299,7 @@ class GrammarSteps:
     def _code_runner(self, messages: Sequence[dict[str, Any]]) -> str | None:
         """run_python's name when the request asks for the code to be tested and nothing ran yet."""
         runner = next((tool_parts(t)[0] for t in self._offered if bare_tool(tool_parts(t)[0]) == "run_python"), None)
-        request = request_text(_last_user_text(messages))
+        request = request_text(last_user_text(messages))
         return runner if runner and request and code_run_owed(request, turn_calls(messages)) else None
 
     async def _decide_and_call(self, messages: Sequence[dict[str, Any]], grammar: CallGrammar,
@@ -356,7 +355,7 @@ class GrammarSteps:
                 yield event
             return
         p_call, first = 0.0, ""
-        probe = {**_plain(params), "max_tokens": 1, "temperature": 0.0, "logprobs": True, "top_logprobs": 20}
+        probe = {**plain(params), "max_tokens": 1, "temperature": 0.0, "logprobs": True, "top_logprobs": 20}
         async for event in self._guarded(self.endpoint.stream(messages, None, with_logprobs=False, **probe)):
             if isinstance(event, TextDelta):
                 first += event.text
@@ -388,7 +387,7 @@ class GrammarSteps:
         if root is None:
             return list(tools)
         read = read_paths(messages)
-        said = _last_user_text(messages)
+        said = last_user_text(messages)
         asked = request_text(said)
         called = turn_calls(messages)
         if not CHANGE_ASKED.search(asked.lower()):  # (it holds every edit verb, so EDIT_FIRST too)
@@ -508,7 +507,7 @@ class GrammarSteps:
             low = request.lower()
             # the text an edit adds names nothing to open: "add '- Fix percent()' under 0.3.1 in it"
             said = QUOTED.sub(" ", request) if asks_edit(low) else request
-            grounding = self._names.ground(said, root, paths, after_tools=_after_tools(messages))
+            grounding = self._names.ground(said, root, paths, after_tools=after_tools(messages))
             referred = self._referred(request, messages, grounding.names)
             return Grounding(tuple(referred), grounding.pointer or "the previous turn") if referred else grounding
         except Exception:  # the same: without the workspace's names the model's probability decides
@@ -523,7 +522,7 @@ class GrammarSteps:
         if FOLLOW_UP.search(low) or asks_edit(low):
             files = self._paths[0]
             return (self._previous_definitions(messages, files) + previous_files(messages, files))[:1]
-        if PRONOUN.search(low) and SEARCH_WORDS.search(low) and (previous := _previous_request(messages)):
+        if PRONOUN.search(low) and SEARCH_WORDS.search(low) and (previous := previous_request(messages)):
             root = self.workspace() if self.workspace is not None else None
             if root is not None:
                 earlier = self._names.ground(previous, root, self._paths).names
@@ -532,7 +531,7 @@ class GrammarSteps:
 
     def _previous_definitions(self, messages: Sequence[dict[str, Any]], files: list[str]) -> list[str]:
         """The files defining what the previous request asked about ("Where is the function mean defined?")."""
-        previous = _previous_request(messages)
+        previous = previous_request(messages)
         root = self.workspace() if self.workspace is not None else None
         if not previous or root is None or not DEFINITION_WORDS.search(previous.lower()):
             return []
@@ -568,7 +567,7 @@ class GrammarSteps:
     async def _call(self, messages: Sequence[dict[str, Any]], grammar: CallGrammar, params: dict[str, Any],
                     started: float, why: str = "", p_call: float | None = None) -> AsyncIterator[Event]:  # fmt: skip
         """The call, decoded under the grammar, streamed as ToolCallDelta events."""
-        request = {**_plain(params), "grammar": grammar.text,
+        request = {**plain(params), "grammar": grammar.text,
                    "max_tokens": max(params.get("max_tokens") or 0, STEP_MAX_TOKENS), "temperature": 0.0}  # fmt: skip
         call_id = f"call_g{self._calls}"
         self._calls += 1
@@ -596,9 +595,10 @@ class GrammarSteps:
         if parsed is None:  # cut by max_tokens: the loop reports the bad arguments to the model
             parsed = (name or grammar.tools[0], output)
         if bare_tool(parsed[0]) == "edit_file" and ADD_CODE in parsed[1]:
-            parsed = (parsed[0], await self._addition(messages, parsed[1], params))
+            parsed = (parsed[0], await addition(self.endpoint, messages, parsed[1], params))
         elif bare_tool(parsed[0]) == "edit_file" and REWRITE in parsed[1]:
-            parsed = (parsed[0], await self._rewrite(messages, parsed[1], params))
+            root = self.workspace() if self.workspace is not None else None
+            parsed = (parsed[0], await rewrite(self.endpoint, root, messages, parsed[1], params))
         unread = _unread_edit(parsed, messages, [tool_parts(t)[0] for t in self._offered] or grammar.tools)
         if unread is not None:
             parsed = unread
@@ -606,60 +606,6 @@ class GrammarSteps:
                                  "an edit copies the file's exact text")  # fmt: skip
         yield ToolCallReady(ToolCall(call_id, parsed[0], parsed[1], source="grammar"))
         yield Finish("tool_calls")
-
-    async def _rewrite(self, messages: Sequence[dict[str, Any]], arguments: str, params: dict[str, Any]) -> str:
-        """The edit's new code, asked for in words: the line chosen, and "write the code that replaces
-        it" (the 0.5B, writing a fix inside the JSON string, copied the line and appended
-        "+ 1000000..." in 11 of 23 repository tasks)."""
-        args = json.loads(arguments)
-        old = str(args.get("old_text", ""))
-        root = self.workspace() if self.workspace is not None else None
-        text = edit_text(root, str(args.get("path", ""))) if root is not None else None
-        found = enclosing_definition(text, old) if text is not None else None
-        line = old
-        if found is not None:  # it writes whole functions: the function holding the line is rewritten
-            name, old = found
-            ask = (f"[Write the whole corrected function `{name}` of {args.get('path')}, to do what I asked. "
-                   "Reply with only that function, in one ```python block.]")  # fmt: skip
-        else:
-            ask = (f"[Write the code that replaces this line of {args.get('path')}, to do what I asked:\n"
-                   f"```python\n{old}\n```\nReply with only the new code, in one ```python block.]")  # fmt: skip
-        args["old_text"] = old
-        code = await self._written(_with_note(messages, ask), params)
-        if code.strip() == old.strip():
-            # the same code back (the 0.5B, in 2 of 9 tasks): asked once more, told so
-            again = f"{ask}\n\n[That is the code as it is now. It has to change to do what I asked.]"
-            code = await self._written(_with_note(messages, again), params) or code
-        if found is not None and not re.search(rf"^\s*(?:async\s+)?def\s+{re.escape(found[0])}\b", code, re.M):
-            args["old_text"] = old = line  # a reply without the function: it replaces the line alone
-        if old != line and not _compiles(code):
-            code = old  # a function cut short or not Python: the file keeps what it had
-        args["new_text"] = _indented(code or old, old)
-        return json.dumps(args)
-
-    async def _addition(self, messages: Sequence[dict[str, Any]], arguments: str, params: dict[str, Any]) -> str:
-        """Code added after a line, asked for in words like a rewrite (the 0.5B, writing a new test
-        inside the JSON string, ran to the token limit twice and the turn to its 300 s limit)."""
-        args = json.loads(arguments)
-        anchor = str(args.get("old_text", ""))
-        ask = (f"[Write the new code to add to {args.get('path')} after this line, to do what I asked:\n"
-               f"```python\n{anchor}\n```\nReply with only the new code, in one ```python block.]")  # fmt: skip
-        code = await self._written(_with_note(messages, ask), params)
-        if not code.strip() or code.strip() == anchor.strip() or not _compiles(code):
-            args["new_text"] = anchor  # nothing usable: the file keeps what it had
-            return json.dumps(args)
-        gap = "\n\n\n" if re.match(r"(?:async\s+)?(?:def|class)\s|@", code) else "\n"  # a new top-level definition
-        args["new_text"] = anchor + gap + code
-        return json.dumps(args)
-
-    async def _written(self, messages: Sequence[dict[str, Any]], params: dict[str, Any]) -> str:
-        """The code block of the model's reply to ``messages`` (greedy, bounded)."""
-        request = {**_plain(params), "max_tokens": REWRITE_MAX_TOKENS, "temperature": 0.0}
-        reply = ""
-        async for event in self.endpoint.stream(messages, None, with_logprobs=False, **request):
-            if isinstance(event, TextDelta):
-                reply += event.text
-        return code_block(reply)
 
     async def _guarded(self, events: AsyncIterator[Event]) -> AsyncIterator[Event]:
         """An endpoint's refusal of the grammar field becomes _GrammarRefused (the caller degrades)."""
@@ -755,86 +701,6 @@ def _unread_edit(call: tuple[str, str], messages: Sequence[dict[str, Any]],
     if not isinstance(path, str) or normal_path(path) in read_paths(messages):
         return None
     return reader, json.dumps({"path": path})
-
-
-def code_block(text: str) -> str:
-    """The first fenced code block of a reply, else the reply itself, without blank edges."""
-    found = re.search(r"```[\w+-]*\n(.*?)(?:```|$)", text, re.DOTALL)
-    return (found.group(1) if found else text).strip("\n").rstrip()
-
-
-def _compiles(code: str) -> bool:
-    """Is ``code`` (a function, at any indentation) valid Python?"""
-    import textwrap
-
-    try:
-        compile(textwrap.dedent(code), "<edit>", "exec")
-    except (SyntaxError, ValueError):
-        return False
-    return True
-
-
-def _indented(code: str, old: str) -> str:
-    """``code`` at the indentation of the line it replaces (a model's block often starts at column 0)."""
-    lines = code.splitlines() or [""]
-    indent = old[: len(old) - len(old.lstrip())]
-    first = lines[0][: len(lines[0]) - len(lines[0].lstrip())]
-    if len(first) >= len(indent):
-        return code
-    return "\n".join(indent + line[len(first) :] if line.strip() else line for line in lines)
-
-
-def _with_note(messages: Sequence[dict[str, Any]], note: str) -> list[dict[str, Any]]:
-    """The messages with ``note`` after the last user message's text (a copy)."""
-    out = [dict(m) for m in messages]
-    if out and out[-1].get("role") == "user":
-        out[-1]["content"] = f"{user_text(out[-1])}\n\n{note}"
-    return out
-
-
-def request_text(content: str) -> str:
-    """The user's own words in a (folded) user message: no passages before it, no tool results after."""
-    content = content.split(ANSWER_NOTE, 1)[0]
-    if PASSAGES_ASK in content:
-        content = content.split(PASSAGES_ASK, 1)[1]
-    return affirmed(content).strip()
-
-
-def _last_user_text(messages: Sequence[dict[str, Any]]) -> str:
-    """The text of the conversation's last user message ("" when there is none)."""
-    return next((user_text(m) for m in reversed(messages) if m.get("role") == "user"), "")
-
-
-def user_text(message: dict[str, Any]) -> str:
-    """The text of a user message (content parts joined)."""
-    content = message.get("content") or ""
-    if isinstance(content, list):
-        return " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
-    return str(content)
-
-
-DEFINITION_WORDS = re.compile(r"\b(?:function|def|class|method|defined|defines|define|definition)\b|\w\(\)")
-PRONOUN = re.compile(r"\b(?:it|its|that one|this one|them|those)\b")
-
-
-def _previous_request(messages: Sequence[dict[str, Any]]) -> str:
-    """The user's request of the turn before this one ("" when there is none)."""
-    users = [m for m in messages if m.get("role") == "user"]
-    return request_text(user_text(users[-2]).split(ANSWER_NOTE, 1)[0]) if len(users) >= 2 else ""
-
-
-def _after_tools(messages: Sequence[dict[str, Any]]) -> bool:
-    """Did the previous turn use a tool? (Then "it" and "there" point at what it showed.)"""
-    for message in reversed(messages[:-1]):
-        if message.get("role") == "user":
-            return ANSWER_NOTE in user_text(message)  # small models see results folded into the user's turn
-        if message.get("role") == "tool" or message.get("tool_calls"):
-            return True
-    return False
-
-
-def _plain(params: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in params.items() if k not in ("max_tokens", "temperature", "logprobs", "top_logprobs")}
 
 
 class _GrammarRefused(Exception):

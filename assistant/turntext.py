@@ -1,0 +1,59 @@
+"""The text of the conversation's messages, as the step rules read it.
+
+Small models see tool results folded into the user's turn (after ANSWER_NOTE) and retrieved
+passages before the question (before PASSAGES_ASK); the user's own words are what is left.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from assistant.context import PASSAGES_ASK
+from assistant.conversation import ANSWER_NOTE
+from assistant.grounding import affirmed
+
+
+def with_note(messages: Sequence[dict[str, Any]], note: str) -> list[dict[str, Any]]:
+    """The messages with ``note`` after the last user message's text (a copy)."""
+    out = [dict(m) for m in messages]
+    if out and out[-1].get("role") == "user":
+        out[-1]["content"] = f"{user_text(out[-1])}\n\n{note}"
+    return out
+
+
+def request_text(content: str) -> str:
+    """The user's own words in a (folded) user message: no passages before it, no tool results after."""
+    content = content.split(ANSWER_NOTE, 1)[0]
+    if PASSAGES_ASK in content:
+        content = content.split(PASSAGES_ASK, 1)[1]
+    return affirmed(content).strip()
+
+
+def last_user_text(messages: Sequence[dict[str, Any]]) -> str:
+    """The text of the conversation's last user message ("" when there is none)."""
+    return next((user_text(m) for m in reversed(messages) if m.get("role") == "user"), "")
+
+
+def user_text(message: dict[str, Any]) -> str:
+    """The text of a user message (content parts joined)."""
+    content = message.get("content") or ""
+    if isinstance(content, list):
+        return " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+    return str(content)
+
+
+def previous_request(messages: Sequence[dict[str, Any]]) -> str:
+    """The user's request of the turn before this one ("" when there is none)."""
+    users = [m for m in messages if m.get("role") == "user"]
+    return request_text(user_text(users[-2]).split(ANSWER_NOTE, 1)[0]) if len(users) >= 2 else ""
+
+
+def after_tools(messages: Sequence[dict[str, Any]]) -> bool:
+    """Did the previous turn use a tool? (Then "it" and "there" point at what it showed.)"""
+    for message in reversed(messages[:-1]):
+        if message.get("role") == "user":
+            return ANSWER_NOTE in user_text(message)  # small models see results folded into the user's turn
+        if message.get("role") == "tool" or message.get("tool_calls"):
+            return True
+    return False
