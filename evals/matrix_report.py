@@ -147,7 +147,8 @@ def chart(rows: list[dict[str, Any]], path: Path) -> None:
         pr = r["summary"]["pass_rate"]
         lo, hi = pr["ci95"]
         ax.bar(i, 100 * pr["rate"], color=colors.get(r.get("axis", ""), "#999999"))
-        ax.errorbar(i, 100 * pr["rate"], yerr=[[100 * (pr["rate"] - lo)], [100 * (hi - pr["rate"])]],
+        below, above = max(0.0, pr["rate"] - lo), max(0.0, hi - pr["rate"])  # an interval from an older run
+        ax.errorbar(i, 100 * pr["rate"], yerr=[[100 * below], [100 * above]],
                     color="black", capsize=4)  # fmt: skip
     ax.set_xticks(range(len(done)), [r["name"] for r in done], rotation=30, ha="right", fontsize=8)
     ax.set_ylabel("pass rate % (95% CI)")

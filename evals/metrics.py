@@ -31,7 +31,11 @@ def wilson(successes: int, total: int, z: float = Z95) -> tuple[float, float]:
     denom = 1 + z * z / total
     centre = (p + z * z / (2 * total)) / denom
     half = z * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
+    # exact at the ends: 0 of n has 0 as its lower bound (centre - half rounds to 1e-17 there, which
+    # put the interval above the rate and crashed the matrix chart's error bars)
+    lo = 0.0 if successes <= 0 else max(0.0, min(p, centre - half))
+    hi = 1.0 if successes >= total else min(1.0, max(p, centre + half))
+    return lo, hi
 
 
 def bootstrap_mean_ci(values: Sequence[float], iters: int = 2000, seed: int = 0) -> tuple[float, float]:

@@ -102,6 +102,24 @@ def test_wilson_interval() -> None:
     assert wilson(0, 10)[0] == 0.0 and wilson(10, 10)[1] == pytest.approx(1.0)
 
 
+def test_the_wilson_interval_holds_its_rate_at_every_size() -> None:
+    # 0 of 12 gave a lower bound of 1e-17 (above the rate), and the matrix chart's error bars crashed
+    for total in range(1, 101):
+        for passed in range(total + 1):
+            lo, hi = wilson(passed, total)
+            assert 0.0 <= lo <= passed / total <= hi <= 1.0
+        assert wilson(0, total)[0] == 0.0 and wilson(total, total)[1] == 1.0
+
+
+def test_the_matrix_chart_draws_an_interval_that_misses_its_rate(tmp_path: Path) -> None:
+    from assistant.evals.matrix_report import chart
+
+    rows = [{"name": "repo-agent-rag", "axis": "retrieval",
+             "summary": {"pass_rate": {"total": 12, "passed": 0, "rate": 0.0, "ci95": [1e-17, 0.24]}}}]  # fmt: skip
+    chart(rows, tmp_path / "report.png")
+    assert (tmp_path / "report.png").read_bytes()[:4] == b"\x89PNG"
+
+
 def test_pass_at_k_table_only_for_k_up_to_n() -> None:
     table = pass_at_k_table({"a": (10, 5), "b": (10, 0)}, ks=(1, 10, 100))
     assert set(table) == {"pass@1", "pass@10"}
