@@ -325,7 +325,13 @@ def ablate_cmd(
             sys.stderr.write(f"\nInterrupted: finished cells and attempts are saved in {folder}; "
                              "run the same command to resume.\n")  # fmt: skip
             raise typer.Exit(130) from None
-        for path in write_matrix_report(folder):
+        try:
+            written = write_matrix_report(folder)
+        except Exception as exc:  # the cells' runs are saved; only the side-by-side pages are missing
+            sys.stderr.write(f"Could not write the matrix report ({type(exc).__name__}: {exc}); the cells' runs "
+                             f"are saved in {folder}: `assistant eval ablate-report {folder}` writes it again.\n")  # fmt: skip
+            raise typer.Exit(1) from None
+        for path in written:
             print(f"wrote {path}")
         print((folder / "report.md").read_text(encoding="utf-8"))
 
