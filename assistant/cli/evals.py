@@ -328,8 +328,9 @@ def ablate_cmd(
         try:
             written = write_matrix_report(folder)
         except Exception as exc:  # the cells' runs are saved; only the side-by-side pages are missing
-            sys.stderr.write(f"Could not write the matrix report ({type(exc).__name__}: {exc}); the cells' runs "
-                             f"are saved in {folder}: `assistant eval ablate-report {folder}` writes it again.\n")  # fmt: skip
+            sys.stderr.write(f"Could not write the matrix report ({type(exc).__name__}: {exc}); the cells' "
+                             f"runs are saved in {folder}: `assistant eval ablate-report {folder}` writes it "
+                             "again.\n")  # fmt: skip
             raise typer.Exit(1) from None
         for path in written:
             print(f"wrote {path}")
