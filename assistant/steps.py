@@ -415,7 +415,7 @@ class GrammarSteps:
                 editable = {r for r in read if not is_test_file(r)}
                 if not editable:
                     tools = [t for t in tools if bare_tool(tool_parts(t)[0]) not in EDITS]
-            return constrain_edits(narrow_paths(tools, self._paths, read), root, editable, asked,
+            return constrain_edits(narrow_paths(tools, self._paths, read, asked), root, editable, asked,
                                    owed.symbols if owed else frozenset(), owed.paths if owed else (),
                                    fix=bool(owed and owed.fix), rewrite=self.rewrite_in_words)  # fmt: skip
         except Exception:  # a hostile or vanished workspace costs the narrowing, never the turn

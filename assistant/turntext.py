@@ -14,9 +14,14 @@ from assistant.conversation import ANSWER_NOTE
 from assistant.grounding import affirmed
 
 
-def with_note(messages: Sequence[dict[str, Any]], note: str) -> list[dict[str, Any]]:
-    """The messages with ``note`` after the last user message's text (a copy)."""
+def with_note(messages: Sequence[dict[str, Any]], note: str, *, passages: bool = True) -> list[dict[str, Any]]:
+    """The messages with ``note`` after the last user message's text (a copy); ``passages=False``
+    also drops the retrieved passages folded into user messages."""
     out = [dict(m) for m in messages]
+    if not passages:
+        for m in out:
+            if m.get("role") == "user" and PASSAGES_ASK in user_text(m):
+                m["content"] = user_text(m).split(PASSAGES_ASK, 1)[1].lstrip()
     if out and out[-1].get("role") == "user":
         out[-1]["content"] = f"{user_text(out[-1])}\n\n{note}"
     return out

@@ -925,3 +925,31 @@ async def test_code_added_is_written_in_words_after_the_line_the_call_picks(
                     text("```python\ndef square(x:\n```"), text("Sorry."))  # fmt: skip
     await run(agent, "add a function square(x) to calc.py")
     assert seen == ["read:calc.py", f"edit:{last}->{last}"]
+
+
+async def test_code_asked_for_in_words_leaves_the_retrieved_passages_out(tmp_path: Any) -> None:
+    """With the task's own files retrieved (the old code in front of it), the 0.5B wrote that code
+    back unchanged in 12 of 12 repository tasks; the rewrite request carries no passages."""
+    from assistant.codewords import rewrite
+    from assistant.context import PASSAGES_ASK, fold_passages
+    from assistant.events import TextDelta
+    from assistant.grounding import REWRITE
+
+    (tmp_path / "calc.py").write_text("def percent(part, whole):\n    return part / whole * 10\n")
+    passage = {"content": "calc.py:1-2\ndef percent(part, whole):\n    return part / whole * 10"}
+    messages = fold_passages([passage], [{"role": "user", "content": "fix percent in calc.py"}])
+    assert PASSAGES_ASK in messages[0]["content"]
+    sent: list[Any] = []
+
+    class Endpoint:
+        async def stream(self, msgs: Any, tools: Any, **params: Any) -> Any:
+            sent.append(msgs)
+            yield TextDelta("```python\ndef percent(part, whole):\n    return part / whole * 100\n```")
+
+    args = {"path": "calc.py", "old_text": "    return part / whole * 10", "new_text": REWRITE}
+    out = json.loads(await rewrite(Endpoint(), tmp_path, messages, json.dumps(args), {}))  # type: ignore[arg-type]
+    assert out["new_text"].endswith("return part / whole * 100")
+    (asked,) = sent
+    assert "fix percent in calc.py" in asked[0]["content"] and "whole corrected function" in asked[0]["content"]
+    assert PASSAGES_ASK not in asked[0]["content"] and "calc.py:1-2" not in asked[0]["content"]
+    assert PASSAGES_ASK in messages[0]["content"]  # the turn's own messages are not changed
