@@ -146,9 +146,24 @@ GENERAL = re.compile(
 # A sum in words: "if a dinner costs 84.50 and we tip 15%, what's the total? just do the math"
 MATH_ASKED = re.compile(
     r"\b(?:do the math|work it out|what'?s the total|how much (?:is|would|will) (?:that|it|the total))\b"
+    r"|\bquick maths?\b|\bmaths?\s*[:?]"
 )
 # A thing to make that a command names: "I'd like a `make check` target that runs lint" is no run
 CREATE_WANTED = re.compile(r"\b(?:i'?d like|i want|i need|add|create|write|define|set up)\b (?:a|an|another|new)\b")
+# "is git even installed on this machine?" (the 0.5B globbed for "git" in tests/)
+INSTALLED_ASKED = re.compile(
+    r"\b(?:is|are|do (?:we|i|you) have|have (?:we|i) got|got)\s+([a-z][\w.+-]*)\s+(?:\w+\s+)?"
+    r"(?:installed|available|on (?:this|the) (?:machine|box|system|computer|path))\b"
+)
+NOT_PROGRAMS = frozenset(["the", "a", "an", "it", "this", "that", "my", "our", "your", "there", "any", "we", "i"])
+# "do any of our tests use parametrize?": a search for what they would use (the 0.5B ran the tests)
+SEARCH_QUESTION = re.compile(
+    r"\b(?:do|does|did|is|are) (?:any|all|some|none|either) (?:of )?(?:the |our |my |these |those |this )?"
+    r"(?:[\w-]+ ){0,2}(?:use|uses|call|calls|import|imports|mention|mentions|reference|references|contain|contains)"
+    r"\s+(?:the |a |an |any )?`?([\w.@-]+)"
+)
+# "What exactly gets deleted when I do make clean?": a question about a target is read, not run
+MAKE_QUESTION = re.compile(r"^\s*(?:what|which|how|why|does|do|is|will|would|when)\b|\?\s*$")
 SYSTEM_ASKED = re.compile(r"\b(?:operating system|which os|what os|kernel version|how many (?:cpus?|cores))\b")
 _STOP_WORDS = (
     "a an the and or of to in on at by for with from into is are was were be been do does did done have has "
@@ -179,6 +194,20 @@ THANKS = re.compile(
     r"(?:that'?s|this is|it'?s|that was|this was|exactly|just|so|very|really|you'?re|you|works?|worked)\b"
 )
 ASKS_MORE = re.compile(r"\?|\b(?:now|but|also|next|then|and|can|could|please|would|will)\b")
+# "morning! ready to get some work done?": a greeting, then chat that names no work (the 0.5B's call
+# probability was 0.93, and it ran the test suite)
+GREETING_LEAD = re.compile(
+    r"^\s*(?:hi|hello|hey|hiya|yo|howdy|morning|good (?:morning|afternoon|evening)|afternoon|evening)\b"
+    r"(?: there| all| everyone| folks)?\s*[!,.]+\s*"
+)
+CHAT_ONLY = re.compile(
+    r"^(?:(?:are )?(?:you )?(?:ready|up|around|there|awake|free|good|well|ok|okay)\b|how (?:are|is|was)\b"
+    r"|how'?s (?:it|things|your|life)\b|what'?s up\b|long time\b|nice to\b|good to\b|hope you\b)"
+)
+WORK_WORDS = re.compile(
+    r"\b(?:file|files|code|test|tests|bug|bugs|fix|project|repo|function|module|error|readme|makefile|todo"
+    r"|notes?|branch|commit|run|build|deploy|review)\b|[/\\.]\w"
+)
 
 
 def is_small_talk(text: str) -> bool:
@@ -194,6 +223,9 @@ def is_small_talk(text: str) -> bool:
     if 0 < len(words) <= 6 and all(w in SMALL_TALK for w in words):
         return True
     low = " ".join(text.lower().split())
+    lead = GREETING_LEAD.match(low)
+    if lead and len(words) <= 12 and CHAT_ONLY.match(low[lead.end() :]) and not WORK_WORDS.search(low):
+        return True
     if len(words) <= 14 and FAREWELL.search(low) and "?" not in low and not RUN_WORDS.search(low):
         return True
     return len(words) <= 12 and bool(THANKS.search(low)) and not ASKS_MORE.search(low.split(None, 1)[-1])
@@ -261,6 +293,11 @@ def shell_commands(low: str, python: str) -> tuple[tuple[str, ...], str] | None:
         ), "asks where Python is"
     if SYSTEM_ASKED.search(low):
         return ("uname -a", "nproc"), "asks about the machine"
+    installed = INSTALLED_ASKED.search(low)
+    if installed and installed.group(1) not in NOT_PROGRAMS:
+        program = installed.group(1)
+        checks = (f"which {program}", f"{program} --version", f"command -v {program}")
+        return checks, f"asks whether {program} is installed"
     return None
 
 
@@ -282,8 +319,15 @@ KIND_WORDS = frozenset([*KIND_PATTERNS, "define", "defined", "defines", "code", 
 ABBREVIATIONS = frozenset(["i.e", "e.g", "etc", "vs", "a.k.a", "aka", "n.b"])
 
 
+EXCLUDED = re.compile(
+    r"\b(?:outside(?: of)?|besides|other than|except(?: for| in)?|apart from|not in|beyond)\s+(?:the\s+)?`?[\w./-]+"
+)
+
+
 def search_terms(request: str, symbols: Sequence[str] = ()) -> list[str]:
-    """What a search request looks for: quoted text, code-like names, else its distinctive words."""
+    """What a search request looks for: quoted text, code-like names, else its distinctive words.
+    A place it excludes ("is multiply used anywhere outside calc.py?") is not what it looks for."""
+    request = EXCLUDED.sub(" ", request)
     terms = [a or b for a, b in QUOTED.findall(request)]
     terms += list(symbols)
     terms += re.findall(r"(?<![\w-])--[a-z][\w-]*", request)  # a command-line option: --people
@@ -374,6 +418,11 @@ def first_ask(request: str, named_files: Sequence[str], folders: Sequence[str], 
             # "In the Makefile, make the run target use --people 4": the file first (the 0.5B ran it)
             return Ask(("read_file",), "asks to change " + named_files[0], {"read_file": ("path", tuple(named_files))})
         return None  # the edit rules decide what comes next
+    if (search := SEARCH_QUESTION.search(low)) and search.group(1).lower() not in STOP:
+        term = request[search.start(1) : search.end(1)]
+        return Ask(("grep",), "asks whether anything uses " + term, {"grep": ("pattern", (term,))})
+    if (about := _make_question(low, defined_in)) is not None:
+        return Ask(("read_file",), f"asks about make {about[0]}", {"read_file": ("path", about[1])})
     # "make the run target use --people 4" asks for no run; "find where X is tested and run it" searches first
     run = (
         bool(RUN_WORDS.search(NOT_RUN.sub(" ", low))) and not SEARCH_FIRST.search(low) and not CREATE_WANTED.search(low)
@@ -455,6 +504,19 @@ def _search_or_read(request: str, low: str, named_files: Sequence[str], folders:
         if where:
             why = f"names {symbols[0]}, defined in {where[0]}"
             return Ask(("read_file",), why, {"read_file": ("path", tuple(where))})
+    return None
+
+
+def _make_question(low: str, defined_in: dict[str, set[str]]) -> tuple[str, tuple[str, ...]] | None:
+    """A question about what a Makefile target does ("what gets deleted when I do make clean?"):
+    the target and the Makefiles that define it (reading is safe; running `make clean` is not)."""
+    if not MAKE_QUESTION.search(low) or RUN_LEAD.match(low) or RUN_WORDS.search(MAKE_TARGET.sub(" ", low)):
+        return None  # "What does make run print?" asks for its output: a run
+    for found in MAKE_TARGET.finditer(low):
+        target = found.group(1) or found.group(2)
+        where = sorted(w for w in defined_in.get(target, ()) if w.rsplit("/", 1)[-1] == "Makefile")
+        if where:
+            return target, tuple(where)
     return None
 
 

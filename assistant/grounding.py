@@ -237,8 +237,11 @@ def _symbol_mentions(text: str, words: list[str], symbols: set[str]) -> list[str
         low = sym.lower()
         if low not in said:
             continue
+        name = re.escape(sym)
         as_code = "_" in sym.strip("_") or re.search(
-            rf"(?:`{re.escape(sym)}|\b{re.escape(sym)}\(|\b{re.escape(sym)}\s+(?:target|recipe|task|section|setting)\b)",
+            rf"(?:`{name}|\b{name}\(|\b{name}\s+(?:target|recipe|task|section|setting)\b"
+            # "is multiply used anywhere outside calc.py?": a name, said as what is used or called
+            rf"|\b{name}\s+(?:(?:is|gets?|being|ever)\s+)?(?:used|called|defined|imported|referenced|invoked)\b)",
             text,
             re.IGNORECASE,
         )

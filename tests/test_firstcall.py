@@ -299,3 +299,28 @@ def test_running_the_app_runs_its_run_target_or_its_package() -> None:
 def test_abbreviations_are_not_code_names() -> None:
     terms = search_terms("Which modules can be run directly, i.e. have an if __name__ == '__main__' block?")
     assert "i.e" not in terms and "__name__" in terms
+
+
+def test_rules_added_after_the_sixth_held_out_set() -> None:
+    # a greeting then chat that names no work; a greeting before work is not small talk
+    assert is_small_talk("morning! ready to get some work done?") and is_small_talk("yo, you around?")
+    assert not is_small_talk("morning! ready to fix the bug in calc.py?")
+    assert not is_small_talk("hey, how are the tests doing?")
+    # "quick maths" is a sum; a bill split in the tip calculator's words is left to the app
+    assert is_arithmetic("quick maths: 120 split three ways with an 18% tip on top, how much each?")
+    assert not is_arithmetic("How much does each of 4 people pay for a 120 bill with a 10% tip?")
+    # is a program installed
+    git = shell_commands("is git even installed on this machine?", "python3")
+    assert git is not None and git[0][0] == "which git"
+    assert shell_commands("is the package installed?", "python3") is None
+    # a question about a make target reads the Makefile; one about its output runs it
+    clean = ask("What exactly gets deleted when I do make lint?")
+    assert clean.tools == ("read_file",) and only(clean, "read_file") == ("Makefile",)
+    assert ask("What does make run print?").tools == ("run_command",)
+    assert ask("run make lint, does it pass?").tools == ("run_command",)
+    # "do any of our tests use X" searches for X (the 0.5B ran the tests)
+    param = ask("do any of our tests use parametrize or are they all one-offs")
+    assert param.tools == ("grep",) and only(param, "grep") == ("parametrize",)
+    # a place excluded is not what a search looks for
+    assert search_terms("is multiply used anywhere outside calc.py?")[0] == "multiply"
+    assert "calc.py" not in search_terms("is multiply used anywhere outside calc.py?")
