@@ -21,12 +21,19 @@ from typing import TYPE_CHECKING, Any
 
 from assistant.events import TextDelta
 from assistant.grounding import edit_text, enclosing_definition
-from assistant.turntext import with_note
+from assistant.turntext import last_user_text, request_text, with_note
 
 if TYPE_CHECKING:
     from assistant.endpoint import Endpoint
 
 REWRITE_MAX_TOKENS = 600  # the new code of a rewritten function
+
+
+def _asked(messages: Sequence[dict[str, Any]]) -> str:
+    """The request again, right before the ask for code: with the file's code between the request and
+    the ask, the 0.5B wrote the code back unchanged ("make mean() of an empty list return 0.0")."""
+    said = request_text(last_user_text(messages))
+    return f"[What I asked: {said[:600]}]\n" if said else ""
 
 
 def plain(params: dict[str, Any]) -> dict[str, Any]:
@@ -47,10 +54,10 @@ async def rewrite(
     line = old
     if found is not None:  # it writes whole functions: the function holding the line is rewritten
         name, old = found
-        ask = (f"[Write the whole corrected function `{name}` of {args.get('path')}, to do what I asked. "
-               "Reply with only that function, in one ```python block.]")  # fmt: skip
+        ask = (f"{_asked(messages)}[Write the whole corrected function `{name}` of {args.get('path')}, to do "
+               "what I asked. Reply with only that function, in one ```python block.]")  # fmt: skip
     else:
-        ask = (f"[Write the code that replaces this line of {args.get('path')}, to do what I asked:\n"
+        ask = (f"{_asked(messages)}[Write the code that replaces this line of {args.get('path')}, to do what I asked:\n"
                f"```python\n{old}\n```\nReply with only the new code, in one ```python block.]")  # fmt: skip
     args["old_text"] = old
     code = await written(endpoint, with_note(messages, ask, passages=False), params)
@@ -73,7 +80,7 @@ async def addition(
     inside the JSON string, ran to the token limit twice and the turn to its 300 s limit)."""
     args = json.loads(arguments)
     anchor = str(args.get("old_text", ""))
-    ask = (f"[Write the new code to add to {args.get('path')} after this line, to do what I asked:\n"
+    ask = (f"{_asked(messages)}[Write the new code to add to {args.get('path')} after this line, to do what I asked:\n"
            f"```python\n{anchor}\n```\nReply with only the new code, in one ```python block.]")  # fmt: skip
     code = await written(endpoint, with_note(messages, ask, passages=False), params)
     if not code.strip() or code.strip() == anchor.strip() or not compiles(code):

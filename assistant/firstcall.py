@@ -94,7 +94,10 @@ NOT_RUN = re.compile(
     r"\b[\w-]+`?\s+(?:target|recipe|rule)\b|\bpass(?:es|ed)?\s+(?:--\S+|-\w\b|an?\b|the\b|it\b|in\b|no\b)"
 )
 MAKE_TARGET = re.compile(r"\bmake\s+([\w-]+)|\b([\w-]+)\s+(?:target|recipe|rule)\b")
-APP_RUN = re.compile(r"\b(?:run|start|launch|try) (?:the |my |our |this )?(?:app|application|program|cli|tool)\b")
+APP_RUN = re.compile(
+    r"\b(?:run|runs|running|start|starting|launch|launching|try) (?:the |my |our |this )?"
+    r"(?:app|application|program|cli|tool)\b"
+)
 # Questions about the machine or the repository's state, answered by a command.
 GIT_ASKED = re.compile(
     r"\bgit (?:status|log|diff|branch)\b|\b(?:current|which|what) branch\b|\buncommitted\b|\bcommit (?:log|history)\b"
@@ -417,6 +420,13 @@ def first_ask(request: str, named_files: Sequence[str], folders: Sequence[str], 
         if named_files and not RUN_LEAD.match(low) and not SEARCH_FIRST.search(low):
             # "In the Makefile, make the run target use --people 4": the file first (the 0.5B ran it)
             return Ask(("read_file",), "asks to change " + named_files[0], {"read_file": ("path", tuple(named_files))})
+        # the search is the first clause's: "find X" of "find X and make it use 25 'b's"
+        clause = re.split(r"\s*(?:,|;|\band\b|\bthen\b)\s*", request, maxsplit=1)[0]
+        in_clause = [s for s in symbols if s.lower() in clause.lower()]
+        if SEARCH_FIRST.search(low) and (terms := search_terms(clause, in_clause)):
+            # "find the truncate test and make it use 25 'b's": the search first (the 0.5B grepped
+            # for "truncate test" in files named "b")
+            return Ask(("grep",), "asks to find " + terms[0] + " first", {"grep": ("pattern", tuple(terms))})
         return None  # the edit rules decide what comes next
     if (search := SEARCH_QUESTION.search(low)) and search.group(1).lower() not in STOP:
         term = request[search.start(1) : search.end(1)]

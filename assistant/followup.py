@@ -53,7 +53,10 @@ READ_ASKED = re.compile(
 WANTS_TESTS = re.compile(r"\btest (?:file|module|case)s?\b|\btested\b|\b(?:its|their) tests?\b")
 # (implementing a stub is fixing its body: "implement `reorder_list` in report.py" rewrites its
 # `raise NotImplementedError`)
-FIX_ASKED = re.compile(r"\b(?:fix|repair|correct|make (?:it|them|the tests?) pass|why|implement)\b")
+FIX_ASKED = re.compile(
+    r"\b(?:fix|repair|correct|make (?:it|them|the tests?) pass|why|implement)\b"
+    r"|\b(?:get|make|turn)\b.{0,30}\b(?:green|passing|pass again)\b"  # "get the test suite green again please"
+)
 SHOW_SOURCE = re.compile(r"\b(?:source|code|function|broken|failing|fails?)\b")
 TEST_WORD = re.compile(r"\btests?\b|\btest suite\b|\bpytest\b|\btested\b")
 JUST_THAT = re.compile(r"\b(?:just|only)\b|\bthat test\b")
@@ -169,13 +172,18 @@ def _ranked(paths: Iterable[str], request: str, preferred: AbstractSet[str] = fr
     words = set(re.findall(r"[a-z]{3,}", request.lower()))
     words |= {w[:-1] for w in words if w.endswith("s")}
     paths = list(paths)
-    sharing = [p for p in paths if set(re.findall(r"[a-z]{3,}", p.rsplit("/", 1)[-1].lower())) & words]
+    # a word of the name said, or said longer ("the module that does the bill splitting": split.py)
+    sharing = [p for p in paths if _said(re.findall(r"[a-z]{3,}", p.rsplit("/", 1)[-1].lower()), words)]
     kept = sharing if sharing and MANY_FILES.search(request) else paths
     # "find where tip_amount is tested and show me that whole test file": the test file, not the one
     # defining tip_amount (the 0.5B was sent to tipcalc/split.py)
     tests_first = bool(WANTS_TESTS.search(request.lower()))
     return sorted(kept, key=lambda p: (tests_first != is_test_file(p), p not in preferred, p not in sharing,
                                        is_test_file(p)))  # fmt: skip
+
+
+def _said(names: list[str], words: set[str]) -> bool:
+    return any(w == n or (len(n) >= 4 and w.startswith(n)) for n in names for w in words)
 
 
 @dataclass

@@ -551,7 +551,9 @@ def _file_choices(rel: str, text: str, lines: list[str], request: str, symbols: 
                 for indent, same in by_indent.items()]  # fmt: skip
     if not adding:  # a line rewritten: bounded
         return [_edit_choice(path, {"enum": relevant}, {"type": "string", "maxLength": MAX_REPLACED_CHARS})]
-    if rewrite and _kind(rel) == "code" and not quoted:  # the code added is written next, in words
+    if rewrite and _kind(rel) == "code":
+        # the code added is written next, in words; quoted text in a request about code is an
+        # example ("a slugify test whose input has a number, like 'Table 12'"), not the line to add
         return [_edit_choice(path, {"enum": relevant}, {"const": ADD_CODE})]
     if quoted and len(relevant) == 1:  # "add 'release 0.4'": the user wrote the text
         line = relevant[0]

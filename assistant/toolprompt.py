@@ -26,6 +26,7 @@ SKIP_DIRS = {".git", "__pycache__", "node_modules", ".venv", "venv", ".mypy_cach
 PATH_ARGUMENTS = {  # built-in files tools: which path argument names an existing file or folder
     ("read_file", "path"): "file", ("edit_file", "path"): "file", ("list_files", "path"): "dir",
     ("glob", "path"): "dir", ("grep", "path"): "any", ("run_command", "cwd"): "cwd",
+    ("grep", "include"): "globs",
 }  # fmt: skip
 MAX_ENUM_PATHS = 1000
 
@@ -173,7 +174,9 @@ def narrow_paths(tools: Sequence[dict[str, Any]], paths: tuple[list[str], list[s
     # workspace)", ran the tests with cwd "your_workspace"; offered every folder, it ran
     # `python3 -m unittest discover -s tests` inside tests/ in 9 of 23 repository tasks, where
     # nothing is found), or in a folder the user names as the place to run
-    choices = {"file": files, "dir": dirs, "any": files + dirs, "cwd": [".", *run_folders(said, dirs)]}
+    # grep's file filter is a kind of file the workspace has (the 0.5B wrote "b"; nothing was found)
+    globs = ["*", *sorted({"*." + f.rsplit(".", 1)[1] for f in files if "." in f.rsplit("/", 1)[-1][1:]})]
+    choices = {"file": files, "dir": dirs, "any": files + dirs, "cwd": [".", *run_folders(said, dirs)], "globs": globs}
     unread = [f for f in files if f not in already_read]
     out = []
     for tool in tools:

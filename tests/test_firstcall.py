@@ -324,3 +324,16 @@ def test_rules_added_after_the_sixth_held_out_set() -> None:
     # a place excluded is not what a search looks for
     assert search_terms("is multiply used anywhere outside calc.py?")[0] == "multiply"
     assert "calc.py" not in search_terms("is multiply used anywhere outside calc.py?")
+
+
+def test_rules_added_after_the_third_held_out_chain_set() -> None:
+    from assistant.followup import FIX_ASKED, _ranked
+
+    assert FIX_ASKED.search("get the test suite green again please")
+    assert ask("try running the cli with no args, then show me the code").tools == ("run_command",)
+    listed = ["tipcalc/__init__.py", "tipcalc/__main__.py", "tipcalc/split.py"]
+    assert _ranked(listed, "see what's in the package and open the module that does the bill splitting")[0] == (
+        "tipcalc/split.py"
+    )
+    found = ask("find the truncate test and make it use 25 'b's instead of 30 'a's, then run it", symbols=["truncate"])
+    assert found.tools == ("grep",) and only(found, "grep")[0] == "truncate"

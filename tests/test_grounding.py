@@ -353,3 +353,28 @@ def test_a_default_value_asked_is_that_change_of_the_line_holding_it(ws: Path, r
     (choice,) = edit["function"]["parameters"]["anyOf"]
     assert choice["properties"]["old_text"] == {"const": "def truncate(text: str, width: int = 20) -> str:"}
     assert choice["properties"]["new_text"] == {"const": f"def truncate(text: str, {new}) -> str:"}
+
+
+def test_code_added_with_a_quoted_example_is_written_in_words(ws: Path) -> None:
+    """ "add a slugify test whose input has a number in it, like 'Table 12'": the 0.5B's edit added
+    the line "Table 12" to the test file; quoted text in a request about code is an example."""
+    from assistant.grounding import ADD_CODE, constrain_edits
+
+    request = "read tests/test_calc.py and add a percent test whose input is 'Table 12'"
+    (asked,) = constrain_edits([_edit_tool()], ws, {"tests/test_calc.py"}, request, rewrite=True)
+    news = {c["properties"]["new_text"].get("const") for c in asked["function"]["parameters"]["anyOf"]}
+    assert news == {ADD_CODE}
+    (todo,) = constrain_edits([_edit_tool()], ws, {"notes/todo.txt"}, "add 'call the bank' to notes/todo.txt",
+                              rewrite=True)  # fmt: skip
+    news = {c["properties"]["new_text"].get("const") for c in todo["function"]["parameters"]["anyOf"]}
+    assert news == {"- a\n- call the bank"}  # a note's quoted text is the line itself
+
+
+def test_grep_filters_files_by_a_kind_the_workspace_has(ws: Path) -> None:
+    from assistant.toolprompt import narrow_paths
+
+    grep = {"type": "function", "function": {"name": "grep", "parameters": {"type": "object", "properties": {
+        "pattern": {"type": "string"}, "path": {"type": "string"}, "include": {"type": "string"}}}}}  # fmt: skip
+    (narrowed,) = narrow_paths([grep], workspace_paths(ws))
+    include = narrowed["function"]["parameters"]["properties"]["include"]["enum"]
+    assert include[0] == "*" and "*.py" in include and "*.toml" in include and "b" not in include

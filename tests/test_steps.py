@@ -951,5 +951,7 @@ async def test_code_asked_for_in_words_leaves_the_retrieved_passages_out(tmp_pat
     assert out["new_text"].endswith("return part / whole * 100")
     (asked,) = sent
     assert "fix percent in calc.py" in asked[0]["content"] and "whole corrected function" in asked[0]["content"]
+    # the request again, right before the ask (with the code between them, the 0.5B wrote it back)
+    assert "[What I asked: fix percent in calc.py]\n[Write the whole corrected function" in asked[0]["content"]
     assert PASSAGES_ASK not in asked[0]["content"] and "calc.py:1-2" not in asked[0]["content"]
     assert PASSAGES_ASK in messages[0]["content"]  # the turn's own messages are not changed
