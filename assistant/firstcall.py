@@ -464,7 +464,8 @@ def _run_ask(request: str, low: str, named_files: Sequence[str], defined_in: dic
             command = " ".join([python, *words[1:]])  # no `python` on this machine: the workspace's own
         return Ask(("run_command",), "spells out a command", {"run_command": ("command", (command,))})
     makefile = {s for s, where in defined_in.items() if any(w.rsplit("/", 1)[-1] == "Makefile" for w in where)}
-    if APP_RUN.search(low) and (app := _app_commands(makefile, files, python, bool(re.search(r"\d|--", low)))):
+    bare = bool(NO_ARGUMENTS.search(low))
+    if APP_RUN.search(low) and (app := _app_commands(makefile, files, python, bool(re.search(r"\d|--", low)), bare)):
         # "run the app on the Makefile's example bill": its run target, or its package (the 0.5B ran
         # `make bill`, a target that does not exist)
         return Ask(("run_command",), "asks to run the app", {"run_command": ("command", app)})
@@ -530,10 +531,15 @@ def _make_question(low: str, defined_in: dict[str, set[str]]) -> tuple[str, tupl
     return None
 
 
-def _app_commands(makefile: set[str], files: Sequence[str], python: str, arguments: bool) -> tuple[str, ...]:
+NO_ARGUMENTS = re.compile(r"\b(?:no|without|zero|empty) (?:args|arguments|options|flags|parameters|input)\b")
+
+
+def _app_commands(makefile: set[str], files: Sequence[str], python: str, arguments: bool,
+                  bare: bool = False) -> tuple[str, ...]:  # fmt: skip
     """How the project's app runs: its Makefile's run target, else (when the request gives no
-    arguments, which a fixed command could not pass) a package's __main__.py or a main.py."""
-    found = ["make run"] if "run" in makefile else []
+    arguments, which a fixed command could not pass) a package's __main__.py or a main.py.
+    ``bare``: asked to run it with no arguments (a run target passes its own)."""
+    found = ["make run"] if "run" in makefile and not bare else []
     if found or arguments:
         return tuple(found)
     found += [f"{python} -m {f[: -len('/__main__.py')].replace('/', '.')}" for f in files

@@ -330,7 +330,11 @@ def test_rules_added_after_the_third_held_out_chain_set() -> None:
     from assistant.followup import FIX_ASKED, _ranked
 
     assert FIX_ASKED.search("get the test suite green again please")
-    assert ask("try running the cli with no args, then show me the code").tools == ("run_command",)
+    files = [*FILES, "tipcalc/__main__.py"]
+    bare = first_ask("try running the cli with no args, then show me the code", [], [], [], DEFINED, "python", files)
+    assert bare.only["run_command"][1] == ("python -m tipcalc",)
+    assert bare.tools == ("run_command",) and "make run" not in only(bare, "run_command")  # its target passes args
+    assert only(ask("run the app"), "run_command") == ("make run",)
     listed = ["tipcalc/__init__.py", "tipcalc/__main__.py", "tipcalc/split.py"]
     assert _ranked(listed, "see what's in the package and open the module that does the bill splitting")[0] == (
         "tipcalc/split.py"
