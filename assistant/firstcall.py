@@ -449,6 +449,9 @@ def first_ask(request: str, named_files: Sequence[str], folders: Sequence[str], 
     if LIST_WORDS.search(low) and not symbols and not (named_files and not folders):
         found = NAMED_FOLDER.search(low)
         dirs = {f.rstrip("/") for f in folders} | ({found.group(1).strip("/")} if found else set())
+        if not dirs:  # "What test files do we have?": the tests/ folder, when there is one
+            kinds = re.findall(r"\b([a-z]+) files\b", low)
+            dirs = {d for k in kinds for d in (k, k + "s") if any(f.startswith(d + "/") for f in files)}
         paths = tuple(sorted(d for d in dirs if d + "/" in folders or any(f.startswith(d + "/") for f in files)))
         return Ask(("list_files", "glob"), "asks what files there are", {"list_files": ("path", paths or (".",))})
     return _search_or_read(request, low, named_files, folders, symbols, defined_in)

@@ -74,11 +74,12 @@ def test_terms_keep_their_case_and_skip_filler() -> None:
 
 
 def test_listings() -> None:
-    for request in ("Show me the project structure", "ls", "How many test files are there?",
+    for request in ("Show me the project structure", "ls",
                     "What top-level folders are there?", "Is there a setup.py in this project?"):  # fmt: skip
         a = ask(request)
         assert a is not None and a.tools == ("list_files", "glob") and only(a, "list_files") == (".",), request
     assert only(ask("What's inside the tests folder?"), "list_files") == ("tests",)
+    assert only(ask("How many test files are there?"), "list_files") == ("tests",)  # the folder they are in
 
 
 def test_commands_spelled_out_targets_and_tests() -> None:
@@ -341,3 +342,5 @@ def test_rules_added_after_the_third_held_out_chain_set() -> None:
     )
     found = ask("find the truncate test and make it use 25 'b's instead of 30 'a's, then run it", symbols=["truncate"])
     assert found.tools == ("grep",) and only(found, "grep")[0] == "truncate"
+    assert only(ask("What test files do we have? Then show me one"), "list_files") == ("tests",)
+    assert only(ask("what files do we have?"), "list_files") == (".",)
