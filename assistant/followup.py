@@ -216,10 +216,12 @@ def next_owed(request: str, messages: Sequence[dict[str, Any]], read: set[str], 
     if not state.results:
         return None
     said = set(re.findall(r"\w+", low))
-    preferred = {f for sym, where in defined_in.items() if sym.lower() in said and names_definition(sym) for f in where}
+    called = {sym for sym in defined_in if f"{sym.lower()}(" in low}  # "mean() has no docstring"
+    preferred = {f for sym, where in defined_in.items()
+                 if sym.lower() in said and (names_definition(sym) or sym in called) for f in where}  # fmt: skip
     return (
         _failure_read(low, state, defined_in)
-        or _edit_owed(low, state, named if edited is None else edited, preferred)
+        or _edit_owed(low, state, named if edited is None else edited, preferred, files)
         or _run_owed(low, state, files, tests, python)
         or _read_owed(low, state, files, named, preferred)
     )
@@ -279,7 +281,8 @@ def _failure_read(low: str, state: TurnState, defined_in: dict[str, set[str]]) -
                 symbols=frozenset(symbols))  # fmt: skip
 
 
-def _edit_owed(low: str, state: TurnState, named: Sequence[str], preferred: AbstractSet[str]) -> Owed | None:
+def _edit_owed(low: str, state: TurnState, named: Sequence[str], preferred: AbstractSet[str],
+               files: Sequence[str] = ()) -> Owed | None:  # fmt: skip
     if not asks_edit(low):
         return None
     runs = state.called("run_command")
@@ -305,6 +308,12 @@ def _edit_owed(low: str, state: TurnState, named: Sequence[str], preferred: Abst
         where = sorted(f for f in preferred if not is_test_file(f)) or sorted(preferred)
         if where:
             return Owed(("read_file",), f"{where[0]} defines what the request names: read it first", paths=(where[0],))
+    if not named and not state.read and not ready:
+        # no file named or read, but a search found some: the first of those (the 0.5B, having found
+        # `def mean(` in calc.py, edited the meeting notes)
+        found = [f for r in state.called("grep", "glob", "list_files") for f in found_files(r, files)]
+        if found := sorted(dict.fromkeys(found), key=is_test_file):
+            return Owed(("read_file",), f"{found[0]} is what the search found: read it first", paths=(found[0],))
     symbols = frozenset(_failing_symbols(runs))
     return Owed(("edit_file",), "the request asks for an edit not made yet", paths=tuple(ready[:1]),
                 symbols=symbols, fix=bool(FIX_ASKED.search(low)))  # fmt: skip

@@ -362,13 +362,16 @@ REMOVE_ASKED = re.compile(
     r"^\s*(?:(?:please|now|then|ok|okay|and|also|so|can you|could you|would you)[,]?\s+)*"
     r"(?:remove|delete|drop|strike)\b"
     r"|(?:\bthen|\band|[,.;:])\s+(?:please\s+)?(?:remove|delete|drop|strike)\b|\btake\b.*\b(?:off|out)\b"
+    r"|\b(?:can|could|should|may) (?:come|be taken|be crossed|be struck) off\b"
 )
 AT_TOP = re.compile(r"\b(?:at|to|on) the (?:very )?(?:top|beginning|start)\b|\bprepend\b|\bfirst (?:line|item)\b")
 PLACED = re.compile(r"\b(?:under|after|before|above|below|top|beginning|start|between|section)\b")
 REPLACING = re.compile(r"\b(?:replace|rename)\b")
 AT_END = re.compile(r"\b(?:at|to|on) the (?:very )?(?:end|bottom)\b|\bappend\b")
 NEW_DEFINITION = re.compile(r"\b(?:function|def|method|class|test)\b")
-QUOTED = re.compile(r"'([^'\n]{1,200})'|\"([^\"\n]{1,200})\"")
+# an apostrophe inside a word (doesn't, it's) opens and closes nothing: "pyproject doesn't declare a
+# license. add one, it's MIT" added the line "t declare a license. add one, it"
+QUOTED = re.compile(r"(?<!\w)'([^'\n]{1,200})'(?!\w)|\"([^\"\n]{1,200})\"")
 SET_VALUE = re.compile(
     r"\b(?:change|set|make|update|switch|turn)\b(?P<what>.{0,80}?)\bto\s+(?P<value>\"[^\"\n]*\"|'[^'\n]*'|[\w.+:/-]+)",
     re.IGNORECASE,
@@ -652,7 +655,11 @@ EDIT_FIRST = re.compile(rf"^\s*{LEAD_IN}(?:{EDIT_VERBS})\b")
 # "the first item should say 'by dish' rather than 'by item'", "truncate() should cut at 30 by default, not 20"
 QUESTION = re.compile(r"\s*(?:what|which|how|why|where|when|who|should|does|do|is|are|can)\b")
 SHOULD_CHANGE = re.compile(
-    r"\bshould (?:be|say|read|use|cut|default|return|print|show)\b.*\b(?:not|rather than|instead of)\b"
+    r"\bshould (?:\w+ ){0,2}?(?:be|say|read|use|cut|default|return|print|show|split|have|take|list|run|go)\b.*"
+    r"\b(?:not|rather than|instead of)\b"
+    # "that item can come off my todo list", "X can go": a removal said as what may happen
+    r"|\b(?:can|could|should|may) (?:come|go|be taken|be crossed|be struck) (?:off|out)\b"
+    r"|\b(?:can|could|should) go\s*[.!]?$"
 )
 
 

@@ -220,3 +220,27 @@ def test_implementing_a_stub_rewrites_its_body() -> None:
     read = ("read_file", {"path": "textutils.py"}, "def slugify(t):\n    raise NotImplementedError\n")
     plan = owed(request, read, named=["textutils.py", "tests/test_textutils.py"])
     assert plan is not None and plan.tools == ("edit_file",) and plan.fix and plan.paths == ("textutils.py",)
+
+
+def test_an_edit_after_a_search_reads_what_the_search_found() -> None:
+    """ "mean() has no docstring, could you give it a short one?": the 0.5B grepped `def mean(`,
+    then (offered every file) edited the meeting notes."""
+    grep = ("grep", {"pattern": "def textutils"}, "textutils.py:4: def slug(text):")
+    plan = owed("slug has no docstring, could you give it a short one?", grep)
+    assert plan is not None and (plan.tools, plan.paths) == (("read_file",), ("textutils.py",))
+    # a name written as a call names its definition, even a common word ("add()")
+    grep = ("grep", {"pattern": "def add"}, "no matches for 'def add'")
+    plan = owed("add() has no docstring, could you give it one?", grep)
+    assert plan is not None and plan.paths == ("calc.py",)
+
+
+def test_a_removal_said_as_what_may_happen_is_an_edit() -> None:
+    from assistant.grounding import QUOTED, REMOVE_ASKED, asks_edit
+
+    said = "i wrote the settings docs already so that item can come off my todo list"
+    assert asks_edit(said) and REMOVE_ASKED.search(said)
+    assert asks_edit("the usage example in the readme should split between 4 people instead of 3")
+    assert not asks_edit("what should be in a readme, not a wiki?")
+    # apostrophes inside words quote nothing; real quotes do
+    assert QUOTED.findall("pyproject doesn't declare a license. add one, it's MIT") == []
+    assert QUOTED.findall("add 'call the bank' to my todo") == [("call the bank", "")]
