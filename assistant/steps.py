@@ -137,6 +137,9 @@ CHANGE_ASKED = re.compile(
 MORE_ASKED = re.compile(r"\b(?:run|rerun|execute|pytest|lint|build|install|compile|tests?|check|verify)\b")
 READ_FIRST = re.compile(rf"\s*{LEAD_IN}(?:read|open|look (?:up|at|in)|check|find|see|get|go through)\b")
 ANSWER_SERVED = "[These results are all my request needs. Answer it now from them, in words.]"
+# A small model's answer has a bound: unbounded, the 0.5B wrote 4,024 tokens of nothing visible (text
+# held as a possible call) until the 240 s turn limit; the context keeps 1024 tokens for the reply.
+ANSWER_MAX_TOKENS = 1024
 ANSWER_NOW = "[The changes are made. Tell me in a sentence or two what you did.]"
 DEFINITION_WORDS = re.compile(r"\b(?:function|def|class|method|defined|defines|define|definition)\b|\w\(\)")
 PRONOUN = re.compile(r"\b(?:it|its|that one|this one|them|those)\b")
@@ -221,7 +224,7 @@ class GrammarSteps:
             async for event in self.endpoint.stream(messages, tools or None, text_call_tools=tools or None, **params):
                 yield event
             return
-        async for event in self._answer(messages, tools, params, served):
+        async for event in _bounded(self._answer(messages, tools, _answer_params(params), served), params):
             yield event
 
     async def _answer(self, messages: Sequence[dict[str, Any]], tools: Sequence[dict[str, Any]],
@@ -701,6 +704,20 @@ def _unread_edit(call: tuple[str, str], messages: Sequence[dict[str, Any]],
     if not isinstance(path, str) or normal_path(path) in read_paths(messages):
         return None
     return reader, json.dumps({"path": path})
+
+
+def _answer_params(params: dict[str, Any]) -> dict[str, Any]:
+    """An answer's parameters: at most ANSWER_MAX_TOKENS unless the user set max_tokens."""
+    return {**params, "max_tokens": params.get("max_tokens") or ANSWER_MAX_TOKENS}
+
+
+async def _bounded(events: AsyncIterator[Event], params: dict[str, Any]) -> AsyncIterator[Event]:
+    """The answer's events, with a line saying so when it was cut at the bound the user did not set."""
+    async for event in events:
+        if isinstance(event, Finish) and event.reason == "length" and not params.get("max_tokens"):
+            yield Notice("info", f"the answer was cut at {ANSWER_MAX_TOKENS} tokens (a small model had "
+                                 "started to repeat itself); set max_tokens for longer answers")  # fmt: skip
+        yield event
 
 
 class _GrammarRefused(Exception):

@@ -955,3 +955,22 @@ async def test_code_asked_for_in_words_leaves_the_retrieved_passages_out(tmp_pat
     assert "[What I asked: fix percent in calc.py]\n[Write the whole corrected function" in asked[0]["content"]
     assert PASSAGES_ASK not in asked[0]["content"] and "calc.py:1-2" not in asked[0]["content"]
     assert PASSAGES_ASK in messages[0]["content"]  # the turn's own messages are not changed
+
+
+async def test_an_answer_is_bounded_and_a_cut_answer_says_so(scripted: ScriptedServer, tmp_path: Any) -> None:
+    """Unbounded, the 0.5B wrote 4,024 tokens held back as a possible call, and nothing showed
+    until the 240 s turn limit: an answer now has a bound, and a line says when it was reached."""
+    from dataclasses import replace as dc_replace
+
+    from assistant.events import Notice
+    from assistant.steps import ANSWER_MAX_TOKENS
+
+    seen: list[str] = []
+    agent = grammar_agent(scripted, files_tools(seen))
+    agent.workspace = tmp_path
+    scripted.script(answer_start(), dc_replace(text("Sure, " * 20), finish_reason="length"))
+    events = await run(agent, "tell me a long story about tips")
+    assert scripted.requests[-1]["max_tokens"] == ANSWER_MAX_TOKENS
+    notes = [e.message for e in events if isinstance(e, Notice)]
+    assert any(f"cut at {ANSWER_MAX_TOKENS} tokens" in n for n in notes)
+    assert isinstance(events[-1], TurnEnd) and events[-1].text.startswith("Sure,")
