@@ -60,11 +60,7 @@ async def rewrite(
         ask = (f"{_asked(messages)}[Write the code that replaces this line of {args.get('path')}, to do what I asked:\n"
                f"```python\n{old}\n```\nReply with only the new code, in one ```python block.]")  # fmt: skip
     args["old_text"] = old
-    code = await written(endpoint, with_note(messages, ask, passages=False), params)
-    if code.strip() == old.strip():
-        # the same code back (the 0.5B, in 2 of 9 tasks): asked once more, told so
-        again = f"{ask}\n\n[That is the code as it is now. It has to change to do what I asked.]"
-        code = await written(endpoint, with_note(messages, again, passages=False), params) or code
+    code = await _changed(endpoint, messages, ask, old, params)
     if found is not None and not re.search(rf"^\s*(?:async\s+)?def\s+{re.escape(found[0])}\b", code, re.M):
         args["old_text"] = old = line  # a reply without the function: it replaces the line alone
     if old != line and not compiles(code):
@@ -74,15 +70,19 @@ async def rewrite(
 
 
 async def addition(
-    endpoint: Endpoint, messages: Sequence[dict[str, Any]], arguments: str, params: dict[str, Any]
+    endpoint: Endpoint, root: Path | None, messages: Sequence[dict[str, Any]], arguments: str, params: dict[str, Any]
 ) -> str:
     """Code added after a line, asked for in words like a rewrite (the 0.5B, writing a new test
     inside the JSON string, ran to the token limit twice and the turn to its 300 s limit)."""
     args = json.loads(arguments)
     anchor = str(args.get("old_text", ""))
-    ask = (f"{_asked(messages)}[Write the new code to add to {args.get('path')} after this line, to do what I asked:\n"
-           f"```python\n{anchor}\n```\nReply with only the new code, in one ```python block.]")  # fmt: skip
-    code = await written(endpoint, with_note(messages, ask, passages=False), params)
+    text = edit_text(root, str(args.get("path", ""))) if root is not None else None
+    last = text is not None and text.rstrip().endswith(anchor.rstrip())
+    # the line is named, not shown as code: shown a block, the 0.5B wrote that line back as "the new code"
+    where = "at the end of the file" if last else f"after the line `{anchor.strip()}`"
+    ask = (f"{_asked(messages)}[Write only the new code to add to {args.get('path')}, to do what I asked "
+           f"(it goes {where}). Reply with only the new code, in one ```python block.]")  # fmt: skip
+    code = await _changed(endpoint, messages, ask, anchor, params)
     if not code.strip() or code.strip() == anchor.strip() or not compiles(code):
         args["new_text"] = anchor  # nothing usable: the file keeps what it had
         return json.dumps(args)
@@ -91,9 +91,32 @@ async def addition(
     return json.dumps(args)
 
 
-async def written(endpoint: Endpoint, messages: Sequence[dict[str, Any]], params: dict[str, Any]) -> str:
-    """The code block of the model's reply to ``messages`` (greedy, bounded)."""
-    request = {**plain(params), "max_tokens": REWRITE_MAX_TOKENS, "temperature": 0.0}
+SAMPLED_TRIES = ((0.7, 1), (0.9, 2))  # (temperature, seed) of the tries after two greedy ones
+
+
+async def _changed(endpoint: Endpoint, messages: Sequence[dict[str, Any]], ask: str, old: str,
+                   params: dict[str, Any]) -> str:  # fmt: skip
+    """The model's code for ``ask``, asked again while it is only ``old`` back: once more, told so
+    (greedy), then sampled (the 0.5B wrote `mean` back unchanged twice at temperature 0; unchanged
+    code is certainly not the change asked for, a sampled one may be)."""
+    code = await written(endpoint, with_note(messages, ask, passages=False), params)
+    if code.strip() != old.strip():
+        return code
+    again = f"{ask}\n\n[That is the code as it is now. It has to change to do what I asked.]"
+    tries = [(0.0, None), *SAMPLED_TRIES]
+    for temperature, seed in tries:
+        retry = await written(endpoint, with_note(messages, again, passages=False), params, temperature, seed)
+        if retry.strip() and retry.strip() != old.strip() and compiles(retry):
+            return retry
+    return code
+
+
+async def written(endpoint: Endpoint, messages: Sequence[dict[str, Any]], params: dict[str, Any],
+                  temperature: float = 0.0, seed: int | None = None) -> str:  # fmt: skip
+    """The code block of the model's reply to ``messages`` (greedy unless told, bounded)."""
+    request = {**plain(params), "max_tokens": REWRITE_MAX_TOKENS, "temperature": temperature}
+    if seed is not None:
+        request["seed"] = seed
     reply = ""
     async for event in endpoint.stream(messages, None, with_logprobs=False, **request):
         if isinstance(event, TextDelta):

@@ -50,7 +50,10 @@ READ_ASKED = re.compile(
     r"|\bshow\b(?:\s+\w+){0,6}?\s+(?:it|them|files?|source|code|contents?|one|all)\b"
     r"|\bwhat\b.*\b(?:says?|decided?)\b"
 )
-WANTS_TESTS = re.compile(r"\btest (?:file|module|case)s?\b|\btested\b|\b(?:its|their) tests?\b")
+WANTS_TESTS = re.compile(
+    r"\btest (?:file|module|case)s?\b|\btested\b|\b(?:its|their) tests?\b"
+    r"|\bthe [\w.()]+ test\b(?! suite)"  # "find the truncate test and make it use 25 'b's"
+)
 # (implementing a stub is fixing its body: "implement `reorder_list` in report.py" rewrites its
 # `raise NotImplementedError`)
 FIX_ASKED = re.compile(
@@ -140,6 +143,15 @@ def found_files(result: Result, files: Sequence[str]) -> list[str]:
         named = [line.split(":", 1)[0] for line in result.content.splitlines() if re.match(r"[^:\s][^:]*:\d+:", line)]
     elif result.name == "glob":
         named = [line.strip() for line in result.content.splitlines()]
+    elif result.name == "run_command":  # "run the cli, then show me its code": the module it ran
+        command = str(result.arguments.get("command") or "")
+        module = re.search(r"\bpython3?\s+-m\s+([\w.]+)", command)
+        script = re.search(r"\bpython3?\s+([\w./-]+\.py)\b", command)
+        if module:
+            base = module.group(1).replace(".", "/")
+            named = [base + "/__main__.py", base + ".py"]
+        elif script:
+            named = [script.group(1)]
     elif result.name == "list_files":
         folder = normal_path(str(result.arguments.get("path") or "."))
         prefix = folder + "/" if folder else ""
@@ -173,17 +185,26 @@ def _ranked(paths: Iterable[str], request: str, preferred: AbstractSet[str] = fr
     words |= {w[:-1] for w in words if w.endswith("s")}
     paths = list(paths)
     # a word of the name said, or said longer ("the module that does the bill splitting": split.py)
-    sharing = [p for p in paths if _said(re.findall(r"[a-z]{3,}", p.rsplit("/", 1)[-1].lower()), words)]
+    shared = {p: _said(re.findall(r"[a-z]{3,}", p.rsplit("/", 1)[-1].lower()), words) for p in paths}
+    sharing = [p for p in paths if shared[p]]
     kept = sharing if sharing and MANY_FILES.search(request) else paths
     # "find where tip_amount is tested and show me that whole test file": the test file, not the one
     # defining tip_amount (the 0.5B was sent to tipcalc/split.py)
     tests_first = bool(WANTS_TESTS.search(request.lower()))
-    return sorted(kept, key=lambda p: (tests_first != is_test_file(p), p not in preferred, p not in sharing,
+    return sorted(kept, key=lambda p: (tests_first != is_test_file(p), p not in preferred, -shared[p],
                                        is_test_file(p)))  # fmt: skip
 
 
-def _said(names: list[str], words: set[str]) -> bool:
-    return any(w == n or (len(n) >= 4 and w.startswith(n)) for n in names for w in words)
+GENERIC_NAMES = frozenset(["test", "tests", "init", "main", "conftest"])
+
+
+def _said(names: list[str], words: set[str]) -> int:
+    """How many of a file name's words the request says (or says longer: "splitting" for split);
+    "test" counts only when nothing else does ("the test covering the bill splitting": test_split.py,
+    not test_calc.py)."""
+    hits = {n for n in names for w in words if w == n or (len(n) >= 4 and w.startswith(n))}
+    specific = hits - GENERIC_NAMES
+    return 2 * len(specific) + (1 if hits & GENERIC_NAMES else 0)
 
 
 @dataclass
@@ -303,17 +324,20 @@ def _edit_owed(low: str, state: TurnState, named: Sequence[str], preferred: Abst
     unread = [f for f in targets if f not in state.read]
     if unread and not ready:
         return Owed(("read_file",), f"{unread[0]} is to be edited: read it first", paths=(unread[0],))
+    found = [f for r in state.called("grep", "glob", "list_files") for f in found_files(r, files)]
+    if not named and not state.read and WANTS_TESTS.search(low) and (tests := [f for f in found if is_test_file(f)]):
+        # "find the truncate test and make it use 25 'b's": the test file the search found (the 0.5B
+        # was sent to textutils.py, which defines truncate, and changed its default width)
+        return Owed(("read_file",), f"{tests[0]} is the test the request is about: read it first", paths=(tests[0],))
     if not named and not (state.read & set(preferred)):
         # no file named or read: the file defining what it names ("the percent test fails ... fix it")
         where = sorted(f for f in preferred if not is_test_file(f)) or sorted(preferred)
         if where:
             return Owed(("read_file",), f"{where[0]} defines what the request names: read it first", paths=(where[0],))
-    if not named and not state.read and not ready:
-        # no file named or read, but a search found some: the first of those (the 0.5B, having found
-        # `def mean(` in calc.py, edited the meeting notes)
-        found = [f for r in state.called("grep", "glob", "list_files") for f in found_files(r, files)]
-        if found := sorted(dict.fromkeys(found), key=is_test_file):
-            return Owed(("read_file",), f"{found[0]} is what the search found: read it first", paths=(found[0],))
+    # no file named or read, but a search found some: the first of those (the 0.5B, having found
+    # `def mean(` in calc.py, edited the meeting notes)
+    if not named and not state.read and not ready and (found := sorted(dict.fromkeys(found), key=is_test_file)):
+        return Owed(("read_file",), f"{found[0]} is what the search found: read it first", paths=(found[0],))
     symbols = frozenset(_failing_symbols(runs))
     return Owed(("edit_file",), "the request asks for an edit not made yet", paths=tuple(ready[:1]),
                 symbols=symbols, fix=bool(FIX_ASKED.search(low)))  # fmt: skip

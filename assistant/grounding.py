@@ -663,10 +663,14 @@ SHOULD_CHANGE = re.compile(
 )
 
 
+# "get the test suite green again please": a fix, with no edit verb
+MAKE_PASS = re.compile(r"\b(?:get|make|turn)\b.{0,30}\b(?:green|passing|pass again)\b")
+
+
 def asks_edit(low: str) -> bool:
     """Does the (lower-case) request ask for a change of a file?"""
     said = bool(SHOULD_CHANGE.search(low)) and not QUESTION.match(low)  # not "what should be in a README?"
-    return bool(EDIT_FIRST.search(low) or EDIT_LATER.search(low) or said)
+    return bool(EDIT_FIRST.search(low) or EDIT_LATER.search(low) or said or MAKE_PASS.search(low))
 
 
 EDIT_LATER = re.compile(rf"(?:\bthen|\band|[,:;.!?])\s+{LEAD_IN}(?:{EDIT_VERBS})\b")

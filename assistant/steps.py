@@ -598,7 +598,8 @@ class GrammarSteps:
         if parsed is None:  # cut by max_tokens: the loop reports the bad arguments to the model
             parsed = (name or grammar.tools[0], output)
         if bare_tool(parsed[0]) == "edit_file" and ADD_CODE in parsed[1]:
-            parsed = (parsed[0], await addition(self.endpoint, messages, parsed[1], params))
+            root = self.workspace() if self.workspace is not None else None
+            parsed = (parsed[0], await addition(self.endpoint, root, messages, parsed[1], params))
         elif bare_tool(parsed[0]) == "edit_file" and REWRITE in parsed[1]:
             root = self.workspace() if self.workspace is not None else None
             parsed = (parsed[0], await rewrite(self.endpoint, root, messages, parsed[1], params))

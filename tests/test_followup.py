@@ -244,3 +244,29 @@ def test_a_removal_said_as_what_may_happen_is_an_edit() -> None:
     # apostrophes inside words quote nothing; real quotes do
     assert QUOTED.findall("pyproject doesn't declare a license. add one, it's MIT") == []
     assert QUOTED.findall("add 'call the bank' to my todo") == [("call the bank", "")]
+
+
+def test_chain_follow_ups_from_the_third_held_out_chain_set() -> None:
+    from assistant.followup import _ranked
+    from assistant.grounding import asks_edit
+
+    # "the one covering the bill splitting": a specific word beats "test"
+    listed = ["tests/test_calc.py", "tests/test_split.py", "tests/test_textutils.py"]
+    request = "what test files do we have? then show me the one covering the bill splitting"
+    assert _ranked(listed, request)[0] == "tests/test_split.py"
+    # "find the truncate test and make it ...": the test file the search found, not the definition's
+    found = "textutils.py:14: def truncate(text, width=20):\ntests/test_textutils.py:9:    assert truncate('a' * 30, 10)"
+    grep = ("grep", {"pattern": "truncate"}, found)
+    plan = owed("find the truncate test and make it use 25 'b's instead of 30 'a's, then run it", grep)
+    assert plan is not None and plan.paths == ("tests/test_textutils.py",)
+    # "run the cli, then show me the code where its arguments are defined": the module it ran
+    run = ("run_command", {"command": "python -m tipcalc"}, "exit code 2 (0.1 s)\nusage: tipcalc ...")
+    request = "try running the cli with no args, then show me the code where its arguments are defined"
+    files = [*FILES, "tipcalc/__main__.py"]
+    plan = next_owed(request, folded(request, run), set(), files, [], DEFINED, [])
+    assert plan is not None and plan.tools == ("read_file",) and plan.paths == ("tipcalc/__main__.py",)
+    # "get the test suite green again please" asks for a fix
+    assert asks_edit("get the test suite green again please")
+    failing = ("run_command", {"command": "python -m pytest -q"}, FAILING)
+    plan = owed("get the test suite green again please", failing, ("read_file", {"path": "calc.py"}, "..."))
+    assert plan is not None and plan.tools == ("edit_file",) and plan.fix

@@ -974,3 +974,48 @@ async def test_an_answer_is_bounded_and_a_cut_answer_says_so(scripted: ScriptedS
     notes = [e.message for e in events if isinstance(e, Notice)]
     assert any(f"cut at {ANSWER_MAX_TOKENS} tokens" in n for n in notes)
     assert isinstance(events[-1], TurnEnd) and events[-1].text.startswith("Sure,")
+
+
+async def test_unchanged_code_is_asked_for_again_then_sampled(tmp_path: Any) -> None:
+    """The 0.5B wrote `mean` back unchanged at temperature 0, asked twice: the tries after that are
+    sampled (seeded), and the first that changes the code and compiles is kept."""
+    from assistant.codewords import SAMPLED_TRIES, addition, rewrite
+    from assistant.events import TextDelta
+    from assistant.grounding import ADD_CODE, REWRITE
+
+    old = (
+        "def mean(values):\n    if not values:\n        raise ValueError('empty')\n    return sum(values) / len(values)"
+    )
+    (tmp_path / "calc.py").write_text(old + "\n")
+    fixed = old.replace("raise ValueError('empty')", "return 0.0")
+    sent: list[dict[str, Any]] = []
+
+    class Endpoint:
+        def __init__(self, replies: list[str]) -> None:
+            self.replies = replies
+
+        async def stream(self, msgs: Any, tools: Any, **params: Any) -> Any:
+            sent.append({"messages": msgs, **params})
+            yield TextDelta(f"```python\n{self.replies.pop(0)}\n```")
+
+    messages = [{"role": "user", "content": "make mean() of an empty list return 0.0 instead of raising"}]
+    args = json.dumps({"path": "calc.py", "old_text": "        raise ValueError('empty')", "new_text": REWRITE})
+    out = json.loads(await rewrite(Endpoint([old, old, fixed]), tmp_path, messages, args, {}))  # type: ignore[arg-type]
+    assert out["new_text"] == fixed and out["old_text"] == old
+    assert [r["temperature"] for r in sent] == [0.0, 0.0, SAMPLED_TRIES[0][0]] and sent[2]["seed"] == SAMPLED_TRIES[0][
+        1
+    ]
+    # nothing but the old code, every time: the file keeps it (no edit is invented)
+    sent.clear()
+    out = json.loads(await rewrite(Endpoint([old] * 4), tmp_path, messages, args, {}))  # type: ignore[arg-type]
+    assert out["new_text"] == old and len(sent) == 2 + len(SAMPLED_TRIES)
+
+    # code added: the line it goes after is named, not shown as a block to copy
+    sent.clear()
+    last = "    return sum(values) / len(values)"
+    add = json.dumps({"path": "calc.py", "old_text": last, "new_text": ADD_CODE})
+    square = "def square(x):\n    return x * x"
+    out = json.loads(await addition(Endpoint([square]), tmp_path, messages, add, {}))  # type: ignore[arg-type]
+    assert out["new_text"] == f"{last}\n\n\n{square}"
+    ask = sent[0]["messages"][-1]["content"]
+    assert "(it goes at the end of the file)" in ask and "```python\n    return sum" not in ask
