@@ -255,7 +255,9 @@ def test_chain_follow_ups_from_the_third_held_out_chain_set() -> None:
     request = "what test files do we have? then show me the one covering the bill splitting"
     assert _ranked(listed, request)[0] == "tests/test_split.py"
     # "find the truncate test and make it ...": the test file the search found, not the definition's
-    found = "textutils.py:14: def truncate(text, width=20):\ntests/test_textutils.py:9:    assert truncate('a' * 30, 10)"
+    found = (
+        "textutils.py:14: def truncate(text, width=20):\ntests/test_textutils.py:9:    assert truncate('a' * 30, 10)"
+    )
     grep = ("grep", {"pattern": "truncate"}, found)
     plan = owed("find the truncate test and make it use 25 'b's instead of 30 'a's, then run it", grep)
     assert plan is not None and plan.paths == ("tests/test_textutils.py",)

@@ -96,6 +96,7 @@ def accepts(grammar_text: str, output: str) -> bool:
 
 # -- tests --------------------------------------------------------------------------------------
 
+
 def call(name: str, args: str) -> str:
     return '{"name": "' + name + '", "arguments": ' + args + "}"
 
