@@ -89,7 +89,7 @@ async def test_a_matrix_runs_its_cells_as_eval_runs_and_reports_them(scripted: S
 
 
 async def test_an_endpoint_failure_fails_that_cell_and_the_matrix_goes_on(tmp_path: Path) -> None:
-    body = MATRIX.replace("max_steps = 2", 'max_steps = 2\nsuite = "no-such-suite"')
+    body = MATRIX.replace('max_steps = 2', 'max_steps = 2\nsuite = "no-such-suite"')
     matrix = load_matrix("mini", _matrix(tmp_path, body))
     settings = load_settings({"base_url": "http://127.0.0.1:9/v1", "model": "m", "max_retries": 0})
     states = await run_matrix(matrix, settings, MatrixOptions(tmp_path / "out", only=["agent"]))

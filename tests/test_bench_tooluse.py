@@ -197,7 +197,7 @@ def test_a_chain_fix_is_checked_by_running_the_tests(tmp_path: Path) -> None:
     assert any(p.startswith("tests fail") for p in problems)
 
 
-SLUG_AT = 'chez-marie-paris"\n'
+SLUG_AT = "chez-marie-paris\"\n"
 
 
 def _slug_test(expected: str) -> str:
@@ -207,68 +207,32 @@ def _slug_test(expected: str) -> str:
 # (record, file, text replaced, replacement): a right edit and a near miss for each edit label of
 # test6 and chains-heldout3; the right one must pass the label's file checks, the near miss must not.
 EDIT_CASES = [
-    (
-        "t6-016",
-        ("pyproject.toml", '"Dana Whitfield" }]\n', '"Dana Whitfield" }]\nlicense = { text = "MIT" }\n'),
-        ("pyproject.toml", "line-length = 100\n", 'line-length = 100\nlicense = "MIT"\n'),
-    ),  # under [tool.ruff]
+    ("t6-016", ("pyproject.toml", '"Dana Whitfield" }]\n', '"Dana Whitfield" }]\nlicense = { text = "MIT" }\n'),
+     ("pyproject.toml", "line-length = 100\n", 'line-length = 100\nlicense = "MIT"\n')),  # under [tool.ruff]
     ("t6-017", ("README.md", "--people 3 --tip", "--people 4 --tip"), ("Makefile", "--people 3", "--people 4")),
-    (
-        "t6-018",
-        ("calc.py", "float]) -> float:\n", 'float]) -> float:\n    """The average of values."""\n'),
-        ("calc.py", "float]) -> float:\n", "float]) -> float:\n    # the average\n"),
-    ),
-    (
-        "t6-019",
-        ("notes/todo.txt", "- write docs for settings.toml\n", ""),
-        ("notes/todo.txt", "- write docs for settings.toml\n- fix percent() rounding\n", ""),
-    ),
-    (
-        "t6-020",
-        ("settings.toml", 'language = "en"', 'locale = "en"'),
-        ("settings.toml", 'language = "en"', 'locale = "fr"'),
-    ),
-    (
-        "t6-021",
-        ("tipcalc/__main__.py", "int, default=1)", "int, default=2)"),
-        ("tipcalc/__main__.py", "float, default=18)", "float, default=2)"),
-    ),
-    (
-        "t6-028",
-        ("notes/todo.txt", "- add a --currency flag\n", ""),
-        ("notes/todo.txt", "- add a --currency flag\n", "- [x] add a --currency flag\n"),
-    ),
-    (
-        "t6-029",
-        ("notes/meeting-2024-05-02.md", "18 percent.\n", "18 percent.\n\nNext meeting: 16 May.\n"),
-        ("notes/meeting-2024-05-02.md", "Luis\n", "Luis\nNext meeting: 16 May.\n"),
-    ),  # not at the bottom
-    (
-        "t6-030",
-        ("tests/test_split.py", "15.0\n", "15.0\n\n\ndef test_no_tip():\n    assert tip_amount(40, 0) == 0\n"),
-        ("tests/test_split.py", "15.0\n", "15.0\n\n\ndef test_no_tip():\n    assert tip_amount(40, 0) == 1\n"),
-    ),
+    ("t6-018", ("calc.py", "float]) -> float:\n", 'float]) -> float:\n    """The average of values."""\n'),
+     ("calc.py", "float]) -> float:\n", "float]) -> float:\n    # the average\n")),
+    ("t6-019", ("notes/todo.txt", "- write docs for settings.toml\n", ""),
+     ("notes/todo.txt", "- write docs for settings.toml\n- fix percent() rounding\n", "")),
+    ("t6-020", ("settings.toml", 'language = "en"', 'locale = "en"'),
+     ("settings.toml", 'language = "en"', 'locale = "fr"')),
+    ("t6-021", ("tipcalc/__main__.py", "int, default=1)", "int, default=2)"),
+     ("tipcalc/__main__.py", "float, default=18)", "float, default=2)")),
+    ("t6-028", ("notes/todo.txt", "- add a --currency flag\n", ""),
+     ("notes/todo.txt", "- add a --currency flag\n", "- [x] add a --currency flag\n")),
+    ("t6-029", ("notes/meeting-2024-05-02.md", "18 percent.\n", "18 percent.\n\nNext meeting: 16 May.\n"),
+     ("notes/meeting-2024-05-02.md", "Luis\n", "Luis\nNext meeting: 16 May.\n")),  # not at the bottom
+    ("t6-030", ("tests/test_split.py", "15.0\n", "15.0\n\n\ndef test_no_tip():\n    assert tip_amount(40, 0) == 0\n"),
+     ("tests/test_split.py", "15.0\n", "15.0\n\n\ndef test_no_tip():\n    assert tip_amount(40, 0) == 1\n")),
     ("ch3-004", ("calc.py", "whole * 10\n", "whole * 100\n"), ("tests/test_calc.py", "== 25.0", "== 2.5")),
-    (
-        "ch3-005",
-        ("tests/test_textutils.py", SLUG_AT, SLUG_AT + _slug_test("table-12")),
-        ("tests/test_textutils.py", SLUG_AT, SLUG_AT + _slug_test("Table-12")),
-    ),
-    (
-        "ch3-006",
-        ("calc.py", 'raise ValueError("mean of an empty list")', "return 0.0"),
-        ("calc.py", '    if not values:\n        raise ValueError("mean of an empty list")\n', ""),
-    ),
-    (
-        "ch3-007",
-        ("tipcalc/__main__.py", "float, default=18)", "float, default=20)"),
-        ("tipcalc/split.py", "tip_percent: float = 18", "tip_percent: float = 20"),
-    ),
-    (
-        "ch3-010",
-        ("tests/test_textutils.py", '"a" * 30, 10) == "aaaaaaa..."', '"b" * 25, 10) == "bbbbbbb..."'),
-        ("tests/test_textutils.py", '"a" * 30, 10) == "aaaaaaa..."', '"b" * 25, 10) == "aaaaaaa..."'),
-    ),
+    ("ch3-005", ("tests/test_textutils.py", SLUG_AT, SLUG_AT + _slug_test("table-12")),
+     ("tests/test_textutils.py", SLUG_AT, SLUG_AT + _slug_test("Table-12"))),
+    ("ch3-006", ("calc.py", 'raise ValueError("mean of an empty list")', "return 0.0"),
+     ("calc.py", '    if not values:\n        raise ValueError("mean of an empty list")\n', "")),
+    ("ch3-007", ("tipcalc/__main__.py", "float, default=18)", "float, default=20)"),
+     ("tipcalc/split.py", "tip_percent: float = 18", "tip_percent: float = 20")),
+    ("ch3-010", ("tests/test_textutils.py", '"a" * 30, 10) == "aaaaaaa..."', '"b" * 25, 10) == "bbbbbbb..."'),
+     ("tests/test_textutils.py", '"a" * 30, 10) == "aaaaaaa..."', '"b" * 25, 10) == "aaaaaaa..."')),
 ]
 
 

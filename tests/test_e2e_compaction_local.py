@@ -20,10 +20,8 @@ def long_conversation() -> list[Message]:
     for said, _ in FACTS:
         msgs += [Message("user", f"Please remember this: {said}"), Message("assistant", f"Noted: {said}")]
     for topic in ("list comprehensions", "git stash", "SQLite indexes", "HTTP caching"):
-        msgs += [
-            Message("user", f"Explain {topic}, briefly."),
-            Message("assistant", f"{topic.capitalize()} in short: " + "it saves work when used well. " * 25),
-        ]
+        msgs += [Message("user", f"Explain {topic}, briefly."),
+                 Message("assistant", f"{topic.capitalize()} in short: " + "it saves work when used well. " * 25)]
     return msgs
 
 

@@ -236,9 +236,7 @@ def test_that_file_after_asking_where_a_function_is_defined_is_the_defining_file
 
     (tmp_path / "tests").mkdir()
     (tmp_path / "calc.py").write_text("def mean(xs):\n    return sum(xs) / len(xs)\n")
-    (tmp_path / "tests" / "test_calc.py").write_text(
-        "from calc import mean\n\n\ndef test_mean():\n    assert mean([2])\n"
-    )  # noqa: E501
+    (tmp_path / "tests" / "test_calc.py").write_text("from calc import mean\n\n\ndef test_mean():\n    assert mean([2])\n")  # noqa: E501
     steps = GrammarSteps(None, None, workspace=lambda: tmp_path)  # type: ignore[arg-type]
     steps._paths = workspace_paths(tmp_path)
     messages = [folded("Where is the function mean defined?", "grep", {"pattern": "mean"},

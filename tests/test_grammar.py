@@ -96,7 +96,6 @@ def accepts(grammar_text: str, output: str) -> bool:
 
 # -- tests --------------------------------------------------------------------------------------
 
-
 def call(name: str, args: str) -> str:
     return '{"name": "' + name + '", "arguments": ' + args + "}"
 

@@ -327,7 +327,6 @@ def test_a_command_runs_in_the_workspace_or_one_of_its_folders(ws: Path) -> None
 
     run = {"type": "function", "function": {"name": "run_command", "parameters": {"type": "object", "properties": {
         "command": {"type": "string"}, "cwd": {"type": "string"}}}}}  # fmt: skip
-
     def cwd(said: str) -> list[str]:
         (narrowed,) = narrow_paths([run], workspace_paths(ws), said=said)
         return list(narrowed["function"]["parameters"]["properties"]["cwd"]["enum"])

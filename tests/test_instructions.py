@@ -121,8 +121,7 @@ def test_trust_command_needs_the_shown_fingerprint(repo: Path, tmp_path: Path) -
     done = trust("--fingerprint", fingerprint)
     assert done.returncode == 0, done.stderr
     assert ApprovalStore(tmp_path / "data" / "approvals.json").instructions_trusted(
-        str(repo.resolve()), read_instructions(repo).fingerprint()
-    )
+        str(repo.resolve()), read_instructions(repo).fingerprint())
 
 
 def test_init_drafts_agents_md_with_a_real_turn(scripted: ScriptedServer, tmp_path: Path) -> None:

@@ -116,7 +116,7 @@ async def test_invalid_schema_refused_before_any_request(scripted: ScriptedServe
 
 async def test_refused_response_format_falls_back_to_a_grammar_on_llama_cpp(scripted: ScriptedServer) -> None:
     scripted.props = {"default_generation_settings": {"n_ctx": 4096}, "build_info": "b1-test"}
-    refusal = {"error": {"message": 'response_format type must be one of "text" or "json_object"'}}
+    refusal = {"error": {"message": "response_format type must be one of \"text\" or \"json_object\""}}
     scripted.script(Reply(kind="status", status=400, body=refusal), text('{"name": "Bo", "age": 4}'))
     async with Assistant(base_url=scripted.base_url, model="m", history=False, mcp=False, max_retries=0) as bot:
         events = [e async for e in bot.stream("Bo is 4.", output=Person)]

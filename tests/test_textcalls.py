@@ -501,45 +501,26 @@ MODEL_TOOLS = [
 @pytest.mark.parametrize(
     "text, want",
     [
-        (
-            '```json\n{\n  "name": "read_file",\n  "arguments": {\n    "path": "src/main.py"\n  }\n}\n```',
-            ("read_file", {"path": "src/main.py"}),
-        ),
-        (
-            '```json\n{"name": "get_weather", "arguments": {"city": "Berlin", "units": "celsius"}}\n```',
-            ("get_weather", {"city": "Berlin", "units": "celsius"}),
-        ),
-        (
-            '{"name": "check_weather", "arguments": {"city": "Seattle", "units": "celsius"}}',
-            ("get_weather", {"city": "Seattle", "units": "celsius"}),
-        ),
-        (
-            '```json\n{"name": "sum_of_first_1000_primes", "arguments": {"code": "primes = [2, 3]; '
-            'return sum(primes)}"}\n```',  # invented name, code argument, last brace missing
-            ("run_python", {"code": "primes = [2, 3]; return sum(primes)}"}),
-        ),
+        ('```json\n{\n  "name": "read_file",\n  "arguments": {\n    "path": "src/main.py"\n  }\n}\n```',
+         ("read_file", {"path": "src/main.py"})),
+        ('```json\n{"name": "get_weather", "arguments": {"city": "Berlin", "units": "celsius"}}\n```',
+         ("get_weather", {"city": "Berlin", "units": "celsius"})),
+        ('{"name": "check_weather", "arguments": {"city": "Seattle", "units": "celsius"}}',
+         ("get_weather", {"city": "Seattle", "units": "celsius"})),
+        ('```json\n{"name": "sum_of_first_1000_primes", "arguments": {"code": "primes = [2, 3]; '
+         'return sum(primes)}"}\n```',  # invented name, code argument, last brace missing
+         ("run_python", {"code": "primes = [2, 3]; return sum(primes)}"})),
         # invented name and a path: read_file and list_dir both fit, so no guess
-        (
-            '```json\n{\n  "name": "print_first_lines_of_CHANGELOG.md",\n  "arguments": {\n    "path": '
-            '"CHANGELOG.md"\n  }\n}\n```',
-            None,
-        ),
+        ('```json\n{\n  "name": "print_first_lines_of_CHANGELOG.md",\n  "arguments": {\n    "path": '
+         '"CHANGELOG.md"\n  }\n}\n```', None),
         ('```json\n{\n  "name": "John Doe",\n  "email": "john.doe@example.com"\n}\n```', None),
-        (
-            '```json\n{\n  "title": "Tool Schema",\n  "type": "object",\n  "properties": {\n    "title": '
-            '{\n      "type": "string",\n      "required": true\n    }\n  }\n}\n```',
-            None,
-        ),
-        (
-            'For example:\n\n```json\n{\n  "method": "read_file",\n  "params": {\n    "path": "/a.txt"\n  }\n}\n```'
-            "\n\nIn this example, the `read_file` function is called.",
-            None,
-        ),
+        ('```json\n{\n  "title": "Tool Schema",\n  "type": "object",\n  "properties": {\n    "title": '
+         '{\n      "type": "string",\n      "required": true\n    }\n  }\n}\n```', None),
+        ('For example:\n\n```json\n{\n  "method": "read_file",\n  "params": {\n    "path": "/a.txt"\n  }\n}\n```'
+         "\n\nIn this example, the `read_file` function is called.", None),
         ('```json\n{\n  "name": "Alice",\n  "arguments": {\n    "age": 30,\n    "city": "Paris"\n  }\n}\n```', None),
-        (
-            '```python\n{\n    "name": "run_python",\n    "arguments": {\n        "code": "print(1)"\n    }\n}\n```',
-            None,
-        ),
+        ('```python\n{\n    "name": "run_python",\n    "arguments": {\n        "code": "print(1)"\n    }\n}\n```',
+         None),
     ],
 )
 def test_real_answers_of_the_small_model(text: str, want: tuple[str, dict[str, Any]] | None) -> None:

