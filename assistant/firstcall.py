@@ -423,7 +423,12 @@ def first_ask(request: str, named_files: Sequence[str], folders: Sequence[str], 
         # the search is the first clause's: "find X" of "find X and make it use 25 'b's"
         clause = re.split(r"\s*(?:,|;|\band\b|\bthen\b)\s*", request, maxsplit=1)[0]
         in_clause = [s for s in symbols if s.lower() in clause.lower()]
-        if SEARCH_FIRST.search(low) and (terms := search_terms(clause, in_clause)):
+        # ... or a change of something only an option names ("pls make --people default to 2 in the
+        # CLI"): where it is, first
+        option = not named_files and not symbols and PROJECT_FACT.search(request)
+        if option:
+            clause = request
+        if (SEARCH_FIRST.search(low) or option) and (terms := search_terms(clause, in_clause)):
             # "find the truncate test and make it use 25 'b's": the search first (the 0.5B grepped
             # for "truncate test" in files named "b")
             return Ask(("grep",), "asks to find " + terms[0] + " first", {"grep": ("pattern", tuple(terms))})

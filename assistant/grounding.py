@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.grammar import KEEP_PREFIX, STARTS_WITH
+from assistant.substitute import substitutions
 
 MIN_STEM = 4  # "calc" for calc.py; shorter stems ("io", "app") are too often plain words
 MIN_DISTINCT = 5  # a single word of a path that names it, when no other file has it ("meeting")
@@ -513,6 +514,9 @@ def _file_choices(rel: str, text: str, lines: list[str], request: str, symbols: 
         return [_edit_choice(path, setting[0], {"const": setting[1]})]
     if _kind(rel) == "code" and (default := _set_default(request, lines)) is not None:
         return [_edit_choice(path, default[0], {"const": default[1]})]
+    if not ADDING.search(low) and (changes := substitutions(request, lines)):
+        # "4 people instead of 3", "rename `language` to `locale`": the change is written out
+        return [_edit_choice(path, old, {"const": new}) for old, new in changes]
     block: list[str] = []
     for sym in sorted(symbols):
         found = definition_lines(text, sym)
@@ -650,7 +654,7 @@ EDIT_VERBS = (
     "|retitle|reword|rephrase|implement"
     "|take(?=.*\\b(?:off|out of|out)\\b)"
 )
-LEAD_IN = r"(?:(?:please|now|then|ok|okay|and|also|so|can you|could you|would you|i want you to)[,]?\s+)*"
+LEAD_IN = r"(?:(?:please|pls|plz|now|then|ok|okay|and|also|so|can you|could you|would you|i want you to)[,]?\s+)*"
 EDIT_FIRST = re.compile(rf"^\s*{LEAD_IN}(?:{EDIT_VERBS})\b")
 # "the first item should say 'by dish' rather than 'by item'", "truncate() should cut at 30 by default, not 20"
 QUESTION = re.compile(r"\s*(?:what|which|how|why|where|when|who|should|does|do|is|are|can)\b")

@@ -344,3 +344,8 @@ def test_rules_added_after_the_third_held_out_chain_set() -> None:
     assert found.tools == ("grep",) and only(found, "grep")[0] == "truncate"
     assert only(ask("What test files do we have? Then show me one"), "list_files") == ("tests",)
     assert only(ask("what files do we have?"), "list_files") == (".",)
+
+
+def test_a_change_of_what_an_option_names_searches_first() -> None:
+    found = ask("pls make --people default to 2 in the CLI")
+    assert found is not None and found.tools == ("grep",) and only(found, "grep")[0] == "--people"

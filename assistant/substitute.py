@@ -1,0 +1,60 @@
+"""Changes the request spells out as "this instead of that": the edit is written here, not by the model.
+
+"The usage example in the README should split between 4 people instead of 3", "rename the
+`language` key ... to `locale`", "change the tip default from 18 to 20", "the first item should say
+'by dish' rather than 'by item'". The old text is found in the file's lines (as a whole token), and
+each line holding it is offered with the new text in its place: the model only picks the line.
+Measured on the 0.5B, writing such a line itself inside the edit call: `language = "locale"` for
+the rename, the `## Usage` heading rewritten for the README's example.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+TOKEN = r"`[^`\n]{1,80}`|'[^'\n]{1,80}'|\"[^\"\n]{1,80}\"|-?\d+(?:\.\d+)?%?|[A-Za-z_][\w-]*(?:\.[A-Za-z_][\w-]*)*"
+PATTERNS = (
+    # "rename the `language` key in the display section of the settings to `locale`"
+    re.compile(rf"\brename (?:the )?(?P<old>{TOKEN})(?: [\w.`'\"-]+){{0,10}}? (?:to|as|into) (?P<new>{TOKEN})", re.I),
+    re.compile(rf"\breplace (?:the )?(?P<old>{TOKEN}) (?:with|by) (?P<new>{TOKEN})", re.I),
+    re.compile(rf"\bfrom (?P<old>{TOKEN}) to (?P<new>{TOKEN})", re.I),
+    # "split between 4 people instead of 3", "say 'by dish' rather than 'by item'"
+    re.compile(
+        rf"(?<![\w'\"`])(?P<new>{TOKEN})(?: (?P<unit>[a-z]{{3,}}))? (?:instead of|rather than) "
+        rf"(?P<old>{TOKEN})",
+        re.I,
+    ),
+)
+NOT_VALUES = frozenset(["it", "this", "that", "them", "the", "a", "an", "one", "ones", "to", "be", "say", "use"])
+MAX_LINES = 3  # more lines hold the old text than this: too vague to write the edit here
+
+
+def substitutions(request: str, lines: Sequence[str]) -> list[tuple[str, str]]:
+    """(old line, new line) for each line the request's "X instead of Y" would change, or []."""
+    for pattern in PATTERNS:
+        for found in pattern.finditer(request):
+            old, new = _bare(found.group("old")), _bare(found.group("new"))
+            if not old or not new or old == new or old.lower() in NOT_VALUES or new.lower() in NOT_VALUES:
+                continue
+            if _number(old) != _number(new):  # "25 'b's instead of 30 'a's" is no substitution of 30
+                continue
+            token = re.compile(rf"(?<![\w.]){re.escape(old)}(?![\w])(?!\.\d)")
+            holding = [line for line in lines if token.search(line)]
+            unit = found.groupdict().get("unit")
+            if unit and len(holding) > 1:
+                holding = [line for line in holding if unit.lower() in line.lower()] or holding
+            if 0 < len(holding) <= MAX_LINES:
+                return [(line, token.sub(new.replace("\\", "\\\\"), line)) for line in holding]
+    return []
+
+
+def _number(value: str) -> bool:
+    return re.fullmatch(r"-?\d+(?:\.\d+)?%?", value) is not None
+
+
+def _bare(value: str) -> str:
+    """A token without its quotes or backticks."""
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "`'\"":
+        return value[1:-1]
+    return value

@@ -1,0 +1,52 @@
+"""Changes spelled out as "this instead of that" are written by the assistant (assistant/substitute.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from assistant.substitute import substitutions
+
+README = ["# tipcalc", "    python -m tipcalc 84.50 --people 3 --tip 15", 'requires-python = ">=3.9"']
+SETTINGS = ["[display]", 'language = "en"', "[defaults]", "tip_percent = 18"]
+CALC = ["def percent(part, whole):", "    return part / whole * 10", "def scale(x):", "    return x * 10"]
+
+
+@pytest.mark.parametrize(
+    ("request_text", "lines", "expected"),
+    [
+        ("The usage example in the README should split between 4 people instead of 3", README,
+         [(README[1], "    python -m tipcalc 84.50 --people 4 --tip 15")]),
+        ("rename the `language` key in the display section of the settings to `locale`, keep its value", SETTINGS,
+         [('language = "en"', 'locale = "en"')]),
+        ("change the tip default from 18 to 20", SETTINGS, [("tip_percent = 18", "tip_percent = 20")]),
+        ("the first item should say 'by dish' rather than 'by item'", ["- split by item", "- docs"],
+         [("- split by item", "- split by dish")]),
+        ("Replace EUR with USD", ['currency = "EUR"'], [('currency = "EUR"', 'currency = "USD"')]),
+    ],
+)  # fmt: skip
+def test_a_change_spelled_out_is_written(request_text: str, lines: list[str], expected: list[tuple[str, str]]) -> None:
+    assert substitutions(request_text, lines) == expected
+
+
+def test_what_is_not_a_clear_substitution_is_left_to_the_model() -> None:
+    assert substitutions("make it use 25 'b's instead of 30 'a's", ['    assert truncate("a" * 30, 10)']) == []
+    assert substitutions("use tabs instead of spaces", CALC) == []  # nothing holds "spaces"
+    assert [old for old, _ in substitutions("use 2 instead of 3", README)] == [README[1]]  # not ">=3.9"
+    many = [f"x{i} = 10" for i in range(5)]
+    assert substitutions("use 100 instead of 10", many) == []  # five lines hold it: too vague
+    both = substitutions("it should multiply by 100 instead of 10", CALC)
+    assert [new for _, new in both] == ["    return part / whole * 100", "    return x * 100"]  # the model picks
+
+
+def test_the_edit_grammar_offers_the_substituted_line(tmp_path: Path) -> None:
+    from assistant.grounding import constrain_edits
+
+    (tmp_path / "README.md").write_text("\n".join(README) + "\n")
+    tool = {"type": "function", "function": {"name": "edit_file", "parameters": {"type": "object", "properties": {
+        "path": {"type": "string"}, "old_text": {"type": "string"}, "new_text": {"type": "string"}}}}}  # fmt: skip
+    (edit,) = constrain_edits([tool], tmp_path, {"README.md"}, "the example should split between 4 people instead of 3")
+    (choice,) = edit["function"]["parameters"]["anyOf"]
+    assert choice["properties"]["old_text"] == {"const": README[1]}
+    assert choice["properties"]["new_text"] == {"const": "    python -m tipcalc 84.50 --people 4 --tip 15"}
