@@ -26,6 +26,12 @@ PATTERNS = (
         re.I,
     ),
 )
+# a report of what the code does, right before "A instead of B": A is the wrong value, not the new one
+REPORTED = re.compile(
+    r"\b(?:returns|returned|gives|gave|prints|printed|outputs|shows|showed|says|said|produces|produced"
+    r"|yields|got|gets|is|was|are|were|comes out as|came out as)\s+(?:[\w.'\"`-]+\s+){0,2}$",
+    re.I,
+)
 NOT_VALUES = frozenset(["it", "this", "that", "them", "the", "a", "an", "one", "ones", "to", "be", "say", "use"])
 MAX_LINES = 3  # more lines hold the old text than this: too vague to write the edit here
 
@@ -39,6 +45,8 @@ def substitutions(request: str, lines: Sequence[str]) -> list[tuple[str, str]]:
                 continue
             if _number(old) != _number(new):  # "25 'b's instead of 30 'a's" is no substitution of 30
                 continue
+            if "unit" in found.groupdict() and REPORTED.search(request[: found.start()]):
+                continue  # "median returns 3 instead of 2.5": what happens, not what to write
             token = re.compile(rf"(?<![\w.]){re.escape(old)}(?![\w])(?!\.\d)")
             holding = [line for line in lines if token.search(line)]
             unit = found.groupdict().get("unit")

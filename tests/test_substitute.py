@@ -50,3 +50,12 @@ def test_the_edit_grammar_offers_the_substituted_line(tmp_path: Path) -> None:
     (choice,) = edit["function"]["parameters"]["anyOf"]
     assert choice["properties"]["old_text"] == {"const": README[1]}
     assert choice["properties"]["new_text"] == {"const": "    python -m tipcalc 84.50 --people 4 --tip 15"}
+
+
+def test_a_bug_report_is_not_a_change_to_write() -> None:
+    """ "median returns 3 instead of 2.5" says what is wrong: 3 is no new value (offered as an edit,
+    it would have changed the test's 2.5 into 3)."""
+    test_lines = ["    self.assertEqual(median([4, 1, 3, 2]), 2.5)"]
+    assert substitutions("median returns 3 instead of 2.5, fix it", test_lines) == []
+    assert substitutions("it printed 45.00 instead of 46.00", ["assert total == 46.00"]) == []
+    assert substitutions("it should return 2.5 instead of 3", ["    return 3"]) == [("    return 3", "    return 2.5")]
