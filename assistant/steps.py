@@ -135,6 +135,7 @@ CHANGE_ASKED = re.compile(
 )
 # Words that ask for more than reading (a run, a check): a request with them is not served by its reads
 MORE_ASKED = re.compile(r"\b(?:run|rerun|execute|pytest|lint|build|install|compile|tests?|check|verify)\b")
+OFF_PLACE = re.compile(r"\b(?:come|go|be taken|be crossed|be struck) off\b")
 READ_FIRST = re.compile(rf"\s*{LEAD_IN}(?:read|open|look (?:up|at|in)|check|find|see|get|go through)\b")
 ANSWER_SERVED = "[These results are all my request needs. Answer it now from them, in words.]"
 # A small model's answer has a bound: unbounded, the 0.5B wrote 4,024 tokens of nothing visible (text
@@ -486,7 +487,11 @@ class GrammarSteps:
         low = said.lower()
         later = EDIT_LATER.search(low)
         if later is None or not READ_FIRST.match(low[: later.start()]):
-            return None
+            # "I wrote the settings docs already so that item can come off my todo list": the file
+            # after the change said as what may happen (the 0.5B edited settings.toml)
+            later = OFF_PLACE.search(low)
+            if later is None:
+                return None
         after = [n for n in self._names.ground(said[later.start() :], root, self._paths).names if n in files]
         return after or None
 

@@ -1019,3 +1019,16 @@ async def test_unchanged_code_is_asked_for_again_then_sampled(tmp_path: Any) -> 
     assert out["new_text"] == f"{last}\n\n\n{square}"
     ask = sent[0]["messages"][-1]["content"]
     assert "(it goes at the end of the file)" in ask and "```python\n    return sum" not in ask
+
+
+def test_a_removal_said_as_what_may_happen_is_for_the_file_after_it(tmp_path: Any) -> None:
+    from assistant.steps import GrammarSteps
+    from assistant.toolprompt import workspace_paths
+
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "todo.txt").write_text("- write docs for settings.toml\n- b\n")
+    (tmp_path / "settings.toml").write_text("tip = 18\n")
+    steps = GrammarSteps(None, None, lambda: tmp_path)  # type: ignore[arg-type]
+    steps._paths = workspace_paths(tmp_path)
+    said = "I wrote the settings docs already so that item can come off my todo list"
+    assert steps._edit_targets(said, tmp_path, steps._paths[0]) == ["notes/todo.txt"]
