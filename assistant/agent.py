@@ -16,7 +16,9 @@ Contract of ``Agent.run(user_text)``:
    or hanging tool) is appended as a tool message, and the loop goes to 2.
    A step that only repeats calls already made this turn (same name and
    arguments) is answered from the earlier results, and the next request
-   offers no tools, so the model answers instead of looping.
+   offers no tools, so the model answers instead of looping; a call that may
+   change things (not read-only: an edit, a command) makes the results before
+   it stale, so the tests run again after a fix do run again.
 6. Otherwise the turn ends with ``TurnEnd``.
 
 Ways it stops: a final answer (``TurnEnd``); the step limit with the model
@@ -280,6 +282,11 @@ class Agent:
                 continue
             for call in step.calls:
                 self._trace("tool_call", id=call.id, name=call.name, arguments=call.arguments, source=call.source)
+            if not all(self._read_only(c.name) for c in step.calls):
+                # a call that may change things (an edit, a command) makes earlier results stale: the
+                # tests run again after a fix ran again (they were answered from memory, the old
+                # failure, in every repository task the 0.5B and 1.5B fixed)
+                done_calls.clear()
             async for result in self._run_tools(step.calls):
                 done_calls[_call_key(result.call)] = result.content
                 self._trace("tool_result", id=result.call.id, name=result.call.name, is_error=result.is_error,
@@ -355,6 +362,10 @@ class Agent:
         return [
             Notice("warning", f"Not saved to history: {self.conversation.last_error} This turn stays in memory only.")
         ]
+
+    def _read_only(self, name: str) -> bool:
+        check = getattr(self.tools, "read_only", None)
+        return bool(check(name)) if check is not None else False
 
     def _repeat_result(self, call: ToolCall, previous: str) -> ToolResult:
         content = (

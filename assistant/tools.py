@@ -202,6 +202,10 @@ class ToolRegistry:
     def schemas(self) -> list[dict[str, Any]]:
         return [t.schema() for t in self._tools.values()]
 
+    def read_only(self, name: str) -> bool:
+        """Does the tool say it changes nothing (MCP's readOnlyHint)? Unknown tools: no."""
+        return bool(getattr(self._tools.get(name), "read_only", False))
+
     async def run(self, call: ToolCall) -> ToolResult:
         """Run one call; every failure becomes an error result for the model."""
         started = time.perf_counter()

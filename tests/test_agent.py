@@ -200,3 +200,48 @@ async def test_fold_mode_puts_results_in_the_user_turn_and_withdraws_tools(scrip
     third = scripted.requests[2]
     assert "tools" in third  # a new turn offers tools again
     assert [m["role"] for m in third["messages"]] == ["system", "user", "assistant", "user"]
+
+
+async def test_a_run_after_an_edit_runs_again_and_a_read_only_repeat_is_remembered(scripted: ScriptedServer) -> None:
+    """The tests run again after a fix must run: answered from memory, the rerun showed the old
+    failure in every repository task the 0.5B and the 1.5B fixed. A repeat with nothing changed
+    in between is still answered from memory."""
+    state = {"code": "bug"}
+    ran: list[str] = []
+    reg = ToolRegistry(timeout=2.0)
+
+    @reg.function
+    def run_tests() -> str:
+        """Run the tests."""
+        ran.append(state["code"])
+        return "FAILED" if state["code"] == "bug" else "OK"
+
+    @reg.function
+    def edit(code: str) -> str:
+        """Change the code."""
+        state["code"] = code
+        return "edited"
+
+    scripted.script(
+        tool_calls(("run_tests", {})), tool_calls(("edit", {"code": "fixed"})),
+        tool_calls(("run_tests", {})), tool_calls(("run_tests", {})), text("Fixed: the tests pass."),
+    )  # fmt: skip
+    agent = make_agent(scripted, reg)
+    events = [e async for e in agent.run("Run the tests, fix what fails, run them again")]
+    results = [e.content for e in events if isinstance(e, ToolResult)]
+    assert ran == ["bug", "fixed"]  # the rerun after the edit ran; the next repeat did not
+    assert results[:3] == ["FAILED", "edited", "OK"] and results[3].startswith("OK")
+    assert "repeats an earlier call" in results[3]
+
+
+def test_a_registry_knows_which_tools_change_nothing() -> None:
+    from dataclasses import dataclass
+
+    @dataclass
+    class Lookup:
+        name: str = "lookup"
+        read_only: bool = True
+
+    reg = ToolRegistry()
+    reg.add(Lookup())  # type: ignore[arg-type]
+    assert reg.read_only("lookup") and not reg.read_only("missing")
