@@ -61,6 +61,8 @@ async def rewrite(
                f"```python\n{old}\n```\nReply with only the new code, in one ```python block.]")  # fmt: skip
     args["old_text"] = old
     code = await _changed(endpoint, messages, ask, old, params)
+    if found is not None:
+        code = _from_def(code, found[0])
     if found is not None and not re.search(rf"^\s*(?:async\s+)?def\s+{re.escape(found[0])}\b", code, re.M):
         args["old_text"] = old = line  # a reply without the function: it replaces the line alone
     if old != line and not compiles(code):
@@ -100,15 +102,37 @@ async def _changed(endpoint: Endpoint, messages: Sequence[dict[str, Any]], ask: 
     (greedy), then sampled (the 0.5B wrote `mean` back unchanged twice at temperature 0; unchanged
     code is certainly not the change asked for, a sampled one may be)."""
     code = await written(endpoint, with_note(messages, ask, passages=False), params)
-    if code.strip() != old.strip():
+    if _body(code) != _body(old):
         return code
     again = f"{ask}\n\n[That is the code as it is now. It has to change to do what I asked.]"
     tries = [(0.0, None), *SAMPLED_TRIES]
     for temperature, seed in tries:
         retry = await written(endpoint, with_note(messages, again, passages=False), params, temperature, seed)
-        if retry.strip() and retry.strip() != old.strip() and compiles(retry):
+        if retry.strip() and _body(retry) != _body(old) and compiles(retry):
             return retry
     return code
+
+
+def _body(code: str) -> list[str]:
+    """The code that does the work: the lines after the first `def` (all lines when there is none),
+    without blank lines or indentation. A sampled reply that only annotated the signature and
+    imported `typing` (the 0.5B, at temperature 0.7) has the old body: it is no change."""
+    lines = code.splitlines()
+    start = next((i + 1 for i, line in enumerate(lines) if re.match(r"\s*(?:async\s+)?def\s", line)), 0)
+    return [line.strip() for line in lines[start:] if line.strip()]
+
+
+def _from_def(code: str, name: str) -> str:
+    """The reply from the function's decorators or `def` on: what the model wrote above it (imports,
+    `from typing import *`) would land where the old function was."""
+    lines = code.splitlines()
+    head = re.compile(rf"\s*(?:async\s+)?def\s+{re.escape(name)}\b")
+    at = next((i for i, line in enumerate(lines) if head.match(line)), None)
+    if at is None:
+        return code
+    while at > 0 and lines[at - 1].lstrip().startswith("@"):
+        at -= 1
+    return "\n".join(lines[at:])
 
 
 async def written(endpoint: Endpoint, messages: Sequence[dict[str, Any]], params: dict[str, Any],

@@ -1032,3 +1032,26 @@ def test_a_removal_said_as_what_may_happen_is_for_the_file_after_it(tmp_path: An
     steps._paths = workspace_paths(tmp_path)
     said = "I wrote the settings docs already so that item can come off my todo list"
     assert steps._edit_targets(said, tmp_path, steps._paths[0]) == ["notes/todo.txt"]
+
+
+async def test_a_rewrite_that_only_annotates_the_signature_is_no_change(tmp_path: Any) -> None:
+    """Sampled, the 0.5B wrote `from typing import *` and an annotated signature over the same body:
+    no change (the next try is asked), and lines above the `def` never land in the file."""
+    from assistant.codewords import rewrite
+    from assistant.events import TextDelta
+    from assistant.grounding import REWRITE
+
+    old = "def percent(part, whole):\n    return part / whole * 10"
+    (tmp_path / "calc.py").write_text(old + "\n")
+    annotated = "from typing import *\n\ndef percent(part: float, whole: float) -> float:\n    return part / whole * 10"
+    fixed = "import math\n\n@staticmethod\ndef percent(part, whole):\n    return part / whole * 100"
+    replies = [old, old, annotated, fixed]
+
+    class Endpoint:
+        async def stream(self, msgs: Any, tools: Any, **params: Any) -> Any:
+            yield TextDelta(f"```python\n{replies.pop(0)}\n```")
+
+    args = json.dumps({"path": "calc.py", "old_text": "    return part / whole * 10", "new_text": REWRITE})
+    out = json.loads(await rewrite(Endpoint(), tmp_path, [{"role": "user", "content": "fix percent"}], args, {}))  # type: ignore[arg-type]
+    assert out["new_text"] == "@staticmethod\ndef percent(part, whole):\n    return part / whole * 100"
+    assert replies == []
