@@ -420,14 +420,12 @@ def first_ask(request: str, named_files: Sequence[str], folders: Sequence[str], 
         if named_files and not RUN_LEAD.match(low) and not SEARCH_FIRST.search(low):
             # "In the Makefile, make the run target use --people 4": the file first (the 0.5B ran it)
             return Ask(("read_file",), "asks to change " + named_files[0], {"read_file": ("path", tuple(named_files))})
-        # the search is the first clause's: "find X" of "find X and make it use 25 'b's"
-        clause = re.split(r"\s*(?:,|;|\band\b|\bthen\b)\s*", request, maxsplit=1)[0]
-        in_clause = [s for s in symbols if s.lower() in clause.lower()]
-        # ... or a change of something only an option names ("pls make --people default to 2 in the
-        # CLI"): where it is, first
+        # a change of something only an option names ("pls make --people default to 2 in the CLI"):
+        # where it is, first; else the search is the first clause's ("find X" of "find X and make it
+        # use 25 'b's")
         option = not named_files and not symbols and PROJECT_FACT.search(request)
-        if option:
-            clause = request
+        clause = request if option else re.split(r"\s*(?:,|;|\band\b|\bthen\b)\s*", request, maxsplit=1)[0]
+        in_clause = [s for s in symbols if s.lower() in clause.lower()]
         if (SEARCH_FIRST.search(low) or option) and (terms := search_terms(clause, in_clause)):
             # "find the truncate test and make it use 25 'b's": the search first (the 0.5B grepped
             # for "truncate test" in files named "b")

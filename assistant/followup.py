@@ -34,6 +34,7 @@ from typing import Any
 from assistant.conversation import ANSWER_NOTE
 from assistant.grounding import (
     COMMON,
+    MAKE_PASS,
     MIN_SYMBOL,
     RUN_ASKED,
     asks_edit,
@@ -58,7 +59,7 @@ WANTS_TESTS = re.compile(
 # `raise NotImplementedError`)
 FIX_ASKED = re.compile(
     r"\b(?:fix|repair|correct|make (?:it|them|the tests?) pass|why|implement)\b"
-    r"|\b(?:get|make|turn)\b.{0,30}\b(?:green|passing|pass again)\b"  # "get the test suite green again please"
+    r"|" + MAKE_PASS.pattern  # "get the test suite green again please"
 )
 SHOW_SOURCE = re.compile(r"\b(?:source|code|function|broken|failing|fails?)\b")
 TEST_WORD = re.compile(r"\btests?\b|\btest suite\b|\bpytest\b|\btested\b")

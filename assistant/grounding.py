@@ -359,11 +359,13 @@ def keeps_tests(text: str) -> bool:
 
 ADDING = re.compile(r"\b(?:add|append|insert|put)\b")
 REMOVING = re.compile(r"\b(?:remove|delete|drop|strike)\b|\btake\b.*\b(?:off|out)\b")
+# a list item said to go away: "that item can come off my todo list"
+TAKEN_OFF = r"(?:come|be taken|be crossed|be struck)"
 REMOVE_ASKED = re.compile(
     r"^\s*(?:(?:please|now|then|ok|okay|and|also|so|can you|could you|would you)[,]?\s+)*"
     r"(?:remove|delete|drop|strike)\b"
     r"|(?:\bthen|\band|[,.;:])\s+(?:please\s+)?(?:remove|delete|drop|strike)\b|\btake\b.*\b(?:off|out)\b"
-    r"|\b(?:can|could|should|may) (?:come|be taken|be crossed|be struck) off\b"
+    rf"|\b(?:can|could|should|may) {TAKEN_OFF} off\b"
 )
 AT_TOP = re.compile(r"\b(?:at|to|on) the (?:very )?(?:top|beginning|start)\b|\bprepend\b|\bfirst (?:line|item)\b")
 PLACED = re.compile(r"\b(?:under|after|before|above|below|top|beginning|start|between|section)\b")
@@ -662,7 +664,7 @@ SHOULD_CHANGE = re.compile(
     r"\bshould (?:\w+ ){0,2}?(?:be|say|read|use|cut|default|return|print|show|split|have|take|list|run|go)\b.*"
     r"\b(?:not|rather than|instead of)\b"
     # "that item can come off my todo list", "X can go": a removal said as what may happen
-    r"|\b(?:can|could|should|may) (?:come|go|be taken|be crossed|be struck) (?:off|out)\b"
+    rf"|\b(?:can|could|should|may) (?:go|{TAKEN_OFF}) (?:off|out)\b"
     r"|\b(?:can|could|should) go\s*[.!]?$"
 )
 

@@ -85,6 +85,7 @@ from assistant.grounding import (
     REWRITE,
     RUNS,
     SHOULD_CHANGE,
+    TAKEN_OFF,
     Grounding,
     WorkspaceNames,
     answer_code,
@@ -135,7 +136,7 @@ CHANGE_ASKED = re.compile(
 )
 # Words that ask for more than reading (a run, a check): a request with them is not served by its reads
 MORE_ASKED = re.compile(r"\b(?:run|rerun|execute|pytest|lint|build|install|compile|tests?|check|verify)\b")
-OFF_PLACE = re.compile(r"\b(?:come|go|be taken|be crossed|be struck) off\b")
+OFF_PLACE = re.compile(rf"\b(?:go|{TAKEN_OFF}) off\b")
 READ_FIRST = re.compile(rf"\s*{LEAD_IN}(?:read|open|look (?:up|at|in)|check|find|see|get|go through)\b")
 ANSWER_SERVED = "[These results are all my request needs. Answer it now from them, in words.]"
 # A small model's answer has a bound: unbounded, the 0.5B wrote 4,024 tokens of nothing visible (text
@@ -185,8 +186,12 @@ class GrammarSteps:
         self._read_enough = False  # every file the request is about has been read
         self.last_decision: dict[str, Any] = {}  # p_call, first token, threshold of the last step
         # A line of code rewritten: the call picks the line, the new code is then asked for in words
-        # (small models write worse code inside a JSON string: see _rewrite)
+        # (small models write worse code inside a JSON string: see assistant/codewords.py)
         self.rewrite_in_words = True
+
+    def _root(self) -> Path | None:
+        """The workspace's folder, when the files tools have one."""
+        return self.workspace() if self.workspace is not None else None
 
     def grammar(self, tools: Sequence[dict[str, Any]]) -> CallGrammar:
         key = json.dumps(list(tools), sort_keys=True)
@@ -387,7 +392,7 @@ class GrammarSteps:
         """The tools as this step's grammar offers them: paths that exist, edits of lines read."""
         self._paths, self._owed = None, None  # walked once per step, here; _ground uses the same walk
         self._read_enough = False
-        root = self.workspace() if self.workspace is not None else None
+        root = self._root()
         if root is None:
             return list(tools)
         read = read_paths(messages)
@@ -440,7 +445,7 @@ class GrammarSteps:
         if CREATE_WANTED.search(request.lower()):  # "I'd like a `make check` target ...": nothing to run yet
             keep = [t for t in keep if bare_tool(tool_parts(t)[0]) not in RUNS]
         files = self._paths[0] if self._paths is not None else []
-        root = self.workspace() if self.workspace is not None else None
+        root = self._root()
         named_files = [n for n in grounding.names if n in files]
         direct = _asked_call(request.lower(), keep, named_files, bool(grounding.pointer), files, root)
         if direct is not None:
@@ -507,7 +512,7 @@ class GrammarSteps:
         return _grammar_of([t for t in self._offered if bare_tool(tool_parts(t)[0]) in names])
 
     def _ground(self, request: str, messages: Sequence[dict[str, Any]]) -> Grounding:
-        root = self.workspace() if self.workspace is not None else None
+        root = self._root()
         if root is None:
             return Grounding()
         try:
@@ -531,7 +536,7 @@ class GrammarSteps:
             files = self._paths[0]
             return (self._previous_definitions(messages, files) + previous_files(messages, files))[:1]
         if PRONOUN.search(low) and SEARCH_WORDS.search(low) and (previous := previous_request(messages)):
-            root = self.workspace() if self.workspace is not None else None
+            root = self._root()
             if root is not None:
                 earlier = self._names.ground(previous, root, self._paths).names
                 return [n for n in earlier if not n.endswith("/") and n not in self._paths[0]][:2]
@@ -540,7 +545,7 @@ class GrammarSteps:
     def _previous_definitions(self, messages: Sequence[dict[str, Any]], files: list[str]) -> list[str]:
         """The files defining what the previous request asked about ("Where is the function mean defined?")."""
         previous = previous_request(messages)
-        root = self.workspace() if self.workspace is not None else None
+        root = self._root()
         if not previous or root is None or not DEFINITION_WORDS.search(previous.lower()):
             return []
         said = set(re.findall(r"\w+", previous))
@@ -549,7 +554,7 @@ class GrammarSteps:
 
     def _first_ask(self, request: str, grounding: Grounding) -> Ask | None:
         """What the request's words say its first call is (assistant/firstcall.py), if they say."""
-        root = self.workspace() if self.workspace is not None else None
+        root = self._root()
         if root is None or self._paths is None:
             return None
         files = self._paths[0]
@@ -603,11 +608,9 @@ class GrammarSteps:
         if parsed is None:  # cut by max_tokens: the loop reports the bad arguments to the model
             parsed = (name or grammar.tools[0], output)
         if bare_tool(parsed[0]) == "edit_file" and ADD_CODE in parsed[1]:
-            root = self.workspace() if self.workspace is not None else None
-            parsed = (parsed[0], await addition(self.endpoint, root, messages, parsed[1], params))
+            parsed = (parsed[0], await addition(self.endpoint, self._root(), messages, parsed[1], params))
         elif bare_tool(parsed[0]) == "edit_file" and REWRITE in parsed[1]:
-            root = self.workspace() if self.workspace is not None else None
-            parsed = (parsed[0], await rewrite(self.endpoint, root, messages, parsed[1], params))
+            parsed = (parsed[0], await rewrite(self.endpoint, self._root(), messages, parsed[1], params))
         unread = _unread_edit(parsed, messages, [tool_parts(t)[0] for t in self._offered] or grammar.tools)
         if unread is not None:
             parsed = unread

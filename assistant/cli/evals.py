@@ -328,7 +328,10 @@ def ablate_cmd(
         try:
             written = write_matrix_report(folder)
         except Exception as exc:  # the cells' runs are saved; only the side-by-side pages are missing
-            sys.stderr.write(f"Could not write the matrix report ({type(exc).__name__}: {exc}); the cells' "
+            from assistant.termsafe import visible
+
+            why = visible(f"{type(exc).__name__}: {exc}", one_line=True)
+            sys.stderr.write(f"Could not write the matrix report ({why}); the cells' "
                              f"runs are saved in {folder}: `assistant eval ablate-report {folder}` writes it "
                              "again.\n")  # fmt: skip
             raise typer.Exit(1) from None
