@@ -65,6 +65,21 @@ def grammar_agent(server: ScriptedServer, tools: ToolRegistry, **kw: Any) -> Age
                  profile=profile, **kw)  # fmt: skip
 
 
+class CodeReplies:
+    """An endpoint for assistant/codewords.py: each request is answered with the next reply in a
+    ```python block, and noted (messages and parameters) in ``sent``."""
+
+    def __init__(self, *replies: str) -> None:
+        self.replies = list(replies)
+        self.sent: list[dict[str, Any]] = []
+
+    async def stream(self, messages: Any, tools: Any, **params: Any) -> Any:
+        from assistant.events import TextDelta
+
+        self.sent.append({"messages": messages, **params})
+        yield TextDelta(f"```python\n{self.replies.pop(0)}\n```")
+
+
 async def run(agent: Agent, prompt: str) -> list[Any]:
     return [e async for e in agent.run(prompt)]
 
@@ -932,24 +947,17 @@ async def test_code_asked_for_in_words_leaves_the_retrieved_passages_out(tmp_pat
     back unchanged in 12 of 12 repository tasks; the rewrite request carries no passages."""
     from assistant.codewords import rewrite
     from assistant.context import PASSAGES_ASK, fold_passages
-    from assistant.events import TextDelta
     from assistant.grounding import REWRITE
 
     (tmp_path / "calc.py").write_text("def percent(part, whole):\n    return part / whole * 10\n")
     passage = {"content": "calc.py:1-2\ndef percent(part, whole):\n    return part / whole * 10"}
     messages = fold_passages([passage], [{"role": "user", "content": "fix percent in calc.py"}])
     assert PASSAGES_ASK in messages[0]["content"]
-    sent: list[Any] = []
-
-    class Endpoint:
-        async def stream(self, msgs: Any, tools: Any, **params: Any) -> Any:
-            sent.append(msgs)
-            yield TextDelta("```python\ndef percent(part, whole):\n    return part / whole * 100\n```")
-
+    endpoint = CodeReplies("def percent(part, whole):\n    return part / whole * 100")
     args = {"path": "calc.py", "old_text": "    return part / whole * 10", "new_text": REWRITE}
-    out = json.loads(await rewrite(Endpoint(), tmp_path, messages, json.dumps(args), {}))  # type: ignore[arg-type]
+    out = json.loads(await rewrite(endpoint, tmp_path, messages, json.dumps(args), {}))  # type: ignore[arg-type]
     assert out["new_text"].endswith("return part / whole * 100")
-    (asked,) = sent
+    (asked,) = [r["messages"] for r in endpoint.sent]
     assert "fix percent in calc.py" in asked[0]["content"] and "whole corrected function" in asked[0]["content"]
     # the request again, right before the ask (with the code between them, the 0.5B wrote it back)
     assert "[What I asked: fix percent in calc.py]\n[Write the whole corrected function" in asked[0]["content"]
@@ -980,7 +988,6 @@ async def test_unchanged_code_is_asked_for_again_then_sampled(tmp_path: Any) -> 
     """The 0.5B wrote `mean` back unchanged at temperature 0, asked twice: the tries after that are
     sampled (seeded), and the first that changes the code and compiles is kept."""
     from assistant.codewords import SAMPLED_TRIES, addition, rewrite
-    from assistant.events import TextDelta
     from assistant.grounding import ADD_CODE, REWRITE
 
     old = (
@@ -988,36 +995,27 @@ async def test_unchanged_code_is_asked_for_again_then_sampled(tmp_path: Any) -> 
     )
     (tmp_path / "calc.py").write_text(old + "\n")
     fixed = old.replace("raise ValueError('empty')", "return 0.0")
-    sent: list[dict[str, Any]] = []
-
-    class Endpoint:
-        def __init__(self, replies: list[str]) -> None:
-            self.replies = replies
-
-        async def stream(self, msgs: Any, tools: Any, **params: Any) -> Any:
-            sent.append({"messages": msgs, **params})
-            yield TextDelta(f"```python\n{self.replies.pop(0)}\n```")
-
     messages = [{"role": "user", "content": "make mean() of an empty list return 0.0 instead of raising"}]
     args = json.dumps({"path": "calc.py", "old_text": "        raise ValueError('empty')", "new_text": REWRITE})
-    out = json.loads(await rewrite(Endpoint([old, old, fixed]), tmp_path, messages, args, {}))  # type: ignore[arg-type]
+    endpoint = CodeReplies(old, old, fixed)
+    out = json.loads(await rewrite(endpoint, tmp_path, messages, args, {}))  # type: ignore[arg-type]
     assert out["new_text"] == fixed and out["old_text"] == old
-    assert [r["temperature"] for r in sent] == [0.0, 0.0, SAMPLED_TRIES[0][0]] and sent[2]["seed"] == SAMPLED_TRIES[0][
-        1
-    ]
+    sent = endpoint.sent
+    assert [r["temperature"] for r in sent] == [0.0, 0.0, SAMPLED_TRIES[0][0]]
+    assert sent[2]["seed"] == SAMPLED_TRIES[0][1]
     # nothing but the old code, every time: the file keeps it (no edit is invented)
-    sent.clear()
-    out = json.loads(await rewrite(Endpoint([old] * 4), tmp_path, messages, args, {}))  # type: ignore[arg-type]
-    assert out["new_text"] == old and len(sent) == 2 + len(SAMPLED_TRIES)
+    endpoint = CodeReplies(*[old] * 4)
+    out = json.loads(await rewrite(endpoint, tmp_path, messages, args, {}))  # type: ignore[arg-type]
+    assert out["new_text"] == old and len(endpoint.sent) == 2 + len(SAMPLED_TRIES)
 
     # code added: the line it goes after is named, not shown as a block to copy
-    sent.clear()
     last = "    return sum(values) / len(values)"
     add = json.dumps({"path": "calc.py", "old_text": last, "new_text": ADD_CODE})
     square = "def square(x):\n    return x * x"
-    out = json.loads(await addition(Endpoint([square]), tmp_path, messages, add, {}))  # type: ignore[arg-type]
+    endpoint = CodeReplies(square)
+    out = json.loads(await addition(endpoint, tmp_path, messages, add, {}))  # type: ignore[arg-type]
     assert out["new_text"] == f"{last}\n\n\n{square}"
-    ask = sent[0]["messages"][-1]["content"]
+    ask = endpoint.sent[0]["messages"][-1]["content"]
     assert "(it goes at the end of the file)" in ask and "```python\n    return sum" not in ask
 
 
@@ -1038,20 +1036,15 @@ async def test_a_rewrite_that_only_annotates_the_signature_is_no_change(tmp_path
     """Sampled, the 0.5B wrote `from typing import *` and an annotated signature over the same body:
     no change (the next try is asked), and lines above the `def` never land in the file."""
     from assistant.codewords import rewrite
-    from assistant.events import TextDelta
     from assistant.grounding import REWRITE
 
     old = "def percent(part, whole):\n    return part / whole * 10"
     (tmp_path / "calc.py").write_text(old + "\n")
     annotated = "from typing import *\n\ndef percent(part: float, whole: float) -> float:\n    return part / whole * 10"
     fixed = "import math\n\n@staticmethod\ndef percent(part, whole):\n    return part / whole * 100"
-    replies = [old, old, annotated, fixed]
-
-    class Endpoint:
-        async def stream(self, msgs: Any, tools: Any, **params: Any) -> Any:
-            yield TextDelta(f"```python\n{replies.pop(0)}\n```")
-
+    endpoint = CodeReplies(old, old, annotated, fixed)
     args = json.dumps({"path": "calc.py", "old_text": "    return part / whole * 10", "new_text": REWRITE})
-    out = json.loads(await rewrite(Endpoint(), tmp_path, [{"role": "user", "content": "fix percent"}], args, {}))  # type: ignore[arg-type]
+    messages = [{"role": "user", "content": "fix percent"}]
+    out = json.loads(await rewrite(endpoint, tmp_path, messages, args, {}))  # type: ignore[arg-type]
     assert out["new_text"] == "@staticmethod\ndef percent(part, whole):\n    return part / whole * 100"
-    assert replies == []
+    assert endpoint.replies == []
