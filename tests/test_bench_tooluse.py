@@ -24,8 +24,8 @@ import bench_tooluse  # noqa: E402
 import tooluse_lib as lib  # noqa: E402
 
 SET_NAMES = (
-    "dev", "test", "test2", "test3", "test4", "test5", "test6",
-    "chains", "chains-heldout", "chains-heldout2", "chains-heldout3",
+    "dev", "test", "test2", "test3", "test4", "test5", "test6", "test7",
+    "chains", "chains-heldout", "chains-heldout2", "chains-heldout3", "chains-heldout4",
 )  # fmt: skip
 SETS = {name: lib.load_jsonl(BENCH / "tooluse" / f"{name}.jsonl") for name in SET_NAMES}
 # Requests that test2 repeats from test (written before this check); every later set is disjoint from all others.
@@ -54,7 +54,8 @@ def test_sets_have_the_sizes_the_issue_asks_for_and_no_overlap() -> None:
 
 @pytest.mark.parametrize(
     ("name", "prefix", "size"),
-    [("test5", "t5", 40), ("chains-heldout2", "ch2", 10), ("test6", "t6", 40), ("chains-heldout3", "ch3", 10)],
+    [("test5", "t5", 40), ("chains-heldout2", "ch2", 10), ("test6", "t6", 40), ("chains-heldout3", "ch3", 10),
+     ("test7", "t7", 40), ("chains-heldout4", "ch4", 10)],
 )
 def test_the_later_held_out_sets_have_their_size_and_mix(name: str, prefix: str, size: int) -> None:
     rows = SETS[name]
@@ -204,9 +205,70 @@ def _slug_test(expected: str) -> str:
     return f'\n\ndef test_slugify_number():\n    assert slugify("Table 12") == "{expected}"\n'
 
 
+TRUNCATE = '''def truncate(text: str, width: int = 20) -> str:
+    if len(text) <= width:
+        return text
+    return text[: width - 3] + "..."'''
+MEAN_END = "return sum(values) / len(values)\n"
+MEDIAN = (
+    "\n\ndef median(values: list[float]) -> float:\n    ordered = sorted(values)\n    mid = len(ordered) // 2\n"
+    "    if len(ordered) % 2:\n        return ordered[mid]\n    return (ordered[mid - 1] + ordered[mid]) / 2\n"
+)
+POWER = "\n\ndef power(base: float, exponent: float) -> float:\n    return base {} exponent\n"
+IF_PEOPLE = "    if people < 1:\n"
+NEG_BILL = '    if bill {} 0:\n        raise ValueError("negative bill")\n' + IF_PEOPLE
+RUN_TARGET = "run:\n\t$(PYTHON) -m tipcalc 84.50 --people 3 --tip 15\n\n"
+FIRST = "- First public release."
+PERCENT_TODO = "- fix percent() rounding\n"
+REWORDED = "- fix percent() returning 10x too little\n"
+UNRELEASED = "## Unreleased\n- Fix percent() being off by a factor of ten.\n"
+MEDIAN_IMPORT = ("tests/test_calc.py", "mean, multiply", "mean, median, multiply")
+MEAN_TEST = "assert mean([1, 2, 3, 4]) == 2.5\n"
+EMPTY_MEAN = "\n\ndef test_mean_of_nothing():\n    with pytest.raises({}):\n        mean([])\n"
+HALVES = "\n\ndef test_divide_halves():\n    assert divide(7, 2) == {}\n"
+Edit = tuple[str, str, str]
+
+# test7 and chains-heldout4: a right edit and a near miss may each be several replacements.
+EDIT_CASES_7: list[tuple[str, Edit | list[Edit], Edit | list[Edit]]] = [
+    ("t7-014", ("textutils.py", TRUNCATE, TRUNCATE.replace("width", "limit")),
+     ("textutils.py", "width: int", "limit: int")),  # the body still says width
+    ("t7-015", ("tipcalc/split.py", "tip_percent: float = 18", "tip_percent: float = 15"),
+     ("tipcalc/__main__.py", "default=18", "default=15")),  # the CLI's default, not split_bill's
+    ("t7-016", (".gitignore", ".pytest_cache/\n", ".pytest_cache/\ndist/\n"),
+     (".gitignore", ".pytest_cache/\n", "dist/\n")),
+    ("t7-017", ("calc.py", MEAN_END, MEAN_END + POWER.format("**")),
+     ("calc.py", MEAN_END, MEAN_END + POWER.format("*"))),
+    ("t7-018", ("tipcalc/split.py", IF_PEOPLE, NEG_BILL.format("<")),
+     ("tipcalc/split.py", IF_PEOPLE, NEG_BILL.format("<="))),  # refuses a zero bill too
+    ("t7-019", [("Makefile", RUN_TARGET, ""), ("Makefile", "lint run clean", "lint clean")],
+     ("Makefile", "run:\n", "")),  # the recipe left under lint
+    ("t7-020", ("CHANGELOG.md", FIRST, "- First public release on PyPI."),
+     ("CHANGELOG.md", FIRST, "- First public release on PyPI")),
+    ("t7-021", ("settings.toml", "round_to = 0.01", "round_to = 1"),
+     ("settings.toml", "round_to = 0.01", "round_to = 0.1")),
+    ("t7-022", ("tests/test_calc.py", "== 3\n", "== 3\n" + HALVES.format("3.5")),
+     ("tests/test_calc.py", "== 3\n", "== 3\n" + HALVES.format("3"))),
+    ("t7-027", ("tipcalc/split.py", "to the cent.", "to the cent; people must be at least 1."),
+     ("tipcalc/split.py", IF_PEOPLE, "    # people must be at least 1\n" + IF_PEOPLE)),  # not in the docstring
+    ("t7-030", ("notes/todo.txt", PERCENT_TODO, REWORDED),
+     ("notes/todo.txt", PERCENT_TODO, PERCENT_TODO + REWORDED)),  # the old item kept
+    ("ch4-003", ("CHANGELOG.md", "## 0.3.1\n", UNRELEASED + "\n## 0.3.1\n"),
+     ("CHANGELOG.md", FIRST + "\n", FIRST + "\n\n" + UNRELEASED)),  # at the bottom
+    ("ch4-004", ("calc.py", "whole * 10\n", "whole * 100\n"), ("calc.py", "whole * 10\n", "whole * 10.0\n")),
+    ("ch4-005",
+     [("calc.py", MEAN_END, MEAN_END + MEDIAN), MEDIAN_IMPORT,
+      ("tests/test_calc.py", MEAN_TEST, MEAN_TEST + "\n\ndef test_median():\n    assert median([3, 1, 2]) == 2\n")],
+     [("calc.py", MEAN_END, MEAN_END + MEDIAN), MEDIAN_IMPORT,
+      ("tests/test_calc.py", MEAN_TEST, MEAN_TEST + "\n\ndef test_median():\n    assert median([3, 1, 2]) == 3\n")]),
+    ("ch4-006", [("Makefile", "84.50", "90.00"), ("README.md", "84.50", "90.00")], ("README.md", "84.50", "90.00")),
+    ("ch4-010", ("tests/test_calc.py", MEAN_TEST, MEAN_TEST + EMPTY_MEAN.format("ValueError")),
+     ("tests/test_calc.py", MEAN_TEST, MEAN_TEST + EMPTY_MEAN.format("ZeroDivisionError"))),
+]  # fmt: skip
+
 # (record, file, text replaced, replacement): a right edit and a near miss for each edit label of
-# test6 and chains-heldout3; the right one must pass the label's file checks, the near miss must not.
-EDIT_CASES = [
+# test6 and chains-heldout3 (then test7's and chains-heldout4's above); the right one must pass the
+# label's file checks, the near miss must not.
+EDIT_CASES: list[tuple[str, Edit | list[Edit], Edit | list[Edit]]] = [
     ("t6-016", ("pyproject.toml", '"Dana Whitfield" }]\n', '"Dana Whitfield" }]\nlicense = { text = "MIT" }\n'),
      ("pyproject.toml", "line-length = 100\n", 'line-length = 100\nlicense = "MIT"\n')),  # under [tool.ruff]
     ("t6-017", ("README.md", "--people 3 --tip", "--people 4 --tip"), ("Makefile", "--people 3", "--people 4")),
@@ -233,26 +295,29 @@ EDIT_CASES = [
      ("tipcalc/split.py", "tip_percent: float = 18", "tip_percent: float = 20")),
     ("ch3-010", ("tests/test_textutils.py", '"a" * 30, 10) == "aaaaaaa..."', '"b" * 25, 10) == "bbbbbbb..."'),
      ("tests/test_textutils.py", '"a" * 30, 10) == "aaaaaaa..."', '"b" * 25, 10) == "aaaaaaa..."')),
+    *EDIT_CASES_7,
 ]
 
 
 @pytest.mark.parametrize(("rid", "right", "near_miss"), EDIT_CASES, ids=[c[0] for c in EDIT_CASES])
 def test_the_later_edit_labels_take_a_right_edit_and_refuse_a_near_miss(
-    tmp_path: Path, rid: str, right: tuple[str, str, str], near_miss: tuple[str, str, str]
+    tmp_path: Path, rid: str, right: Edit | list[Edit], near_miss: Edit | list[Edit]
 ) -> None:
     check = {k: v for k, v in _record(rid)["check"].items() if k not in ("calls", "min_calls")}
     ws = tmp_path / "ws"
     before = lib.snapshot(FIXTURE)
-    for (path, old, new), ok in ((right, True), (near_miss, False)):
+    for edits, ok in ((right, True), (near_miss, False)):
         lib.reset_workspace(FIXTURE, ws)
-        text = (ws / path).read_text()
-        assert old in text, (rid, old)
-        (ws / path).write_text(text.replace(old, new, 1))
+        for path, old, new in edits if isinstance(edits, list) else [edits]:
+            text = (ws / path).read_text()
+            assert old in text, (rid, old)
+            (ws / path).write_text(text.replace(old, new, 1))
         assert (lib.check_outcome(check, _turn(), ws, before) == []) is ok, (rid, ok)
 
 
 def test_every_edit_label_of_the_later_sets_is_exercised() -> None:
-    labelled = {r["id"] for name in ("test6", "chains-heldout3") for r in SETS[name] if "files" in r["check"]}
+    later = ("test6", "chains-heldout3", "test7", "chains-heldout4")
+    labelled = {r["id"] for name in later for r in SETS[name] if "files" in r["check"]}
     assert labelled == {c[0] for c in EDIT_CASES}
 
 
