@@ -21,19 +21,12 @@ from typing import TYPE_CHECKING, Any
 
 from assistant.events import TextDelta
 from assistant.grounding import edit_text, enclosing_definition
-from assistant.turntext import last_user_text, request_text, with_note
+from assistant.turntext import asked_again, with_note
 
 if TYPE_CHECKING:
     from assistant.endpoint import Endpoint
 
 REWRITE_MAX_TOKENS = 600  # the new code of a rewritten function
-
-
-def _asked(messages: Sequence[dict[str, Any]]) -> str:
-    """The request again, right before the ask for code: with the file's code between the request and
-    the ask, the 0.5B wrote the code back unchanged ("make mean() of an empty list return 0.0")."""
-    said = request_text(last_user_text(messages))
-    return f"[What I asked: {said[:600]}]\n" if said else ""
 
 
 def plain(params: dict[str, Any]) -> dict[str, Any]:
@@ -51,13 +44,13 @@ async def rewrite(
     old = str(args.get("old_text", ""))
     text = edit_text(root, str(args.get("path", ""))) if root is not None else None
     found = enclosing_definition(text, old) if text is not None else None
-    line = old
+    line, again = old, asked_again(messages)
     if found is not None:  # it writes whole functions: the function holding the line is rewritten
         name, old = found
-        ask = (f"{_asked(messages)}[Write the whole corrected function `{name}` of {args.get('path')}, to do "
+        ask = (f"{again}[Write the whole corrected function `{name}` of {args.get('path')}, to do "
                "what I asked. Reply with only that function, in one ```python block.]")  # fmt: skip
     else:
-        ask = (f"{_asked(messages)}[Write the code that replaces this line of {args.get('path')}, to do what I asked:\n"
+        ask = (f"{again}[Write the code that replaces this line of {args.get('path')}, to do what I asked:\n"
                f"```python\n{old}\n```\nReply with only the new code, in one ```python block.]")  # fmt: skip
     args["old_text"] = old
     code = await _changed(endpoint, messages, ask, old, params)
@@ -82,7 +75,7 @@ async def addition(
     last = text is not None and text.rstrip().endswith(anchor.rstrip())
     # the line is named, not shown as code: shown a block, the 0.5B wrote that line back as "the new code"
     where = "at the end of the file" if last else f"after the line `{anchor.strip()}`"
-    ask = (f"{_asked(messages)}[Write only the new code to add to {args.get('path')}, to do what I asked "
+    ask = (f"{asked_again(messages)}[Write only the new code to add to {args.get('path')}, to do what I asked "
            f"(it goes {where}). Reply with only the new code, in one ```python block.]")  # fmt: skip
     code = await _changed(endpoint, messages, ask, anchor, params)
     if not code.strip() or code.strip() == anchor.strip() or not compiles(code):

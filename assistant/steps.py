@@ -103,7 +103,15 @@ from assistant.toolprompt import (
     narrow_paths,
     workspace_paths,
 )
-from assistant.turntext import after_tools, last_user_text, previous_request, request_text, user_text, with_note
+from assistant.turntext import (
+    after_tools,
+    asked_again,
+    last_user_text,
+    previous_request,
+    request_text,
+    user_text,
+    with_note,
+)
 
 if TYPE_CHECKING:
     from assistant.endpoint import Endpoint
@@ -139,6 +147,7 @@ MORE_ASKED = re.compile(r"\b(?:run|rerun|execute|pytest|lint|build|install|compi
 OFF_PLACE = re.compile(rf"\b(?:go|{TAKEN_OFF}) off\b")
 READ_FIRST = re.compile(rf"\s*{LEAD_IN}(?:read|open|look (?:up|at|in)|check|find|see|get|go through)\b")
 ANSWER_SERVED = "[These results are all my request needs. Answer it now from them, in words.]"
+ANSWER_FROM = "[Answer it now from these results, in words.]"
 # A small model's answer has a bound: unbounded, the 0.5B wrote 4,024 tokens of nothing visible (text
 # held as a possible call) until the 240 s turn limit; the context keeps 1024 tokens for the reply.
 ANSWER_MAX_TOKENS = 1024
@@ -255,7 +264,7 @@ class GrammarSteps:
         text, called, repeated, dropped = "", False, False, False
         # served: the results are all the request needs, and the model is told so (asked to compare two
         # files it had just read, the 0.5B started its answer with a call to read the first again)
-        asked = with_note(messages, ANSWER_SERVED) if served else messages
+        asked = _answer_asked(messages, served)
         async for event in self.endpoint.stream(asked, None, text_call_tools=recognise, **params):
             if isinstance(event, TextDelta):
                 text += event.text
@@ -713,6 +722,15 @@ def _unread_edit(call: tuple[str, str], messages: Sequence[dict[str, Any]],
     if not isinstance(path, str) or normal_path(path) in read_paths(messages):
         return None
     return reader, json.dumps({"path": path})
+
+
+def _answer_asked(messages: Sequence[dict[str, Any]], served: bool) -> list[dict[str, Any]]:
+    """The answer step's messages: after this turn's results, the request again and the ask to answer
+    from them (small models answer the last thing they read: after the results the 0.5B copied the
+    call it had made, "The tool call list_files({"path": "tests"}) returned: ...", or answered half)."""
+    if ANSWER_NOTE not in last_user_text(messages):
+        return with_note(messages, ANSWER_SERVED) if served else list(messages)
+    return with_note(messages, asked_again(messages) + (ANSWER_SERVED if served else ANSWER_FROM))
 
 
 def _answer_params(params: dict[str, Any]) -> dict[str, Any]:

@@ -27,6 +27,14 @@ def with_note(messages: Sequence[dict[str, Any]], note: str, *, passages: bool =
     return out
 
 
+def asked_again(messages: Sequence[dict[str, Any]]) -> str:
+    """The request again, for the end of a step's prompt (small models answer the last thing they
+    read: with a file's code between the request and the ask, the 0.5B wrote the code back unchanged
+    for "make mean() of an empty list return 0.0")."""
+    said = request_text(last_user_text(messages))
+    return f"[What I asked: {said[:600]}]\n" if said else ""
+
+
 def request_text(content: str) -> str:
     """The user's own words in a (folded) user message: no passages before it, no tool results after."""
     content = content.split(ANSWER_NOTE, 1)[0]

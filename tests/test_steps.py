@@ -118,8 +118,11 @@ async def test_constrained_call_then_answer(scripted: ScriptedServer) -> None:
     assert call["messages"] == decide["messages"]
     assert call["grammar"].startswith('root ::= "{" ws "\\"name\\""') and '"read_file\\", "' in call["grammar"]
     assert "tools" not in call
-    # The answer request: the same prefix, no grammar, no instruction.
-    assert "grammar" not in answer and "tools" not in answer and answer["messages"] == again["messages"]
+    # The answer request: the same prefix, no grammar; after the results, the request again and the ask.
+    assert "grammar" not in answer and "tools" not in answer and answer["messages"][:-1] == again["messages"][:-1]
+    last = answer["messages"][-1]["content"]
+    assert last.startswith(again["messages"][-1]["content"])
+    assert last.endswith("\n\n[What I asked: What's on my todo list?]\n[Answer it now from these results, in words.]")
     assert answer["messages"][0] == decide["messages"][0]
     assert "fix the percent bug" in json.dumps(answer["messages"])  # the tool result, folded into the turn
     decisions = [e.choice for e in events if isinstance(e, Decision)]
