@@ -98,6 +98,7 @@ from assistant.grounding import (
     read_paths,
     turn_calls,
 )
+from assistant.shown import shown_files
 from assistant.toolprompt import (
     example_calls,
     narrow_paths,
@@ -148,6 +149,8 @@ OFF_PLACE = re.compile(rf"\b(?:go|{TAKEN_OFF}) off\b")
 READ_FIRST = re.compile(rf"\s*{LEAD_IN}(?:read|open|look (?:up|at|in)|check|find|see|get|go through)\b")
 ANSWER_SERVED = "[These results are all my request needs. Answer it now from them, in words.]"
 ANSWER_FROM = "[Answer it now from these results, in words.]"
+SHOWN = "the request asks to see what was read: shown as it is"
+SERVED = "what the request names is read and nothing more is asked"
 # A small model's answer has a bound: unbounded, the 0.5B wrote 4,024 tokens of nothing visible (text
 # held as a possible call) until the 240 s turn limit; the context keeps 1024 tokens for the reply.
 ANSWER_MAX_TOKENS = 1024
@@ -220,9 +223,14 @@ class GrammarSteps:
                 grammar = None if served else self.grammar(self._offered)
             except Unsupported:
                 grammar = None
+            shown = shown_files(request_text(last_user_text(messages)), messages, self._root()) if served else None
             if served:
-                self.last_decision = {"p_call": None, "served": True}
-                yield Decision(ANSWER, 0.0, why="what the request names is read and nothing more is asked")
+                self.last_decision = {"p_call": None, "served": True, "shown": shown is not None}
+                yield Decision(ANSWER, 0.0, why=SHOWN if shown else SERVED)
+            if shown:  # the request only asks to see the file: the answer is the file as read
+                yield TextDelta(shown)
+                yield Finish("stop")
+                return
         if grammar is not None:
             try:
                 done = False
