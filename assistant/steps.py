@@ -628,6 +628,13 @@ class GrammarSteps:
             parsed = (parsed[0], await addition(self.endpoint, self._root(), messages, parsed[1], params))
         elif bare_tool(parsed[0]) == "edit_file" and REWRITE in parsed[1]:
             parsed = (parsed[0], await rewrite(self.endpoint, self._root(), messages, parsed[1], params))
+        if bare_tool(parsed[0]) in EDITS and _repeats(ToolCall(call_id, *parsed), call_keys(messages)):
+            # the same edit again (the 1.5B, asked once more for converter.py's fix, wrote the function it
+            # had already added, and it was added twice): not made again; the turn ends with what was done
+            yield Notice("info", "the model wrote an edit it had already made in this turn: not made again")
+            async for answer in self._answer_now(messages, _answer_params(params)):
+                yield answer
+            return
         unread = _unread_edit(parsed, messages, [tool_parts(t)[0] for t in self._offered] or grammar.tools)
         if unread is not None:
             parsed = unread
@@ -681,13 +688,13 @@ def _grammar_of(tools: list[dict[str, Any]]) -> CallGrammar | None:
 
 def _dropped(call: ToolCall, made: set[tuple[str, str]], copied: set[tuple[str, str]],
              offered: set[str] | None, served: bool) -> bool:  # fmt: skip
-    """Is a call written in an answer not run? Not a repeat (those are answered from memory), and:
-    the request is served (the 0.5B wrote list_files and read_file calls under its answer to "read
-    the README and the Makefile and tell me ...", and read on until max_steps), it copies the
-    prompt's examples, or it is an edit the step does not offer."""
-    if _repeats(call, made):
-        return False
+    """Is a call written in an answer not run? A repeat is answered from memory, unless it is an edit
+    (made again, it would apply twice). Otherwise: the request is served (the 0.5B wrote list_files
+    and read_file calls under its answer to "read the README and the Makefile and tell me ...", and
+    read on until max_steps), it copies the prompt's examples, or it is an edit the step does not offer."""
     name = bare_tool(call.name)
+    if _repeats(call, made):
+        return name in EDITS  # an edit made again would apply twice (code added twice)
     return served or _repeats(call, copied) or (offered is not None and name in EDITS and name not in offered)
 
 

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from assistant.agent import Agent
+from assistant.conversation import ANSWER_NOTE
 from assistant.errors import MaxStepsExceeded
 from assistant.events import Decision, Notice, ToolCallDelta, ToolResult, TurnEnd
 from assistant.profile import Capabilities, build_profile, llama_server_capabilities, probe
@@ -1051,3 +1052,45 @@ async def test_a_rewrite_that_only_annotates_the_signature_is_no_change(tmp_path
     out = json.loads(await rewrite(endpoint, tmp_path, messages, args, {}))  # type: ignore[arg-type]
     assert out["new_text"] == "@staticmethod\ndef percent(part, whole):\n    return part / whole * 100"
     assert endpoint.replies == []
+
+
+async def test_an_edit_already_made_this_turn_is_not_made_again(scripted: ScriptedServer, tmp_path: Any) -> None:
+    """The 1.5B, asked once more for converter.py's fix after editing units.py, wrote the function it
+    had already added to converter.py: the call is not made (it would add the function twice)."""
+    from assistant.events import TextDelta, ToolCallReady
+    from assistant.steps import GrammarSteps
+
+    (tmp_path / "todo.txt").write_text("- a\n- b\n")
+    seen: list[str] = []
+    agent = grammar_agent(scripted, code_tools(tmp_path, seen))
+    agent.workspace = tmp_path
+    steps = agent.steps
+    assert isinstance(steps, GrammarSteps)
+    edit = {"path": "todo.txt", "old_text": "- a", "new_text": "- a\n- b"}
+    folded = ("Add b to todo.txt" + ANSWER_NOTE + '\n\n[The tool call read_file({"path": "todo.txt"}) returned:]\n- a'
+              + f'\n\n[The tool call edit_file({json.dumps(edit)}) returned:]\nReplaced 1 occurrence'
+              + '\n\n[The tool call edit_file({"path": "todo.txt", "old_text": "x", "new_text": "y"}) returned:]\nok')
+    messages = [{"role": "system", "content": "s"}, {"role": "user", "content": folded}]
+    grammar = steps.grammar(agent.tools.schemas())
+    scripted.script(call_json("edit_file", edit), text("I added b."))
+    events = [e async for e in steps._call(messages, grammar, {}, 0.0)]
+    assert not any(isinstance(e, ToolCallReady) for e in events)  # not made again
+    assert any(isinstance(e, Notice) and "already made" in e.message for e in events)
+    assert "".join(e.text for e in events if isinstance(e, TextDelta)) == "I added b."
+    assert scripted.requests[-1]["messages"][-1]["content"].endswith(ANSWER_NOW)
+    # a different edit is made
+    scripted.script(call_json("edit_file", {**edit, "new_text": "- a\n- c"}))
+    events = [e async for e in steps._call(messages, grammar, {}, 0.0)]
+    assert any(isinstance(e, ToolCallReady) and e.call.name == "edit_file" for e in events)
+
+
+def test_an_edit_written_again_in_an_answer_is_dropped_other_repeats_are_not() -> None:
+    from assistant.events import ToolCall
+    from assistant.steps import _dropped
+
+    made = {("edit_file", json.dumps({"new_text": "y", "old_text": "x", "path": "a"}, sort_keys=True)),
+            ("run_command", json.dumps({"command": "pytest"}))}  # fmt: skip
+    again = ToolCall("c1", "edit_file", json.dumps({"path": "a", "old_text": "x", "new_text": "y"}))
+    rerun = ToolCall("c2", "run_command", json.dumps({"command": "pytest"}))
+    assert _dropped(again, made, set(), None, served=False)
+    assert not _dropped(rerun, made, set(), None, served=False)  # the loop decides (stale after a change)
