@@ -1,4 +1,5 @@
-"""Files shown as read: a request that only asks to see a file is answered with the file itself.
+"""Files shown as read: a request that only asks to see a file (or a folder's listing) is answered
+with the file (or the listing) itself.
 
 Asked "show me calc.py", a small model retold the file instead of showing it: it copied the call
 it had made ("The tool call read_file({...}) returned: ..."), summarised, or rewrote lines, and
@@ -37,6 +38,20 @@ NOT_JUST_SHOWN = re.compile(
 FIND_CLAUSE = re.compile(r"\b(?:find|track (?:it |them )?down|locate|look up|where|which file)\b")
 CLAUSES = re.compile(r"\s*(?:[,;]|\s-+\s|\s–\s|\band then\b|\bthen\b|\band\b)\s*")
 MAX_REST_WORDS = 8
+PLACE = r"(?: (?:in|of|under|inside|at) (?:the |this |my |our )?[\w./ -]{1,40}?)?(?: (?:please|pls|here))?"
+NOT_JUST_LISTED = re.compile(
+    r"\b(?:and|then|but|if|explain|why|how|summar\w*|describe|tell|compare|import\w*|use[sd]?|"
+    r"call\w*|defin\w*|contain\w*|mention\w*|function\w*|class\w*|test files)\b"
+)
+LIST_ASKED = re.compile(
+    rf"^{GREETING}{ASKED_LOOSELY}{LEAD_IN}(?:"
+    rf"(?:list|ls)(?: (?:all |the )?(?:files|contents|everything))?(?: (?:the )?[\w./-]{{1,40}}"
+    rf"(?: folder| directory| dir)?)?{PLACE}"
+    rf"|(?:show|give)(?: me| us)? (?:the |a )?(?:list of (?:the )?)?(?:files|file list|listing|contents|project "
+    rf"structure|structure|layout|tree){PLACE}"
+    rf"|(?:what|which) files (?:are|do we have|are there|exist|live)(?: there)?{PLACE}"
+    rf")$"
+)
 LANGUAGES = {
     ".py": "python", ".md": "markdown", ".toml": "toml", ".json": "json", ".yaml": "yaml", ".yml": "yaml",
     ".sh": "bash", ".js": "javascript", ".ts": "typescript", ".rs": "rust", ".go": "go", ".c": "c", ".h": "c",
@@ -55,6 +70,41 @@ def asks_to_see(request: str) -> bool:
         return False
     rest = match.group("rest").strip(" ?")
     return len(rest.split()) <= MAX_REST_WORDS and not NOT_JUST_SHOWN.search(rest)
+
+
+def asks_for_listing(request: str) -> bool:
+    """Does the request only ask which files a folder holds ("list the files in tests")?"""
+    low = " ".join(request.lower().split()).rstrip(" .!?")
+    return bool(LIST_ASKED.match(low)) and not NOT_JUST_LISTED.search(low)
+
+
+def shown_listing(request: str, messages: Sequence[dict[str, Any]], root: Path | None) -> str | None:
+    """The answer to a request that only asks for a listing: each folder listed in this turn, as
+    listed, when every entry names what is there. None when the model should answer instead."""
+    if root is None or not asks_for_listing(request):
+        return None
+    blocks: list[str] = []
+    for result in turn_results(messages):
+        if result.name != "list_files":
+            return None  # more than a listing happened: the model says what it found
+        folder = normal_path(str(result.arguments.get("path", ".")))
+        entries = [e for e in result.content.splitlines() if e and not e.startswith("[")]
+        base = root / folder
+        if not entries or not all(_there(base, e) for e in entries):
+            return None  # an error, or not this folder's entries
+        label = f"`{folder}/`" if folder else "The workspace"
+        blocks.append(f"{label}:\n\n{fenced(result.content, '')}")
+    return "\n\n".join(blocks) if blocks else None
+
+
+def _there(base: Path, entry: str) -> bool:
+    name = entry.split(" (", 1)[0].rstrip("/")
+    if not name or "/" in name or name in (".", ".."):
+        return False
+    try:
+        return (base / name).is_symlink() or (base / name).exists()
+    except OSError:
+        return False
 
 
 def shown_files(request: str, messages: Sequence[dict[str, Any]], root: Path | None) -> str | None:

@@ -98,7 +98,7 @@ from assistant.grounding import (
     read_paths,
     turn_calls,
 )
-from assistant.shown import shown_files
+from assistant.shown import shown_files, shown_listing
 from assistant.toolprompt import (
     example_calls,
     narrow_paths,
@@ -223,11 +223,11 @@ class GrammarSteps:
                 grammar = None if served else self.grammar(self._offered)
             except Unsupported:
                 grammar = None
-            shown = shown_files(request_text(last_user_text(messages)), messages, self._root()) if served else None
-            if served:
-                self.last_decision = {"p_call": None, "served": True, "shown": shown is not None}
+            shown = self._shown(messages, served)
+            if served or shown:
+                self.last_decision = {"p_call": None, "served": served, "shown": shown is not None}
                 yield Decision(ANSWER, 0.0, why=SHOWN if shown else SERVED)
-            if shown:  # the request only asks to see the file: the answer is the file as read
+            if shown:  # the request only asks to see the file (the folder): the answer is what was read
                 yield TextDelta(shown)
                 yield Finish("stop")
                 return
@@ -302,6 +302,13 @@ class GrammarSteps:
                 yield Finish("tool_calls")
                 continue
             yield event
+
+    def _shown(self, messages: Sequence[dict[str, Any]], served: bool) -> str | None:
+        """The answer when the request only asks to see the files it names (read: served) or a
+        folder's listing (this turn only listed)."""
+        request = request_text(last_user_text(messages))
+        files = shown_files(request, messages, self._root()) if served else None
+        return files or shown_listing(request, messages, self._root())
 
     def _served(self, messages: Sequence[dict[str, Any]]) -> bool:
         """Is the request served by this turn's calls: what it names read, nothing owed, no change or

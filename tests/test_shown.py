@@ -10,7 +10,7 @@ import pytest
 
 from assistant.conversation import ANSWER_NOTE
 from assistant.events import Decision, TurnEnd
-from assistant.shown import asks_to_see, fenced, shown_files
+from assistant.shown import asks_for_listing, asks_to_see, fenced, shown_files, shown_listing
 from tests.scripted_server import ScriptedServer
 from tests.test_steps import call_json, files_tools, grammar_agent, run
 
@@ -118,3 +118,55 @@ async def test_the_agent_shows_the_file_without_asking_the_model_to_retell_it(
     assert isinstance(end, TurnEnd) and end.text == "`todo.txt`:\n\n```text\n- buy milk\n- fix the percent bug\n```"
     history = agent.conversation.messages[-1]
     assert history.role == "assistant" and history.content == end.text  # kept like any answer
+
+
+@pytest.mark.parametrize(
+    ("request_", "listing"),
+    [
+        ("Which files are in this project?", True),
+        ("list everything under tipcalc/", True),
+        ("ls", True),
+        ("what files do we have in notes?", True),
+        ("show me the project structure", True),
+        ("which files are in tests and what do they do?", False),
+        ("list the functions in calc.py", False),
+        ("which files import calc", False),
+        ("list the test files", False),  # not every file listed is one
+        ("is there a docs folder?", False),  # a question: the model answers it
+    ],
+)
+def test_requests_that_only_ask_for_a_listing(request_: str, listing: bool) -> None:
+    assert asks_for_listing(request_) is listing
+
+
+def test_a_listing_is_shown_as_listed_when_every_entry_is_there(tmp_path: Path) -> None:
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "todo.txt").write_text(TODO)
+    (tmp_path / "calc.py").write_text("")
+    top = folded("which files are in this project?", ("list_files", {"path": "."}, "notes/\ncalc.py"))
+    listed = "The workspace:\n\n```\nnotes/\ncalc.py\n```"
+    assert shown_listing("which files are in this project?", top, tmp_path) == listed
+    notes = folded("list notes", ("list_files", {"path": "notes"}, "todo.txt"))
+    assert shown_listing("list notes", notes, tmp_path) == "`notes/`:\n\n```\ntodo.txt\n```"
+    made_up = folded("list notes", ("list_files", {"path": "notes"}, "todo.txt\nsecret.txt"))
+    assert shown_listing("list notes", made_up, tmp_path) is None  # an entry that is not there
+    error = folded("list docs", ("list_files", {"path": "docs"}, "Error: 'docs' is not a folder in the workspace"))
+    assert shown_listing("list docs", error, tmp_path) is None
+    more = folded("list notes", ("list_files", {"path": "notes"}, "todo.txt"),
+                  ("read_file", {"path": "notes/todo.txt"}, TODO))  # fmt: skip
+    assert shown_listing("list notes", more, tmp_path) is None  # more than a listing: the model answers
+
+
+async def test_the_agent_shows_a_listing_without_asking_the_model_to_retell_it(
+    scripted: ScriptedServer, tmp_path: Path
+) -> None:
+    (tmp_path / "todo.txt").write_text(TODO)
+    (tmp_path / "calc.py").write_text("")
+    seen: list[str] = []
+    agent = grammar_agent(scripted, files_tools(seen))  # its list_files returns "todo.txt\ncalc.py"
+    agent.workspace = tmp_path
+    scripted.script(call_json("list_files", {"path": "."}))
+    events = await run(agent, "Which files are in this project?")
+    assert seen == ["list:."] and len(scripted.requests) == 1
+    end = events[-1]
+    assert isinstance(end, TurnEnd) and end.text == "The workspace:\n\n```\ntodo.txt\ncalc.py\n```"
