@@ -66,6 +66,7 @@ TEST_WORD = re.compile(r"\btests?\b|\btest suite\b|\bpytest\b|\btested\b")
 JUST_THAT = re.compile(r"\b(?:just|only)\b|\bthat test\b")
 FAILED = re.compile(r"^exit code (?!0\b)\d+", re.M)
 CALLED = re.compile(r"\b([A-Za-z_]\w*)\(")
+FRAME = re.compile(r'^\s*File "([^"]+)", line \d+, in ([A-Za-z_]\w*)$', re.M)
 MANY_FILES = re.compile(r"\b(?:every|each|both)\b|\ball\b(?! of (?:it|this|that)\b)")  # not "all of it"
 MAX_READ_OWED = 8  # files read in one turn by these rules (every/each/all)
 MAX_RUNS = 2  # a run, and once more after a fix
@@ -165,13 +166,35 @@ def failure_sources(content: str, defined_in: dict[str, set[str]]) -> tuple[list
 
     ``assert percent(1, 4) == 25.0`` names no source file; ``percent`` is defined in calc.py.
     """
-    called = set(CALLED.findall(content))
-    symbols = {s for s in called if s in defined_in and not s.startswith("test")}
+    # a traceback's frames outside the tests name the function that failed (`File ".../shapes.py",
+    # line 13, in perimeter`); the names called in the test (`Rect(2, 3).perimeter()`) also name the
+    # class, whose whole body the fix was then free to change (the 1.5B added methods after __init__,
+    # and the unimplemented ones below still won)
+    sources = {f for names in defined_in.values() for f in names}
+    symbols = {s for s in failed_names(content, sources) if s in defined_in}
     files: list[str] = []
     for sym in sorted(symbols):
         files.extend(sorted(defined_in[sym]))
     ranked = sorted(dict.fromkeys(files), key=is_test_file)
     return ranked, symbols
+
+
+def failed_names(content: str, files: AbstractSet[str]) -> set[str]:
+    """The functions a failure points at: the frames of a traceback in the workspace's own files
+    outside the tests, else every name called in the output ("assert percent(1, 4) == 25.0")."""
+    frames = set()
+    for path, name in FRAME.findall(content):
+        own = _own_file(path, files)
+        if own is not None and not is_test_file(own):
+            frames.add(name)
+    return {n for n in frames or set(CALLED.findall(content)) if not n.startswith("test")}
+
+
+def _own_file(path: str, files: AbstractSet[str]) -> str | None:
+    """The workspace file a traceback's (absolute) path is, if any (the run's folder varies)."""
+    path = path.replace("\\", "/")
+    found = [f for f in files if path == f or path.endswith("/" + f)]
+    return max(found, key=len) if found else None
 
 
 def is_test_file(path: str) -> bool:
@@ -308,7 +331,7 @@ def _edit_owed(low: str, state: TurnState, named: Sequence[str], preferred: Abst
     if not asks_edit(low):
         return None
     runs = state.called("run_command")
-    if runs and not named and FIX_ASKED.search(low) and not _failing_symbols(runs) and not preferred:
+    if runs and not named and FIX_ASKED.search(low) and not _failing_symbols(runs, files) and not preferred:
         return None  # "run the tests, then fix whatever fails": nothing failed, or nothing in it points at a file
     edited = state.edited()
     if (FIX_ASKED.search(low) or RUN_ASKED.search(low)) and any(not is_test_file(f) for f in named):
@@ -339,15 +362,15 @@ def _edit_owed(low: str, state: TurnState, named: Sequence[str], preferred: Abst
     # `def mean(` in calc.py, edited the meeting notes)
     if not named and not state.read and not ready and (found := sorted(dict.fromkeys(found), key=is_test_file)):
         return Owed(("read_file",), f"{found[0]} is what the search found: read it first", paths=(found[0],))
-    symbols = frozenset(_failing_symbols(runs))
+    symbols = frozenset(_failing_symbols(runs, files))
     return Owed(("edit_file",), "the request asks for an edit not made yet", paths=tuple(ready[:1]),
                 symbols=symbols, fix=bool(FIX_ASKED.search(low)))  # fmt: skip
 
 
-def _failing_symbols(runs: list[Result]) -> set[str]:
+def _failing_symbols(runs: list[Result], files: Sequence[str]) -> set[str]:
     if not runs or not FAILED.search(runs[-1].content):
         return set()
-    return {s for s in CALLED.findall(runs[-1].content) if not s.startswith("test")}
+    return failed_names(runs[-1].content, set(files))
 
 
 def _run_owed(low: str, state: TurnState, files: Sequence[str], tests: Sequence[str], python: str) -> Owed | None:

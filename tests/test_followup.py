@@ -272,3 +272,22 @@ def test_chain_follow_ups_from_the_third_held_out_chain_set() -> None:
     failing = ("run_command", {"command": "python -m pytest -q"}, FAILING)
     plan = owed("get the test suite green again please", failing, ("read_file", {"path": "calc.py"}, "..."))
     assert plan is not None and plan.tools == ("edit_file",) and plan.fix
+
+
+def test_a_traceback_names_the_function_that_failed_not_the_class_called() -> None:
+    """unittest's traceback: the frames outside the tests name the fix's target (perimeter), not Rect,
+    whose whole body the fix was otherwise free to change."""
+    traceback = (
+        "exit code 1 (0.09 s)\n--- stderr ---\n.EE\nERROR: test_rect (test_shapes.TestShapes.test_rect)\n"
+        'Traceback (most recent call last):\n  File "/tmp/x/work/tests/test_shapes.py", line 15, in test_rect\n'
+        "    self.assertEqual(Rect(2, 3).perimeter(), 10)\n"
+        '  File "/usr/lib/python3.11/unittest/case.py", line 9, in assertEqual\n'  # not the workspace's
+        '  File "/tmp/x/work/shapes.py", line 13, in perimeter\n    raise NotImplementedError\nNotImplementedError\n'
+    )
+    defined = {"Rect": {"shapes.py"}, "perimeter": {"shapes.py"}, "test_rect": {"tests/test_shapes.py"}}
+    assert failure_sources(traceback, defined) == (["shapes.py"], {"perimeter"})
+    # without frames outside the tests, the names called still lead to the source
+    assert failure_sources(traceback.split('  File "/tmp/x/work/shapes.py"')[0], defined) == (
+        ["shapes.py"], {"Rect", "perimeter"})  # fmt: skip
+    nested = traceback.replace("/work/shapes.py", "/work/geo/shapes.py")
+    assert failure_sources(nested, {**defined, "perimeter": {"geo/shapes.py"}}) == (["geo/shapes.py"], {"perimeter"})
