@@ -81,11 +81,49 @@ async def addition(
     if not code.strip() or code.strip() == anchor.strip() or not compiles(code):
         args["new_text"] = anchor  # nothing usable: the file keeps what it had
         return json.dumps(args)
+    # "added" code that defines a function the file has is that function rewritten; one the file
+    # imports is no addition (the 1.5B added a second display_name under the first, and one to
+    # render.py, which imports it: the visible tests passed, the hidden ones did not)
+    name = _only_def(code)
+    if text is not None and name is not None and re.search(IMPORTED.format(re.escape(name)), text, re.M):
+        args["new_text"] = anchor
+        return json.dumps(args)
+    if text is not None and name is not None and name.startswith("test"):
+        code = _unique_test(text, code, name)  # a second test_mean would hide the first from pytest
+    elif text is not None and name is not None and (again := _redefined(text, code, name)) is not None:
+        args["old_text"], args["new_text"] = again
+        return json.dumps(args)
     gap = "\n\n\n" if re.match(r"(?:async\s+)?(?:def|class)\s|@", code) else "\n"  # a new top-level definition
     args["new_text"] = anchor + gap + code
     return json.dumps(args)
 
 
+def _only_def(code: str) -> str | None:
+    """The name of the one function ``code`` defines at its top level (None for none or several)."""
+    names = re.findall(r"^(?:async\s+)?def\s+(\w+)", code, re.M)
+    return names[0] if len(names) == 1 else None
+
+
+def _unique_test(text: str, code: str, name: str) -> str:
+    """``code`` with its test function renamed when the file already has one of that name."""
+    taken = set(re.findall(r"^\s*(?:async\s+)?def\s+(\w+)", text, re.M))
+    if name not in taken:
+        return code
+    new = next(f"{name}_{n}" for n in range(2, 1000) if f"{name}_{n}" not in taken)
+    return re.sub(rf"^((?:async\s+)?def\s+){re.escape(name)}\b", rf"\g<1>{new}", code, count=1, flags=re.M)
+
+
+def _redefined(text: str, code: str, name: str) -> tuple[str, str] | None:
+    """(old, new): the file's definition of ``name`` and the code's, when the file has one."""
+    head = re.compile(rf"\s*(?:async\s+)?def\s+{re.escape(name)}\b")
+    line = next((line for line in text.splitlines() if head.match(line)), None)
+    found = enclosing_definition(text, line) if line is not None else None
+    if found is None:
+        return None
+    return found[1], indented(_from_def(code, name), found[1])
+
+
+IMPORTED = r"^\s*(?:from\s+\S+\s+)?import\s+[^#\n]*\b{}\b"
 SAMPLED_TRIES = ((0.7, 1), (0.9, 2))  # (temperature, seed) of the tries after two greedy ones
 
 

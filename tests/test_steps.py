@@ -1094,3 +1094,32 @@ def test_an_edit_written_again_in_an_answer_is_dropped_other_repeats_are_not() -
     rerun = ToolCall("c2", "run_command", json.dumps({"command": "pytest"}))
     assert _dropped(again, made, set(), None, served=False)
     assert not _dropped(rerun, made, set(), None, served=False)  # the loop decides (stale after a change)
+
+
+async def test_added_code_that_defines_an_existing_function_rewrites_it(tmp_path: Any) -> None:
+    """The 1.5B, asked for code to add, wrote a second display_name under the first (and one into
+    render.py, which imports it): both shadowed what was there, the visible tests still passed."""
+    from assistant.codewords import addition
+    from assistant.grounding import ADD_CODE
+
+    (tmp_path / "users.py").write_text('def display_name(user):\n    return user.get("nickname").strip()\n\n\n'
+                                       "def other():\n    return 1\n")  # fmt: skip
+    (tmp_path / "render.py").write_text("from users import display_name\n\n\ndef render(us):\n    return us\n")
+    (tmp_path / "test_x.py").write_text("def test_mean():\n    assert 1\n")
+    messages = [{"role": "user", "content": "fix display_name"}]
+    new = 'def display_name(user):\n    return (user.get("nickname") or "").strip() or user["name"]'
+    anchor = '    return user.get("nickname").strip()'
+    args = json.dumps({"path": "users.py", "old_text": anchor, "new_text": ADD_CODE})
+    done = json.loads(await addition(CodeReplies(new), tmp_path, messages, args, {}))
+    assert done["old_text"] == 'def display_name(user):\n    return user.get("nickname").strip()'
+    assert done["new_text"] == new  # the function replaced, not defined twice
+    args = json.dumps({"path": "render.py", "old_text": "    return us", "new_text": ADD_CODE})
+    done = json.loads(await addition(CodeReplies(new), tmp_path, messages, args, {}))
+    assert done["new_text"] == done["old_text"] == "    return us"  # it would shadow the import: nothing added
+    args = json.dumps({"path": "test_x.py", "old_text": "    assert 1", "new_text": ADD_CODE})
+    done = json.loads(await addition(CodeReplies("def test_mean():\n    assert 2"), tmp_path, messages, args, {}))
+    assert done["new_text"] == "    assert 1\n\n\ndef test_mean_2():\n    assert 2"  # both tests run
+    fresh = "def square(x):\n    return x * x"
+    args = json.dumps({"path": "users.py", "old_text": "    return 1", "new_text": ADD_CODE})
+    done = json.loads(await addition(CodeReplies(fresh), tmp_path, messages, args, {}))
+    assert done["new_text"] == f"    return 1\n\n\n{fresh}"  # something new is added after the line
