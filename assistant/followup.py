@@ -39,6 +39,7 @@ from assistant.grounding import (
     RUN_ASKED,
     asks_edit,
     bare_tool,
+    keeps_tests,
     normal_path,
     read_regular,
 )
@@ -334,7 +335,9 @@ def _edit_owed(low: str, state: TurnState, named: Sequence[str], preferred: Abst
     if runs and not named and FIX_ASKED.search(low) and not _failing_symbols(runs, files) and not preferred:
         return None  # "run the tests, then fix whatever fails": nothing failed, or nothing in it points at a file
     edited = state.edited()
-    if (FIX_ASKED.search(low) or RUN_ASKED.search(low)) and any(not is_test_file(f) for f in named):
+    kept = keeps_tests(low)  # "Do not edit or delete the tests": no test file is a target (the 1.5B was
+    # sent to read tests/test_greet.py "to edit it", then wrote its greet.py edit a second time)
+    if (FIX_ASKED.search(low) or RUN_ASKED.search(low) or kept) and any(not is_test_file(f) for f in named):
         # "tests/test_stats.py fails: fix median in stats.py", "give truncate a default width of 12,
         # then run the textutils tests": the tests judge the change, they are not its target (the
         # 0.5B, having changed the code, was sent to read the test file to edit it next)

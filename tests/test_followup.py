@@ -291,3 +291,17 @@ def test_a_traceback_names_the_function_that_failed_not_the_class_called() -> No
         ["shapes.py"], {"Rect", "perimeter"})  # fmt: skip
     nested = traceback.replace("/work/shapes.py", "/work/geo/shapes.py")
     assert failure_sources(nested, {**defined, "perimeter": {"geo/shapes.py"}}) == (["geo/shapes.py"], {"perimeter"})
+
+
+def test_a_request_that_keeps_the_tests_never_owes_an_edit_of_one() -> None:
+    """A task naming its tests and forbidding their change: after the edit, the tests run again
+    (the 1.5B was sent to read tests/test_greet.py "to edit it", and wrote its edit a second time)."""
+    request = ("Task: greet.py ignores --upper. Make `python greet.py NAME --upper` print in upper case.\n"
+               "Tests: tests/test_greet.py.\nUse the tools to read and edit the files and to run the tests: "
+               "`python -m pytest -q` (run_command).\nDo not edit or delete the tests.")  # fmt: skip
+    failed = ("run_command", {"command": "python -m pytest -q"}, "exit code 1 (0.1 s)\nFAILED tests/test_greet.py")
+    read = ("read_file", {"path": "greet.py"}, "def main():\n    pass")
+    edit = ("edit_file", {"path": "greet.py", "old_text": "    pass", "new_text": "    return 1"}, "Replaced 1")
+    named = ["greet.py", "tests/test_greet.py"]
+    after = next_owed(request, folded(request, failed, read, edit), {"greet.py"}, named, named, {}, [])
+    assert after is not None and after.tools == ("run_command",) and after.commands == ("python -m pytest -q",)
