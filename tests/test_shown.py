@@ -2,28 +2,19 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from assistant.conversation import ANSWER_NOTE
 from assistant.events import Decision, TurnEnd
 from assistant.shown import asks_for_listing, asks_to_see, fenced, shown_files, shown_listing
 from tests.scripted_server import ScriptedServer
+from tests.test_followup import folded
 from tests.test_steps import call_json, files_tools, grammar_agent, run
 
 pytestmark = pytest.mark.usefixtures("close_endpoints")
 
 TODO = "- buy milk\n- fix the percent bug\n"
-
-
-def folded(request: str, *results: tuple[str, dict[str, Any], str]) -> list[dict[str, Any]]:
-    content = request + ANSWER_NOTE
-    for name, args, out in results:
-        content += f"\n\n[The tool call {name}({json.dumps(args)}) returned:]\n{out}"
-    return [{"role": "system", "content": "s"}, {"role": "user", "content": content}]
 
 
 @pytest.mark.parametrize(
