@@ -156,6 +156,7 @@ SERVED = "what the request names is read and nothing more is asked"
 ANSWER_MAX_TOKENS = 1024
 ANSWER_NOW = "[The changes are made. Tell me in a sentence or two what you did.]"
 DEFINITION_WORDS = re.compile(r"\b(?:function|def|class|method|defined|defines|define|definition)\b|\w\(\)")
+PATH_LIKE = re.compile(r"[\w.-]*/[\w./-]*|\b[\w-]+\.[A-Za-z]\w{0,4}\b")
 PRONOUN = re.compile(r"\b(?:it|its|that one|this one|them|those)\b")
 ANSWER = "answer"  # a call's arguments (a whole file for write_file) must fit
 
@@ -491,7 +492,9 @@ class GrammarSteps:
         assert self._paths is not None
         files = self._paths[0]
         defined_in = self._names.defined_in(root, files)
-        words = set(re.findall(r"\w+", request))
+        # names inside a path are no definitions asked about ("show me whats in tipcalc/__main__.py"
+        # is not about the `tipcalc` of pyproject.toml)
+        words = set(re.findall(r"\w+", PATH_LIKE.sub(" ", request)))
         asked_symbols = {s for s in defined_in if s in words and names_definition(s)}
         # the text an edit adds names no file: "put 'check the changelog' on the list" edits the list
         said = QUOTED.sub(" ", request) if asks_edit(request.lower()) else request

@@ -10,7 +10,7 @@ from assistant.events import Decision, TurnEnd
 from assistant.shown import asks_for_listing, asks_to_see, fenced, shown_files, shown_listing
 from tests.scripted_server import ScriptedServer
 from tests.test_followup import folded
-from tests.test_steps import call_json, files_tools, grammar_agent, run
+from tests.test_steps import call_json, code_tools, files_tools, grammar_agent, run
 
 pytestmark = pytest.mark.usefixtures("close_endpoints")
 
@@ -161,3 +161,18 @@ async def test_the_agent_shows_a_listing_without_asking_the_model_to_retell_it(
     assert seen == ["list:."] and len(scripted.requests) == 1
     end = events[-1]
     assert isinstance(end, TurnEnd) and end.text == "The workspace:\n\n```\ntodo.txt\ncalc.py\n```"
+
+
+async def test_a_package_name_inside_the_path_asks_for_nothing_more(scripted: ScriptedServer, tmp_path: Path) -> None:
+    """"show me whats in tipcalc/__main__.py": `tipcalc` is also a name pyproject.toml defines, and the
+    file read was not "all the request is about" until the path's words stopped counting as names."""
+    (tmp_path / "tipcalc").mkdir()
+    (tmp_path / "tipcalc" / "__main__.py").write_text("print('hi')\n")
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "tipcalc"\n\n[project.scripts]\ntipcalc = "x:y"\n')
+    seen: list[str] = []
+    agent = grammar_agent(scripted, code_tools(tmp_path, seen))
+    agent.workspace = tmp_path
+    scripted.script(call_json("read_file", {"path": "tipcalc/__main__.py"}))
+    events = await run(agent, "hey can u show me whats in tipcalc/__main__.py")
+    end = events[-1]
+    assert isinstance(end, TurnEnd) and end.text.startswith("`tipcalc/__main__.py`:\n\n```python\n")
