@@ -30,10 +30,10 @@ SMALL_TALK = frozenset((
     "ok", "okay", "great", "nice", "cool", "please", "assistant", "friend", "folks", "everyone",
     "for", "now", "see", "later", "soon", "take", "care", "talk", "ciao", "so", "much", "lot", "very",
     "awesome", "perfect", "appreciated", "appreciate", "it", "that", "again", "bud", "mate",
-    "how", "how's", "are", "doing", "going", "it's", "what's", "up", "welcome",
+    "how", "how's", "are", "doing", "going", "it's", "what's", "up", "welcome", "heya",
 ))  # fmt: skip
 ARITHMETIC = re.compile(
-    r"^\s*(?:what(?:'s| is)|how much is|calculate|compute|and what is|what do you get for)?\s*-?\d[\d.,]*\s*"
+    r"^\s*(?:what(?:'?s| is)|how much is|calculate|compute|and what is|what do you get for)?\s*-?\d[\d.,]*\s*"
     r"(?:[-+*/x×^%]|times|plus|minus|divided by|multiplied by|over|to the power of|percent of|% of)\s*-?\d"
 )
 SUM_ANYWHERE = re.compile(
@@ -55,6 +55,8 @@ SEARCH_WORDS = re.compile(
     r"|\b(?:anywhere|everywhere|hard-?coded)\b|\bwhere(?:'s| is| are| do| does| did)\b"
     r"|\b(?:which|what) (?:files?|tests?|functions?|modules?|places?|classes?|methods?)\b"
     r"|\b(?:which|what|who|where)\b.*\b(?:uses?|used|using|calls?|called|imports?|imported|mentions?|mentioned)\b"
+    r"|^\s*(?:is there )?(?:anything|any code|any file|anyone|something)\b.*\b(?:uses?|using|calls?|calling|imports?|"
+    r"importing|mentions?|mentioning|reads?|reading)\b"
 )
 # Words that make a request about a named file more than a read of it.
 FIND_WORDS = re.compile(
@@ -75,6 +77,7 @@ LIST_WORDS = re.compile(
     r"|(?:which|what|how many|any) (?:[\w.-]+ )?(?:files|folders|directories|scripts)"
     r" (?:are|do|does|exist|i have|there|in|sit)"
     r"|top (?:folder|directory)|root (?:folder|directory)"
+    r"|(?:do (?:we|i|you) have|is there|are there|got) (?:an? |any )?[\w.-]+ (?:folders?|directory|directories|dirs?)"
     r"|(?:which|what) files (?:are )?(?:in|here)|is there an? [\w-]+\.\w+|have an? [\w.-]+ file"
     r"|what'?s (?:in|inside) (?:this|the|my|our) (?:folder|project|repo|repository|directory|workspace)"
     r"|what'?s (?:in|inside) (?:the |my |our )?[\w./-]+ (?:folder|directory|dir|package))\b"
@@ -97,6 +100,9 @@ MAKE_TARGET = re.compile(r"\bmake\s+([\w-]+)|\b([\w-]+)\s+(?:target|recipe|rule)
 APP_RUN = re.compile(
     r"\b(?:run|runs|running|start|starting|launch|launching|try) (?:the |my |our |this )?"
     r"(?:app|application|program|cli|tool)\b"
+    # "what does tipcalc come up with for 99.99 split two ways": what the program gives for an input
+    r"|\bwhat (?:does|would|will) (?:the |my |our |this )?[\w-]+ (?:come up with|give|print|output|say|show|return"
+    r"|spit out|make of) (?:for|with|on|if)\b(?=.*\d)"
 )
 # Questions about the machine or the repository's state, answered by a command.
 GIT_ASKED = re.compile(
@@ -128,7 +134,7 @@ LINT_COMMANDS = {  # checks only: none of these changes a file
 }
 LINES_ASKED = re.compile(r"\bhow many lines\b(?!.*\b(?:in|of) (?:the |this |that )?(?:file|function)\b)")
 DATE_ASKED = re.compile(
-    r"\btoday'?s date\b|\bwhat (?:day|date|time) is it\b|\bcurrent (?:date|time)\b"
+    r"\btoday'?s date\b|\bwhat (?:day|date|time) is it\b|\bcurrent (?:date|time)\b|\btime ?zone\b"
     r"|\b(?:date|time)\b.*\b(?:on this machine|on the machine|here|now)\b"
 )
 MEMORY_ASKED = re.compile(
@@ -146,6 +152,18 @@ GENERAL = re.compile(
     r"|how do (?:people|developers|most projects|you usually))\b"
     r"|\bwhat(?:'?s| is| are)? the (?:[\w-]+ ){0,3}(?:flag|option|switch|syntax|shortcut|keyword) (?:to|for|that)\b"
 )
+ABSTRACT = re.compile(
+    r"\b(?:in general|generally speaking|as a rule|in general terms)\b"
+    r"|^\s*in (?:pytest|python|semver|git|pip|unittest|make|toml|markdown)\b"
+    r"|\b(?:supposed|meant) to (?:mean|signal|signify)\b"
+)
+# An edit about a name whose target may not be the file defining it: a test of it, a place to find
+# first ("somewhere the command line defaults the tip to 18": not settings.toml's [defaults]), more
+# of what the last turn made
+NOT_DEFINITION_EDIT = re.compile(
+    r"\b(?:tests?|tested|checks?|find|search|locate|somewhere|where|track (?:it |them )?down|look for"
+    r"|one more|another|it|that|those|them|one|there)\b"  # words that may point at the last turn's file
+)
 # A sum in words: "if a dinner costs 84.50 and we tip 15%, what's the total? just do the math"
 MATH_ASKED = re.compile(
     r"\b(?:do the math|work it out|what'?s the total|how much (?:is|would|will) (?:that|it|the total))\b"
@@ -162,7 +180,8 @@ NOT_PROGRAMS = frozenset(["the", "a", "an", "it", "this", "that", "my", "our", "
 # "do any of our tests use parametrize?": a search for what they would use (the 0.5B ran the tests)
 SEARCH_QUESTION = re.compile(
     r"\b(?:do|does|did|is|are) (?:any|all|some|none|either) (?:of )?(?:the |our |my |these |those |this )?"
-    r"(?:[\w-]+ ){0,2}(?:use|uses|call|calls|import|imports|mention|mentions|reference|references|contain|contains)"
+    r"(?:[\w-]+ ){0,3}(?:use|uses|call|calls|import|imports|mention|mentions|reference|references|contain|contains"
+    r"|read|reads|load|loads|open|opens)"
     r"\s+(?:the |a |an |any )?`?([\w.@-]+)"
 )
 # "What exactly gets deleted when I do make clean?": a question about a target is read, not run
@@ -200,7 +219,7 @@ ASKS_MORE = re.compile(r"\?|\b(?:now|but|also|next|then|and|can|could|please|wou
 # "morning! ready to get some work done?": a greeting, then chat that names no work (the 0.5B's call
 # probability was 0.93, and it ran the test suite)
 GREETING_LEAD = re.compile(
-    r"^\s*(?:hi|hello|hey|hiya|yo|howdy|morning|good (?:morning|afternoon|evening)|afternoon|evening)\b"
+    r"^\s*(?:hi|hello|hey|heya|hiya|yo|howdy|hallo|morning|good (?:morning|afternoon|evening)|afternoon|evening)\b"
     r"(?: there| all| everyone| folks)?\s*[!,.]+\s*"
 )
 CHAT_ONLY = re.compile(
@@ -247,7 +266,15 @@ def is_arithmetic(text: str) -> bool:
 
 def is_general(text: str) -> bool:
     """A question about how things are usually done, or about a tool's options (knowledge)."""
-    return bool(GENERAL.search(" ".join(text.lower().split())))
+    low = " ".join(text.lower().split())
+    return bool(GENERAL.search(low) or ABSTRACT.search(low))
+
+
+def is_abstract(text: str) -> bool:
+    """A question put in general terms even when it names a file the workspace has ("in general,
+    what is conftest.py used for in pytest?" read tests/conftest.py; "in semver, what's a patch
+    release supposed to mean, like going from 0.3.0 to 0.3.1?" grepped the version)."""
+    return bool(ABSTRACT.search(" ".join(text.lower().split())))
 
 
 def literal_command(request: str) -> str | None:
@@ -430,6 +457,11 @@ def first_ask(request: str, named_files: Sequence[str], folders: Sequence[str], 
             # "find the truncate test and make it use 25 'b's": the search first (the 0.5B grepped
             # for "truncate test" in files named "b")
             return Ask(("grep",), "asks to find " + terms[0] + " first", {"grep": ("pattern", tuple(terms))})
+        defining = sorted({f for s in in_clause or symbols for f in defined_in.get(s, ())})
+        if defining and len(defining) <= 2 and not NOT_DEFINITION_EDIT.search(low):
+            # "so drop the language setting": the file that defines it, read to be edited
+            return Ask(("read_file",), f"asks to change {(in_clause or symbols)[0]}, defined in {defining[0]}",
+                       {"read_file": ("path", tuple(defining))})  # fmt: skip
         return None  # the edit rules decide what comes next
     if (search := SEARCH_QUESTION.search(low)) and search.group(1).lower() not in STOP:
         term = request[search.start(1) : search.end(1)]
@@ -438,7 +470,9 @@ def first_ask(request: str, named_files: Sequence[str], folders: Sequence[str], 
         return Ask(("read_file",), f"asks about make {about[0]}", {"read_file": ("path", about[1])})
     # "make the run target use --people 4" asks for no run; "find where X is tested and run it" searches first
     run = (
-        bool(RUN_WORDS.search(NOT_RUN.sub(" ", low))) and not SEARCH_FIRST.search(low) and not CREATE_WANTED.search(low)
+        bool(RUN_WORDS.search(NOT_RUN.sub(" ", low)) or APP_RUN.search(low))
+        and not SEARCH_FIRST.search(low)
+        and not CREATE_WANTED.search(low)
     )
     ask = _run_ask(request, low, named_files, defined_in, python, files) if run else None
     if ask is not None:
@@ -471,7 +505,12 @@ def _run_ask(request: str, low: str, named_files: Sequence[str], defined_in: dic
         return Ask(("run_command",), "spells out a command", {"run_command": ("command", (command,))})
     makefile = {s for s, where in defined_in.items() if any(w.rsplit("/", 1)[-1] == "Makefile" for w in where)}
     bare = bool(NO_ARGUMENTS.search(low))
-    if APP_RUN.search(low) and (app := _app_commands(makefile, files, python, bool(re.search(r"\d|--", low)), bare)):
+    given = bool(re.search(r"\d|--", low))
+    if APP_RUN.search(low) and given and not re.search(r"\bmakefile\b|\bexample\b", low):
+        # "what does the program print for a 60 bill, 3 people, 20 percent tip": the model writes the
+        # command with those arguments (held to the run target, it ran the Makefile's own example)
+        return Ask(("run_command",), "asks what the app gives for an input")
+    if APP_RUN.search(low) and (app := _app_commands(makefile, files, python, given, bare)):
         # "run the app on the Makefile's example bill": its run target, or its package (the 0.5B ran
         # `make bill`, a target that does not exist)
         return Ask(("run_command",), "asks to run the app", {"run_command": ("command", app)})

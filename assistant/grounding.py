@@ -651,7 +651,8 @@ def _content_words(text: str) -> set[str]:
 # ---------------------------------------------------------------- what the request still asks for
 
 EDIT_VERBS = (
-    "change|add|remove|delete|rename|replace|update|fix|bump|set|cross|insert|append|edit|make|put|turn|mark"
+    "change|add|remove|delete|drop|get rid of|rename|replace|update|fix|bump|set|cross|insert|append|edit|make|put"
+    "|turn|mark"
     "|give(?! me\\b| us\\b)|correct|raise|lower|increase|decrease|uncomment|comment out|switch"
     "|retitle|reword|rephrase|implement"
     "|take(?=.*\\b(?:off|out of|out)\\b)"

@@ -52,6 +52,7 @@ from assistant.firstcall import (
     SEARCH_WORDS,
     Ask,
     first_ask,
+    is_abstract,
     is_arithmetic,
     is_general,
     is_small_talk,
@@ -359,9 +360,8 @@ class GrammarSteps:
             if general:  # knowledge, unless it names a file or points here
                 files = self._paths[0] if self._paths is not None else []
                 said = request.lower()
-                grounding = Grounding(
-                    tuple(n for n in grounding.names if n in files and n.rsplit("/", 1)[-1].lower() in said)
-                )
+                kept = () if is_abstract(request) else grounding.names  # "in general, what is conftest.py for?"
+                grounding = Grounding(tuple(n for n in kept if n in files and n.rsplit("/", 1)[-1].lower() in said))
                 if not grounding and not POINTERS.search(said):
                     # the model's own call probability sent "whats the pytest flag to stop at the
                     # first failure" (p 0.43) to run the suite
