@@ -1123,3 +1123,33 @@ async def test_added_code_that_defines_an_existing_function_rewrites_it(tmp_path
     args = json.dumps({"path": "users.py", "old_text": "    return 1", "new_text": ADD_CODE})
     done = json.loads(await addition(CodeReplies(fresh), tmp_path, messages, args, {}))
     assert done["new_text"] == f"    return 1\n\n\n{fresh}"  # something new is added after the line
+
+
+def test_a_task_that_keeps_its_tests_runs_them_again_after_the_fix(tmp_path: Any) -> None:
+    """The request's negated clause is gone from the words the rules read; the steps still see that
+    the tests are kept, so the named test file is no edit target and the tests run again after the fix
+    (in 14 of 23 repository tasks the agent read the test file "to edit it" instead)."""
+    from assistant.steps import GrammarSteps
+
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_greet.py").write_text("from greet import main\n")
+    (tmp_path / "greet.py").write_text("def main():\n    pass\n")
+    caps = llama_server_capabilities("http://x/v1", "qwen2.5-coder-0.5b", 8192)
+    profile = build_profile("qwen2.5-coder-0.5b", caps, local=True)
+    steps = GrammarSteps(None, profile, workspace=lambda: tmp_path)  # type: ignore[arg-type]
+    request = ("Files: greet.py, tests/test_greet.py\nTask: make greet.py's main return 1. Tests: tests/test_greet.py."
+               "\nUse the tools to run the tests: `python -m pytest -q` (run_command)."
+               "\nDo not edit or delete the tests.")
+    edit = {"path": "greet.py", "old_text": "    pass", "new_text": "    return 1"}
+    content = (request + ANSWER_NOTE
+               + '\n\n[The tool call run_command({"command": "python -m pytest -q"}) returned:]'
+               + "\nexit code 1 (0.1 s)\nFAILED"
+               + '\n\n[The tool call read_file({"path": "greet.py"}) returned:]\ndef main():\n    pass'
+               + f"\n\n[The tool call edit_file({json.dumps(edit)}) returned:]\nReplaced 1 occurrence")  # fmt: skip
+    tools = [{"type": "function", "function": {"name": n, "description": n, "parameters": {
+        "type": "object", "properties": {p: {"type": "string"} for p in ps}, "required": list(ps)}}}
+        for n, ps in (("read_file", ["path"]), ("run_command", ["command"]),
+                      ("edit_file", ["path", "old_text", "new_text"]))]  # fmt: skip
+    steps._offer([{"role": "user", "content": content}], tools)
+    assert steps._owed is not None and steps._owed.tools == ("run_command",)
+    assert steps._owed.commands == ("python -m pytest -q",)
