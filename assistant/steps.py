@@ -449,9 +449,9 @@ class GrammarSteps:
                 editable = {r for r in read if not is_test_file(r)}
                 if not editable:
                     tools = [t for t in tools if bare_tool(tool_parts(t)[0]) not in EDITS]
-            return constrain_edits(narrow_paths(tools, self._paths, read, asked), root, editable, asked,
+            return _bounded_text(constrain_edits(narrow_paths(tools, self._paths, read, asked), root, editable, asked,
                                    owed.symbols if owed else frozenset(), owed.paths if owed else (),
-                                   fix=bool(owed and owed.fix), rewrite=self.rewrite_in_words)  # fmt: skip
+                                   fix=bool(owed and owed.fix), rewrite=self.rewrite_in_words))  # fmt: skip
         except Exception:  # a hostile or vanished workspace costs the narrowing, never the turn
             return list(tools)
 
@@ -723,6 +723,28 @@ def _repeats(call: ToolCall, done: set[tuple[str, str]]) -> bool:
 def _reads_only(tools: list[dict[str, Any]], paths: Sequence[str]) -> list[dict[str, Any]]:
     """The tools, with read_file limited to ``paths``."""
     return [_only_argument(t, "path", paths) if bare_tool(tool_parts(t)[0]) == "read_file" else t for t in tools]
+
+
+# Free text a small model writes into a call, bounded: the 0.5B wrote `sed -i 's/\d+\.\d+\d+\d+...`
+# to the token limit twice in one turn (240 s), and a grep pattern of ~2,000 characters.
+TEXT_BOUNDS = {("run_command", "command"): 400, ("grep", "pattern"): 200, ("glob", "pattern"): 200}
+
+
+def _bounded_text(tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The tools with their free-text arguments bounded in length (the grammar holds the bound)."""
+    out = []
+    for tool in tools:
+        fn = dict(tool.get("function", tool))
+        name = bare_tool(str(fn.get("name", "")))
+        props = dict((fn.get("parameters") or {}).get("properties") or {})
+        bounded = {arg: {**spec, "maxLength": TEXT_BOUNDS[(name, arg)]} for arg, spec in props.items()
+                   if (name, arg) in TEXT_BOUNDS and isinstance(spec, dict) and spec.get("type") == "string"
+                   and "maxLength" not in spec}  # fmt: skip
+        if bounded:
+            fn["parameters"] = {**fn["parameters"], "properties": {**props, **bounded}}
+            tool = {**tool, "function": fn} if "function" in tool else fn
+        out.append(tool)
+    return out
 
 
 def _only_argument(tool: dict[str, Any], arg: str, values: Sequence[str]) -> dict[str, Any]:

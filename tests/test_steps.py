@@ -1153,3 +1153,26 @@ def test_a_task_that_keeps_its_tests_runs_them_again_after_the_fix(tmp_path: Any
     steps._offer([{"role": "user", "content": content}], tools)
     assert steps._owed is not None and steps._owed.tools == ("run_command",)
     assert steps._owed.commands == ("python -m pytest -q",)
+
+
+async def test_free_text_arguments_are_bounded_in_the_grammar(scripted: ScriptedServer, tmp_path: Any) -> None:
+    """The 0.5B wrote `sed -i 's/\\d+\\.\\d+\\d+...` to the token limit, twice in one turn: a command
+    is at most 400 characters, a search pattern 200."""
+    reg = ToolRegistry(timeout=2.0)
+
+    @reg.function
+    def run_command(command: str) -> str:
+        """Run a shell command."""
+        return "ok"
+
+    @reg.function
+    def grep(pattern: str) -> str:
+        """Search the files."""
+        return "none"
+
+    agent = grammar_agent(scripted, reg)
+    agent.workspace = tmp_path
+    scripted.script(starts_call(), call_json("run_command", {"command": "echo hi"}), answer_start(), text("hi"))
+    await run(agent, "say hi from the shell somehow")
+    grammar = scripted.requests[1]["grammar"]
+    assert "{0,400}" in grammar and "{0,200}" in grammar
