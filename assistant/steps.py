@@ -156,6 +156,7 @@ SERVED = "what the request names is read and nothing more is asked"
 # held as a possible call) until the 240 s turn limit; the context keeps 1024 tokens for the reply.
 ANSWER_MAX_TOKENS = 1024
 ANSWER_NOW = "[The changes are made. Tell me in a sentence or two what you did.]"
+IN_WORDS = "[This needs no tool. Reply to me in words.]"
 DEFINITION_WORDS = re.compile(r"\b(?:function|def|class|method|defined|defines|define|definition)\b|\w\(\)")
 PATH_LIKE = re.compile(r"[\w.-]*/[\w./-]*|\b[\w-]+\.[A-Za-z]\w{0,4}\b")
 PRONOUN = re.compile(r"\b(?:it|its|that one|this one|them|those)\b")
@@ -256,7 +257,11 @@ class GrammarSteps:
                       params: dict[str, Any], served: bool) -> AsyncIterator[Event]:  # fmt: skip
         """The step's answer in text. A call the model still writes as text (it does, after seeing its
         examples) is recognised and run, like in text mode; the loop answers a repeated one from memory."""
-        recognise = None if self.last_decision.get("small_talk") else list(tools) or None
+        # small talk or a general question: a call written as its answer is not run, and not shown (the
+        # 0.5B answered "hi there!" with `{"name": "read_file", "arguments": {"path": "hi.txt"}}`, its
+        # examples' format, when `{"` edged out "Hello" as the first token); it is asked again in words
+        talk = bool(self.last_decision.get("small_talk"))
+        recognise = list(tools) or None
         # An edit this step does not offer is not run: once the edits asked for are made, the 0.5B
         # wrote another edit_file under its answer, and the line was added twice.
         offered = {bare_tool(tool_parts(t)[0]) for t in self._offered} if self._offered else None
@@ -275,9 +280,13 @@ class GrammarSteps:
         # served: the results are all the request needs, and the model is told so (asked to compare two
         # files it had just read, the 0.5B started its answer with a call to read the first again)
         asked = _answer_asked(messages, served)
-        async for event in self.endpoint.stream(asked, None, text_call_tools=recognise, **params):
+        source = self.endpoint.stream(asked, None, text_call_tools=recognise, **params)
+        async for event in self._worded(source, messages, params) if talk else source:
             if isinstance(event, TextDelta):
                 text += event.text
+            elif isinstance(event, ToolCallReady) and talk:
+                dropped = True
+                continue
             elif (isinstance(event, ToolCallReady) and (judged or _repeats(event.call, made))
                   and len(text.strip()) >= MIN_ANSWER):  # fmt: skip
                 # the answer quotes the call this turn already made (the 0.5B wrote `grep({...})` under
@@ -288,7 +297,8 @@ class GrammarSteps:
                 dropped = True
                 continue
             elif isinstance(event, Finish) and dropped and not called and not text.strip():
-                async for answer in self._answer_now(messages, params):  # the answer was only that edit
+                # the answer was only that call: asked again, in words
+                async for answer in self._answer_now(messages, params, IN_WORDS if talk else ANSWER_NOW):
                     yield answer
                 return
             elif isinstance(event, Finish) and (repeated or dropped) and not called:
@@ -320,9 +330,36 @@ class GrammarSteps:
         low = " ".join(request_text(last_user_text(messages)).lower().split())
         return not (CHANGE_ASKED.search(low) or MORE_ASKED.search(low))
 
-    async def _answer_now(self, messages: Sequence[dict[str, Any]], params: dict[str, Any]) -> AsyncIterator[Event]:
+    async def _worded(self, events: AsyncIterator[Event], messages: Sequence[dict[str, Any]],
+                      params: dict[str, Any]) -> AsyncIterator[Event]:  # fmt: skip
+        """An answer that must be words: held until its first character shows; one that starts a JSON
+        object (a call to a tool that does not exist: "hello" got `{"name": "hello!", ...}`) is
+        asked for again, in words."""
+        held: list[Event] = []
+        text, flowing = "", False
+        async for event in events:
+            if flowing:
+                yield event
+                continue
+            held.append(event)
+            text += event.text if isinstance(event, TextDelta) else ""
+            if text.strip() and not text.lstrip().startswith("{"):
+                flowing = True
+                for kept in held:
+                    yield kept
+        if flowing:
+            return
+        if text.strip():  # the whole answer was a JSON object
+            async for event in self._answer_now(messages, params, IN_WORDS):
+                yield event
+            return
+        for kept in held:
+            yield kept
+
+    async def _answer_now(self, messages: Sequence[dict[str, Any]], params: dict[str, Any],
+                          note: str = ANSWER_NOW) -> AsyncIterator[Event]:  # fmt: skip
         """The answer, asked for in words, with no call recognised in it."""
-        async for event in self.endpoint.stream(with_note(messages, ANSWER_NOW), None, **params):
+        async for event in self.endpoint.stream(with_note(messages, note), None, **params):
             yield event
 
     def _named_tools(self, request: str) -> list[str]:

@@ -1176,3 +1176,37 @@ async def test_free_text_arguments_are_bounded_in_the_grammar(scripted: Scripted
     await run(agent, "say hi from the shell somehow")
     grammar = scripted.requests[1]["grammar"]
     assert "{0,400}" in grammar and "{0,200}" in grammar
+
+
+async def test_small_talk_answered_with_a_call_is_asked_again_in_words(scripted: ScriptedServer) -> None:
+    """The 0.5B answered "hi there!" with its examples' call format; the call is neither run nor shown."""
+    from assistant.events import TextDelta
+    from assistant.steps import IN_WORDS
+
+    seen: list[str] = []
+    agent = grammar_agent(scripted, files_tools(seen))
+    scripted.script(text('{"name": "read_file", "arguments": {"path": "hi.txt"}}'), text("Hello! How can I help?"))
+    events = await run(agent, "hi there!")
+    assert seen == []  # nothing ran
+    shown = "".join(e.text for e in events if isinstance(e, TextDelta))
+    assert shown == "Hello! How can I help?" and '"name"' not in shown
+    assert scripted.requests[1]["messages"][-1]["content"].endswith(IN_WORDS)
+    assert isinstance(events[-1], TurnEnd) and events[-1].text == "Hello! How can I help?"
+
+
+async def test_small_talk_answered_with_json_of_no_tool_is_asked_again_in_words(scripted: ScriptedServer) -> None:
+    """"hello" got `{"name": "hello!", "arguments": {"name": "world"}}`: a tool that does not exist, so
+    no call is recognised; an answer that must be words and starts a JSON object is asked for again."""
+    from assistant.events import TextDelta
+    from assistant.steps import IN_WORDS
+
+    agent = grammar_agent(scripted, files_tools([]))
+    scripted.script(text('{"name": "hello!", "arguments": {"name": "world"}}'), text("Hello!"))
+    events = await run(agent, "hello")
+    assert "".join(e.text for e in events if isinstance(e, TextDelta)) == "Hello!"
+    assert scripted.requests[1]["messages"][-1]["content"].endswith(IN_WORDS)
+    # an answer in words streams as it comes, with no second request
+    scripted.script(text("Hi! What are we working on?", pieces=4))
+    events = await run(agent, "hi")
+    assert isinstance(events[-1], TurnEnd) and events[-1].text == "Hi! What are we working on?"
+    assert len(scripted.requests) == 3
