@@ -43,6 +43,7 @@ from assistant.grounding import (
     normal_path,
     read_regular,
 )
+from assistant.turntext import last_user_text, said_text
 
 RESULT_BLOCK = re.compile(r"\[The tool call ([\w-]+)\((.*?)\) returned:\]\n", re.S)
 # Asking to see files: "show me all of it", "open it", "read every file", "go through each file",
@@ -265,9 +266,13 @@ def next_owed(request: str, messages: Sequence[dict[str, Any]], read: set[str], 
     called = {sym for sym in defined_in if f"{sym.lower()}(" in low}  # "mean() has no docstring"
     preferred = {f for sym, where in defined_in.items()
                  if sym.lower() in said and (names_definition(sym) or sym in called) for f in where}  # fmt: skip
+    # "Do not edit or delete the tests": read from the words as typed (``request`` has lost its
+    # negated clauses); a named test file judges the change, it is no target (after each fix the
+    # agent read the test "to edit it" instead of running it, in 14 of 23 repository tasks)
+    kept = keeps_tests(said_text(last_user_text(messages)))
     return (
         _failure_read(low, state, defined_in)
-        or _edit_owed(low, state, named if edited is None else edited, preferred, files)
+        or _edit_owed(low, state, named if edited is None else edited, preferred, files, kept)
         or _run_owed(low, state, files, tests, python)
         or _read_owed(low, state, files, named, preferred)
     )
@@ -328,16 +333,16 @@ def _failure_read(low: str, state: TurnState, defined_in: dict[str, set[str]]) -
 
 
 def _edit_owed(low: str, state: TurnState, named: Sequence[str], preferred: AbstractSet[str],
-               files: Sequence[str] = ()) -> Owed | None:  # fmt: skip
+               files: Sequence[str] = (), kept: bool = False) -> Owed | None:  # fmt: skip
     if not asks_edit(low):
         return None
     runs = state.called("run_command")
     if runs and not named and FIX_ASKED.search(low) and not _failing_symbols(runs, files) and not preferred:
         return None  # "run the tests, then fix whatever fails": nothing failed, or nothing in it points at a file
     edited = state.edited()
-    kept = keeps_tests(low)  # "Do not edit or delete the tests": no test file is a target (the 1.5B was
-    # sent to read tests/test_greet.py "to edit it", then wrote its greet.py edit a second time)
-    if (FIX_ASKED.search(low) or RUN_ASKED.search(low) or kept) and any(not is_test_file(f) for f in named):
+    if kept:  # the tests are kept: none is a target
+        named = [f for f in named if not is_test_file(f)]
+    if (FIX_ASKED.search(low) or RUN_ASKED.search(low)) and any(not is_test_file(f) for f in named):
         # "tests/test_stats.py fails: fix median in stats.py", "give truncate a default width of 12,
         # then run the textutils tests": the tests judge the change, they are not its target (the
         # 0.5B, having changed the code, was sent to read the test file to edit it next)

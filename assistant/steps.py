@@ -539,10 +539,6 @@ class GrammarSteps:
         named = named or [n for n in self._referred(request, messages, named) if n in files]
         tests = related_tests(root, files, asked_symbols)
         edited = self._edit_targets(said, root, files)
-        if keeps_tests(last_user_text(messages)):  # the request's own words: its negated clauses are
-            # gone from `request` ("Do not edit or delete the tests": a named test file judges the change,
-            # it is no target; the agent read it "to edit it" after each fix instead of running it)
-            edited = [f for f in (named if edited is None else edited) if not is_test_file(f)]
         owed = next_owed(request, messages, read, files, named, defined_in, tests, workspace_python(root), edited)
         # what the request is about, read: no further read unless it asks for many (asked to open the
         # file defining split_bill, the 0.5B read it, then two more files of the same folder)

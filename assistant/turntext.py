@@ -36,11 +36,18 @@ def asked_again(messages: Sequence[dict[str, Any]]) -> str:
 
 
 def request_text(content: str) -> str:
-    """The user's own words in a (folded) user message: no passages before it, no tool results after."""
+    """The user's own words in a (folded) user message: no passages before it, no tool results after,
+    no clause the user negates (see ``said_text`` for those kept)."""
+    return affirmed(said_text(content)).strip()
+
+
+def said_text(content: str) -> str:
+    """The user's words in a (folded) user message as typed, negated clauses included ("Do not edit
+    or delete the tests"): no passages before them, no tool results after."""
     content = content.split(ANSWER_NOTE, 1)[0]
     if PASSAGES_ASK in content:
         content = content.split(PASSAGES_ASK, 1)[1]
-    return affirmed(content).strip()
+    return content
 
 
 def last_user_text(messages: Sequence[dict[str, Any]]) -> str:

@@ -305,3 +305,8 @@ def test_a_request_that_keeps_the_tests_never_owes_an_edit_of_one() -> None:
     named = ["greet.py", "tests/test_greet.py"]
     after = next_owed(request, folded(request, failed, read, edit), {"greet.py"}, named, named, {}, [])
     assert after is not None and after.tools == ("run_command",) and after.commands == ("python -m pytest -q",)
+    # only the user's words count: a file that says so is no request
+    asked = request.replace("Do not edit or delete the tests.", "")
+    says = ("read_file", {"path": "greet.py"}, "# Do not edit or delete the tests.\ndef main():\n    pass")
+    other = next_owed(asked, folded(asked, failed, says, edit), {"greet.py"}, named, named, {}, [])
+    assert other is not None and other.paths == ("tests/test_greet.py",)
