@@ -56,7 +56,7 @@ async def rewrite(
     code = await _changed(endpoint, messages, ask, old, params)
     if found is not None:
         code = _from_def(code, found[0])
-    if found is not None and not re.search(rf"^\s*(?:async\s+)?def\s+{re.escape(found[0])}\b", code, re.M):
+    if found is not None and not _def_line(found[0]).search(code):
         args["old_text"] = old = line  # a reply without the function: it replaces the line alone
     if old != line and not compiles(code):
         code = old  # a function cut short or not Python: the file keeps what it had
@@ -98,6 +98,11 @@ async def addition(
     return json.dumps(args)
 
 
+def _def_line(name: str) -> re.Pattern[str]:
+    """A line that starts the definition of ``name`` (``match`` on one line, ``search`` in a text)."""
+    return re.compile(rf"^\s*(?:async\s+)?def\s+{re.escape(name)}\b", re.M)
+
+
 def _only_def(code: str) -> str | None:
     """The name of the one function ``code`` defines at its top level (None for none or several)."""
     names = re.findall(r"^(?:async\s+)?def\s+(\w+)", code, re.M)
@@ -115,7 +120,7 @@ def _unique_test(text: str, code: str, name: str) -> str:
 
 def _redefined(text: str, code: str, name: str) -> tuple[str, str] | None:
     """(old, new): the file's definition of ``name`` and the code's, when the file has one."""
-    head = re.compile(rf"\s*(?:async\s+)?def\s+{re.escape(name)}\b")
+    head = _def_line(name)
     line = next((line for line in text.splitlines() if head.match(line)), None)
     found = enclosing_definition(text, line) if line is not None else None
     if found is None:
@@ -157,7 +162,7 @@ def _from_def(code: str, name: str) -> str:
     """The reply from the function's decorators or `def` on: what the model wrote above it (imports,
     `from typing import *`) would land where the old function was."""
     lines = code.splitlines()
-    head = re.compile(rf"\s*(?:async\s+)?def\s+{re.escape(name)}\b")
+    head = _def_line(name)
     at = next((i for i, line in enumerate(lines) if head.match(line)), None)
     if at is None:
         return code
