@@ -24,8 +24,8 @@ import bench_tooluse  # noqa: E402
 import tooluse_lib as lib  # noqa: E402
 
 SET_NAMES = (
-    "dev", "test", "test2", "test3", "test4", "test5", "test6", "test7",
-    "chains", "chains-heldout", "chains-heldout2", "chains-heldout3", "chains-heldout4",
+    "dev", "test", "test2", "test3", "test4", "test5", "test6", "test7", "test8",
+    "chains", "chains-heldout", "chains-heldout2", "chains-heldout3", "chains-heldout4", "chains-heldout5",
 )  # fmt: skip
 SETS = {name: lib.load_jsonl(BENCH / "tooluse" / f"{name}.jsonl") for name in SET_NAMES}
 # Requests that test2 repeats from test (written before this check); every later set is disjoint from all others.
@@ -55,7 +55,7 @@ def test_sets_have_the_sizes_the_issue_asks_for_and_no_overlap() -> None:
 @pytest.mark.parametrize(
     ("name", "prefix", "size"),
     [("test5", "t5", 40), ("chains-heldout2", "ch2", 10), ("test6", "t6", 40), ("chains-heldout3", "ch3", 10),
-     ("test7", "t7", 40), ("chains-heldout4", "ch4", 10)],
+     ("test7", "t7", 40), ("chains-heldout4", "ch4", 10), ("test8", "t8", 40), ("chains-heldout5", "ch5", 10)],
 )
 def test_the_later_held_out_sets_have_their_size_and_mix(name: str, prefix: str, size: int) -> None:
     rows = SETS[name]
@@ -265,9 +265,56 @@ EDIT_CASES_7: list[tuple[str, Edit | list[Edit], Edit | list[Edit]]] = [
      ("tests/test_calc.py", MEAN_TEST, MEAN_TEST + EMPTY_MEAN.format("ZeroDivisionError"))),
 ]  # fmt: skip
 
+MODULE_DOC = '"""Small text helpers for receipts."""\n'
+CALC_DOC = '"""Arithmetic helpers used by tipcalc."""\n'
+TIP_DEF = "def tip_amount(bill: float, tip_percent: float) -> float:\n"
+NEG_TIP = '    if tip_percent < 0:\n        raise ValueError("the tip must not be negative")\n'
+AUTHORS = 'authors = [{ name = "Dana Whitfield" }]'
+DESCRIPTION = 'description = "Split restaurant bills and tips"'
+MEETING = "notes/meeting-2024-05-02.md"
+
+# test8 and chains-heldout5
+EDIT_CASES_8: list[tuple[str, Edit | list[Edit], Edit | list[Edit]]] = [
+    ("t8-014", ("textutils.py", MODULE_DOC, MODULE_DOC + '\n__all__ = ["slugify", "word_count", "truncate"]\n'),
+     ("textutils.py", MODULE_DOC, MODULE_DOC + '\n__all__ = ["slugify", "word_count"]\n')),  # one left out
+    ("t8-015", ("Makefile", "PYTHON ?= python\n", "PYTHON ?= python3\n"),
+     ("Makefile", "\t$(PYTHON) -m pytest", "\tpython3 -m pytest")),  # the recipe, not the default
+    ("t8-016", ("Makefile", "pytest -q tests", "pytest -q -x tests"),
+     ("Makefile", "pytest -q tests", "pytest -q -v tests")),
+    ("t8-017", ("pyproject.toml", "line-length = 100\n",
+                'line-length = 100\n\n[tool.pytest.ini_options]\ntestpaths = ["tests"]\n'),
+     ("pyproject.toml", "line-length = 100\n", 'line-length = 100\ntestpaths = ["tests"]\n')),  # under [tool.ruff]
+    ("t8-018", (MEETING, "- Decision: keep the default tip at 18 percent.\n", ""),
+     (MEETING, "- Luis will look at currency formatting.\n", "")),
+    ("t8-019", ("tests/test_split.py", "def test_split_bill():", "def test_split_bill_evenly():"),
+     ("tests/test_split.py", "def test_tip_amount():", "def test_split_bill_evenly():")),
+    ("t8-020", ("pyproject.toml", DESCRIPTION, 'description = "Split restaurant bills, tip included"'),
+     ("tipcalc/__init__.py", "split restaurant bills and tips.", "Split restaurant bills, tip included.")),
+    ("t8-021", ("calc.py", CALC_DOC, CALC_DOC + "\nfrom __future__ import annotations\n"),
+     ("calc.py", MEAN_END, MEAN_END + "\nfrom __future__ import annotations\n")),  # at the bottom: a SyntaxError
+    ("t8-022", ("tipcalc/split.py", TIP_DEF, TIP_DEF + NEG_TIP),
+     ("tipcalc/split.py", IF_PEOPLE, NEG_TIP + IF_PEOPLE)),  # in split_bill, not tip_amount
+    ("t8-023", ("tipcalc/__main__.py", 'add_argument("--people",', 'add_argument("-p", "--people",'),
+     ("tipcalc/__main__.py", '    parser.add_argument("--tip"', '    parser.add_argument("-p", type=int, default=1)\n'
+      '    parser.add_argument("--tip"')),  # a second option, --people left alone
+    ("ch5-003", ("pyproject.toml", AUTHORS, 'authors = [{ name = "Dana Whitfield" }, { name = "Luis" }]'),
+     ("pyproject.toml", AUTHORS, 'authors = [{ name = "Luis" }]')),  # Dana replaced
+    ("ch5-004", ("calc.py", "whole * 10\n", "whole * 100\n"), ("tests/test_calc.py", "== 25.0", "== 2.5")),
+    ("ch5-005", ("tests/test_textutils.py", SLUG_AT, SLUG_AT + '\n\ndef test_slugify_case():\n'
+                 '    assert slugify("HELLO World") == "hello-world"\n'),
+     ("tests/test_textutils.py", SLUG_AT, SLUG_AT + '\n\ndef test_slugify_case():\n'
+      '    assert slugify("HELLO World") == "HELLO-World"\n')),
+    ("ch5-006", ("tipcalc/__main__.py", "each person pays", "each person owes"),
+     ("tipcalc/__main__.py", 'f"each person pays {share:.2f}"', 'f"each person owes"')),  # the amount dropped
+    ("ch5-009", ("tests/test_split.py", "== 30.0\n", "== 30.0\n\n\ndef test_split_four_ways():\n"
+                 "    assert split_bill(100, 4, tip_percent=0) == 25.0\n"),
+     ("tests/test_split.py", "== 30.0\n", "== 30.0\n\n\ndef test_split_four_ways():\n"
+      "    assert split_bill(100, 4) == 25.0\n")),  # the default tip left in
+]  # fmt: skip
+
 # (record, file, text replaced, replacement): a right edit and a near miss for each edit label of
-# test6 and chains-heldout3 (then test7's and chains-heldout4's above); the right one must pass the
-# label's file checks, the near miss must not.
+# test6 and chains-heldout3 (then test7's, chains-heldout4's, test8's and chains-heldout5's above); the
+# right one must pass the label's file checks, the near miss must not.
 EDIT_CASES: list[tuple[str, Edit | list[Edit], Edit | list[Edit]]] = [
     ("t6-016", ("pyproject.toml", '"Dana Whitfield" }]\n', '"Dana Whitfield" }]\nlicense = { text = "MIT" }\n'),
      ("pyproject.toml", "line-length = 100\n", 'line-length = 100\nlicense = "MIT"\n')),  # under [tool.ruff]
@@ -296,6 +343,7 @@ EDIT_CASES: list[tuple[str, Edit | list[Edit], Edit | list[Edit]]] = [
     ("ch3-010", ("tests/test_textutils.py", '"a" * 30, 10) == "aaaaaaa..."', '"b" * 25, 10) == "bbbbbbb..."'),
      ("tests/test_textutils.py", '"a" * 30, 10) == "aaaaaaa..."', '"b" * 25, 10) == "aaaaaaa..."')),
     *EDIT_CASES_7,
+    *EDIT_CASES_8,
 ]
 
 
@@ -316,7 +364,7 @@ def test_the_later_edit_labels_take_a_right_edit_and_refuse_a_near_miss(
 
 
 def test_every_edit_label_of_the_later_sets_is_exercised() -> None:
-    later = ("test6", "chains-heldout3", "test7", "chains-heldout4")
+    later = ("test6", "chains-heldout3", "test7", "chains-heldout4", "test8", "chains-heldout5")
     labelled = {r["id"] for name in later for r in SETS[name] if "files" in r["check"]}
     assert labelled == {c[0] for c in EDIT_CASES}
 
