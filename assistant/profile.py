@@ -213,8 +213,10 @@ class ModelProfile:
             images_line(caps),
         ]
         if self.tool_calls == "grammar":
-            out.append("decision: a tool is called when the request names something in the workspace, else when the "
-                       f"model's probability of starting a call is at least {self.call_threshold:g}")  # fmt: skip
+            out.append("decision: a turn's first step (answer, or which tool) is chosen by a classifier trained on "
+                       "labelled requests, with the workspace's names; later steps by what the request still asks "
+                       "for, else when the model's probability of starting a call is at least "
+                       f"{self.call_threshold:g}")  # fmt: skip
         return out + [f"note: {n}" for n in self.notes]
 
     def to_dict(self) -> dict[str, Any]:

@@ -99,6 +99,10 @@ from assistant.grounding import (
     read_paths,
     turn_calls,
 )
+from assistant.intent import ANSWER as INTENT_ANSWER
+from assistant.intent import describe as describe_intent
+from assistant.intent import intent_text
+from assistant.intent import load as load_intent
 from assistant.shown import shown_files, shown_listing
 from assistant.toolprompt import (
     example_calls,
@@ -392,20 +396,29 @@ class GrammarSteps:
                 async for event in self._call(messages, asked_for, params, started, "names " + ", ".join(named)):
                     yield event
                 return
-            grounding = self._ground(request, messages)
-            general = is_general(request)
-            if general:  # knowledge, unless it names a file or points here
-                files = self._paths[0] if self._paths is not None else []
-                said = request.lower()
-                kept = () if is_abstract(request) else grounding.names  # "in general, what is conftest.py for?"
-                grounding = Grounding(tuple(n for n in kept if n in files and n.rsplit("/", 1)[-1].lower() in said))
-                if not grounding and not POINTERS.search(said):
-                    # the model's own call probability sent "whats the pytest flag to stop at the
-                    # first failure" (p 0.43) to run the suite
-                    self.last_decision = {"p_call": None, "small_talk": True}
-                    yield Decision(ANSWER, time.perf_counter() - started, why="a general question")
-                    return
+            grounding, general = self.grounding(request, messages)
+            if general and not grounding and not POINTERS.search(request.lower()):
+                # the model's own call probability sent "whats the pytest flag to stop at the
+                # first failure" (p 0.43) to run the suite
+                self.last_decision = {"p_call": None, "small_talk": True}
+                yield Decision(ANSWER, time.perf_counter() - started, why="a general question")
+                return
             ask = self._first_ask(request, grounding) if grounding or not general else None
+            learned = self._learned(request, grounding, messages)
+            if learned is not None:  # the classifier trained on labelled requests (assistant/intent.py)
+                tool, why = learned
+                if tool == INTENT_ANSWER:
+                    self.last_decision = {"p_call": None, "intent": why}
+                    yield Decision(ANSWER, time.perf_counter() - started, why=why)
+                    return
+                chosen = self._intent_grammar(tool, ask, grounding)
+                if chosen is not None:
+                    self.last_decision = {"p_call": None, "intent": why}
+                    words = ask.why if ask is not None and tool in ask.tools else grounding.describe()
+                    why = f"{words}; {why}" if words else why
+                    async for event in self._call(messages, chosen, params, started, why):
+                        yield event
+                    return
             asked = self._ask_grammar(ask) if ask is not None else None
             if ask is not None and asked is not None:
                 self.last_decision = {"p_call": None, "asked": ask.why}
@@ -574,6 +587,57 @@ class GrammarSteps:
     def _limited_grammar(self, names: Sequence[str]) -> CallGrammar | None:
         """The call grammar of this step's offered tools limited to ``names`` (None: none of them offered)."""
         return _grammar_of([t for t in self._offered if bare_tool(tool_parts(t)[0]) in names])
+
+    def grounding(self, request: str, messages: Sequence[dict[str, Any]]) -> tuple[Grounding, bool]:
+        """What the request names of the workspace, and whether it is a general question (which keeps
+        only the files it spells out: "in general, what is conftest.py for?" keeps none)."""
+        grounding = self._ground(request, messages)
+        general = is_general(request)
+        if general:  # knowledge, unless it names a file or points here
+            files = self._paths[0] if self._paths is not None else []
+            said = request.lower()
+            kept = () if is_abstract(request) else grounding.names
+            grounding = Grounding(tuple(n for n in kept if n in files and n.rsplit("/", 1)[-1].lower() in said))
+        return grounding, general
+
+    def intent_input(self, request: str, messages: Sequence[dict[str, Any]]) -> str:
+        """The request as the first-step classifier sees it (also what assistant/intent_train.py trains on)."""
+        grounding, _ = self.grounding(request, messages)
+        files = self._paths[0] if self._paths is not None else []
+        return intent_text(request, grounding.names, files, grounding.pointer, bool(previous_request(messages)))
+
+    def _learned(self, request: str, grounding: Grounding,
+                 messages: Sequence[dict[str, Any]]) -> tuple[str, str] | None:  # fmt: skip
+        """The classifier's first step: ``(tool or ANSWER, why)``; None without a workspace, without
+        the model file, or when none of the tools it knows is offered."""
+        model = load_intent()
+        if model is None or self._root() is None or self._paths is None:
+            return None
+        text = intent_text(request, grounding.names, self._paths[0], grounding.pointer,
+                           bool(previous_request(messages)))  # fmt: skip
+        tool, probs = model.choose(text, [bare_tool(tool_parts(t)[0]) for t in self._offered])
+        return None if tool is None else (tool, describe_intent(tool, probs))
+
+    def _intent_grammar(self, tool: str, ask: Ask | None, grounding: Grounding) -> CallGrammar | None:
+        """The call grammar for the tool the classifier chose, with the arguments the request's words
+        allow: the rules' values when they chose the same tool, else the files (folders) it names."""
+        if ask is not None and tool in ask.tools:
+            limit = ask.only.get(tool)
+            return self._ask_grammar(Ask((tool,), ask.why, {tool: limit} if limit else {}))
+        offered = [t for t in self._offered if bare_tool(tool_parts(t)[0]) == tool]
+        files = self._paths[0] if self._paths is not None else []
+        root = self._root()
+        if tool == "read_file" and root is not None:
+            where = [n for n in grounding.names if n in files]
+            symbols = [n for n in grounding.names if not n.endswith("/") and n not in files]
+            if not where and symbols:
+                defined_in = self._names.defined_in(root, files)
+                where = sorted({f for sym in symbols for f in defined_in.get(sym, ())})
+            offered = _reads_only(offered, where) if where else offered
+        folders = [n.rstrip("/") for n in grounding.names if n.endswith("/")]
+        if tool == "list_files" and folders:
+            offered = [_only_argument(t, "path", folders) for t in offered]
+        return _grammar_of(offered)
 
     def _ground(self, request: str, messages: Sequence[dict[str, Any]]) -> Grounding:
         root = self._root()

@@ -20,6 +20,13 @@ from tests.scripted_server import Reply, ScriptedServer, scripted_endpoint, text
 pytestmark = pytest.mark.usefixtures("close_endpoints")
 
 
+@pytest.fixture
+def model_decides(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The model's own call probability decides the first step, as when the first-step classifier's
+    file is missing: for tests of what happens after that decision, whichever way it goes."""
+    monkeypatch.setattr("assistant.steps.load_intent", lambda: None)
+
+
 def files_tools(seen: list[str]) -> ToolRegistry:
     reg = ToolRegistry(timeout=2.0)
 
@@ -341,7 +348,7 @@ async def test_a_request_naming_a_workspace_file_calls_without_a_decision_reques
     assert "grammar" in first and first.get("max_tokens") != 1  # straight to the constrained call
     assert "todo.txt" in first["grammar"]  # the path argument names what exists
     decisions = [e for e in events if isinstance(e, Decision)]
-    assert decisions[0].choice == "read_file" and decisions[0].why == "mentions todo.txt"
+    assert decisions[0].choice == "read_file" and decisions[0].why.startswith("mentions todo.txt; intent read_file")
     # the file it names is read and nothing more is asked: the answer, with no decision request
     assert decisions[1].choice == "answer" and decisions[1].why.startswith("what the request names is read")
     assert len(scripted.requests) == 2 and "grammar" not in scripted.requests[1]
@@ -375,7 +382,7 @@ async def test_with_the_request_served_a_call_written_in_the_answer_does_not_run
 
 
 async def test_a_request_naming_nothing_of_the_workspace_is_left_to_the_model(
-    scripted: ScriptedServer, tmp_path: Any
+    scripted: ScriptedServer, tmp_path: Any, model_decides: None
 ) -> None:
     (tmp_path / "todo.txt").write_text("- buy milk\n")
     seen: list[str] = []
@@ -416,13 +423,14 @@ async def test_an_edit_of_an_unread_file_reads_it_first_then_edits_real_lines(
     assert "- buy milk" in second_call and "- invented" not in second_call  # old_text: a real line of the file
     assert "read_file" not in second_call and "list_files" not in second_call  # only the edit tools
     whys = [e.why for e in events if isinstance(e, Decision)]
-    assert whys[:2] == ["asks to change todo.txt", "the request asks for an edit not made yet"]
+    assert whys[0].startswith("asks to change todo.txt; intent read_file")
+    assert whys[1] == "the request asks for an edit not made yet"
     assert scripted.requests[2]["max_tokens"] == 1  # the edit made: the model decides again
     assert isinstance(events[-1], TurnEnd) and events[-1].text == "Done."
 
 
 async def test_an_edit_the_model_chose_of_an_unread_file_becomes_a_read(
-    scripted: ScriptedServer, tmp_path: Any
+    scripted: ScriptedServer, tmp_path: Any, model_decides: None
 ) -> None:
     (tmp_path / "todo.txt").write_text("- buy milk\n")
     seen: list[str] = []
@@ -501,7 +509,9 @@ async def test_a_request_naming_a_tool_calls_that_tool(scripted: ScriptedServer)
     assert seen == ["list:."] and next(e.why for e in events if isinstance(e, Decision)) == "names list_files"
 
 
-async def test_reads_per_turn_are_capped_unless_many_are_asked_for(scripted: ScriptedServer, tmp_path: Any) -> None:
+async def test_reads_per_turn_are_capped_unless_many_are_asked_for(
+    scripted: ScriptedServer, tmp_path: Any, model_decides: None
+) -> None:
     for name in "abcde":
         (tmp_path / f"{name}.txt").write_text(f"{name}\n")
     seen: list[str] = []
@@ -567,7 +577,7 @@ def test_the_doctest_run_fails_when_an_example_fails(tmp_path: Any) -> None:
 
 
 async def test_an_instruction_owes_nothing_before_the_workspace_is_in_play(
-    scripted: ScriptedServer, tmp_path: Any
+    scripted: ScriptedServer, tmp_path: Any, model_decides: None
 ) -> None:
     """Seen: "Give me a regex that matches an email address" forced write_file ("give" is an edit verb)."""
     (tmp_path / "todo.txt").write_text("- x\n")
@@ -736,7 +746,7 @@ async def test_a_read_repeated_as_text_after_the_reads_are_done_is_answered_from
 
 
 async def test_a_request_that_asks_for_no_change_gets_no_tool_that_changes_files(
-    scripted: ScriptedServer, tmp_path: Any
+    scripted: ScriptedServer, tmp_path: Any, model_decides: None
 ) -> None:
     (tmp_path / "app.py").write_text("print('hi')\n")
     seen: list[str] = []
@@ -801,7 +811,7 @@ def test_a_negated_clause_asks_for_nothing_and_the_tests_it_protects_are_not_edi
 
 
 async def test_a_question_about_how_things_are_usually_done_is_left_to_the_model(
-    scripted: ScriptedServer, tmp_path: Any
+    scripted: ScriptedServer, tmp_path: Any, model_decides: None
 ) -> None:
     """ "in general, how do people lay out the tests folder?" listed tests/ ("the tests" pointed at it)."""
     (tmp_path / "tests").mkdir()
@@ -816,7 +826,9 @@ async def test_a_question_about_how_things_are_usually_done_is_left_to_the_model
     assert isinstance(events[-1], TurnEnd) and events[-1].text.startswith("Usually")
 
 
-async def test_a_call_copied_from_the_prompts_examples_does_not_run(scripted: ScriptedServer, tmp_path: Any) -> None:
+async def test_a_call_copied_from_the_prompts_examples_does_not_run(
+    scripted: ScriptedServer, tmp_path: Any, model_decides: None
+) -> None:
     """After a fix, the 0.5B wrote grep("def load_config") under its answer: the prompt's own example."""
     (tmp_path / "todo.txt").write_text("- x\n")
     seen: list[str] = []
@@ -849,7 +861,7 @@ def test_a_change_after_a_read_is_for_the_file_named_after_the_edit_verb(tmp_pat
 
 
 async def test_a_line_of_code_is_rewritten_in_words_not_inside_the_call(
-    scripted: ScriptedServer, tmp_path: Any
+    scripted: ScriptedServer, tmp_path: Any, model_decides: None
 ) -> None:
     """In 11 of 23 repository tasks the 0.5B, writing its fix inside the JSON string, copied the line
     and appended "+ 1000000...": the call now picks the line, and the new code is asked for in words."""
@@ -969,7 +981,9 @@ async def test_code_asked_for_in_words_leaves_the_retrieved_passages_out(tmp_pat
     assert PASSAGES_ASK in messages[0]["content"]  # the turn's own messages are not changed
 
 
-async def test_an_answer_is_bounded_and_a_cut_answer_says_so(scripted: ScriptedServer, tmp_path: Any) -> None:
+async def test_an_answer_is_bounded_and_a_cut_answer_says_so(
+    scripted: ScriptedServer, tmp_path: Any, model_decides: None
+) -> None:
     """Unbounded, the 0.5B wrote 4,024 tokens held back as a possible call, and nothing showed
     until the 240 s turn limit: an answer now has a bound, and a line says when it was reached."""
     from dataclasses import replace as dc_replace
@@ -1155,7 +1169,9 @@ def test_a_task_that_keeps_its_tests_runs_them_again_after_the_fix(tmp_path: Any
     assert steps._owed.commands == ("python -m pytest -q",)
 
 
-async def test_free_text_arguments_are_bounded_in_the_grammar(scripted: ScriptedServer, tmp_path: Any) -> None:
+async def test_free_text_arguments_are_bounded_in_the_grammar(
+    scripted: ScriptedServer, tmp_path: Any, model_decides: None
+) -> None:
     """The 0.5B wrote `sed -i 's/\\d+\\.\\d+\\d+...` to the token limit, twice in one turn: a command
     is at most 400 characters, a search pattern 200."""
     reg = ToolRegistry(timeout=2.0)
