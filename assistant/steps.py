@@ -407,8 +407,9 @@ class GrammarSteps:
             learned = self._learned(request, grounding, messages)
             if learned is not None:  # the classifier trained on labelled requests (assistant/intent.py)
                 tool, why = learned
-                if tool == INTENT_ANSWER:
-                    self.last_decision = {"p_call": None, "intent": why}
+                if tool == INTENT_ANSWER:  # answered in words, like small talk: a call written as the
+                    # answer does not run (on a held-out set the 0.5B answered "hey, got a sec?" with a grep)
+                    self.last_decision = {"p_call": None, "intent": why, "small_talk": True}
                     yield Decision(ANSWER, time.perf_counter() - started, why=why)
                     return
                 chosen = self._intent_grammar(tool, ask, grounding)

@@ -124,3 +124,16 @@ async def test_without_a_workspace_the_model_decides(scripted: ScriptedServer) -
     scripted.script(text("The", pieces=1), text("Hello."))
     await run(agent, "which files are in this folder?")
     assert scripted.requests[0]["max_tokens"] == 1  # the decision request, as before
+
+
+async def test_a_call_written_as_the_answer_it_chose_does_not_run(scripted: ScriptedServer, tmp_path: Any) -> None:
+    """On a held-out set the 0.5B answered "hey, got a sec?" with a grep and "you're a lifesaver, ta"
+    with a listing, both after the classifier had chosen to answer: such a call is asked again in words."""
+    (tmp_path / "todo.txt").write_text("- buy milk\n")
+    seen: list[str] = []
+    agent = grammar_agent(scripted, files_tools(seen))
+    agent.workspace = tmp_path
+    scripted.script(text('{"name": "list_files", "arguments": {"path": "."}}'), text("Sure, what do you need?"))
+    events = await run(agent, "write me a function that reverses a string")
+    assert seen == [] and len(scripted.requests) == 2
+    assert events[-1].text == "Sure, what do you need?"
