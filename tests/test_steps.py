@@ -1226,3 +1226,15 @@ async def test_small_talk_answered_with_json_of_no_tool_is_asked_again_in_words(
     events = await run(agent, "hi")
     assert isinstance(events[-1], TurnEnd) and events[-1].text == "Hi! What are we working on?"
     assert len(scripted.requests) == 3
+
+
+async def test_an_answer_full_of_calls_runs_at_most_two_of_them(scripted: ScriptedServer) -> None:
+    """On a held-out chain the 0.5B's answer held 70-odd copies of read_file("settings.yml"), and
+    every one ran: at most two different calls recognised in one answer run."""
+    seen: list[str] = []
+    agent = grammar_agent(scripted, files_tools(seen))
+    calls = "\n".join(json.dumps({"name": "read_file", "arguments": {"path": p}})
+                      for p in ["a.txt", "a.txt", "b.txt", "c.txt", "d.txt"])  # fmt: skip
+    scripted.script(answer_start("I"), text(calls), answer_start("Done"), text("Done."))
+    await run(agent, "hmm, look at the text files")
+    assert seen == ["a.txt", "b.txt"]
