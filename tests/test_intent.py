@@ -82,11 +82,12 @@ def test_a_missing_or_corrupt_model_file_means_no_classifier(tmp_path: Path) -> 
 def test_the_shipped_model_is_what_training_on_its_sets_makes() -> None:
     """Retrains from benchmarks/tooluse (the sets the file names) and compares every probability."""
     pytest.importorskip("sklearn", reason="scikit-learn comes with the project's dev extra")
-    from assistant.intent_train import main
+    from assistant.intent_train import HELD_OUT, TRAINED_ON, main
 
     assert main(["--check"]) == 0
     shipped = load()
-    assert shipped is not None and "test8" not in shipped.trained_on  # the held-out set stays held out
+    assert shipped is not None and not set(HELD_OUT) & set(shipped.trained_on)  # held-out sets stay held out
+    assert set(shipped.trained_on) == set(TRAINED_ON)
 
 
 async def test_the_agent_takes_its_first_step_from_the_classifier(scripted: ScriptedServer, tmp_path: Any) -> None:
