@@ -24,8 +24,9 @@ import bench_tooluse  # noqa: E402
 import tooluse_lib as lib  # noqa: E402
 
 SET_NAMES = (
-    "dev", "test", "test2", "test3", "test4", "test5", "test6", "test7", "test8",
+    "dev", "test", "test2", "test3", "test4", "test5", "test6", "test7", "test8", "test9",
     "chains", "chains-heldout", "chains-heldout2", "chains-heldout3", "chains-heldout4", "chains-heldout5",
+    "chains-heldout6",
 )  # fmt: skip
 SETS = {name: lib.load_jsonl(BENCH / "tooluse" / f"{name}.jsonl") for name in SET_NAMES}
 # Requests that test2 repeats from test (written before this check); every later set is disjoint from all others.
@@ -55,7 +56,8 @@ def test_sets_have_the_sizes_the_issue_asks_for_and_no_overlap() -> None:
 @pytest.mark.parametrize(
     ("name", "prefix", "size"),
     [("test5", "t5", 40), ("chains-heldout2", "ch2", 10), ("test6", "t6", 40), ("chains-heldout3", "ch3", 10),
-     ("test7", "t7", 40), ("chains-heldout4", "ch4", 10), ("test8", "t8", 40), ("chains-heldout5", "ch5", 10)],
+     ("test7", "t7", 40), ("chains-heldout4", "ch4", 10), ("test8", "t8", 40), ("chains-heldout5", "ch5", 10),
+     ("test9", "t9", 40), ("chains-heldout6", "ch6", 10)],
 )
 def test_the_later_held_out_sets_have_their_size_and_mix(name: str, prefix: str, size: int) -> None:
     rows = SETS[name]
@@ -312,6 +314,53 @@ EDIT_CASES_8: list[tuple[str, Edit | list[Edit], Edit | list[Edit]]] = [
       "    assert split_bill(100, 4) == 25.0\n")),  # the default tip left in
 ]  # fmt: skip
 
+LINT = "lint:\n\truff check .\n"
+TIP_ARG = 'parser.add_argument("--tip", type=float, default=18)'
+TRUNC_DEF = "def truncate(text: str, width: int = 20) -> str:\n"
+WIDTH_CHECK = "    if width < {}:\n        raise ValueError(\"width too small\")\n"
+CLAMP = "\n\ndef clamp(value: float, low: float, high: float) -> float:\n    return max(low, min(value, high))\n"
+TRUNC_TEST = 'assert truncate("a" * 30, 10) == "aaaaaaa..."\n'
+WC_TEST = 'assert word_count("two words") == 2\n'
+WC_CASE = "\n\ndef test_word_count_spaces():\n    assert word_count(\"  lots   of   space  \") == {}\n"
+TYPECHECK = "typecheck:\n{}mypy .\n\n"
+VERSION = 'version = "0.3.1"'
+INIT_VERSION = '__version__ = "0.3.1"'
+NEW_VERSION = 'version = "0.3.2"'
+NEW_INIT_VERSION = '__version__ = "0.3.2"'
+
+# test9 and chains-heldout6
+EDIT_CASES_9: list[tuple[str, Edit | list[Edit], Edit | list[Edit]]] = [
+    ("t9-014", ("Makefile", LINT, LINT + "\truff format --check .\n"),
+     ("Makefile", "pytest -q tests\n", "pytest -q tests\n\truff format --check .\n")),  # under test, not lint
+    ("t9-015", (".gitignore", ".pytest_cache/\n", ".pytest_cache/\n*.egg-info/\n"),
+     (".gitignore", ".pytest_cache/\n", "*.egg-info/\n")),  # .pytest_cache dropped
+    ("t9-016", ("pyproject.toml", DESCRIPTION, DESCRIPTION + '\nkeywords = ["tips", "bills", "restaurant"]'),
+     ("pyproject.toml", "line-length = 100\n", 'line-length = 100\nkeywords = ["tips", "bills", "restaurant"]\n')),
+    ("t9-017", ("tipcalc/__main__.py", TIP_ARG, TIP_ARG[:-1] + ', help="tip in percent")'),
+     ("tipcalc/__main__.py", "int, default=1)", 'int, default=1, help="tip in percent")')),  # on --people
+    ("t9-018", ("textutils.py", TRUNC_DEF, TRUNC_DEF + WIDTH_CHECK.format(4)),
+     ("textutils.py", TRUNC_DEF, TRUNC_DEF + WIDTH_CHECK.format(3))),  # width 3 still allowed
+    ("t9-019", ("calc.py", MEAN_END, MEAN_END + CLAMP), ("textutils.py", "return text[: width - 3] + \"...\"\n",
+                                                        "return text[: width - 3] + \"...\"\n" + CLAMP)),
+    ("t9-020", ("CHANGELOG.md", "## 0.3.1\n", "## 0.3.1 (2024-04-20)\n"),
+     ("CHANGELOG.md", "## 0.3.0\n", "## 0.3.0 (2024-04-20)\n")),  # the wrong release
+    ("t9-021", ("notes/todo.txt", "--currency flag\n", "--currency flag (luis)\n"),
+     ("notes/todo.txt", "--currency flag\n", "--currency flag\n- (luis) currency flag\n")),  # a second item
+    ("t9-022", (MEETING, "planned for June.", "planned for July."),
+     (MEETING, "planned for June.\n", "planned for June.\n- Release moved to July.\n")),
+    ("t9-023", ("tests/test_textutils.py", TRUNC_TEST, TRUNC_TEST + '    assert truncate("short") == "short"\n'),
+     ("tests/test_textutils.py", TRUNC_TEST, TRUNC_TEST + '    assert truncate("short", 4) == "short"\n')),  # fails
+    ("ch6-003", ("Makefile", "clean:\n", TYPECHECK.format("\t") + "clean:\n"),
+     ("Makefile", "clean:\n", TYPECHECK.format("    ") + "clean:\n")),  # spaces, not a tab
+    ("ch6-004", ("calc.py", "whole * 10\n", "whole * 100\n"), ("tests/test_calc.py", "== 25.0", "== 2.5")),
+    ("ch6-005", ("tests/test_textutils.py", WC_TEST, WC_TEST + WC_CASE.format(3)),
+     ("tests/test_textutils.py", WC_TEST, WC_TEST + WC_CASE.format(5))),
+    ("ch6-006", ("calc.py", "mean of an empty list", "mean() needs at least one value"),
+     ("calc.py", 'ValueError("mean of an empty list")', 'ZeroDivisionError("mean() needs at least one value")')),
+    ("ch6-010", [("pyproject.toml", VERSION, NEW_VERSION), ("tipcalc/__init__.py", INIT_VERSION, NEW_INIT_VERSION)],
+     [("pyproject.toml", VERSION, NEW_VERSION), ("CHANGELOG.md", "## 0.3.1", "## 0.3.2")]),  # the package missed
+]  # fmt: skip
+
 # (record, file, text replaced, replacement): a right edit and a near miss for each edit label of
 # test6 and chains-heldout3 (then test7's, chains-heldout4's, test8's and chains-heldout5's above); the
 # right one must pass the label's file checks, the near miss must not.
@@ -344,6 +393,7 @@ EDIT_CASES: list[tuple[str, Edit | list[Edit], Edit | list[Edit]]] = [
      ("tests/test_textutils.py", '"a" * 30, 10) == "aaaaaaa..."', '"b" * 25, 10) == "aaaaaaa..."')),
     *EDIT_CASES_7,
     *EDIT_CASES_8,
+    *EDIT_CASES_9,
 ]
 
 
@@ -364,7 +414,8 @@ def test_the_later_edit_labels_take_a_right_edit_and_refuse_a_near_miss(
 
 
 def test_every_edit_label_of_the_later_sets_is_exercised() -> None:
-    later = ("test6", "chains-heldout3", "test7", "chains-heldout4", "test8", "chains-heldout5")
+    later = ("test6", "chains-heldout3", "test7", "chains-heldout4", "test8", "chains-heldout5", "test9",
+             "chains-heldout6")
     labelled = {r["id"] for name in later for r in SETS[name] if "files" in r["check"]}
     assert labelled == {c[0] for c in EDIT_CASES}
 
