@@ -2,7 +2,8 @@
 
 "The usage example in the README should split between 4 people instead of 3", "rename the
 `language` key ... to `locale`", "change the tip default from 18 to 20", "the first item should say
-'by dish' rather than 'by item'". The old text is found in the file's lines (as a whole token), and
+'by dish' rather than 'by item'", "find the 'each person pays' line and make it say 'each person
+owes' instead". The old text is found in the file's lines (as a whole token), and
 each line holding it is offered with the new text in its place: the model only picks the line.
 Measured on the 0.5B, writing such a line itself inside the edit call: `language = "locale"` for
 the rename, the `## Usage` heading rewritten for the README's example.
@@ -14,11 +15,20 @@ import re
 from collections.abc import Sequence
 
 TOKEN = r"`[^`\n]{1,80}`|'[^'\n]{1,80}'|\"[^\"\n]{1,80}\"|-?\d+(?:\.\d+)?%?|[A-Za-z_][\w-]*(?:\.[A-Za-z_][\w-]*)*"
+QUOTED = r"`[^`\n]{1,80}`|'[^'\n]{1,80}'|\"[^\"\n]{1,80}\""
 PATTERNS = (
     # "rename the `language` key in the display section of the settings to `locale`"
     re.compile(rf"\brename (?:the )?(?P<old>{TOKEN})(?: [\w.`'\"-]+){{0,10}}? (?:to|as|into) (?P<new>{TOKEN})", re.I),
     re.compile(rf"\breplace (?:the )?(?P<old>{TOKEN}) (?:with|by) (?P<new>{TOKEN})", re.I),
     re.compile(rf"\bfrom (?P<old>{TOKEN}) to (?P<new>{TOKEN})", re.I),
+    # "change 'Bye!' to 'See you!'" (quoted both: "change the default to 20" names no old text)
+    re.compile(rf"\bchange (?:the )?(?P<old>{QUOTED}) (?:[\w-]+ ){{0,3}}?to (?P<new>{QUOTED})", re.I),
+    # "find where the 'each person pays' line gets printed and make it say 'each person owes' instead"
+    re.compile(
+        rf"(?P<old>{QUOTED})[^'\"`]{{0,120}}?\b(?:say|says|read|reads|print|prints|show|shows|be)\s+"
+        rf"(?P<new>{QUOTED})\s+instead\b(?! of)",
+        re.I,
+    ),
     # "split between 4 people instead of 3", "say 'by dish' rather than 'by item'"
     re.compile(
         rf"(?<![\w'\"`])(?P<new>{TOKEN})(?: (?P<unit>[a-z]{{3,}}))? (?:instead of|rather than) "

@@ -10,6 +10,7 @@ from assistant.substitute import substitutions
 
 README = ["# tipcalc", "    python -m tipcalc 84.50 --people 3 --tip 15", 'requires-python = ">=3.9"']
 SETTINGS = ["[display]", 'language = "en"', "[defaults]", "tip_percent = 18"]
+MAIN = ["def main() -> None:", '    print(f"each person pays {share:.2f}")']
 CALC = ["def percent(part, whole):", "    return part / whole * 10", "def scale(x):", "    return x * 10"]
 
 
@@ -24,6 +25,10 @@ CALC = ["def percent(part, whole):", "    return part / whole * 10", "def scale(
         ("the first item should say 'by dish' rather than 'by item'", ["- split by item", "- docs"],
          [("- split by item", "- split by dish")]),
         ("Replace EUR with USD", ['currency = "EUR"'], [('currency = "EUR"', 'currency = "USD"')]),
+        ("find where the 'each person pays' line gets printed and make it say 'each person owes' instead", MAIN,
+         [(MAIN[1], '    print(f"each person owes {share:.2f}")')]),
+        ("change 'each person pays' to 'each person owes'", MAIN,
+         [(MAIN[1], '    print(f"each person owes {share:.2f}")')]),
     ],
 )  # fmt: skip
 def test_a_change_spelled_out_is_written(request_text: str, lines: list[str], expected: list[tuple[str, str]]) -> None:
@@ -36,6 +41,8 @@ def test_what_is_not_a_clear_substitution_is_left_to_the_model() -> None:
     assert [old for old, _ in substitutions("use 2 instead of 3", README)] == [README[1]]  # not ">=3.9"
     many = [f"x{i} = 10" for i in range(5)]
     assert substitutions("use 100 instead of 10", many) == []  # five lines hold it: too vague
+    assert substitutions("change the default to 20", SETTINGS) == []  # no old text named
+    assert substitutions("the 'each person pays' line should say 'x' instead of that", MAIN) == []
     both = substitutions("it should multiply by 100 instead of 10", CALC)
     assert [new for _, new in both] == ["    return part / whole * 100", "    return x * 100"]  # the model picks
 
