@@ -225,10 +225,12 @@ GENERIC_NAMES = frozenset(["test", "tests", "init", "main", "conftest"])
 
 
 def _said(names: list[str], words: set[str]) -> int:
-    """How many of a file name's words the request says (or says longer: "splitting" for split);
+    """How many of a file name's words the request says (or says longer: "splitting" for split; or
+    the start of it: "the text helpers" for textutils);
     "test" counts only when nothing else does ("the test covering the bill splitting": test_split.py,
     not test_calc.py)."""
-    hits = {n for n in names for w in words if w == n or (len(n) >= 4 and w.startswith(n))}
+    hits = {n for n in names for w in words
+            if w == n or (len(n) >= 4 and w.startswith(n)) or (len(w) >= 4 and n.startswith(w))}  # fmt: skip
     specific = hits - GENERIC_NAMES
     return 2 * len(specific) + (1 if hits & GENERIC_NAMES else 0)
 

@@ -254,6 +254,10 @@ def test_chain_follow_ups_from_the_third_held_out_chain_set() -> None:
     listed = ["tests/test_calc.py", "tests/test_split.py", "tests/test_textutils.py"]
     request = "what test files do we have? then show me the one covering the bill splitting"
     assert _ranked(listed, request)[0] == "tests/test_split.py"
+    # "the file that tests the text helpers": the start of a name's word counts (the 0.5B read test_calc.py)
+    assert _ranked(listed, "look through tests/ and open the file that tests the text helpers")[0] == (
+        "tests/test_textutils.py"
+    )
     # "find the truncate test and make it ...": the test file the search found, not the definition's
     found = (
         "textutils.py:14: def truncate(text, width=20):\ntests/test_textutils.py:9:    assert truncate('a' * 30, 10)"
