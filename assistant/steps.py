@@ -57,6 +57,7 @@ from assistant.firstcall import (
     is_general,
     is_small_talk,
     previous_files,
+    search_terms,
 )
 from assistant.followup import (
     CREATE_ASKED,
@@ -421,7 +422,7 @@ class GrammarSteps:
                     self.last_decision = {"p_call": None, "intent": why, "small_talk": True}
                     yield Decision(ANSWER, time.perf_counter() - started, why=why)
                     return
-                chosen = self._intent_grammar(tool, ask, grounding)
+                chosen = self._intent_grammar(tool, ask, grounding, request)
                 if chosen is not None:
                     self.last_decision = {"p_call": None, "intent": why}
                     words = ask.why if ask is not None and tool in ask.tools else grounding.describe()
@@ -628,9 +629,11 @@ class GrammarSteps:
         tool, probs = model.choose(text, [bare_tool(tool_parts(t)[0]) for t in self._offered])
         return None if tool is None else (tool, describe_intent(tool, probs))
 
-    def _intent_grammar(self, tool: str, ask: Ask | None, grounding: Grounding) -> CallGrammar | None:
+    def _intent_grammar(self, tool: str, ask: Ask | None, grounding: Grounding, request: str) -> CallGrammar | None:
         """The call grammar for the tool the classifier chose, with the arguments the request's words
-        allow: the rules' values when they chose the same tool, else the files (folders) it names."""
+        allow: the rules' values when they chose the same tool, else the files (folders) it names, or
+        for a search the request's own terms (left free, the 0.5B searched for code it imagined:
+        `def round_tip(tip): return round(tip, 2)` for "a function that rounds the tip")."""
         if ask is not None and tool in ask.tools:
             limit = ask.only.get(tool)
             return self._ask_grammar(Ask((tool,), ask.why, {tool: limit} if limit else {}))
@@ -647,6 +650,9 @@ class GrammarSteps:
         folders = [n.rstrip("/") for n in grounding.names if n.endswith("/")]
         if tool == "list_files" and folders:
             offered = [_only_argument(t, "path", folders) for t in offered]
+        terms = search_terms(request, [n for n in grounding.names if not n.endswith("/") and n not in files])
+        if tool == "grep" and terms:
+            offered = [_only_argument(t, "pattern", terms) for t in offered]
         return _grammar_of(offered)
 
     def _ground(self, request: str, messages: Sequence[dict[str, Any]]) -> Grounding:

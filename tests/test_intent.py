@@ -138,3 +138,25 @@ async def test_a_call_written_as_the_answer_it_chose_does_not_run(scripted: Scri
     events = await run(agent, "write me a function that reverses a string")
     assert seen == [] and len(scripted.requests) == 2
     assert events[-1].text == "Sure, what do you need?"
+
+
+async def test_a_search_it_chooses_looks_for_the_requests_own_terms(scripted: ScriptedServer, tmp_path: Any) -> None:
+    """Left free, the 0.5B searched for code it imagined ("def round_tip(tip): return round(tip, 2)"
+    for "a function that rounds the tip"): the pattern is one of the request's terms."""
+    (tmp_path / "calc.py").write_text("def tip(x):\n    return round(x, 2)\n")
+    seen: list[str] = []
+    reg = files_tools(seen)
+
+    @reg.function
+    def grep(pattern: str) -> str:
+        """Search the workspace's files for a pattern."""
+        seen.append(f"grep:{pattern}")
+        return "calc.py:2:    return round(x, 2)"
+
+    agent = grammar_agent(scripted, reg)
+    agent.workspace = tmp_path
+    scripted.script(call_json("grep", {"pattern": "round"}), text("The", pieces=1), text("In calc.py."))
+    await run(agent, "anything in the code that rounds numbers?")
+    grammar = scripted.requests[0]["grammar"]
+    assert "round" in grammar and "numbers" in grammar and "def round_tip" not in grammar
+    assert seen == ["grep:round"]
