@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from assistant.agent import Agent
 from assistant.events import Decision
 from assistant.intent import ANSWER, MODEL_FILE, IntentModel, features, intent_text, load, weighted
 from tests.scripted_server import ScriptedServer
@@ -90,11 +91,17 @@ def test_the_shipped_model_is_what_training_on_its_sets_makes() -> None:
     assert set(shipped.trained_on) == set(TRAINED_ON)
 
 
-async def test_the_agent_takes_its_first_step_from_the_classifier(scripted: ScriptedServer, tmp_path: Any) -> None:
+def todo_agent(scripted: ScriptedServer, tmp_path: Path) -> tuple[Agent, list[str]]:
+    """The grammar agent in a workspace holding todo.txt, and the list of what its tools were asked."""
     (tmp_path / "todo.txt").write_text("- buy milk\n")
     seen: list[str] = []
     agent = grammar_agent(scripted, files_tools(seen))
     agent.workspace = tmp_path
+    return agent, seen
+
+
+async def test_the_agent_takes_its_first_step_from_the_classifier(scripted: ScriptedServer, tmp_path: Any) -> None:
+    agent, seen = todo_agent(scripted, tmp_path)
     scripted.script(call_json("list_files", {"path": "."}), text("The", pieces=1), text("Two files."))
     events = await run(agent, "which files are in this folder?")
     first = scripted.requests[0]
@@ -108,10 +115,7 @@ async def test_the_agent_takes_its_first_step_from_the_classifier(scripted: Scri
 async def test_a_request_it_answers_in_words_costs_no_decision_request(
     scripted: ScriptedServer, tmp_path: Any
 ) -> None:
-    (tmp_path / "todo.txt").write_text("- buy milk\n")
-    seen: list[str] = []
-    agent = grammar_agent(scripted, files_tools(seen))
-    agent.workspace = tmp_path
+    agent, seen = todo_agent(scripted, tmp_path)
     scripted.script(text("def reverse(s):\n    return s[::-1]"))
     events = await run(agent, "write me a function that reverses a string")
     assert len(scripted.requests) == 1 and "grammar" not in scripted.requests[0] and seen == []
@@ -130,10 +134,7 @@ async def test_without_a_workspace_the_model_decides(scripted: ScriptedServer) -
 async def test_a_call_written_as_the_answer_it_chose_does_not_run(scripted: ScriptedServer, tmp_path: Any) -> None:
     """On a held-out set the 0.5B answered "hey, got a sec?" with a grep and "you're a lifesaver, ta"
     with a listing, both after the classifier had chosen to answer: such a call is asked again in words."""
-    (tmp_path / "todo.txt").write_text("- buy milk\n")
-    seen: list[str] = []
-    agent = grammar_agent(scripted, files_tools(seen))
-    agent.workspace = tmp_path
+    agent, seen = todo_agent(scripted, tmp_path)
     scripted.script(text('{"name": "list_files", "arguments": {"path": "."}}'), text("Sure, what do you need?"))
     events = await run(agent, "write me a function that reverses a string")
     assert seen == [] and len(scripted.requests) == 2
