@@ -114,6 +114,7 @@ from assistant.turntext import (
     after_tools,
     asked_again,
     last_user_text,
+    passage_files,
     previous_request,
     request_text,
     user_text,
@@ -422,6 +423,11 @@ class GrammarSteps:
                     self.last_decision = {"p_call": None, "intent": why, "small_talk": True}
                     yield Decision(ANSWER, time.perf_counter() - started, why=why)
                     return
+                held = self._passages_hold(tool, content, request, grounding)
+                if held:  # retrieval already put the file in front of the model: answer from it
+                    self.last_decision = {"p_call": None, "intent": why, "small_talk": True}
+                    yield Decision(ANSWER, time.perf_counter() - started, why=f"the passages hold {held}; {why}")
+                    return
                 chosen = self._intent_grammar(tool, ask, grounding, request)
                 if chosen is not None:
                     self.last_decision = {"p_call": None, "intent": why}
@@ -628,6 +634,20 @@ class GrammarSteps:
                            bool(previous_request(messages)))  # fmt: skip
         tool, probs = model.choose(text, [bare_tool(tool_parts(t)[0]) for t in self._offered])
         return None if tool is None else (tool, describe_intent(tool, probs))
+
+    def _passages_hold(self, tool: str, content: str, request: str, grounding: Grounding) -> str:
+        """The file a read would open, when this turn's retrieved passages already come from it (or
+        the request names no file): a question is answered from them. With tools and retrieval both
+        on, the 0.5B read all of textwrap.py for "what width does textwrap.fill wrap to" (a 99 s
+        turn), and base64.py for the next question about textwrap."""
+        held = passage_files(content)
+        if tool != "read_file" or not held or asks_edit(request.lower()):
+            return ""
+        files = self._paths[0] if self._paths is not None else []
+        named = [n for n in grounding.names if n in files]
+        names = {h.rsplit("/", 1)[-1] for h in held}
+        found = [n for n in named if n in held or n.rsplit("/", 1)[-1] in names]
+        return (found or sorted(held))[0] if found or not named else ""
 
     def _intent_grammar(self, tool: str, ask: Ask | None, grounding: Grounding, request: str) -> CallGrammar | None:
         """The call grammar for the tool the classifier chose, with the arguments the request's words

@@ -6,6 +6,7 @@ passages before the question (before PASSAGES_ASK); the user's own words are wha
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -77,3 +78,13 @@ def after_tools(messages: Sequence[dict[str, Any]]) -> bool:
         if message.get("role") == "tool" or message.get("tool_calls"):
             return True
     return False
+
+
+PASSAGE_SOURCE = re.compile(r"^\[\d+\] (\S+?):\d+(?:-\d+)?\b", re.M)
+
+
+def passage_files(content: str) -> set[str]:
+    """The files of the retrieved passages folded into a user message ("[1] textwrap.py:386-396 ...")."""
+    if PASSAGES_ASK not in content:
+        return set()
+    return {path.removeprefix("./") for path in PASSAGE_SOURCE.findall(content.split(PASSAGES_ASK, 1)[0])}

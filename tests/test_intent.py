@@ -161,3 +161,34 @@ async def test_a_search_it_chooses_looks_for_the_requests_own_terms(scripted: Sc
     grammar = scripted.requests[0]["grammar"]
     assert "round" in grammar and "numbers" in grammar and "def round_tip" not in grammar
     assert seen == ["grep:round"]
+
+
+def folded(passage_source: str, question: str) -> str:
+    """A user message as small models get it with retrieval on: passages, the ask, the question."""
+    from assistant.context import PASSAGES_ASK, PASSAGES_HEAD
+
+    passage = f"[1] {passage_source} (def add)\ndef add(a, b):\n    return a + b"
+    return f"{PASSAGES_HEAD}\n\n{passage}\n\n{PASSAGES_ASK}\n\n{question}"
+
+
+async def test_a_read_of_a_file_the_passages_come_from_is_answered_from_them(
+    scripted: ScriptedServer, tmp_path: Any
+) -> None:
+    """With tools and retrieval both on, the 0.5B read all of textwrap.py for a question its
+    passages answered (a 99 s turn): the question is answered from the passages."""
+    from assistant.turntext import passage_files
+
+    (tmp_path / "calc.py").write_text("def add(a, b):\n    return a + b\n")
+    (tmp_path / "other.py").write_text("x = 1\n")
+    assert passage_files(folded("calc.py:1-2", "q")) == {"calc.py"} and passage_files("no passages") == set()
+    agent, seen = todo_agent(scripted, tmp_path)
+    scripted.script(text("add returns a + b (calc.py:1-2)."))
+    events = await run(agent, folded("calc.py:1-2", "what does add in calc.py return?"))
+    assert seen == [] and len(scripted.requests) == 1 and "grammar" not in scripted.requests[0]
+    decision = next(e for e in events if isinstance(e, Decision))
+    assert decision.choice == "answer" and decision.why.startswith("the passages hold calc.py")
+    # a file the passages do not come from is still read
+    agent, seen = todo_agent(scripted, tmp_path)
+    scripted.script(call_json("read_file", {"path": "other.py"}), text("The", pieces=1), text("x is 1."))
+    await run(agent, folded("calc.py:1-2", "what does other.py set x to?"))
+    assert seen == ["other.py"]
