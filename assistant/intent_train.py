@@ -47,14 +47,14 @@ def labelled(sets: Sequence[str], root: Path = ROOT) -> list[tuple[str, str, dic
     from assistant.turntext import request_text
 
     workspace = root / "workspace"
+    steps = GrammarSteps(None, None, workspace=lambda: workspace)  # type: ignore[arg-type]
+    steps._paths = workspace_paths(workspace)  # one fixture: its names are found once
     out = []
     for name in sets:
         for line in (root / f"{name}.jsonl").read_text(encoding="utf-8").splitlines():
             if not line.strip():
                 continue
             record = dict(json.loads(line), set=name)
-            steps = GrammarSteps(None, None, workspace=lambda: workspace)  # type: ignore[arg-type]
-            steps._paths = workspace_paths(workspace)
             messages: list[dict[str, Any]] = []
             for turn in record.get("turns", []):
                 messages += [{"role": "user", "content": turn}, {"role": "assistant", "content": "ok"}]

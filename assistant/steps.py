@@ -286,7 +286,7 @@ class GrammarSteps:
         copied = {(name, args) for name, args in example_calls()
                   if name != "run_command" and json.loads(args).get("path") not in files}  # fmt: skip
         text, called, repeated, dropped = "", False, False, False
-        calls, this_answer = 0, set[tuple[str, str]]()
+        this_answer: set[tuple[str, str]] = set()  # the calls of this answer that run
         # served: the results are all the request needs, and the model is told so (asked to compare two
         # files it had just read, the 0.5B started its answer with a call to read the first again)
         asked = _answer_asked(messages, served)
@@ -304,7 +304,7 @@ class GrammarSteps:
                 repeated = True
                 continue
             elif isinstance(event, ToolCallReady) and (
-                _dropped(event.call, made, copied, offered, served) or calls >= MAX_ANSWER_CALLS
+                _dropped(event.call, made, copied, offered, served) or len(this_answer) >= MAX_ANSWER_CALLS
                 or (event.call.name, event.call.arguments) in this_answer
             ):  # fmt: skip
                 dropped = True
@@ -319,7 +319,6 @@ class GrammarSteps:
                 continue
             elif isinstance(event, ToolCallReady):
                 called = True
-                calls += 1
                 this_answer.add((event.call.name, event.call.arguments))
             elif isinstance(event, Finish) and runner and not called and (code := answer_code(text)):
                 # asked to test it: the code the model wrote in its own words runs (small models write
@@ -544,12 +543,11 @@ class GrammarSteps:
             return direct
         if named_files:  # the files it names are the ones a read may open
             keep = _reads_only(keep, named_files)
-        symbols = [n for n in grounding.names if not n.endswith("/") and n not in files]
+        symbols = _symbols(grounding, files)
         if symbols and len(symbols) == len(grounding.names) and root is not None:
             # only definitions named: a read is of a file that defines one (the 0.5B, asked which file
             # defines split_bill, read the meeting notes)
-            defined_in = self._names.defined_in(root, files)
-            where = sorted({f for sym in symbols for f in defined_in.get(sym, ())})
+            where = self._defining(root, files, symbols)
             if where:
                 keep = _reads_only(keep, where)
         return _grammar_of(keep)
@@ -617,9 +615,11 @@ class GrammarSteps:
             grounding = Grounding(tuple(n for n in kept if n in files and n.rsplit("/", 1)[-1].lower() in said))
         return grounding, general
 
-    def intent_input(self, request: str, messages: Sequence[dict[str, Any]]) -> str:
+    def intent_input(self, request: str, messages: Sequence[dict[str, Any]],
+                     grounding: Grounding | None = None) -> str:  # fmt: skip
         """The request as the first-step classifier sees it (also what assistant/intent_train.py trains on)."""
-        grounding, _ = self.grounding(request, messages)
+        if grounding is None:
+            grounding, _ = self.grounding(request, messages)
         files = self._paths[0] if self._paths is not None else []
         return intent_text(request, grounding.names, files, grounding.pointer, bool(previous_request(messages)))
 
@@ -630,8 +630,7 @@ class GrammarSteps:
         model = load_intent()
         if model is None or self._root() is None or self._paths is None:
             return None
-        text = intent_text(request, grounding.names, self._paths[0], grounding.pointer,
-                           bool(previous_request(messages)))  # fmt: skip
+        text = self.intent_input(request, messages, grounding)
         tool, probs = model.choose(text, [bare_tool(tool_parts(t)[0]) for t in self._offered])
         return None if tool is None else (tool, describe_intent(tool, probs))
 
@@ -645,9 +644,15 @@ class GrammarSteps:
             return ""
         files = self._paths[0] if self._paths is not None else []
         named = [n for n in grounding.names if n in files]
+        if not named:
+            return sorted(held)[0]
         names = {h.rsplit("/", 1)[-1] for h in held}
-        found = [n for n in named if n in held or n.rsplit("/", 1)[-1] in names]
-        return (found or sorted(held))[0] if found or not named else ""
+        return next((n for n in named if n in held or n.rsplit("/", 1)[-1] in names), "")
+
+    def _defining(self, root: Path, files: list[str], symbols: Sequence[str]) -> list[str]:
+        """The workspace files defining any of ``symbols``."""
+        defined_in = self._names.defined_in(root, files)
+        return sorted({f for sym in symbols for f in defined_in.get(sym, ())})
 
     def _intent_grammar(self, tool: str, ask: Ask | None, grounding: Grounding, request: str) -> CallGrammar | None:
         """The call grammar for the tool the classifier chose, with the arguments the request's words
@@ -662,16 +667,14 @@ class GrammarSteps:
         root = self._root()
         if tool == "read_file" and root is not None:
             where = [n for n in grounding.names if n in files]
-            symbols = [n for n in grounding.names if not n.endswith("/") and n not in files]
+            symbols = _symbols(grounding, files)
             if not where and symbols:
-                defined_in = self._names.defined_in(root, files)
-                where = sorted({f for sym in symbols for f in defined_in.get(sym, ())})
+                where = self._defining(root, files, symbols)
             offered = _reads_only(offered, where) if where else offered
         folders = [n.rstrip("/") for n in grounding.names if n.endswith("/")]
         if tool == "list_files" and folders:
             offered = [_only_argument(t, "path", folders) for t in offered]
-        terms = search_terms(request, [n for n in grounding.names if not n.endswith("/") and n not in files])
-        if tool == "grep" and terms:
+        if tool == "grep" and (terms := search_terms(request, _symbols(grounding, files))):
             offered = [_only_argument(t, "pattern", terms) for t in offered]
         return _grammar_of(offered)
 
@@ -724,7 +727,7 @@ class GrammarSteps:
         files = self._paths[0]
         named = [n for n in grounding.names if n in files]
         folders = [n for n in grounding.names if n.endswith("/")]
-        symbols = [n for n in grounding.names if not n.endswith("/") and n not in files]
+        symbols = _symbols(grounding, files)
         try:
             defined_in = self._names.defined_in(root, files)
         except Exception:
@@ -851,6 +854,11 @@ def _repeats(call: ToolCall, done: set[tuple[str, str]]) -> bool:
     except ValueError:
         return False
     return (bare_tool(call.name), json.dumps(arguments, sort_keys=True)) in done
+
+
+def _symbols(grounding: Grounding, files: Sequence[str]) -> list[str]:
+    """The definitions a grounding names (not its files or folders)."""
+    return [n for n in grounding.names if not n.endswith("/") and n not in files]
 
 
 def _reads_only(tools: list[dict[str, Any]], paths: Sequence[str]) -> list[dict[str, Any]]:
