@@ -25,8 +25,8 @@ import tooluse_lib as lib  # noqa: E402
 
 SET_NAMES = (
     "dev", "test", "test2", "test3", "test4", "test5", "test6", "test7", "test8", "test9",
-    "chains", "chains-heldout", "chains-heldout2", "chains-heldout3", "chains-heldout4", "chains-heldout5",
-    "chains-heldout6",
+    "test10", "chains", "chains-heldout", "chains-heldout2", "chains-heldout3", "chains-heldout4",
+    "chains-heldout5", "chains-heldout6", "chains-heldout7",
 )  # fmt: skip
 SETS = {name: lib.load_jsonl(BENCH / "tooluse" / f"{name}.jsonl") for name in SET_NAMES}
 # Requests that test2 repeats from test (written before this check); every later set is disjoint from all others.
@@ -57,8 +57,8 @@ def test_sets_have_the_sizes_the_issue_asks_for_and_no_overlap() -> None:
     ("name", "prefix", "size"),
     [("test5", "t5", 40), ("chains-heldout2", "ch2", 10), ("test6", "t6", 40), ("chains-heldout3", "ch3", 10),
      ("test7", "t7", 40), ("chains-heldout4", "ch4", 10), ("test8", "t8", 40), ("chains-heldout5", "ch5", 10),
-     ("test9", "t9", 40), ("chains-heldout6", "ch6", 10)],
-)
+     ("test9", "t9", 40), ("chains-heldout6", "ch6", 10), ("test10", "t10", 40), ("chains-heldout7", "ch7", 10)],
+)  # fmt: skip
 def test_the_later_held_out_sets_have_their_size_and_mix(name: str, prefix: str, size: int) -> None:
     rows = SETS[name]
     assert [r["id"] for r in rows] == [f"{prefix}-{i:03d}" for i in range(1, size + 1)]
@@ -200,7 +200,7 @@ def test_a_chain_fix_is_checked_by_running_the_tests(tmp_path: Path) -> None:
     assert any(p.startswith("tests fail") for p in problems)
 
 
-SLUG_AT = "chez-marie-paris\"\n"
+SLUG_AT = 'chez-marie-paris"\n'
 
 
 def _slug_test(expected: str) -> str:
@@ -317,11 +317,11 @@ EDIT_CASES_8: list[tuple[str, Edit | list[Edit], Edit | list[Edit]]] = [
 LINT = "lint:\n\truff check .\n"
 TIP_ARG = 'parser.add_argument("--tip", type=float, default=18)'
 TRUNC_DEF = "def truncate(text: str, width: int = 20) -> str:\n"
-WIDTH_CHECK = "    if width < {}:\n        raise ValueError(\"width too small\")\n"
+WIDTH_CHECK = '    if width < {}:\n        raise ValueError("width too small")\n'
 CLAMP = "\n\ndef clamp(value: float, low: float, high: float) -> float:\n    return max(low, min(value, high))\n"
 TRUNC_TEST = 'assert truncate("a" * 30, 10) == "aaaaaaa..."\n'
 WC_TEST = 'assert word_count("two words") == 2\n'
-WC_CASE = "\n\ndef test_word_count_spaces():\n    assert word_count(\"  lots   of   space  \") == {}\n"
+WC_CASE = '\n\ndef test_word_count_spaces():\n    assert word_count("  lots   of   space  ") == {}\n'
 TYPECHECK = "typecheck:\n{}mypy .\n\n"
 VERSION = 'version = "0.3.1"'
 INIT_VERSION = '__version__ = "0.3.1"'
@@ -361,6 +361,52 @@ EDIT_CASES_9: list[tuple[str, Edit | list[Edit], Edit | list[Edit]]] = [
      [("pyproject.toml", VERSION, NEW_VERSION), ("CHANGELOG.md", "## 0.3.1", "## 0.3.2")]),  # the package missed
 ]  # fmt: skip
 
+TODO_CURRENCY = "- add a --currency flag\n"
+PARSE = "    args = parser.parse_args()"
+VERSION_ARG = '    parser.add_argument("--version", action="version", version={})\n' + PARSE
+RAISES_ZERO = "pytest.raises(ZeroDivisionError):"
+MAKE_RUN_DOC = "    make run      # an example bill\n"
+SETTINGS_LINE = "- Read defaults from settings.toml.\n"
+DEFAULT_18 = "- Default tip is now 18 percent.\n"
+CENT_LINE = "- Fix rounding of shares to the cent.\n"
+MULTIPLY_CASE = "\n\ndef test_multiply_float():\n    assert multiply(2.5, 4) == {}\n"
+SURNAME = ("Dana Whitfield", "Dana Whitfield-Ross")
+
+# test10 and chains-heldout7
+EDIT_CASES_10: list[tuple[str, Edit | list[Edit], Edit | list[Edit]]] = [
+    ("t10-014", (".gitignore", ".pytest_cache/\n", ".pytest_cache/\n.venv/\n"),
+     (".gitignore", ".pytest_cache/\n", ".pytest_cache/\nvenv/\n")),  # not the folder asked for
+    ("t10-015", ("settings.toml", "show_total = true\n", "show_total = true\nshow_tip = true\n"),
+     ("settings.toml", "round_to = 0.01\n", "round_to = 0.01\nshow_tip = true\n")),  # in [defaults]
+    ("t10-016", ("calc.py", MEAN_END, MEAN_END + "\n\naverage = mean\n"),
+     ("calc.py", CALC_DOC, CALC_DOC + "\naverage = mean\n")),  # before mean exists: the import fails
+    ("t10-017", ("pyproject.toml", DESCRIPTION, DESCRIPTION + '\nreadme = "README.md"'),
+     ("pyproject.toml", "line-length = 100\n", 'line-length = 100\nreadme = "README.md"\n')),  # under [tool.ruff]
+    ("t10-018", [("notes/todo.txt", TODO_CURRENCY, ""), ("notes/todo.txt", "- support", TODO_CURRENCY + "- support")],
+     ("notes/todo.txt", "- support", TODO_CURRENCY + "- support")),  # copied to the top, the old one kept
+    ("t10-019", [("tipcalc/__main__.py", "from tipcalc.split", "from tipcalc import __version__\nfrom tipcalc.split"),
+                 ("tipcalc/__main__.py", PARSE, VERSION_ARG.format("__version__"))],
+     ("tipcalc/__main__.py", PARSE, VERSION_ARG.format('"0.3.1"'))),  # hard-coded, not the package's
+    ("t10-020", ("tests/test_calc.py", RAISES_ZERO, RAISES_ZERO[:-2] + ', match="cannot divide by zero"):'),
+     ("tests/test_calc.py", RAISES_ZERO, RAISES_ZERO[:-2] + ', match="Cannot divide by zero"):')),  # never matches
+    ("t10-021", ("README.md", MAKE_RUN_DOC, MAKE_RUN_DOC + "    make clean    # remove caches\n"),
+     ("README.md", "MIT, see LICENSE.\n", "MIT, see LICENSE.\n    make clean\n")),  # under Licence
+    ("t10-024", [("Makefile", "clean:\n", "install:\n\t$(PYTHON) -m pip install -e .\n\nclean:\n"),
+                 ("Makefile", "lint run clean", "lint run install clean")],
+     ("Makefile", "clean:\n", "install:\n    pip install -e .\n\nclean:\n")),  # spaces, not a tab
+    ("t10-025", ("CHANGELOG.md", SETTINGS_LINE, SETTINGS_LINE + DEFAULT_18),
+     ("CHANGELOG.md", CENT_LINE, CENT_LINE + DEFAULT_18)),  # under 0.3.1
+    ("ch7-003", ("notes/todo.txt", "- write docs", "- [x] write docs"),
+     ("notes/todo.txt", "- fix percent()", "- [x] fix percent()")),  # the wrong item
+    ("ch7-004", ("calc.py", "whole * 10\n", "whole * 100\n"), ("tests/test_calc.py", "== 25.0", "== 2.5")),
+    ("ch7-005", ("tests/test_calc.py", "== 12\n", "== 12\n" + MULTIPLY_CASE.format("10")),
+     ("tests/test_calc.py", "== 12\n", "== 12\n" + MULTIPLY_CASE.format("10.5"))),
+    ("ch7-006", ("tipcalc/split.py", "people must be at least 1", "need at least one person to split the bill"),
+     ("tipcalc/split.py", 'ValueError("people must be at least 1")',
+      'RuntimeError("need at least one person to split the bill")')),
+    ("ch7-010", [("pyproject.toml", *SURNAME), ("LICENSE", *SURNAME)], ("pyproject.toml", *SURNAME)),  # LICENSE missed
+]  # fmt: skip
+
 # (record, file, text replaced, replacement): a right edit and a near miss for each edit label of
 # test6 and chains-heldout3 (then test7's, chains-heldout4's, test8's and chains-heldout5's above); the
 # right one must pass the label's file checks, the near miss must not.
@@ -394,7 +440,8 @@ EDIT_CASES: list[tuple[str, Edit | list[Edit], Edit | list[Edit]]] = [
     *EDIT_CASES_7,
     *EDIT_CASES_8,
     *EDIT_CASES_9,
-]
+    *EDIT_CASES_10,
+]  # fmt: skip
 
 
 @pytest.mark.parametrize(("rid", "right", "near_miss"), EDIT_CASES, ids=[c[0] for c in EDIT_CASES])
@@ -415,7 +462,7 @@ def test_the_later_edit_labels_take_a_right_edit_and_refuse_a_near_miss(
 
 def test_every_edit_label_of_the_later_sets_is_exercised() -> None:
     later = ("test6", "chains-heldout3", "test7", "chains-heldout4", "test8", "chains-heldout5", "test9",
-             "chains-heldout6")
+             "chains-heldout6", "test10", "chains-heldout7")  # fmt: skip
     labelled = {r["id"] for name in later for r in SETS[name] if "files" in r["check"]}
     assert labelled == {c[0] for c in EDIT_CASES}
 
