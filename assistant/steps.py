@@ -380,7 +380,7 @@ class GrammarSteps:
         """Offered tools the request names ("use list_files"), except those whose code is written first."""
         names = dict.fromkeys(bare_tool(tool_parts(t)[0]) for t in self._offered)
         said = set(re.findall(r"[\w-]+", request))
-        return [n for n in names if n not in WRITE_THEN_RUN and n in said]
+        return [n for n in names if n not in WRITE_THEN_RUN and n in said and ("_" in n or _used_as_tool(n, request))]
 
     def _code_runner(self, messages: Sequence[dict[str, Any]]) -> str | None:
         """run_python's name when the request asks for the code to be tested and nothing ran yet."""
@@ -854,6 +854,15 @@ def _repeats(call: ToolCall, done: set[tuple[str, str]]) -> bool:
     except ValueError:
         return False
     return (bare_tool(call.name), json.dumps(arguments, sort_keys=True)) in done
+
+
+def _used_as_tool(name: str, request: str) -> bool:
+    """Whether a tool name that is also a word ("grep", "glob") is asked for as the tool: "use grep",
+    "grep for X", "the glob tool", not "how does glob.escape work" (a grounded question about the glob
+    module was sent to the glob tool)."""
+    word = re.escape(name)
+    return bool(re.search(rf"\b(?:use|using|with|via|call|try|run)\s+(?:the\s+)?{word}\b(?![.(])"
+                          rf"|\b{word}\s+(?:tool|for)\b", request, re.IGNORECASE))  # fmt: skip
 
 
 def _symbols(grounding: Grounding, files: Sequence[str]) -> list[str]:

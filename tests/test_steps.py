@@ -509,6 +509,20 @@ async def test_a_request_naming_a_tool_calls_that_tool(scripted: ScriptedServer)
     assert seen == ["list:."] and next(e.why for e in events if isinstance(e, Decision)) == "names list_files"
 
 
+@pytest.mark.parametrize(
+    ("request_text", "named"),
+    [("grep for TODO in the notes", True), ("use glob to find the tests", True), ("try the grep tool", True),
+     ("How does glob.escape make wildcard characters literal?", False),
+     ("Do glob's wildcards match hidden files?", False),
+     ("what does grep -r do", False), ("use glob.glob here", False)],
+)
+def test_a_tool_name_that_is_also_a_word_is_named_only_when_asked_for_as_a_tool(request_text: str, named: bool) -> None:
+    from assistant.steps import _used_as_tool
+
+    name = "glob" if "glob" in request_text else "grep"
+    assert _used_as_tool(name, request_text) is named
+
+
 async def test_reads_per_turn_are_capped_unless_many_are_asked_for(
     scripted: ScriptedServer, tmp_path: Any, model_decides: None
 ) -> None:
