@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from assistant.followup import RESULT_BLOCK, TEST_WORD, TurnState, test_commands
+from assistant.followup import RESULT_BLOCK, TEST_WORD, WANTS_TESTS, TurnState, test_commands
 from assistant.grounding import LEAD_IN, QUOTED, asks_edit, normal_path, path_argument
 
 # The answer needs no tool: a greeting, thanks or goodbye and nothing else.
@@ -556,11 +556,23 @@ def _search_or_read(request: str, low: str, named_files: Sequence[str], folders:
     if SEARCH_WORDS.search(low):
         return None
     if symbols and not folders:
-        where = sorted({f for s in symbols for f in defined_in.get(s, ())})
+        where = defining_files(symbols, defined_in, low)
         if where:
             why = f"names {symbols[0]}, defined in {where[0]}"
             return Ask(("read_file",), why, {"read_file": ("path", tuple(where))})
     return None
+
+
+def defining_files(symbols: Sequence[str], defined_in: Mapping[str, set[str]], low: str = "") -> list[str]:
+    """The files defining any of ``symbols``; for "the truncate test" (``low``, the request), the files
+    defining its tests (``test_truncate...``) when there are some (the 0.5B, asked what the truncate test
+    uses, was sent to textutils.py, which defines truncate)."""
+    if WANTS_TESTS.search(low):
+        prefixes = tuple(f"test_{s.lower()}" for s in symbols)
+        tests = sorted({f for name, where in defined_in.items() if name.lower().startswith(prefixes) for f in where})
+        if tests:
+            return tests
+    return sorted({f for s in symbols for f in defined_in.get(s, ())})
 
 
 def _make_question(low: str, defined_in: dict[str, set[str]]) -> tuple[str, tuple[str, ...]] | None:

@@ -674,8 +674,19 @@ SHOULD_CHANGE = re.compile(
 MAKE_PASS = re.compile(r"\b(?:get|make|turn)\b.{0,30}\b(?:green|passing|pass again)\b")
 
 
+# "make clean - does it also get nested __pycache__ dirs?": a make target named, not the verb "make"
+# (taken for an edit, the 0.5B was sent to change the README it had read)
+MAKE_COMMAND = re.compile(
+    r"\bmake\s+(?:clean|test|tests|lint|check|all|install|build|run|format|fmt|dist|docs|help|coverage|setup)\b"
+    r"(?!\s+(?:pass|green|work|fail|use|take|print|show|accept|default|do|run)\b)"
+)
+
+
 def asks_edit(low: str) -> bool:
     """Does the (lower-case) request ask for a change of a file?"""
+    if MAKE_PASS.search(low):
+        return True
+    low = MAKE_COMMAND.sub("maketarget", low)
     said = bool(SHOULD_CHANGE.search(low)) and not QUESTION.match(low)  # not "what should be in a README?"
     return bool(EDIT_FIRST.search(low) or EDIT_LATER.search(low) or said or MAKE_PASS.search(low))
 

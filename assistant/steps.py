@@ -51,6 +51,7 @@ from assistant.firstcall import (
     CREATE_WANTED,
     SEARCH_WORDS,
     Ask,
+    defining_files,
     first_ask,
     is_abstract,
     is_arithmetic,
@@ -547,7 +548,7 @@ class GrammarSteps:
         if symbols and len(symbols) == len(grounding.names) and root is not None:
             # only definitions named: a read is of a file that defines one (the 0.5B, asked which file
             # defines split_bill, read the meeting notes)
-            where = self._defining(root, files, symbols)
+            where = self._defining(root, files, symbols, request)
             if where:
                 keep = _reads_only(keep, where)
         return _grammar_of(keep)
@@ -649,10 +650,9 @@ class GrammarSteps:
         names = {h.rsplit("/", 1)[-1] for h in held}
         return next((n for n in named if n in held or n.rsplit("/", 1)[-1] in names), "")
 
-    def _defining(self, root: Path, files: list[str], symbols: Sequence[str]) -> list[str]:
-        """The workspace files defining any of ``symbols``."""
-        defined_in = self._names.defined_in(root, files)
-        return sorted({f for sym in symbols for f in defined_in.get(sym, ())})
+    def _defining(self, root: Path, files: list[str], symbols: Sequence[str], request: str = "") -> list[str]:
+        """The workspace files defining any of ``symbols`` (their tests' files, for "the X test")."""
+        return defining_files(symbols, self._names.defined_in(root, files), " ".join(request.lower().split()))
 
     def _intent_grammar(self, tool: str, ask: Ask | None, grounding: Grounding, request: str) -> CallGrammar | None:
         """The call grammar for the tool the classifier chose, with the arguments the request's words
@@ -669,7 +669,7 @@ class GrammarSteps:
             where = [n for n in grounding.names if n in files]
             symbols = _symbols(grounding, files)
             if not where and symbols:
-                where = self._defining(root, files, symbols)
+                where = self._defining(root, files, symbols, request)
             offered = _reads_only(offered, where) if where else offered
         folders = [n.rstrip("/") for n in grounding.names if n.endswith("/")]
         if tool == "list_files" and folders:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from assistant.firstcall import (
+    defining_files,
     first_ask,
     is_abstract,
     is_arithmetic,
@@ -321,6 +322,15 @@ def test_rules_added_after_the_sixth_held_out_set() -> None:
     assert clean.tools == ("read_file",) and only(clean, "read_file") == ("Makefile",)
     assert ask("What does make run print?").tools == ("run_command",)
     assert ask("run make lint, does it pass?").tools == ("run_command",)
+    # "make <target>" first is the command, not the verb: a question, read (taken for an edit, the 0.5B
+    # changed the README); "make test pass" and "make run use X" stay edits
+    lint = ask("make lint - does it also check the tests folder, like tests/sub/x.py?")
+    assert lint.tools == ("read_file",) and only(lint, "read_file") == ("Makefile",)
+    from assistant.grounding import asks_edit
+
+    assert not asks_edit("make clean - does it also get nested __pycache__ dirs?")
+    assert asks_edit("make test pass again") and asks_edit("make run use --people 4")
+    assert asks_edit("make clean and remove the dist folder too")  # an edit said after the command
     # "do any of our tests use X" searches for X (the 0.5B ran the tests)
     param = ask("do any of our tests use parametrize or are they all one-offs")
     assert param.tools == ("grep",) and only(param, "grep") == ("parametrize",)
@@ -378,3 +388,14 @@ def test_rules_added_after_the_seventh_held_out_set() -> None:
     app = first_ask("what does tipcalc come up with for 99.99 split two ways, no tip?", ["tipcalc/split.py"], [], [],
                     {}, "python3", [*FILES, "tipcalc/__main__.py"])  # fmt: skip
     assert app.tools == ("run_command",) and not app.only
+
+
+def test_the_test_of_a_definition_is_read_from_its_tests_file() -> None:
+    # "the truncate test - what width does it use?": the file defining test_truncate, not truncate
+    # (the 0.5B was sent to textutils.py)
+    defined = {**DEFINED, "test_slugify_spaces": {"tests/test_textutils.py"}}
+    about = first_ask("the slugify test - which string does it pass in?", [], [], ["slugify"], defined, "python", FILES)
+    assert about.tools == ("read_file",) and only(about, "read_file") == ("tests/test_textutils.py",)
+    plain = first_ask("what does slugify do with accents?", [], [], ["slugify"], defined, "python", FILES)
+    assert only(plain, "read_file") == ("textutils.py",)
+    assert defining_files(["percent"], defined, "the percent test") == ["calc.py"]  # no test of it: its file
