@@ -6,13 +6,14 @@ passages before the question (before PASSAGES_ASK); the user's own words are wha
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from typing import Any
 
 from assistant.context import PASSAGES_ASK
 from assistant.conversation import ANSWER_NOTE
-from assistant.grounding import affirmed
+from assistant.grounding import affirmed, bare_tool
 
 
 def with_note(messages: Sequence[dict[str, Any]], note: str, *, passages: bool = True) -> list[dict[str, Any]]:
@@ -88,3 +89,46 @@ def passage_files(content: str) -> set[str]:
     if PASSAGES_ASK not in content:
         return set()
     return {path.removeprefix("./") for path in PASSAGE_SOURCE.findall(content.split(PASSAGES_ASK, 1)[0])}
+
+
+RESULT_HEAD = re.compile(r"\n\n\[The tool call ([\w.-]+)\((.*?)\) returned:\]\n", re.S)
+ANSWER_LAST = "From the results above, answer in one or two sentences: "
+
+
+def results_first(messages: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The answer step's messages for a small model (a copy): the last user message laid out as this
+    turn's results, each under a plain label ("[Contents of calc.py:]"), then the ask with the request
+    last. In the folded layout (request, results, the request again) the 0.5B began 10 of 40 answers
+    with the fold's own words ("The tool call read_file({...}) returned: ...") or the request itself."""
+    out = [dict(m) for m in messages]
+    content = user_text(out[-1]) if out and out[-1].get("role") == "user" else ""
+    head, folded, rest = content.partition(ANSWER_NOTE)
+    parts = RESULT_HEAD.split("\n\n" + rest.lstrip("\n")) if folded else []
+    said = said_text(head).strip()
+    if len(parts) < 4 or not said:
+        return out
+    passages = head.split(PASSAGES_ASK, 1)[0] + PASSAGES_ASK + "\n\n" if PASSAGES_ASK in head else ""
+    blocks = [
+        f"{result_label(n, a)}\n{body.strip()}"
+        for n, a, body in zip(parts[1::3], parts[2::3], parts[3::3], strict=True)
+    ]
+    out[-1]["content"] = passages + "\n\n".join(blocks) + "\n\n" + ANSWER_LAST + said
+    return out
+
+
+def result_label(name: str, arguments: str) -> str:
+    """A tool result's label in words ("[Contents of calc.py:]", "[Output of `make test`:]")."""
+    try:
+        args = json.loads(arguments)
+    except ValueError:
+        args = {}
+    args = args if isinstance(args, dict) else {}
+    bare = bare_tool(name)
+    path, pattern = str(args.get("path") or "."), str(args.get("pattern") or "")
+    label = {
+        "read_file": f"Contents of {path}", "list_files": f"Files in {path}",
+        "grep": f"Lines matching {pattern!r}", "glob": f"Files matching {pattern!r}",
+        "run_command": f"Output of `{args.get('command', '')}`", "run_python": "Output of the Python code",
+        "edit_file": f"Result of the change to {path}", "write_file": f"Result of writing {path}",
+    }.get(bare, f"Result of {bare}")  # fmt: skip
+    return f"[{label}:]"

@@ -126,11 +126,12 @@ async def test_constrained_call_then_answer(scripted: ScriptedServer) -> None:
     assert call["messages"] == decide["messages"]
     assert call["grammar"].startswith('root ::= "{" ws "\\"name\\""') and '"read_file\\", "' in call["grammar"]
     assert "tools" not in call
-    # The answer request: the same prefix, no grammar; after the results, the request again and the ask.
+    # The answer request: the same prefix, no grammar; the results under a plain label, then the ask
+    # with the request last (not the fold's own words, which the 0.5B copied into its answers)
     assert "grammar" not in answer and "tools" not in answer and answer["messages"][:-1] == again["messages"][:-1]
     last = answer["messages"][-1]["content"]
-    assert last.startswith(again["messages"][-1]["content"])
-    assert last.endswith("\n\n[What I asked: What's on my todo list?]\n[Answer it now from these results, in words.]")
+    assert last.startswith("[Contents of todo.txt:]\n") and "The tool call" not in last
+    assert last.endswith("\n\nFrom the results above, answer in one or two sentences: What's on my todo list?")
     assert answer["messages"][0] == decide["messages"][0]
     assert "fix the percent bug" in json.dumps(answer["messages"])  # the tool result, folded into the turn
     decisions = [e.choice for e in events if isinstance(e, Decision)]
@@ -352,9 +353,10 @@ async def test_a_request_naming_a_workspace_file_calls_without_a_decision_reques
     # the file it names is read and nothing more is asked: the answer, with no decision request
     assert decisions[1].choice == "answer" and decisions[1].why.startswith("what the request names is read")
     assert len(scripted.requests) == 2 and "grammar" not in scripted.requests[1]
-    from assistant.steps import ANSWER_SERVED
+    from assistant.turntext import ANSWER_LAST
 
-    assert ANSWER_SERVED in json.dumps(scripted.requests[1]["messages"])  # told the results are all it needs
+    answer = scripted.requests[1]["messages"][-1]["content"]  # the results, then the ask and the request
+    assert answer.startswith("[Contents of todo.txt:]") and answer.endswith(ANSWER_LAST + "anything urgent in todo.txt?")
     assert isinstance(events[-1], TurnEnd) and events[-1].text == "Milk."
 
 

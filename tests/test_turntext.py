@@ -1,0 +1,48 @@
+"""The answer step's layout of folded tool results (assistant/turntext.py)."""
+
+from __future__ import annotations
+
+from assistant.context import PASSAGES_ASK, PASSAGES_HEAD
+from assistant.conversation import ANSWER_NOTE
+from assistant.turntext import ANSWER_LAST, result_label, results_first
+
+
+def folded(request: str, *results: tuple[str, str, str]) -> str:
+    return request + ANSWER_NOTE + "".join(f"\n\n[The tool call {n}({a}) returned:]\n{r}" for n, a, r in results)
+
+
+def test_results_come_first_under_plain_labels_and_the_request_last() -> None:
+    history = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "Hello!"}]
+    last = folded("is there a tox.ini? and what's in calc.py",
+                  ("grep", '{"pattern": "tox"}', "no matches for 'tox'"),
+                  ("files__read_file", '{"path": "calc.py"}', "def add(a, b):\n    return a + b\n"))  # fmt: skip
+    messages = [{"role": "system", "content": "s"}, *history, {"role": "user", "content": last}]
+    out = results_first(messages)
+    assert out[:-1] == messages[:-1] and messages[-1]["content"] == last  # a copy; only the last message changes
+    assert out[-1]["content"] == (
+        "[Lines matching 'tox':]\nno matches for 'tox'\n\n[Contents of calc.py:]\ndef add(a, b):\n    return a + b"
+        "\n\n" + ANSWER_LAST + "is there a tox.ini? and what's in calc.py"
+    )
+
+
+def test_passages_stay_first_and_a_turn_without_results_is_unchanged() -> None:
+    passages = f"{PASSAGES_HEAD}\n\nsome passage\n\n{PASSAGES_ASK}\n\n"
+    messages = [
+        {
+            "role": "user",
+            "content": passages
+            + folded("what runs make test?", ("read_file", '{"path": "Makefile"}', "test:\n\tpytest")),
+        }
+    ]
+    content = results_first(messages)[-1]["content"]
+    assert content.startswith(passages + "[Contents of Makefile:]\ntest:\n\tpytest\n\n")
+    assert content.endswith(ANSWER_LAST + "what runs make test?")
+    plain = [{"role": "user", "content": "hello"}]
+    assert results_first(plain) == plain
+
+
+def test_labels_name_what_each_tool_was_given() -> None:
+    assert result_label("run_command", '{"command": "make test"}') == "[Output of `make test`:]"
+    assert result_label("list_files", "{}") == "[Files in .:]"
+    assert result_label("glob", '{"pattern": "*.py"}') == "[Files matching '*.py':]"
+    assert result_label("weather__forecast", "not json") == "[Result of forecast:]"
