@@ -356,7 +356,8 @@ async def test_a_request_naming_a_workspace_file_calls_without_a_decision_reques
     from assistant.turntext import ANSWER_LAST
 
     answer = scripted.requests[1]["messages"][-1]["content"]  # the results, then the ask and the request
-    assert answer.startswith("[Contents of todo.txt:]") and answer.endswith(ANSWER_LAST + "anything urgent in todo.txt?")
+    assert answer.startswith("[Contents of todo.txt:]")
+    assert answer.endswith(ANSWER_LAST + "anything urgent in todo.txt?")
     assert isinstance(events[-1], TurnEnd) and events[-1].text == "Milk."
 
 
