@@ -450,6 +450,10 @@ def first_ask(request: str, named_files: Sequence[str], folders: Sequence[str], 
         # a change of something only an option names ("pls make --people default to 2 in the CLI"):
         # where it is, first; else the search is the first clause's ("find X" of "find X and make it
         # use 25 'b's")
+        if not named_files and (target := _make_target(low, defined_in)) is not None:
+            # "make lint should check formatting as well": the Makefile, read to be edited (the 0.5B
+            # read the README and edited it)
+            return Ask(("read_file",), f"asks to change make {target[0]}", {"read_file": ("path", target[1])})
         option = not named_files and not symbols and PROJECT_FACT.search(request)
         clause = request if option else re.split(r"\s*(?:,|;|\band\b|\bthen\b)\s*", request, maxsplit=1)[0]
         in_clause = [s for s in symbols if s.lower() in clause.lower()]
@@ -580,6 +584,12 @@ def _make_question(low: str, defined_in: dict[str, set[str]]) -> tuple[str, tupl
     the target and the Makefiles that define it (reading is safe; running `make clean` is not)."""
     if not MAKE_QUESTION.search(low) or RUN_LEAD.match(low) or RUN_WORDS.search(MAKE_TARGET.sub(" ", low)):
         return None  # "What does make run print?" asks for its output: a run
+    return _make_target(low, defined_in)
+
+
+def _make_target(low: str, defined_in: dict[str, set[str]]) -> tuple[str, tuple[str, ...]] | None:
+    """The first Makefile target the request names ("make clean", "the lint target") and the Makefiles
+    that define it."""
     for found in MAKE_TARGET.finditer(low):
         target = found.group(1) or found.group(2)
         where = sorted(w for w in defined_in.get(target, ()) if w.rsplit("/", 1)[-1] == "Makefile")

@@ -678,7 +678,10 @@ MAKE_PASS = re.compile(r"\b(?:get|make|turn)\b.{0,30}\b(?:green|passing|pass aga
 # (taken for an edit, the 0.5B was sent to change the README it had read)
 MAKE_COMMAND = re.compile(
     r"\bmake\s+(?:clean|test|tests|lint|check|all|install|build|run|format|fmt|dist|docs|help|coverage|setup)\b"
-    r"(?!\s+(?:pass|green|work|fail|use|take|print|show|accept|default|do|run)\b)"
+    # the command only when what follows is no change of it: "make lint should check formatting too"
+    # and "make run use --people 4" are edits of the target
+    r"(?=\s*(?:$|[-,;:?.!()]|\b(?:and|then|please|pls|again|first|now|does|do|did|is|will|would|works?|passes"
+    r"|fails?|failing|gives?|prints?|says?|output|with|in|on|from)\b))"
 )
 
 

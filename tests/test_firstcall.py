@@ -330,6 +330,10 @@ def test_rules_added_after_the_sixth_held_out_set() -> None:
 
     assert not asks_edit("make clean - does it also get nested __pycache__ dirs?")
     assert asks_edit("make test pass again") and asks_edit("make run use --people 4")
+    assert asks_edit("make lint should check formatting as well - ruff format --check after ruff check")
+    change = ask("make lint should check formatting as well - ruff format --check after ruff check")
+    assert change.tools == ("read_file",) and only(change, "read_file") == ("Makefile",)
+    assert not asks_edit("make test fails on my machine, why?") and not asks_edit("does make lint pass?")
     assert asks_edit("make clean and remove the dist folder too")  # an edit said after the command
     # "do any of our tests use X" searches for X (the 0.5B ran the tests)
     param = ask("do any of our tests use parametrize or are they all one-offs")
