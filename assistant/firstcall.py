@@ -181,7 +181,7 @@ NOT_PROGRAMS = frozenset(["the", "a", "an", "it", "this", "that", "my", "our", "
 SEARCH_QUESTION = re.compile(
     r"\b(?:do|does|did|is|are) (?:any|all|some|none|either) (?:of )?(?:the |our |my |these |those |this )?"
     r"(?:[\w-]+ ){0,3}(?:use|uses|call|calls|import|imports|mention|mentions|reference|references|contain|contains"
-    r"|read|reads|load|loads|open|opens)"
+    r"|read|reads|load|loads|open|opens|define|defines|have|has|set|sets|raise|raises)"
     r"\s+(?:the |a |an |any )?`?([\w.@-]+)"
 )
 # "What exactly gets deleted when I do make clean?": a question about a target is read, not run

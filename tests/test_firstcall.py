@@ -336,6 +336,8 @@ def test_rules_added_after_the_sixth_held_out_set() -> None:
     assert not asks_edit("make test fails on my machine, why?") and not asks_edit("does make lint pass?")
     assert asks_edit("make clean and remove the dist folder too")  # an edit said after the command
     # "do any of our tests use X" searches for X (the 0.5B ran the tests)
+    dunder = ask("does any module define __all__")  # t9-013: the 0.5B read three files, then grepped 'def tipcalc'
+    assert dunder.tools == ("grep",) and only(dunder, "grep") == ("__all__",)
     param = ask("do any of our tests use parametrize or are they all one-offs")
     assert param.tools == ("grep",) and only(param, "grep") == ("parametrize",)
     # a place excluded is not what a search looks for
