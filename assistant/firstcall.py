@@ -259,6 +259,8 @@ def is_arithmetic(text: str) -> bool:
     low = " ".join(text.lower().split())
     if re.search(r"\w\.[a-z]{1,5}\b|/", low.replace("/ ", " ")):
         return False
+    # a date or a version is no sum ("put the release date 2024-04-20 on the 0.3.1 heading": answered as one)
+    low = re.sub(r"\b\d{4}-\d{1,2}-\d{1,2}\b|\bv?\d+\.\d+\.\d+\b", " ", low)
     if MATH_ASKED.search(low) and len(re.findall(r"\d+(?:\.\d+)?", low)) >= 2:
         return True
     return bool(ARITHMETIC.search(low) or SUM_ANYWHERE.search(low))
@@ -458,6 +460,8 @@ def first_ask(request: str, named_files: Sequence[str], folders: Sequence[str], 
         clause = request if option else re.split(r"\s*(?:,|;|\band\b|\bthen\b)\s*", request, maxsplit=1)[0]
         in_clause = [s for s in symbols if s.lower() in clause.lower()]
         if (SEARCH_FIRST.search(low) or option) and (terms := search_terms(clause, in_clause)):
+            if option:  # the option is what to find; quoted text is the new value ("give --tip a help string: 'x'")
+                terms = [t for t in terms if t.startswith("-")] or terms
             # "find the truncate test and make it use 25 'b's": the search first (the 0.5B grepped
             # for "truncate test" in files named "b")
             return Ask(("grep",), "asks to find " + terms[0] + " first", {"grep": ("pattern", tuple(terms))})

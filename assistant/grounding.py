@@ -685,11 +685,25 @@ MAKE_COMMAND = re.compile(
 )
 
 
+# A state wanted, said of a file or a definition: "pyproject should list some keywords: tips, bills",
+# "truncate should raise a ValueError when width is under 4", "calc needs a clamp(value, low, high)
+# helper" (the 0.5B read the file and answered with the request's own words)
+_SUBJECT = r"^\s*(?:the\s+|my\s+|our\s+)?[\w./()-]+(?:\s+[\w./()-]+){0,2}\s+"
+STATE_WANTED = re.compile(
+    _SUBJECT + r"(?:should|must|needs? to|ought to|has to)\s+(?:also\s+|now\s+|really\s+)?(?:list|have|include"
+    r"|contain|raise|return|accept|check|support|print|show|say|use|read|default|take|handle|reject|skip|ignore"
+    r"|cover|mention|round|allow|refuse|strip|keep)\b"
+    rf"|{_SUBJECT}(?:needs|wants|is missing|lacks|could use)\s+(?:a|an|some)\b"
+)
+
+
 def asks_edit(low: str) -> bool:
     """Does the (lower-case) request ask for a change of a file?"""
     if MAKE_PASS.search(low):
         return True
     low = MAKE_COMMAND.sub("maketarget", low)
+    if STATE_WANTED.search(low) and not QUESTION.match(low) and not low.rstrip().endswith("?"):
+        return True
     said = bool(SHOULD_CHANGE.search(low)) and not QUESTION.match(low)  # not "what should be in a README?"
     return bool(EDIT_FIRST.search(low) or EDIT_LATER.search(low) or said or MAKE_PASS.search(low))
 

@@ -419,6 +419,10 @@ class GrammarSteps:
             learned = self._learned(request, grounding, messages)
             if learned is not None:  # the classifier trained on labelled requests (assistant/intent.py)
                 tool, why = learned
+                if tool == INTENT_ANSWER and ask is not None and asks_edit(" ".join(request.lower().split())):
+                    # a change asked for in plain words is not answered in words ("give the --tip option
+                    # a help string: 'tip in percent'": intent answer 0.52)
+                    tool, why = ask.tools[0], f"{why}; but {ask.why}"
                 if tool == INTENT_ANSWER:  # answered in words, like small talk: a call written as the
                     # answer does not run (on a held-out set the 0.5B answered "hey, got a sec?" with a grep)
                     self.last_decision = {"p_call": None, "intent": why, "small_talk": True}

@@ -405,3 +405,20 @@ def test_the_test_of_a_definition_is_read_from_its_tests_file() -> None:
     plain = first_ask("what does slugify do with accents?", [], [], ["slugify"], defined, "python", FILES)
     assert only(plain, "read_file") == ("textutils.py",)
     assert defining_files(["percent"], defined, "the percent test") == ["calc.py"]  # no test of it: its file
+
+
+def test_a_date_is_no_sum_and_a_wanted_state_is_an_edit() -> None:
+    from assistant.grounding import asks_edit
+
+    assert not is_arithmetic("put the release date 2024-04-20 on the 0.3.1 heading in the changelog")
+    assert is_arithmetic("what is 2024 - 20?")
+    for wanted in ("pyproject should list some keywords: tips, bills, restaurant",
+                   "truncate should raise a ValueError when width is under 4, there's no room for the dots then",
+                   "calc needs a clamp(value, low, high) helper that keeps value between low and high"):  # fmt: skip
+        assert asks_edit(wanted), wanted
+    for question in ("should truncate raise a ValueError?", "calc needs a clamp helper, doesn't it?",
+                     "what should a pyproject list?"):  # fmt: skip
+        assert not asks_edit(question), question
+    # an option's edit finds the option, not the new text quoted after it
+    tip = ask("give the --tip option a help string: 'tip in percent'")
+    assert tip.tools == ("grep",) and only(tip, "grep") == ("--tip",)

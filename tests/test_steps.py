@@ -526,6 +526,30 @@ def test_a_tool_name_that_is_also_a_word_is_named_only_when_asked_for_as_a_tool(
     assert _used_as_tool(name, request_text) is named
 
 
+async def test_a_change_asked_in_plain_words_is_not_answered_in_words_on_the_classifiers_say(
+    scripted: ScriptedServer, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # "truncate should raise a ValueError when width is under 4": the classifier said answer (0.52 on a
+    # held-out request); the words ask for a change of what textutils.py defines, so it is read
+    from assistant.intent import ANSWER
+
+    class SaysAnswer:
+        def choose(self, text: str, offered: Any) -> tuple[str, dict[str, float]]:
+            return ANSWER, {ANSWER: 0.52, "read_file": 0.3}
+
+    monkeypatch.setattr("assistant.steps.load_intent", lambda: SaysAnswer())
+    (tmp_path / "textutils.py").write_text("def truncate(text, width=20):\n    return text[:width]\n")
+    (tmp_path / "todo.txt").write_text("- x\n")
+    seen: list[str] = []
+    agent = grammar_agent(scripted, code_tools(tmp_path, seen))
+    agent.workspace = tmp_path
+    scripted.script(call_json("read_file", {"path": "textutils.py"}), text("Done."), text("Done."))
+    events = await run(agent, "truncate should raise a ValueError when width is under 4")
+    first = next(e for e in events if isinstance(e, Decision))
+    assert first.choice == "read_file" and "intent answer" in first.why and "asks to change truncate" in first.why
+    assert seen[:1] == ["read:textutils.py"] and "grammar" in scripted.requests[0]
+
+
 async def test_reads_per_turn_are_capped_unless_many_are_asked_for(
     scripted: ScriptedServer, tmp_path: Any, model_decides: None
 ) -> None:
