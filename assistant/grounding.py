@@ -198,7 +198,7 @@ def _path_mentions(words: list[str], lowered: str, files: list[str], dirs: list[
         base = low.rsplit("/", 1)[-1]
         stem = base.split(".", 1)[0] if not base.startswith(".") else base
         stem = stem.strip("_")
-        named = low in said or base in said or ("/" in low and low in lowered)
+        named = low in said or base in said or ("/" in low and low in lowered) or _hidden_named(base, said)
         if named or (len(stem) >= MIN_STEM and stem not in COMMON and stem in said) or _all_words_said(low, said):
             found.append(rel)
     if not found:
@@ -211,6 +211,12 @@ def _path_mentions(words: list[str], lowered: str, files: list[str], dirs: list[
         if low + "/" in said or ("/" in low and low in said) or (last not in COMMON and last in said):
             found.append(rel + "/")
     return found
+
+
+def _hidden_named(base: str, said: set[str]) -> bool:
+    """A dotfile named without its dot ("the gitignore"), or .gitignore as "ignore ... in git"
+    (asked to "ignore egg-info folders in git too", the 0.5B read the README)."""
+    return base.startswith(".") and (base[1:] in said or (base == ".gitignore" and {"ignore", "git"} <= said))
 
 
 def _distinctive_word(said: set[str], files: list[str]) -> list[str]:
@@ -703,6 +709,8 @@ def asks_edit(low: str) -> bool:
         return True
     low = MAKE_COMMAND.sub("maketarget", low)
     if STATE_WANTED.search(low) and not QUESTION.match(low) and not low.rstrip().endswith("?"):
+        return True
+    if re.match(rf"\s*{LEAD_IN}(?:also\s+)?ignore\b.*\bgit\b", low):  # "ignore egg-info folders in git too"
         return True
     said = bool(SHOULD_CHANGE.search(low)) and not QUESTION.match(low)  # not "what should be in a README?"
     return bool(EDIT_FIRST.search(low) or EDIT_LATER.search(low) or said or MAKE_PASS.search(low))

@@ -142,6 +142,9 @@ def workspace_paths(root: Path, limit: int = MAX_ENUM_PATHS, said: str = "") -> 
     .gitignore" may read `.gitignore`; nothing else makes `.env` a path a call can write.
     """
     named_hidden = set(re.findall(r"(?<![\w.])\.[\w.-]+", said))
+    words = set(re.findall(r"[a-z]+", said.lower()))
+    if "gitignore" in words or {"ignore", "git"} <= words:  # "ignore egg-info folders in git too"
+        named_hidden.add(".gitignore")
     files: list[str] = []
     dirs: list[str] = ["."]
     for folder, subdirs, names in os.walk(root):

@@ -422,3 +422,18 @@ def test_a_date_is_no_sum_and_a_wanted_state_is_an_edit() -> None:
     # an option's edit finds the option, not the new text quoted after it
     tip = ask("give the --tip option a help string: 'tip in percent'")
     assert tip.tools == ("grep",) and only(tip, "grep") == ("--tip",)
+
+
+def test_git_ignoring_names_the_gitignore(tmp_path: Any) -> None:
+    from assistant.grounding import WorkspaceNames, asks_edit
+    from assistant.toolprompt import workspace_paths
+
+    (tmp_path / ".gitignore").write_text("dist/\n")
+    (tmp_path / ".env").write_text("TOKEN=x\n")
+    (tmp_path / "README.md").write_text("# x\n")
+    request = "ignore egg-info folders in git too"
+    paths = workspace_paths(tmp_path, said=request)
+    assert paths is not None and ".gitignore" in paths[0] and ".env" not in paths[0]
+    assert WorkspaceNames().ground(request, tmp_path, paths).names == (".gitignore",)
+    assert asks_edit(request) and not asks_edit("ignore the tests for now, what does calc do?")
+    assert ".gitignore" not in (workspace_paths(tmp_path, said="what does the readme say") or ([], []))[0]
