@@ -881,8 +881,11 @@ def _reads_only(tools: list[dict[str, Any]], paths: Sequence[str]) -> list[dict[
 
 
 # Free text a small model writes into a call, bounded: the 0.5B wrote `sed -i 's/\d+\.\d+\d+\d+...`
-# to the token limit twice in one turn (240 s), and a grep pattern of ~2,000 characters.
-TEXT_BOUNDS = {("run_command", "command"): 400, ("grep", "pattern"): 200, ("glob", "pattern"): 200}
+# to the token limit twice in one turn (240 s), and a grep pattern of ~2,000 characters; an edit's
+# new text of "add --currency flag - 1000000000..." until the 240 s turn limit. An edit the size of a
+# small function fits; a new file (write_file) is not bounded.
+TEXT_BOUNDS = {("run_command", "command"): 400, ("grep", "pattern"): 200, ("glob", "pattern"): 200,
+               ("edit_file", "old_text"): 1500, ("edit_file", "new_text"): 1500}  # fmt: skip
 
 
 def _bounded_text(tools: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -1279,3 +1279,17 @@ async def test_an_answer_full_of_calls_runs_at_most_two_of_them(scripted: Script
     scripted.script(answer_start("I"), text(calls), answer_start("Done"), text("Done."))
     await run(agent, "hmm, look at the text files")
     assert seen == ["a.txt", "b.txt"]
+
+
+def test_an_edits_free_text_is_bounded_and_a_new_file_is_not() -> None:
+    from assistant.steps import _bounded_text
+
+    def tool(name: str, *args: str) -> dict[str, Any]:
+        props = {a: {"type": "string"} for a in args}
+        return {"type": "function", "function": {"name": name, "parameters": {"type": "object", "properties": props}}}
+
+    edit, write = _bounded_text([tool("edit_file", "path", "old_text", "new_text"),
+                                 tool("write_file", "path", "content")])  # fmt: skip
+    props = edit["function"]["parameters"]["properties"]
+    assert props["new_text"]["maxLength"] == props["old_text"]["maxLength"] == 1500 and "maxLength" not in props["path"]
+    assert "maxLength" not in write["function"]["parameters"]["properties"]["content"]
