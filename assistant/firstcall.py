@@ -66,6 +66,12 @@ FIND_WORDS = re.compile(
 USE_WORDS = re.compile(
     r"\b(?:uses?|used|using|calls?|called|imports?|imported|references?|referenced|mentions?|defined)\b"
 )
+# "is truncate actually used by the app, or only by its test?": where it is used is a search (the 0.5B
+# read the file that defines it)
+USED_QUESTION = re.compile(
+    r"^\s*(?:is|are|does|do)\s+(?:the\s+)?`?[\w.()]+`?\s+(?:function\s+)?(?:actually\s+|really\s+|even\s+|ever\s+|still\s+)?"
+    r"(?:used|called|imported|referenced|use|call)\b"
+)
 IMPORT_WORDS = re.compile(r"\b(?:imports?|imported|importing)\b")
 ANYWHERE = re.compile(r"\b(?:anywhere|everywhere|hard-?coded|any (?:other )?(?:file|place)s?)\b")
 PROJECT_FACT = re.compile(r"(?<![\w-])--[a-z][\w-]*")  # an option of the project's command line
@@ -545,7 +551,7 @@ def _search_or_read(request: str, low: str, named_files: Sequence[str], folders:
     """A search for what the request looks for, or a read of the one file it is about."""
     stems = [f.rsplit("/", 1)[-1].split(".", 1)[0] for f in named_files if f.endswith(".py")]
     stems = stems if IMPORT_WORDS.search(low) else []
-    if (symbols or stems) and USE_WORDS.search(low) and SEARCH_WORDS.search(low):
+    if (symbols or stems) and USE_WORDS.search(low) and (SEARCH_WORDS.search(low) or USED_QUESTION.search(low)):
         found = tuple(dict.fromkeys([*symbols, *stems]))
         return Ask(("grep",), "asks where " + found[0] + " is used", {"grep": ("pattern", found)})
     named_nothing = not named_files and not symbols and not folders

@@ -661,7 +661,7 @@ EDIT_VERBS = (
     "|turn|mark"
     "|give(?! me\\b| us\\b)|correct|raise|lower|increase|decrease|uncomment|comment out|switch"
     "|retitle|reword|rephrase|implement"
-    "|take(?=.*\\b(?:off|out of|out)\\b)"
+    "|take(?=.*\\b(?:off|out of|out)\\b)|push(?=.*\\bback\\b)"
 )
 LEAD_IN = r"(?:(?:please|pls|plz|now|then|ok|okay|and|also|so|can you|could you|would you|i want you to)[,]?\s+)*"
 EDIT_FIRST = re.compile(rf"^\s*{LEAD_IN}(?:{EDIT_VERBS})\b")

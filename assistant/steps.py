@@ -114,6 +114,7 @@ from assistant.toolprompt import (
 from assistant.turntext import (
     after_tools,
     asked_again,
+    carried_request,
     last_user_text,
     passage_files,
     previous_request,
@@ -170,6 +171,11 @@ ANSWER_NOW = "[The changes are made. Tell me in a sentence or two what you did.]
 IN_WORDS = "[This needs no tool. Reply to me in words.]"
 DEFINITION_WORDS = re.compile(r"\b(?:function|def|class|method|defined|defines|define|definition)\b|\w\(\)")
 PATH_LIKE = re.compile(r"[\w.-]*/[\w./-]*|\b[\w-]+\.[A-Za-z]\w{0,4}\b")
+# a place the previous turn showed: "there" (not "is there", "there's"), "in it", "that file"
+PLACE = re.compile(
+    r"(?<!\bis )(?<!\bare )(?<!\bwas )\bthere\b(?!'s| is| are| was| were)"
+    r"|\b(?:in|into|to|from) (?:it|that file|that one|this file)\b|\bthat file\b"
+)
 PRONOUN = re.compile(r"\b(?:it|its|that one|this one|them|those)\b")
 ANSWER = "answer"  # a call's arguments (a whole file for write_file) must fit
 
@@ -395,7 +401,7 @@ class GrammarSteps:
         started = time.perf_counter()
         last = messages[-1] if messages else {}
         content = user_text(last) if last.get("role") == "user" else ""
-        request = request_text(content)
+        request = carried_request(request_text(content), messages)
         if request and ANSWER_NOTE not in content:  # the turn's first step (later ones carry folded results)
             if is_small_talk(request) or is_arithmetic(request):
                 self.last_decision = {"p_call": None, "small_talk": True}
@@ -702,7 +708,16 @@ class GrammarSteps:
         """What a request naming nothing is about: the previous turn's file ("Make it 15", "remove the
         first item", "now run just that file"), or the definitions it named ("and where is it used?")."""
         low = request.lower()
-        if names or self._paths is None:
+        if self._paths is None:
+            return []
+        if PLACE.search(low) and not any(n in self._paths[0] for n in names):
+            # "add a check there that truncate leaves 'short' alone" after showing the tests: the place
+            # is the previous turn's file, not the one defining truncate (which the 0.5B read)
+            files = self._paths[0]
+            earlier = (self._previous_definitions(messages, files) + previous_files(messages, files))[:1]
+            if earlier:
+                return [*earlier, *(n for n in names if n not in earlier)]
+        if names:
             return []
         if FOLLOW_UP.search(low) or asks_edit(low):
             files = self._paths[0]

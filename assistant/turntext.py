@@ -71,6 +71,24 @@ def previous_request(messages: Sequence[dict[str, Any]]) -> str:
     return request_text(user_text(users[-2]).split(ANSWER_NOTE, 1)[0]) if len(users) >= 2 else ""
 
 
+# "go ahead and do it" after "how would I run the tests?": the previous request, as one to act on
+DO_IT = re.compile(
+    r"^\s*(?:(?:ok(?:ay)?|yes|yeah|yep|sure|great|cool|thanks|please)[,!.]?\s+)*"
+    r"(?:go ahead|do it|do that|do so|go for it|please do|yes please|make it so)"
+    r"(?:\s+(?:and|then)\s+(?:do it|do that|run (?:it|them)))?(?:\s+(?:now|then|please|for me))?\s*[.!]*\s*$"
+)
+ASKED_HOW = re.compile(
+    r"^\s*(?:how (?:would|do|can|should|could) (?:i|we|you)|can you|could you|would you|should i|should we)\s+"
+)
+
+
+def carried_request(request: str, messages: Sequence[dict[str, Any]]) -> str:
+    """The request to act on: for "go ahead and do it" the previous request, without its "how would
+    I" (the 0.5B, told to go ahead after asking how to run the tests, read a test file); else itself."""
+    previous = previous_request(messages) if DO_IT.match(request.lower()) else ""
+    return ASKED_HOW.sub("", previous.lower()).rstrip("? ") if previous else request
+
+
 def after_tools(messages: Sequence[dict[str, Any]]) -> bool:
     """Did the previous turn use a tool? (Then "it" and "there" point at what it showed.)"""
     for message in reversed(messages[:-1]):

@@ -238,7 +238,9 @@ def test_that_file_after_asking_where_a_function_is_defined_is_the_defining_file
 
     (tmp_path / "tests").mkdir()
     (tmp_path / "calc.py").write_text("def mean(xs):\n    return sum(xs) / len(xs)\n")
-    (tmp_path / "tests" / "test_calc.py").write_text("from calc import mean\n\n\ndef test_mean():\n    assert mean([2])\n")  # noqa: E501
+    (tmp_path / "tests" / "test_calc.py").write_text(
+        "from calc import mean\n\n\ndef test_mean():\n    assert mean([2])\n"
+    )
     steps = GrammarSteps(None, None, workspace=lambda: tmp_path)  # type: ignore[arg-type]
     steps._paths = workspace_paths(tmp_path)
     messages = [folded("Where is the function mean defined?", "grep", {"pattern": "mean"},
@@ -437,3 +439,31 @@ def test_git_ignoring_names_the_gitignore(tmp_path: Any) -> None:
     assert WorkspaceNames().ground(request, tmp_path, paths).names == (".gitignore",)
     assert asks_edit(request) and not asks_edit("ignore the tests for now, what does calc do?")
     assert ".gitignore" not in (workspace_paths(tmp_path, said="what does the readme say") or ([], []))[0]
+
+
+def test_whether_a_definition_is_used_is_a_search() -> None:
+    used = ask("is truncate actually used by the app, or only by its test?", symbols=["truncate"])
+    assert used.tools == ("grep",) and only(used, "grep") == ("truncate",)
+    from assistant.grounding import asks_edit
+
+    assert asks_edit("push the release there back to July") and not asks_edit("push my commits to github?")
+
+
+def test_there_is_the_file_the_previous_turn_showed(tmp_path: Path) -> None:
+    from assistant.steps import GrammarSteps
+    from assistant.toolprompt import workspace_paths
+
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "textutils.py").write_text("def truncate(text, width=20):\n    return text[:width]\n")
+    (tmp_path / "tests" / "test_textutils.py").write_text("from textutils import truncate\n")
+    steps = GrammarSteps(None, None, workspace=lambda: tmp_path)  # type: ignore[arg-type]
+    steps._paths = workspace_paths(tmp_path)
+    shown = [folded("show me tests/test_textutils.py", "read_file", {"path": "tests/test_textutils.py"},
+                    "from textutils import truncate\n"), {"role": "assistant", "content": "Here it is."}]  # fmt: skip
+    there = "add a check there that truncate leaves a short word like 'short' alone"
+    assert steps._ground(there, [*shown, {"role": "user", "content": there}]).names == (
+        "tests/test_textutils.py",
+        "truncate",
+    )
+    asked = "is there a tox.ini anywhere?"  # "is there" points nowhere
+    assert "tests/test_textutils.py" not in steps._ground(asked, [*shown, {"role": "user", "content": asked}]).names

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from assistant.context import PASSAGES_ASK, PASSAGES_HEAD
 from assistant.conversation import ANSWER_NOTE
-from assistant.turntext import ANSWER_LAST, result_label, results_first
+from assistant.turntext import ANSWER_LAST, carried_request, result_label, results_first
 
 
 def folded(request: str, *results: tuple[str, str, str]) -> str:
@@ -46,3 +46,12 @@ def test_labels_name_what_each_tool_was_given() -> None:
     assert result_label("list_files", "{}") == "[Files in .:]"
     assert result_label("glob", '{"pattern": "*.py"}') == "[Files matching '*.py':]"
     assert result_label("weather__forecast", "not json") == "[Result of forecast:]"
+
+
+def test_go_ahead_carries_the_previous_request_as_one_to_act_on() -> None:
+    history = [{"role": "user", "content": "how would I run the tests in this project?"},
+               {"role": "assistant", "content": "With make test."}]  # fmt: skip
+    for said in ("go ahead and do it", "ok, do it", "Yes please", "sure, go for it now"):
+        assert carried_request(said, [*history, {"role": "user", "content": said}]) == "run the tests in this project"
+    assert carried_request("do it in calc.py", [*history, {"role": "user", "content": "x"}]) == "do it in calc.py"
+    assert carried_request("go ahead", [{"role": "user", "content": "go ahead"}]) == "go ahead"  # nothing before
