@@ -710,23 +710,22 @@ class GrammarSteps:
         low = request.lower()
         if self._paths is None:
             return []
-        if PLACE.search(low) and not any(n in self._paths[0] for n in names):
+        files = self._paths[0]
+        if PLACE.search(low) and not any(n in files for n in names):
             # "add a check there that truncate leaves 'short' alone" after showing the tests: the place
             # is the previous turn's file, not the one defining truncate (which the 0.5B read)
-            files = self._paths[0]
-            earlier = (self._previous_definitions(messages, files) + previous_files(messages, files))[:1]
-            if earlier:
-                return [*earlier, *(n for n in names if n not in earlier)]
+            place = (self._previous_definitions(messages, files) + previous_files(messages, files))[:1]
+            if place:
+                return [*place, *(n for n in names if n not in place)]
         if names:
             return []
         if FOLLOW_UP.search(low) or asks_edit(low):
-            files = self._paths[0]
             return (self._previous_definitions(messages, files) + previous_files(messages, files))[:1]
         if PRONOUN.search(low) and SEARCH_WORDS.search(low) and (previous := previous_request(messages)):
             root = self._root()
             if root is not None:
                 earlier = self._names.ground(previous, root, self._paths).names
-                return [n for n in earlier if not n.endswith("/") and n not in self._paths[0]][:2]
+                return [n for n in earlier if not n.endswith("/") and n not in files][:2]
         return []
 
     def _previous_definitions(self, messages: Sequence[dict[str, Any]], files: list[str]) -> list[str]:
