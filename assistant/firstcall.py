@@ -238,6 +238,13 @@ WORK_WORDS = re.compile(
 )
 
 
+# a message taken back: nothing to do
+RETRACTED = re.compile(
+    r"\b(?:ignore (?:me|that|this)|never ?mind|nvm|disregard (?:me|that|this)|wrong (?:window|chat|tab|person)"
+    r"|sent (?:that|this) by mistake|didn'?t mean to send)\b"
+)
+
+
 def is_small_talk(text: str) -> bool:
     """A greeting, thanks or goodbye and nothing else ("hi", "thanks!", "bye for now",
     "cheers, that's exactly what I needed").
@@ -256,6 +263,8 @@ def is_small_talk(text: str) -> bool:
         return True
     if len(words) <= 14 and FAREWELL.search(low) and "?" not in low and not RUN_WORDS.search(low):
         return True
+    if len(words) <= 10 and RETRACTED.search(low) and "?" not in low and not WORK_WORDS.search(low):
+        return True  # "oops, wrong window - ignore me" (the 0.5B read the meeting notes)
     return len(words) <= 12 and bool(THANKS.search(low)) and not ASKS_MORE.search(low.split(None, 1)[-1])
 
 

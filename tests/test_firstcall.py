@@ -467,3 +467,9 @@ def test_there_is_the_file_the_previous_turn_showed(tmp_path: Path) -> None:
     )
     asked = "is there a tox.ini anywhere?"  # "is there" points nowhere
     assert "tests/test_textutils.py" not in steps._ground(asked, [*shown, {"role": "user", "content": asked}]).names
+
+
+def test_a_message_taken_back_is_small_talk() -> None:
+    assert is_small_talk("oops, wrong window - ignore me") and is_small_talk("nvm, sent that by mistake")
+    assert not is_small_talk("never mind the tests, what does calc.py do?")
+    assert not is_small_talk("ignore me if this is dumb, but does split_bill round?")
