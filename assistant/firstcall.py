@@ -157,6 +157,8 @@ GENERAL = re.compile(
     r"\b(?:in general|generally|usually|typically|normally|conventionally|best practices?|common practice"
     r"|how do (?:people|developers|most projects|you usually))\b"
     r"|\bwhat(?:'?s| is| are)? the (?:[\w-]+ ){0,3}(?:flag|option|switch|syntax|shortcut|keyword) (?:to|for|that)\b"
+    # "side question, why does make insist on tabs instead of spaces?" (the 0.5B read the README)
+    r"|^\s*(?:a |one )?(?:side|random|general|unrelated|off-topic|off topic) question\b"
 )
 ABSTRACT = re.compile(
     r"\b(?:in general|generally speaking|as a rule|in general terms)\b"

@@ -169,6 +169,7 @@ SERVED = "what the request names is read and nothing more is asked"
 ANSWER_MAX_TOKENS = 1024
 ANSWER_NOW = "[The changes are made. Tell me in a sentence or two what you did.]"
 IN_WORDS = "[This needs no tool. Reply to me in words.]"
+WORDS_GRAMMAR = r"root ::= [^{\[ \t\r\n] [^\x00]*"  # any text that does not start a JSON call
 DEFINITION_WORDS = re.compile(r"\b(?:function|def|class|method|defined|defines|define|definition)\b|\w\(\)")
 PATH_LIKE = re.compile(r"[\w.-]*/[\w./-]*|\b[\w-]+\.[A-Za-z]\w{0,4}\b")
 # a place the previous turn showed: "there" (not "is there", "there's"), "in it", "that file"
@@ -358,25 +359,30 @@ class GrammarSteps:
         object (a call to a tool that does not exist: "hello" got `{"name": "hello!", ...}`) is
         asked for again, in words."""
         held: list[Event] = []
-        text, flowing = "", False
+        text, flowing, call = "", False, False
         async for event in events:
             if flowing:
                 yield event
                 continue
             held.append(event)
             text += event.text if isinstance(event, TextDelta) else ""
-            if text.strip() and not text.lstrip().startswith("{"):
+            call = isinstance(event, (ToolCallDelta, ToolCallReady)) or text.lstrip()[:1] in ("{", "[")
+            if call:  # stopped at once: asked "what's 12.5% of 96", the 0.5B wrote calls for 1,024 tokens (160 s)
+                break
+            if text.strip():
                 flowing = True
                 for kept in held:
                     yield kept
-        if flowing:
+        if not call:
+            for kept in [] if flowing else held:
+                yield kept
             return
-        if text.strip():  # the whole answer was a JSON object
-            async for event in self._answer_now(messages, params, IN_WORDS):
-                yield event
-            return
-        for kept in held:
-            yield kept
+        aclose = getattr(events, "aclose", None)
+        if aclose is not None:
+            await aclose()
+        # asked again, in words, under a grammar whose first character cannot start a call
+        async for event in self._answer_now(messages, {**params, "grammar": WORDS_GRAMMAR}, IN_WORDS):
+            yield event
 
     async def _answer_now(self, messages: Sequence[dict[str, Any]], params: dict[str, Any],
                           note: str = ANSWER_NOW) -> AsyncIterator[Event]:  # fmt: skip

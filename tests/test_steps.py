@@ -1249,6 +1249,10 @@ async def test_small_talk_answered_with_a_call_is_asked_again_in_words(scripted:
     assert shown == "Hello! How can I help?" and '"name"' not in shown
     assert scripted.requests[1]["messages"][-1]["content"].endswith(IN_WORDS)
     assert isinstance(events[-1], TurnEnd) and events[-1].text == "Hello! How can I help?"
+    # asked again under a grammar whose first character cannot start a call
+    from assistant.steps import WORDS_GRAMMAR
+
+    assert scripted.requests[1]["grammar"] == WORDS_GRAMMAR and "grammar" not in scripted.requests[0]
 
 
 async def test_small_talk_answered_with_json_of_no_tool_is_asked_again_in_words(scripted: ScriptedServer) -> None:
