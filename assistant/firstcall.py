@@ -216,6 +216,7 @@ class Ask:
     tools: tuple[str, ...]
     why: str
     only: Mapping[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)  # tool -> (argument, values)
+    firm: bool = False  # the words settle it: the first-step classifier is not asked
 
 
 THANKS = re.compile(
@@ -488,6 +489,10 @@ def first_ask(request: str, named_files: Sequence[str], folders: Sequence[str], 
             return Ask(("read_file",), f"asks to change {(in_clause or symbols)[0]}, defined in {defining[0]}",
                        {"read_file": ("path", tuple(defining))})  # fmt: skip
         return None  # the edit rules decide what comes next
+    if (patterns := exists_patterns(low)) and not named_files:
+        # "is there a tox.ini or noxfile anywhere?", "any .txt files apart from my todo list?": whether
+        # files exist is a glob (the 0.5B grepped for 'tox.ini' and read the todo list)
+        return Ask(("glob",), "asks whether " + patterns[0] + " exists", {"glob": ("pattern", patterns)}, firm=True)
     if (search := SEARCH_QUESTION.search(low)) and search.group(1).lower() not in STOP:
         term = request[search.start(1) : search.end(1)]
         return Ask(("grep",), "asks whether anything uses " + term, {"grep": ("pattern", (term,))})
@@ -586,6 +591,30 @@ def _search_or_read(request: str, low: str, named_files: Sequence[str], folders:
             why = f"names {symbols[0]}, defined in {where[0]}"
             return Ask(("read_file",), why, {"read_file": ("path", tuple(where))})
     return None
+
+
+EXISTS_ASKED = re.compile(
+    r"^\s*(?:(?:so|and|also|hey|quick one|quick question|btw)[,:]?\s+)*"
+    r"(?:is there|are there|any|have we got|do (?:we|i|you) have|got|does (?:this|the) (?:project|repo) have)\b"
+)
+# ".txt files", "yaml files", "json or yaml files"
+FILE_TYPE = re.compile(r"(?<![\w/])\.?([a-z0-9]{1,8})(?:,? (?:or|and) \.?([a-z0-9]{1,8}))? files?\b")
+FILE_NAME = re.compile(r"(?<![\w/.-])([\w-]+\.(?:ini|cfg|toml|txt|md|py|json|ya?ml|lock|rst|in|sh|env))\b"
+                       r"|\b(noxfile|dockerfile|makefile|procfile|justfile|vagrantfile|gemfile)\b")  # fmt: skip
+FILE_KINDS = {k: k for k in ("txt", "md", "py", "toml", "json", "yaml", "yml", "ini", "cfg", "csv", "sh", "rst")}
+FILE_KINDS.update(python="py", markdown="md", text="txt", shell="sh")
+NAMED_FILES = {"dockerfile": "Dockerfile*", "makefile": "Makefile", "procfile": "Procfile", "gemfile": "Gemfile",
+               "vagrantfile": "Vagrantfile", "justfile": "justfile", "noxfile": "noxfile*"}  # fmt: skip
+
+
+def exists_patterns(low: str) -> tuple[str, ...]:
+    """The glob patterns of a question whether files exist ("is there a tox.ini or noxfile anywhere?":
+    tox.ini, noxfile*; "any .txt files?": *.txt); () for any other request."""
+    if not EXISTS_ASKED.search(low):
+        return ()
+    found = [f"*.{FILE_KINDS[kind]}" for m in FILE_TYPE.finditer(low) for kind in m.groups() if kind in FILE_KINDS]
+    found += [m.group(1) or NAMED_FILES[m.group(2)] for m in FILE_NAME.finditer(low)]
+    return tuple(dict.fromkeys(found))
 
 
 def defining_files(symbols: Sequence[str], defined_in: Mapping[str, set[str]], low: str = "") -> list[str]:

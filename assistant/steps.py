@@ -428,7 +428,7 @@ class GrammarSteps:
                 yield Decision(ANSWER, time.perf_counter() - started, why="a general question")
                 return
             ask = self._first_ask(request, grounding) if grounding or not general else None
-            learned = self._learned(request, grounding, messages)
+            learned = None if ask is not None and ask.firm else self._learned(request, grounding, messages)
             if learned is not None:  # the classifier trained on labelled requests (assistant/intent.py)
                 tool, why = learned
                 if tool == INTENT_ANSWER and ask is not None and asks_edit(" ".join(request.lower().split())):

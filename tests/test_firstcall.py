@@ -76,10 +76,11 @@ def test_terms_keep_their_case_and_skip_filler() -> None:
 
 
 def test_listings() -> None:
-    for request in ("Show me the project structure", "ls",
-                    "What top-level folders are there?", "Is there a setup.py in this project?"):  # fmt: skip
+    for request in ("Show me the project structure", "ls", "What top-level folders are there?"):
         a = ask(request)
         assert a is not None and a.tools == ("list_files", "glob") and only(a, "list_files") == (".",), request
+    setup = ask("Is there a setup.py in this project?")  # a file asked for by name: found at any depth
+    assert setup.tools == ("glob",) and only(setup, "glob") == ("setup.py",)
     assert only(ask("What's inside the tests folder?"), "list_files") == ("tests",)
     assert only(ask("How many test files are there?"), "list_files") == ("tests",)  # the folder they are in
 
@@ -473,3 +474,16 @@ def test_a_message_taken_back_is_small_talk() -> None:
     assert is_small_talk("oops, wrong window - ignore me") and is_small_talk("nvm, sent that by mistake")
     assert not is_small_talk("never mind the tests, what does calc.py do?")
     assert not is_small_talk("ignore me if this is dumb, but does split_bill round?")
+
+
+def test_whether_files_exist_is_a_glob() -> None:
+    from assistant.firstcall import exists_patterns
+
+    tox = ask("is there a tox.ini or noxfile anywhere?")  # t9-009: the 0.5B grepped for 'tox.ini'
+    assert tox.tools == ("glob",) and only(tox, "glob") == ("tox.ini", "noxfile*")
+    txt = ask("any .txt files apart from my todo list?")  # t9-007: it read the todo list
+    assert txt.tools == ("glob",) and only(txt, "glob") == ("*.txt",)
+    assert exists_patterns("got any json or yaml files lying around?") == ("*.json", "*.yaml")
+    assert exists_patterns("is there a dockerfile?") == ("Dockerfile*",)
+    assert exists_patterns("any python files in notes?") == ("*.py",)
+    assert exists_patterns("any idea why the tests fail?") == () and exists_patterns("show me the json files") == ()

@@ -550,6 +550,42 @@ async def test_a_change_asked_in_plain_words_is_not_answered_in_words_on_the_cla
     assert seen[:1] == ["read:textutils.py"] and "grammar" in scripted.requests[0]
 
 
+async def test_whether_a_file_exists_is_globbed_whatever_the_classifier_says(
+    scripted: ScriptedServer, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # t9-009: the classifier said grep (0.54) and the 0.5B grepped for 'tox.ini'
+    class SaysGrep:
+        def choose(self, text: str, offered: Any) -> tuple[str, dict[str, float]]:
+            return "grep", {"grep": 0.54}
+
+    monkeypatch.setattr("assistant.steps.load_intent", lambda: SaysGrep())
+    (tmp_path / "calc.py").write_text("x = 1\n")
+    seen: list[str] = []
+    reg = ToolRegistry(timeout=2.0)
+
+    @reg.function
+    def glob(pattern: str, path: str = ".") -> str:
+        """Find files matching a glob pattern."""
+        seen.append(f"glob:{pattern}")
+        return "no files match"
+
+    @reg.function
+    def grep(pattern: str) -> str:
+        """Search the files."""
+        seen.append(f"grep:{pattern}")
+        return "no matches"
+
+    agent = grammar_agent(scripted, reg)
+    agent.workspace = tmp_path
+    scripted.script(call_json("glob", {"pattern": "tox.ini"}), text("No."), text("No."))
+    events = await run(agent, "is there a tox.ini or noxfile anywhere?")
+    first = next(e for e in events if isinstance(e, Decision))
+    assert first.choice == "glob" and first.why == "asks whether tox.ini exists"
+    grammar = scripted.requests[0]["grammar"]
+    assert "grep" not in grammar and "tox.ini" in grammar and "noxfile*" in grammar
+    assert seen[:1] == ["glob:tox.ini"]
+
+
 async def test_reads_per_turn_are_capped_unless_many_are_asked_for(
     scripted: ScriptedServer, tmp_path: Any, model_decides: None
 ) -> None:
