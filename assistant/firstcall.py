@@ -513,14 +513,18 @@ def first_ask(request: str, named_files: Sequence[str], folders: Sequence[str], 
         return Ask(("run_command",), shell[1], {"run_command": ("command", shell[0])})
     if run and not SEARCH_WORDS.search(low):
         return None  # other runs: the model's choice ("which modules can be run directly" searches)
-    if LIST_WORDS.search(low) and not symbols and not (named_files and not folders):
+    # "see what's at the top level and open the file that has the licence text": the listing first, as
+    # asked, though the request names the file it opens next
+    list_first = bool(LIST_THEN_OPEN.search(low)) and bool(LIST_WORDS.search(LIST_THEN_OPEN.split(low, 1)[0]))
+    if LIST_WORDS.search(low) and not symbols and (not (named_files and not folders) or list_first):
         found = NAMED_FOLDER.search(low)
         dirs = {f.rstrip("/") for f in folders} | ({found.group(1).strip("/")} if found else set())
         if not dirs:  # "What test files do we have?": the tests/ folder, when there is one
             kinds = re.findall(r"\b([a-z]+) files\b", low)
             dirs = {d for k in kinds for d in (k, k + "s") if any(f.startswith(d + "/") for f in files)}
         paths = tuple(sorted(d for d in dirs if d + "/" in folders or any(f.startswith(d + "/") for f in files)))
-        return Ask(("list_files", "glob"), "asks what files there are", {"list_files": ("path", paths or (".",))})
+        return Ask(("list_files", "glob"), "asks what files there are", {"list_files": ("path", paths or (".",))},
+                   firm=list_first)  # fmt: skip
     return _search_or_read(request, low, named_files, folders, symbols, defined_in)
 
 
@@ -605,6 +609,9 @@ FILE_KINDS = {k: k for k in ("txt", "md", "py", "toml", "json", "yaml", "yml", "
 FILE_KINDS.update(python="py", markdown="md", text="txt", shell="sh")
 NAMED_FILES = {"dockerfile": "Dockerfile*", "makefile": "Makefile", "procfile": "Procfile", "gemfile": "Gemfile",
                "vagrantfile": "Vagrantfile", "justfile": "justfile", "noxfile": "noxfile*"}  # fmt: skip
+
+
+LIST_THEN_OPEN = re.compile(r"\b(?:and|then)\s+(?:then\s+)?(?:open|read|show me|cat|print)\b")
 
 
 def exists_patterns(low: str) -> tuple[str, ...]:

@@ -60,7 +60,8 @@ WANTS_TESTS = re.compile(
 # (implementing a stub is fixing its body: "implement `reorder_list` in report.py" rewrites its
 # `raise NotImplementedError`)
 FIX_ASKED = re.compile(
-    r"\b(?:fix|repair|correct|make (?:it|them|the tests?) pass|why|implement)\b"
+    r"\b(?:fix|repair|correct|patch(?! release| version| level| number)|make (?:it|them|the tests?) pass|why|implement"
+    r"|sort (?:it|this|that|them) out)\b"
     r"|" + MAKE_PASS.pattern  # "get the test suite green again please"
 )
 SHOW_SOURCE = re.compile(r"\b(?:source|code|function|broken|failing|fails?)\b")

@@ -182,8 +182,13 @@ def read_regular(path: Path, limit: int) -> bytes | None:
         os.close(fd)
 
 
+# spellings that name the same file ("the file that has the licence text" is LICENSE)
+SPELLINGS = {"licence": "license", "licences": "licenses"}
+
+
 def _words(text: str) -> list[str]:
     words = [w.strip(",;:!?'\"`()[]{}").rstrip(".").lower() for w in re.findall(r"[\w./\\-]+", text) if w.strip(".")]
+    words = [SPELLINGS.get(w, w) for w in words]
     return [w[2:] if w.startswith("./") else w.lstrip(".") if w.startswith("..") else w for w in words]
 
 
@@ -657,8 +662,8 @@ def _content_words(text: str) -> set[str]:
 # ---------------------------------------------------------------- what the request still asks for
 
 EDIT_VERBS = (
-    "change|add|remove|delete|drop|get rid of|rename|replace|update|fix|bump|set|cross|insert|append|edit|make|put"
-    "|turn|mark"
+    "change|add|remove|delete|drop|get rid of|rename|replace|update|fix|patch|bump|set|cross|insert|append|edit|make"
+    "|put|turn|mark"
     "|give(?! me\\b| us\\b)|correct|raise|lower|increase|decrease|uncomment|comment out|switch"
     "|retitle|reword|rephrase|implement"
     "|take(?=.*\\b(?:off|out of|out)\\b)|push(?=.*\\bback\\b)"

@@ -487,3 +487,14 @@ def test_whether_files_exist_is_a_glob() -> None:
     assert exists_patterns("is there a dockerfile?") == ("Dockerfile*",)
     assert exists_patterns("any python files in notes?") == ("*.py",)
     assert exists_patterns("any idea why the tests fail?") == () and exists_patterns("show me the json files") == ()
+
+
+def test_a_listing_asked_before_an_open_comes_first_and_patching_is_fixing() -> None:
+    from assistant.followup import FIX_ASKED
+    from assistant.grounding import asks_edit
+
+    listing = ask("see what's at the top level and open the file that has the licence text", named=["LICENSE"])
+    assert listing.tools == ("list_files", "glob") and listing.firm and only(listing, "list_files") == (".",)
+    assert not ask("what licence is this code under?", named=["LICENSE"]).firm
+    assert asks_edit("run it, find the culprit and patch the source") and FIX_ASKED.search("patch the source")
+    assert not FIX_ASKED.search("in semver, what's a patch release?") and FIX_ASKED.search("can you sort it out?")
