@@ -200,6 +200,29 @@ def _own_file(path: str, files: AbstractSet[str]) -> str | None:
     return max(found, key=len) if found else None
 
 
+# "add a test that word_count('  lots   of   space  ') is 3, then run the textutils tests": the test
+# goes in the tests' file (the 0.5B, sent to textutils.py, which the request names, edited it)
+ADD_TEST = re.compile(
+    r"\b(?:add|write|create|put in|include)\s+(?:a |an |another |one more |some |the )?"
+    r"(?:new |small |quick |unit |regression )*tests?\b(?! suite)"
+)
+
+
+def tests_for(names: Sequence[str], files: Sequence[str], defined_in: dict[str, set[str]]) -> tuple[str, ...]:
+    """The names of a request that adds a test, each code file (or a definition's file) led by the test
+    file that covers it (``test_<stem>.py``), when the workspace has one."""
+    out: list[str] = []
+    for name in names:
+        sources = [name] if name in files else sorted(defined_in.get(name, ())) if not name.endswith("/") else []
+        for source in sources:
+            stem = source.rsplit("/", 1)[-1].removesuffix(".py")
+            if source.endswith(".py") and not is_test_file(source):
+                out += [f for f in files if f.rsplit("/", 1)[-1] in (f"test_{stem}.py", f"{stem}_test.py")]
+        out.append(name)
+    kept = list(dict.fromkeys(out))
+    return tuple(n for n in kept if not (n in files and not is_test_file(n) and any(is_test_file(k) for k in kept)))
+
+
 def is_test_file(path: str) -> bool:
     base = path.rsplit("/", 1)[-1]
     return base.startswith("test_") or base.endswith("_test.py") or path.startswith("tests/")

@@ -61,6 +61,7 @@ from assistant.firstcall import (
     search_terms,
 )
 from assistant.followup import (
+    ADD_TEST,
     CREATE_ASKED,
     MANY_FILES,
     Owed,
@@ -71,6 +72,7 @@ from assistant.followup import (
     next_owed,
     related_tests,
     test_commands,
+    tests_for,
     workspace_python,
 )
 from assistant.grammar import CallGrammar, Unsupported, call_grammar, parse_call, tool_parts
@@ -706,7 +708,13 @@ class GrammarSteps:
             said = QUOTED.sub(" ", request) if asks_edit(low) else request
             grounding = self._names.ground(said, root, paths, after_tools=after_tools(messages))
             referred = self._referred(request, messages, grounding.names)
-            return Grounding(tuple(referred), grounding.pointer or "the previous turn") if referred else grounding
+            if referred:
+                grounding = Grounding(tuple(referred), grounding.pointer or "the previous turn")
+            if ADD_TEST.search(low) and paths is not None:  # a test added goes in the tests' file
+                files = paths[0]
+                grounding = Grounding(tests_for(grounding.names, files, self._names.defined_in(root, files)),
+                                      grounding.pointer)  # fmt: skip
+            return grounding
         except Exception:  # the same: without the workspace's names the model's probability decides
             return Grounding()
 

@@ -498,3 +498,15 @@ def test_a_listing_asked_before_an_open_comes_first_and_patching_is_fixing() -> 
     assert not ask("what licence is this code under?", named=["LICENSE"]).firm
     assert asks_edit("run it, find the culprit and patch the source") and FIX_ASKED.search("patch the source")
     assert not FIX_ASKED.search("in semver, what's a patch release?") and FIX_ASKED.search("can you sort it out?")
+
+
+def test_a_test_added_goes_in_the_tests_file() -> None:
+    from assistant.followup import ADD_TEST, tests_for
+
+    files = ["textutils.py", "tests/test_textutils.py", "calc.py"]
+    defined = {"word_count": {"textutils.py"}, "add": {"calc.py"}}
+    assert tests_for(["textutils.py"], files, defined) == ("tests/test_textutils.py",)
+    assert tests_for(["word_count"], files, defined) == ("tests/test_textutils.py", "word_count")
+    assert tests_for(["add"], files, defined) == ("add",)  # calc.py has no tests' file: as it was
+    assert ADD_TEST.search("add a test that word_count('  lots   of   space  ') is 3")
+    assert not ADD_TEST.search("add the test suite to ci") and not ADD_TEST.search("run the tests")
