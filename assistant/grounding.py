@@ -203,7 +203,7 @@ def _path_mentions(words: list[str], lowered: str, files: list[str], dirs: list[
         base = low.rsplit("/", 1)[-1]
         stem = base.split(".", 1)[0] if not base.startswith(".") else base
         stem = stem.strip("_")
-        named = low in said or base in said or ("/" in low and low in lowered) or _hidden_named(base, said)
+        named = low in said or base in said or ("/" in low and low in lowered) or _hidden_named(base, said, lowered)
         if named or (len(stem) >= MIN_STEM and stem not in COMMON and stem in said) or _all_words_said(low, said):
             found.append(rel)
     if not found:
@@ -218,9 +218,17 @@ def _path_mentions(words: list[str], lowered: str, files: list[str], dirs: list[
     return found
 
 
-def _hidden_named(base: str, said: set[str]) -> bool:
-    """A dotfile named without its dot ("the gitignore"), or .gitignore as "ignore ... in git"
-    (asked to "ignore egg-info folders in git too", the 0.5B read the README)."""
+THE_CLI = re.compile(
+    r"\b(?:the|our|my|this|its|their) (?:cli|command[- ]line(?: interface| module| tool)?)\b|\bcli module\b"
+)
+
+
+def _hidden_named(base: str, said: set[str], lowered: str) -> bool:
+    """A file named by what it is: a dotfile without its dot ("the gitignore"), .gitignore as "ignore
+    ... in git" (asked to "ignore egg-info folders in git too", the 0.5B read the README), the
+    command-line module as "the CLI"."""
+    if base in ("__main__.py", "cli.py"):  # "the CLI module" (the 0.5B read the README twice instead)
+        return bool(THE_CLI.search(lowered))
     return base.startswith(".") and (base[1:] in said or (base == ".gitignore" and {"ignore", "git"} <= said))
 
 

@@ -510,3 +510,17 @@ def test_a_test_added_goes_in_the_tests_file() -> None:
     assert tests_for(["add"], files, defined) == ("add",)  # calc.py has no tests' file: as it was
     assert ADD_TEST.search("add a test that word_count('  lots   of   space  ') is 3")
     assert not ADD_TEST.search("add the test suite to ci") and not ADD_TEST.search("run the tests")
+
+
+def test_the_cli_names_the_command_line_module(tmp_path: Path) -> None:
+    from assistant.grounding import WorkspaceNames
+    from assistant.toolprompt import workspace_paths
+
+    (tmp_path / "tipcalc").mkdir()
+    (tmp_path / "tipcalc" / "__main__.py").write_text("import argparse\n")
+    (tmp_path / "README.md").write_text("# x\n")
+    paths = workspace_paths(tmp_path)
+    ground = WorkspaceNames().ground
+    names = ground("read the README and the CLI module and compare", tmp_path, paths).names
+    assert names == ("README.md", "tipcalc/__main__.py")
+    assert ground("for a small cli would you pick argparse or click?", tmp_path, paths).names == ()
