@@ -353,7 +353,7 @@ class GrammarSteps:
         if not self._read_enough or self._owed is not None:
             return False
         low = " ".join(request_text(last_user_text(messages)).lower().split())
-        return not (CHANGE_ASKED.search(low) or MORE_ASKED.search(low))
+        return not (_change_asked(low) or MORE_ASKED.search(low))
 
     async def _worded(self, events: AsyncIterator[Event], messages: Sequence[dict[str, Any]],
                       params: dict[str, Any]) -> AsyncIterator[Event]:  # fmt: skip
@@ -510,7 +510,7 @@ class GrammarSteps:
         said = last_user_text(messages)
         asked = request_text(said)
         called = turn_calls(messages)
-        if not CHANGE_ASKED.search(asked.lower()):  # (it holds every edit verb, so EDIT_FIRST too)
+        if not _change_asked(asked.lower()):
             # a request that asks for no change gets no tool that changes files: asked "Which file
             # prints something to the terminal?", the 0.5B chose write_file
             tools = [t for t in tools if bare_tool(tool_parts(t)[0]) not in EDITS]
@@ -896,6 +896,13 @@ def _used_as_tool(name: str, request: str) -> bool:
     word = re.escape(name)
     return bool(re.search(rf"\b(?:use|using|with|via|call|try|run)\s+(?:the\s+)?{word}\b(?![.(])"
                           rf"|\b{word}\s+(?:tool|for)\b", request, re.IGNORECASE))  # fmt: skip
+
+
+def _change_asked(low: str) -> bool:
+    """Does the (lower-case) request ask for any change of files? Its words (CHANGE_ASKED holds every edit
+    verb) or an edit said otherwise ("pyproject should list some keywords": edit tools were withheld
+    after the read, and the 0.5B answered with the file)."""
+    return bool(CHANGE_ASKED.search(low)) or asks_edit(low)
 
 
 def _symbols(grounding: Grounding, files: Sequence[str]) -> list[str]:

@@ -586,6 +586,23 @@ async def test_whether_a_file_exists_is_globbed_whatever_the_classifier_says(
     assert seen[:1] == ["glob:tox.ini"]
 
 
+async def test_a_wanted_state_read_then_edited(scripted: ScriptedServer, tmp_path: Any) -> None:
+    # t9-016 after its first-step fix: the edit tools were withheld once pyproject.toml was read (no edit
+    # verb), and the 0.5B answered with the file
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "tipcalc"\n')
+    (tmp_path / "notes.txt").write_text("- x\n")
+    seen: list[str] = []
+    agent = grammar_agent(scripted, code_tools(tmp_path, seen))
+    agent.workspace = tmp_path
+    edit = {"path": "pyproject.toml", "old_text": 'name = "tipcalc"',
+            "new_text": 'name = "tipcalc"\nkeywords = ["tips"]'}
+    scripted.script(call_json("read_file", {"path": "pyproject.toml"}), call_json("edit_file", edit), text("Done."))
+    events = await run(agent, "pyproject should list some keywords: tips, bills")
+    decisions = [e for e in events if isinstance(e, Decision)]
+    assert [d.choice for d in decisions][:2] == ["read_file", "edit_file"]
+    assert "edit_file" in scripted.requests[1]["grammar"] and seen[0] == "read:pyproject.toml"
+
+
 async def test_reads_per_turn_are_capped_unless_many_are_asked_for(
     scripted: ScriptedServer, tmp_path: Any, model_decides: None
 ) -> None:
