@@ -603,6 +603,43 @@ async def test_a_wanted_state_read_then_edited(scripted: ScriptedServer, tmp_pat
     assert "edit_file" in scripted.requests[1]["grammar"] and seen[0] == "read:pyproject.toml"
 
 
+@pytest.mark.parametrize(("p_read", "first"), [(0.29, "grep"), (0.8, "read_file")])
+async def test_an_unsure_classifier_gives_way_to_the_words(
+    scripted: ScriptedServer, tmp_path: Any, monkeypatch: pytest.MonkeyPatch, p_read: float, first: str
+) -> None:
+    # t9-013 "does any module define __all__": read 0.29 (answer 0.23) against the words' search for __all__
+    class SaysRead:
+        def choose(self, text: str, offered: Any) -> tuple[str, dict[str, float]]:
+            return "read_file", {"read_file": p_read, "answer": 0.23, "grep": 0.2}
+
+    monkeypatch.setattr("assistant.steps.load_intent", lambda: SaysRead())
+    (tmp_path / "calc.py").write_text("x = 1\n")
+    seen: list[str] = []
+    reg = ToolRegistry(timeout=2.0)
+
+    @reg.function
+    def grep(pattern: str) -> str:
+        """Search the files."""
+        seen.append(f"grep:{pattern}")
+        return "no matches"
+
+    @reg.function
+    def read_file(path: str) -> str:
+        """Read a file."""
+        seen.append(f"read:{path}")
+        return "x = 1"
+
+    agent = grammar_agent(scripted, reg)
+    agent.workspace = tmp_path
+    call = call_json("grep", {"pattern": "__all__"}) if first == "grep" else call_json("read_file", {"path": "calc.py"})
+    scripted.script(call, text("No."), text("No."))
+    events = await run(agent, "does any module define __all__")
+    decision = next(e for e in events if isinstance(e, Decision))
+    assert decision.choice == first
+    assert ("unsure, so asks whether anything uses __all__" in decision.why) is (first == "grep")
+    assert seen[:1] == (["grep:__all__"] if first == "grep" else ["read:calc.py"])
+
+
 async def test_reads_per_turn_are_capped_unless_many_are_asked_for(
     scripted: ScriptedServer, tmp_path: Any, model_decides: None
 ) -> None:
