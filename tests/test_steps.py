@@ -45,6 +45,31 @@ def files_tools(seen: list[str]) -> ToolRegistry:
     return reg
 
 
+def search_tools(seen: list[str]) -> ToolRegistry:
+    """glob, grep and read_file that find nothing; each call noted in ``seen`` ("glob:*.py", "grep:x", "read:path")."""
+    reg = ToolRegistry(timeout=2.0)
+
+    @reg.function
+    def glob(pattern: str, path: str = ".") -> str:
+        """Find files matching a glob pattern."""
+        seen.append(f"glob:{pattern}")
+        return "no files match"
+
+    @reg.function
+    def grep(pattern: str) -> str:
+        """Search the files."""
+        seen.append(f"grep:{pattern}")
+        return "no matches"
+
+    @reg.function
+    def read_file(path: str) -> str:
+        """Read a file."""
+        seen.append(f"read:{path}")
+        return "x = 1"
+
+    return reg
+
+
 def code_tools(root: Any, seen: list[str]) -> ToolRegistry:
     """read_file and edit_file over ``root``; each call noted in ``seen`` ("read:path", "edit:old->new")."""
     reg = ToolRegistry(timeout=2.0)
@@ -561,21 +586,7 @@ async def test_whether_a_file_exists_is_globbed_whatever_the_classifier_says(
     monkeypatch.setattr("assistant.steps.load_intent", lambda: SaysGrep())
     (tmp_path / "calc.py").write_text("x = 1\n")
     seen: list[str] = []
-    reg = ToolRegistry(timeout=2.0)
-
-    @reg.function
-    def glob(pattern: str, path: str = ".") -> str:
-        """Find files matching a glob pattern."""
-        seen.append(f"glob:{pattern}")
-        return "no files match"
-
-    @reg.function
-    def grep(pattern: str) -> str:
-        """Search the files."""
-        seen.append(f"grep:{pattern}")
-        return "no matches"
-
-    agent = grammar_agent(scripted, reg)
+    agent = grammar_agent(scripted, search_tools(seen))
     agent.workspace = tmp_path
     scripted.script(call_json("glob", {"pattern": "tox.ini"}), text("No."), text("No."))
     events = await run(agent, "is there a tox.ini or noxfile anywhere?")
@@ -615,21 +626,7 @@ async def test_an_unsure_classifier_gives_way_to_the_words(
     monkeypatch.setattr("assistant.steps.load_intent", lambda: SaysRead())
     (tmp_path / "calc.py").write_text("x = 1\n")
     seen: list[str] = []
-    reg = ToolRegistry(timeout=2.0)
-
-    @reg.function
-    def grep(pattern: str) -> str:
-        """Search the files."""
-        seen.append(f"grep:{pattern}")
-        return "no matches"
-
-    @reg.function
-    def read_file(path: str) -> str:
-        """Read a file."""
-        seen.append(f"read:{path}")
-        return "x = 1"
-
-    agent = grammar_agent(scripted, reg)
+    agent = grammar_agent(scripted, search_tools(seen))
     agent.workspace = tmp_path
     call = call_json("grep", {"pattern": "__all__"}) if first == "grep" else call_json("read_file", {"path": "calc.py"})
     scripted.script(call, text("No."), text("No."))
