@@ -408,7 +408,7 @@ def search_terms(request: str, symbols: Sequence[str] = ()) -> list[str]:
     return list(dict.fromkeys(terms))[:8]
 
 
-def previous_files(messages: Sequence[dict[str, Any]], files: Sequence[str]) -> list[str]:
+def previous_files(messages: Sequence[dict[str, Any]], files: Sequence[str], place: bool = False) -> list[str]:
     """The workspace files the previous turn was about, most telling first.
 
     First those its answer names (the user replies to the answer: "now run just that file"), then
@@ -436,6 +436,8 @@ def previous_files(messages: Sequence[dict[str, Any]], files: Sequence[str]) -> 
                 called.append(path)
         names = _mentions(text, known, by_base)
         (answered if message.get("role") == "assistant" else mentioned).extend(names)
+    if place:  # "there": where the previous turn went (its calls), before what its answer mentions
+        return list(dict.fromkeys(called[::-1] + answered + mentioned[::-1]))
     return list(dict.fromkeys(answered + called[::-1] + mentioned[::-1]))
 
 

@@ -734,12 +734,13 @@ class GrammarSteps:
         if self._paths is None:
             return []
         files = self._paths[0]
-        if PLACE.search(low) and not any(n in files for n in names):
+        if PLACE.search(low) and not any(n in files and _spelled(n, low) for n in names):
             # "add a check there that truncate leaves 'short' alone" after showing the tests: the place
-            # is the previous turn's file, not the one defining truncate (which the 0.5B read)
-            place = (self._previous_definitions(messages, files) + previous_files(messages, files))[:1]
+            # is the previous turn's file, not the one defining truncate (which the 0.5B read), nor one
+            # a loose word named ("push the release there back to July": the changelog, edited)
+            place = (self._previous_definitions(messages, files) + previous_files(messages, files, place=True))[:1]
             if place:
-                return [*place, *(n for n in names if n not in place)]
+                return [*place, *(n for n in names if n not in place and not (n in files and not _spelled(n, low)))]
         if names:
             return []
         if FOLLOW_UP.search(low) or asks_edit(low):
@@ -905,6 +906,12 @@ def _used_as_tool(name: str, request: str) -> bool:
     word = re.escape(name)
     return bool(re.search(rf"\b(?:use|using|with|via|call|try|run)\s+(?:the\s+)?{word}\b(?![.(])"
                           rf"|\b{word}\s+(?:tool|for)\b", request, re.IGNORECASE))  # fmt: skip
+
+
+def _spelled(path: str, low: str) -> bool:
+    """Does the (lower-case) request spell out the file (its path, name or stem), not just a word of it?"""
+    base = path.rsplit("/", 1)[-1].lower()
+    return path.lower() in low or base in low or re.search(rf"\b{re.escape(base.split('.', 1)[0])}\b", low) is not None
 
 
 def _change_asked(low: str) -> bool:

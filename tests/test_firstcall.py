@@ -466,6 +466,13 @@ def test_there_is_the_file_the_previous_turn_showed(tmp_path: Path) -> None:
         "tests/test_textutils.py",
         "truncate",
     )
+    (tmp_path / "CHANGELOG.md").write_text("## 0.3.1\n- First public release.\n")
+    steps._paths = workspace_paths(tmp_path)
+    push = "push the release there back to July"  # "there" is the file read, not one the answer mentions
+    told = [*shown[:-1], {"role": "assistant", "content": "It imports truncate; see CHANGELOG.md for releases."}]
+    assert steps._ground(push, [*told, {"role": "user", "content": push}]).names == ("tests/test_textutils.py",)
+    spelled = "add the same note there and in CHANGELOG.md"
+    assert "CHANGELOG.md" in steps._ground(spelled, [*shown, {"role": "user", "content": spelled}]).names
     asked = "is there a tox.ini anywhere?"  # "is there" points nowhere
     assert "tests/test_textutils.py" not in steps._ground(asked, [*shown, {"role": "user", "content": asked}]).names
 
