@@ -111,6 +111,10 @@ def passage_files(content: str) -> set[str]:
 
 RESULT_HEAD = re.compile(r"\n\n\[The tool call ([\w.-]+)\((.*?)\) returned:\]\n", re.S)
 ANSWER_LAST = "From the results above, answer in one or two sentences: "
+CHANGE_TOLD = "The change above is made. In one sentence, tell me what changed."
+CHANGE_AND_RESULTS_TOLD = (
+    "The change above is made. In one or two sentences, tell me what changed and what the last result shows."
+)
 
 
 def results_first(messages: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -130,7 +134,16 @@ def results_first(messages: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         f"{result_label(n, a)}\n{body.strip()}"
         for n, a, body in zip(parts[1::3], parts[2::3], parts[3::3], strict=True)
     ]
-    out[-1]["content"] = passages + "\n\n".join(blocks) + "\n\n" + ANSWER_LAST + said
+    names = [bare_tool(n) for n in parts[1::3]]
+    if names[-1] in ("edit_file", "write_file"):
+        # after a change, asked to answer the request, the 0.5B wrote the request back ("truncate should
+        # raise a ValueError when width is under 4."); asked what changed, it says what changed
+        ask = f"My request was: {said}\n{CHANGE_TOLD}"
+    elif {"edit_file", "write_file"} & set(names):
+        ask = f"My request was: {said}\n{CHANGE_AND_RESULTS_TOLD}"
+    else:
+        ask = ANSWER_LAST + said
+    out[-1]["content"] = passages + "\n\n".join(blocks) + "\n\n" + ask
     return out
 
 

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from assistant.context import PASSAGES_ASK, PASSAGES_HEAD
 from assistant.conversation import ANSWER_NOTE
-from assistant.turntext import ANSWER_LAST, carried_request, result_label, results_first
+from assistant.turntext import (
+    ANSWER_LAST,
+    CHANGE_AND_RESULTS_TOLD,
+    CHANGE_TOLD,
+    carried_request,
+    result_label,
+    results_first,
+)
 
 
 def folded(request: str, *results: tuple[str, str, str]) -> str:
@@ -55,3 +62,17 @@ def test_go_ahead_carries_the_previous_request_as_one_to_act_on() -> None:
         assert carried_request(said, [*history, {"role": "user", "content": said}]) == "run the tests in this project"
     assert carried_request("do it in calc.py", [*history, {"role": "user", "content": "x"}]) == "do it in calc.py"
     assert carried_request("go ahead", [{"role": "user", "content": "go ahead"}]) == "go ahead"  # nothing before
+
+
+def test_after_a_change_the_ask_is_what_changed() -> None:
+    # asked to answer "truncate should raise a ValueError when width is under 4" after the edit, the 0.5B
+    # wrote the request back
+    request = "truncate should raise a ValueError when width is under 4"
+    read = ("read_file", '{"path": "textutils.py"}', "def truncate(text, width=20):")
+    edit = ("edit_file", '{"path": "textutils.py"}', "Replaced 1 occurrence in textutils.py")
+    run = ("run_command", '{"command": "pytest -q"}', "1 passed")
+    changed = results_first([{"role": "user", "content": folded(request, read, edit)}])[-1]["content"]
+    assert "[Result of the change to textutils.py:]" in changed
+    assert changed.endswith(f"My request was: {request}\n{CHANGE_TOLD}")
+    tested = results_first([{"role": "user", "content": folded(request, read, edit, run)}])[-1]["content"]
+    assert tested.endswith(f"My request was: {request}\n{CHANGE_AND_RESULTS_TOLD}")
