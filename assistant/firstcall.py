@@ -491,9 +491,10 @@ def first_ask(request: str, named_files: Sequence[str], folders: Sequence[str], 
             return Ask(("read_file",), f"asks to change {(in_clause or symbols)[0]}, defined in {defining[0]}",
                        {"read_file": ("path", tuple(defining))})  # fmt: skip
         return None  # the edit rules decide what comes next
-    if (patterns := exists_patterns(low)) and not named_files:
+    if (patterns := exists_patterns(low)) and (not named_files or any(p.startswith("*") for p in patterns)):
         # "is there a tox.ini or noxfile anywhere?", "any .txt files apart from my todo list?": whether
-        # files exist is a glob (the 0.5B grepped for 'tox.ini' and read the todo list)
+        # files exist is a glob (the 0.5B grepped for 'tox.ini' and read the todo list), a kind of file
+        # even when the request names one to leave out
         return Ask(("glob",), "asks whether " + patterns[0] + " exists", {"glob": ("pattern", patterns)}, firm=True)
     if (search := SEARCH_QUESTION.search(low)) and search.group(1).lower() not in STOP:
         term = request[search.start(1) : search.end(1)]
