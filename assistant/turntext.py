@@ -110,6 +110,11 @@ def passage_files(content: str) -> set[str]:
 
 
 RESULT_HEAD = re.compile(r"\n\n\[The tool call ([\w.-]+)\((.*?)\) returned:\]\n", re.S)
+QUESTION_ASKED = re.compile(
+    r"^\s*(?:what|what's|whats|which|how|why|where|when|who|whose|is|are|was|were|does|do|did|can|could|should"
+    r"|will|would|has|have|any|anything|anywhere)\b|.*\?\s*$",
+    re.S,
+)
 ANSWER_LAST = "From the results above, answer in one or two sentences: "
 CHANGE_TOLD = "The change above is made. In one sentence, tell me what changed."
 CHANGE_AND_RESULTS_TOLD = (
@@ -135,6 +140,10 @@ def results_first(messages: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         for n, a, body in zip(parts[1::3], parts[2::3], parts[3::3], strict=True)
     ]
     names = [bare_tool(n) for n in parts[1::3]]
+    if not ({"edit_file", "write_file"} & set(names)) and not QUESTION_ASKED.match(said.lower()):
+        # an instruction ("Read the file notes.txt and tell me the secret word in it") keeps the folded
+        # layout: with it last, after its results, the 0.5B wrote the instruction back
+        return out
     if names[-1] in ("edit_file", "write_file"):
         # after a change, asked to answer the request, the 0.5B wrote the request back ("truncate should
         # raise a ValueError when width is under 4."); asked what changed, it says what changed

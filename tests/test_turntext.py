@@ -76,3 +76,14 @@ def test_after_a_change_the_ask_is_what_changed() -> None:
     assert changed.endswith(f"My request was: {request}\n{CHANGE_TOLD}")
     tested = results_first([{"role": "user", "content": folded(request, read, edit, run)}])[-1]["content"]
     assert tested.endswith(f"My request was: {request}\n{CHANGE_AND_RESULTS_TOLD}")
+
+
+def test_an_instruction_keeps_the_folded_layout() -> None:
+    # "Read the file notes.txt and tell me the secret word in it", last after its results: the 0.5B wrote
+    # it back (a slow end-to-end test); folded, with the request first, it answered "pelican"
+    said = "Read the file notes.txt and tell me the secret word in it."
+    messages = [{"role": "user", "content": folded(said, ("read_file", '{"path": "notes.txt"}', "pelican"))}]
+    assert results_first(messages) == messages
+    asked = "what's the secret word in notes.txt?"
+    question = [{"role": "user", "content": folded(asked, ("read_file", '{"path": "notes.txt"}', "pelican"))}]
+    assert results_first(question)[-1]["content"].endswith(ANSWER_LAST + asked)
