@@ -594,6 +594,8 @@ class GrammarSteps:
         said = QUOTED.sub(" ", request) if asks_edit(request.lower()) else request
         named = [n for n in self._names.ground(said, root, self._paths).names if n in files]
         named = named or [n for n in self._referred(request, messages, named) if n in files]
+        if ADD_TEST.search(request.lower()):  # the test goes in the tests' file (ch6-005 edited textutils.py)
+            named = [n for n in tests_for(named, files, defined_in) if n in files]
         tests = related_tests(root, files, asked_symbols)
         edited = self._edit_targets(said, root, files)
         owed = next_owed(request, messages, read, files, named, defined_in, tests, workspace_python(root), edited)

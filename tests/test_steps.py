@@ -637,6 +637,25 @@ async def test_an_unsure_classifier_gives_way_to_the_words(
     assert seen[:1] == (["grep:__all__"] if first == "grep" else ["read:calc.py"])
 
 
+async def test_a_test_added_is_written_in_the_tests_file(scripted: ScriptedServer, tmp_path: Any) -> None:
+    # ch6-005 "add a test that word_count(...) is 3, then run the textutils tests": after reading the
+    # tests' file, the follow-up sent the 0.5B to read and edit textutils.py, which the request names
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "textutils.py").write_text("def word_count(text):\n    return len(text.split())\n")
+    (tmp_path / "tests" / "test_textutils.py").write_text("from textutils import word_count\n")
+    seen: list[str] = []
+    agent = grammar_agent(scripted, code_tools(tmp_path, seen))
+    agent.workspace = tmp_path
+    new = "from textutils import word_count\n\n\ndef test_spaces():\n    assert word_count('  a  b ') == 2\n"
+    edit = {"path": "tests/test_textutils.py", "old_text": "from textutils import word_count", "new_text": new}
+    scripted.script(call_json("read_file", {"path": "tests/test_textutils.py"}), call_json("edit_file", edit),
+                    text("Done."), text("Done."))  # fmt: skip
+    events = await run(agent, "add a test that word_count('  a  b ') is 2 in the textutils tests")
+    decisions = [e for e in events if isinstance(e, Decision)]
+    assert [d.choice for d in decisions][:2] == ["read_file", "edit_file"], decisions
+    assert seen[0] == "read:tests/test_textutils.py" and "tests/test_textutils.py" in scripted.requests[1]["grammar"]
+
+
 async def test_reads_per_turn_are_capped_unless_many_are_asked_for(
     scripted: ScriptedServer, tmp_path: Any, model_decides: None
 ) -> None:
