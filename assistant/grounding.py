@@ -18,6 +18,7 @@ import os
 import re
 import stat
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -229,7 +230,12 @@ def _hidden_named(base: str, said: set[str], lowered: str) -> bool:
     command-line module as "the CLI"."""
     if base in ("__main__.py", "cli.py"):  # "the CLI module" (the 0.5B read the README twice instead)
         return bool(THE_CLI.search(lowered))
-    return base.startswith(".") and (base[1:] in said or (base == ".gitignore" and {"ignore", "git"} <= said))
+    return base.startswith(".") and (base[1:] in said or (base == ".gitignore" and names_gitignore(said)))
+
+
+def names_gitignore(words: AbstractSet[str]) -> bool:
+    """Do the request's (lower-case) words name .gitignore: "the gitignore", "ignore ... in git"?"""
+    return "gitignore" in words or {"ignore", "git"} <= words
 
 
 def _distinctive_word(said: set[str], files: list[str]) -> list[str]:

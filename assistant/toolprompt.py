@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.grammar import tool_parts
-from assistant.grounding import bare_tool
+from assistant.grounding import bare_tool, names_gitignore
 
 SKIP_DIRS = {".git", "__pycache__", "node_modules", ".venv", "venv", ".mypy_cache", ".ruff_cache", ".pytest_cache",
              ".tox", "dist", "build", ".idea", ".vscode"}  # fmt: skip
@@ -142,8 +142,7 @@ def workspace_paths(root: Path, limit: int = MAX_ENUM_PATHS, said: str = "") -> 
     .gitignore" may read `.gitignore`; nothing else makes `.env` a path a call can write.
     """
     named_hidden = set(re.findall(r"(?<![\w.])\.[\w.-]+", said))
-    words = set(re.findall(r"[a-z]+", said.lower()))
-    if "gitignore" in words or {"ignore", "git"} <= words:  # "ignore egg-info folders in git too"
+    if names_gitignore(set(re.findall(r"[a-z]+", said.lower()))):  # "ignore egg-info folders in git too"
         named_hidden.add(".gitignore")
     files: list[str] = []
     dirs: list[str] = ["."]

@@ -13,7 +13,7 @@ from typing import Any
 
 from assistant.context import PASSAGES_ASK
 from assistant.conversation import ANSWER_NOTE
-from assistant.grounding import affirmed, bare_tool
+from assistant.grounding import EDITS, affirmed, bare_tool
 
 
 def with_note(messages: Sequence[dict[str, Any]], note: str, *, passages: bool = True) -> list[dict[str, Any]]:
@@ -134,24 +134,25 @@ def results_first(messages: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     said = said_text(head).strip()
     if len(parts) < 4 or not said:
         return out
+    names = [bare_tool(n) for n in parts[1::3]]
+    changed = any(n in EDITS for n in names)
+    if not changed and not QUESTION_ASKED.match(said.lower()):
+        # an instruction ("Read the file notes.txt and tell me the secret word in it") keeps the folded
+        # layout: with it last, after its results, the 0.5B wrote the instruction back
+        return out
+    if names[-1] in EDITS:
+        # after a change, asked to answer the request, the 0.5B wrote the request back ("truncate should
+        # raise a ValueError when width is under 4."); asked what changed, it says what changed
+        ask = f"My request was: {said}\n{CHANGE_TOLD}"
+    elif changed:
+        ask = f"My request was: {said}\n{CHANGE_AND_RESULTS_TOLD}"
+    else:
+        ask = ANSWER_LAST + said
     passages = head.split(PASSAGES_ASK, 1)[0] + PASSAGES_ASK + "\n\n" if PASSAGES_ASK in head else ""
     blocks = [
         f"{result_label(n, a)}\n{body.strip()}"
         for n, a, body in zip(parts[1::3], parts[2::3], parts[3::3], strict=True)
     ]
-    names = [bare_tool(n) for n in parts[1::3]]
-    if not ({"edit_file", "write_file"} & set(names)) and not QUESTION_ASKED.match(said.lower()):
-        # an instruction ("Read the file notes.txt and tell me the secret word in it") keeps the folded
-        # layout: with it last, after its results, the 0.5B wrote the instruction back
-        return out
-    if names[-1] in ("edit_file", "write_file"):
-        # after a change, asked to answer the request, the 0.5B wrote the request back ("truncate should
-        # raise a ValueError when width is under 4."); asked what changed, it says what changed
-        ask = f"My request was: {said}\n{CHANGE_TOLD}"
-    elif {"edit_file", "write_file"} & set(names):
-        ask = f"My request was: {said}\n{CHANGE_AND_RESULTS_TOLD}"
-    else:
-        ask = ANSWER_LAST + said
     out[-1]["content"] = passages + "\n\n".join(blocks) + "\n\n" + ask
     return out
 
