@@ -97,7 +97,7 @@ class WorkspaceNames:
         found: set[str] = set()
         scanned = 0
         for rel in files:
-            kind = _kind(rel)
+            kind = file_kind(rel)
             if kind is None or scanned >= MAX_SCAN_FILES:
                 continue
             scanned += 1
@@ -138,7 +138,7 @@ class WorkspaceNames:
         return Grounding(tuple(names), pointer)
 
 
-def _kind(rel: str) -> str | None:
+def file_kind(rel: str) -> str | None:
     name = rel.rsplit("/", 1)[-1]
     suffix = os.path.splitext(name)[1].lower()
     if suffix in CODE_SUFFIXES:
@@ -537,9 +537,9 @@ def _file_choices(rel: str, text: str, lines: list[str], request: str, symbols: 
     """The edit arguments the grammar offers for one read file."""
     low = request.lower()
     path = {"const": rel}
-    if _kind(rel) == "config" and (setting := _set_value(request, lines)) is not None:
+    if file_kind(rel) == "config" and (setting := _set_value(request, lines)) is not None:
         return [_edit_choice(path, setting[0], {"const": setting[1]})]
-    if _kind(rel) == "code" and (default := _set_default(request, lines)) is not None:
+    if file_kind(rel) == "code" and (default := _set_default(request, lines)) is not None:
         return [_edit_choice(path, default[0], {"const": default[1]})]
     if not ADDING.search(low) and (changes := substitutions(request, lines)):
         # "4 people instead of 3", "rename `language` to `locale`": the change is written out
@@ -555,7 +555,7 @@ def _file_choices(rel: str, text: str, lines: list[str], request: str, symbols: 
     adding = bool(ADDING.search(low))
     # a removal is asked, not described: "dedupe must remove repeated items; fix it" is a fix (the
     # 0.5B, offered only deletions, deleted the line it had to fix)
-    removal = REMOVE_ASKED.search(low) if _kind(rel) == "code" else REMOVING.search(low)
+    removal = REMOVE_ASKED.search(low) if file_kind(rel) == "code" else REMOVING.search(low)
     if not adding and not fix and removal and not REPLACING.search(low):
         # "remove the first item", "take it off": the line goes, newline and all (the 0.5B, asked to
         # remove a todo item, rewrote it with two new ones)
@@ -570,9 +570,9 @@ def _file_choices(rel: str, text: str, lines: list[str], request: str, symbols: 
             item = _list_item(first, quoted.group(1) or quoted.group(2), step=0)
             return [_edit_choice(path, first, {"const": item + "\n" + first})]
     at_end = AT_END.search(low) or (quoted and not PLACED.search(QUOTED.sub(" ", low)))
-    if adding and (at_end or (_kind(rel) == "code" and NEW_DEFINITION.search(low))):
+    if adding and (at_end or (file_kind(rel) == "code" and NEW_DEFINITION.search(low))):
         relevant = [_last_line(text, lines) or relevant[-1]]
-    if not adding and _kind(rel) == "code":
+    if not adding and file_kind(rel) == "code":
         # a line of code rewritten keeps its indentation, and is bounded: the 0.5B's fixes started one
         # space short and ran on ("       100000...") until cut
         by_indent: dict[str, list[str]] = {}
@@ -583,18 +583,22 @@ def _file_choices(rel: str, text: str, lines: list[str], request: str, symbols: 
         return [_edit_choice(path, {"enum": same}, {"type": "string", "maxLength": MAX_REPLACED_CHARS,
                                                     **({STARTS_WITH: indent} if indent else {})})
                 for indent, same in by_indent.items()]  # fmt: skip
+    if not adding and rewrite:  # the new text is written next, in words (assistant/linewords.py)
+        return [_edit_choice(path, {"enum": relevant}, {"const": REWRITE})]
     if not adding:  # a line rewritten: bounded
         return [_edit_choice(path, {"enum": relevant}, {"type": "string", "maxLength": MAX_REPLACED_CHARS})]
-    if rewrite and _kind(rel) == "code":
+    if rewrite and file_kind(rel) == "code":
         # the code added is written next, in words; quoted text in a request about code is an
         # example ("a slugify test whose input has a number, like 'Table 12'"), not the line to add
         return [_edit_choice(path, {"enum": relevant}, {"const": ADD_CODE})]
     if quoted and len(relevant) == 1:  # "add 'release 0.4'": the user wrote the text
         line = relevant[0]
         return [_edit_choice(path, line, {"const": line + "\n" + _list_item(line, quoted.group(1) or quoted.group(2))})]
+    if rewrite:  # the lines added are written next, in words (assistant/linewords.py)
+        return [_edit_choice(path, {"enum": relevant}, {"const": ADD_CODE})]
     # what a note or a setting gains is a line or two: bounded, so that a small model cannot write on
     # for minutes (the 0.5B, adding to a todo list, hit the 240 s turn limit three times)
-    bound = {"maxLength": MAX_ADDED_CODE if _kind(rel) == "code" else MAX_ADDED_CHARS}
+    bound = {"maxLength": MAX_ADDED_CODE if file_kind(rel) == "code" else MAX_ADDED_CHARS}
     return [_edit_choice(path, line, {"type": "string", KEEP_PREFIX: line, **bound}) for line in relevant]
 
 

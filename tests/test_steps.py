@@ -24,7 +24,7 @@ pytestmark = pytest.mark.usefixtures("close_endpoints")
 def model_decides(monkeypatch: pytest.MonkeyPatch) -> None:
     """The model's own call probability decides the first step, as when the first-step classifier's
     file is missing: for tests of what happens after that decision, whichever way it goes."""
-    monkeypatch.setattr("assistant.steps.load_intent", lambda: None)
+    monkeypatch.setattr("assistant.firststep.load_intent", lambda: None)
 
 
 def files_tools(seen: list[str]) -> ToolRegistry:
@@ -545,7 +545,7 @@ async def test_a_request_naming_a_tool_calls_that_tool(scripted: ScriptedServer)
      ("what does grep -r do", False), ("use glob.glob here", False)],
 )
 def test_a_tool_name_that_is_also_a_word_is_named_only_when_asked_for_as_a_tool(request_text: str, named: bool) -> None:
-    from assistant.steps import _used_as_tool
+    from assistant.firststep import _used_as_tool
 
     name = "glob" if "glob" in request_text else "grep"
     assert _used_as_tool(name, request_text) is named
@@ -562,7 +562,7 @@ async def test_a_change_asked_in_plain_words_is_not_answered_in_words_on_the_cla
         def choose(self, text: str, offered: Any) -> tuple[str, dict[str, float]]:
             return ANSWER, {ANSWER: 0.52, "read_file": 0.3}
 
-    monkeypatch.setattr("assistant.steps.load_intent", lambda: SaysAnswer())
+    monkeypatch.setattr("assistant.firststep.load_intent", lambda: SaysAnswer())
     (tmp_path / "textutils.py").write_text("def truncate(text, width=20):\n    return text[:width]\n")
     (tmp_path / "todo.txt").write_text("- x\n")
     seen: list[str] = []
@@ -583,7 +583,7 @@ async def test_whether_a_file_exists_is_globbed_whatever_the_classifier_says(
         def choose(self, text: str, offered: Any) -> tuple[str, dict[str, float]]:
             return "grep", {"grep": 0.54}
 
-    monkeypatch.setattr("assistant.steps.load_intent", lambda: SaysGrep())
+    monkeypatch.setattr("assistant.firststep.load_intent", lambda: SaysGrep())
     (tmp_path / "calc.py").write_text("x = 1\n")
     seen: list[str] = []
     agent = grammar_agent(scripted, search_tools(seen))
@@ -623,7 +623,7 @@ async def test_an_unsure_classifier_gives_way_to_the_words(
         def choose(self, text: str, offered: Any) -> tuple[str, dict[str, float]]:
             return "read_file", {"read_file": p_read, "answer": 0.23, "grep": 0.2}
 
-    monkeypatch.setattr("assistant.steps.load_intent", lambda: SaysRead())
+    monkeypatch.setattr("assistant.firststep.load_intent", lambda: SaysRead())
     (tmp_path / "calc.py").write_text("x = 1\n")
     seen: list[str] = []
     agent = grammar_agent(scripted, search_tools(seen))

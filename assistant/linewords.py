@@ -1,0 +1,130 @@
+"""Edits of notes, lists, settings and Makefiles, written in words after a few worked examples.
+
+For code, a small model's edit is asked for as a whole function in a fenced block
+(assistant/codewords.py). For the other files the grammar call only picks the line (the one to
+change, or the one to add after), and the new text is asked for here, in a short exchange of its
+own: a system line, a few worked examples as earlier turns, then the file's name, the line and the
+request. Measured on Qwen2.5-Coder-0.5B, on six such edits:
+
+* writing the new text inside the edit call's JSON: "- add --currency flag - 1000000..." for
+  "mark that todo item with (luis)", ``ruff check .pytest_cache ...`` for a Makefile's lint
+  target, the old line back;
+* asked in words after the file ("write the new text for this line"): the line back unchanged, six
+  times in six;
+* with the worked examples: ``- add a --currency flag (luis)``, ``*.egg-info/``,
+  ``keywords = ["tips", "bills", "restaurant"]``, three of six right, two near.
+
+What comes back is checked before it is offered as the edit: the same line back, lines of the
+example's layout ("Asked: ..."), a run of one character, or a settings file that no longer parses
+change nothing. The approval diff shows the edit before it is written, as for every edit.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from assistant.codewords import code_block, plain
+from assistant.events import TextDelta
+from assistant.grounding import edit_text
+from assistant.turntext import carried_request, last_user_text, request_text
+
+if TYPE_CHECKING:
+    from assistant.endpoint import Endpoint
+
+MAX_TOKENS = 120  # a line or a few: what these edits write
+MAX_CHARS = 400
+
+CHANGE_SYSTEM = ("You change one line of a file as the user asks. Reply with only the new text of that line "
+                 "(one or more lines), nothing else.")  # fmt: skip
+ADD_SYSTEM = "You add lines to a file as the user asks. Reply with only the new lines, nothing else."
+# (file, request, line, new text): kinds of change, not the benchmark's requests
+CHANGE_SHOTS = (
+    ("todo.txt", "mark the milk item with (anna)", "- buy milk", "- buy milk (anna)"),
+    ("config.ini", "the server should listen on 8080", "port = 80", "port = 8080"),
+    ("Makefile", "make build should also build the docs with mkdocs build", "\tpython -m build",
+     "\tpython -m build\n\tmkdocs build"),
+    ("NEWS.md", "the 1.0 heading should say it came out on 2023-05-01", "## 1.0", "## 1.0 - 2023-05-01"),
+)  # fmt: skip
+ADD_SHOTS = (
+    (".gitignore", "ignore log files too", "build/", "*.log"),
+    ("pyproject.toml", "the package should list its license: MIT", 'version = "1.2.0"', 'license = "MIT"'),
+    ("notes.md", "I need to remember to water the plants", "- buy milk", "- water the plants"),
+)
+LAYOUT = re.compile(r"^(?:File|Line|Asked|After the line):", re.M)
+RUN = re.compile(r"(.)\1{24}")  # "1000000000000000000000000..." is no edit
+
+
+def _turn(path: str, line: str, asked: str, adding: bool) -> str:
+    where = "After the line" if adding else "Line"
+    return f"File: {path}\n{where}: {line}\nAsked: {asked}"
+
+
+def exchange(path: str, line: str, asked: str, adding: bool) -> list[dict[str, Any]]:
+    """The messages that ask for the new text: system, worked examples, then this edit."""
+    messages: list[dict[str, Any]] = [{"role": "system", "content": ADD_SYSTEM if adding else CHANGE_SYSTEM}]
+    for shot_path, shot_asked, shot_line, shot_new in ADD_SHOTS if adding else CHANGE_SHOTS:
+        messages.append({"role": "user", "content": _turn(shot_path, shot_line, shot_asked, adding)})
+        messages.append({"role": "assistant", "content": shot_new})
+    messages.append({"role": "user", "content": _turn(path, line, asked, adding)})
+    return messages
+
+
+async def worded_edit(endpoint: Endpoint, root: Path | None, messages: Sequence[dict[str, Any]], arguments: str,
+                      params: dict[str, Any], adding: bool) -> str:  # fmt: skip
+    """The edit call's arguments with the new text written in words (the line kept when ``adding``);
+    nothing usable back: ``new_text`` is the line itself, and the file keeps what it had."""
+    args = json.loads(arguments)
+    path, line = str(args.get("path", "")), str(args.get("old_text", ""))
+    asked = carried_request(request_text(last_user_text(messages)), messages)
+    reply = ""
+    request = {**plain(params), "max_tokens": MAX_TOKENS, "temperature": 0.0}
+    async for event in endpoint.stream(exchange(path, line, asked, adding), None, with_logprobs=False, **request):
+        if isinstance(event, TextDelta):
+            reply += event.text
+    text = edit_text(root, path) if root is not None else None
+    new = usable(reply, line, path, text or "", adding)
+    args["new_text"] = line if new is None else (f"{line}\n{new}" if adding else new)
+    return json.dumps(args)
+
+
+def usable(reply: str, line: str, path: str, text: str, adding: bool) -> str | None:
+    """The new text of a reply, or None when it changes nothing or cannot be right."""
+    new = code_block(reply).strip("\n")
+    if LAYOUT.search(new) or RUN.search(new) or len(new) > MAX_CHARS or not new.strip():
+        return None
+    if path.rsplit("/", 1)[-1] in ("Makefile", "makefile", "GNUmakefile") and line.startswith("\t"):
+        # a recipe's lines start with a tab; the model's often start with spaces
+        new = "\n".join(re.sub(r"^ {2,}", "\t", part) for part in new.split("\n"))
+    if adding:
+        existing = {old.strip() for old in text.splitlines()}
+        kept = [part for part in new.split("\n") if part.strip() and part.strip() not in existing]
+        new = "\n".join(kept)
+        if not new:
+            return None
+    elif new.strip() == line.strip():
+        return None
+    after = text.replace(line, f"{line}\n{new}" if adding else new, 1) if text else ""
+    if after and not parses(path, after):
+        return None
+    return new
+
+
+def parses(path: str, text: str) -> bool:
+    """Does a settings file still parse after the edit (files of other kinds: True)?"""
+    if path.endswith(".toml"):
+        import tomllib
+
+        try:
+            tomllib.loads(text)
+        except tomllib.TOMLDecodeError:
+            return False
+    elif path.endswith(".json"):
+        try:
+            json.loads(text)
+        except ValueError:
+            return False
+    return True

@@ -1,0 +1,102 @@
+"""Edits of notes, lists, settings and Makefiles written in words after worked examples (assistant/linewords.py)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from assistant.linewords import ADD_SHOTS, CHANGE_SHOTS, exchange, parses, usable
+from tests.scripted_server import ScriptedServer, text
+from tests.test_steps import call_json, code_tools, grammar_agent, run
+
+pytestmark = pytest.mark.usefixtures("close_endpoints")
+
+TODO = "- support splitting by item\n- add a --currency flag\n- write docs\n"
+
+
+def test_the_exchange_is_worked_examples_then_this_edit() -> None:
+    messages = exchange("notes/todo.txt", "- add a --currency flag", "mark it with (luis)", adding=False)
+    roles = [m["role"] for m in messages]
+    assert roles == ["system", *["user", "assistant"] * len(CHANGE_SHOTS), "user"]
+    assert messages[-1]["content"] == "File: notes/todo.txt\nLine: - add a --currency flag\nAsked: mark it with (luis)"
+    added = exchange(".gitignore", "build/", "ignore egg-info folders too", adding=True)
+    assert len(added) == 2 + 2 * len(ADD_SHOTS) and "After the line: build/" in added[-1]["content"]
+    assert "add lines" in added[0]["content"] and "change one line" in messages[0]["content"]
+
+
+def test_a_reply_that_changes_nothing_or_cannot_be_right_is_not_used() -> None:
+    line = "- add a --currency flag"
+    marked = "- add a --currency flag (luis)"
+    assert usable(marked, line, "todo.txt", TODO, adding=False) == marked
+    assert usable("```\n- add a --currency flag (luis)\n```", line, "todo.txt", TODO, adding=False) == (
+        "- add a --currency flag (luis)"
+    )
+    assert usable(line, line, "todo.txt", TODO, adding=False) is None  # the line back
+    assert usable("  ", line, "todo.txt", TODO, adding=False) is None
+    assert usable("File: todo.txt\nLine: x", line, "todo.txt", TODO, adding=False) is None  # the layout echoed
+    assert usable("- add --currency flag - " + "0" * 40, line, "todo.txt", TODO, adding=False) is None
+    assert usable("x" * 500, line, "todo.txt", TODO, adding=False) is None
+    # lines added that the file has already are not added again; nothing new left: None
+    assert usable("- write docs\n- ship it", "- write docs", "todo.txt", TODO, adding=True) == "- ship it"
+    assert usable("- write docs", "- write docs", "todo.txt", TODO, adding=True) is None
+
+
+def test_a_makefile_recipe_keeps_its_tab_and_settings_must_still_parse() -> None:
+    make = "lint:\n\truff check .\n"
+    got = usable("\truff check .\n    ruff format --check .", "\truff check .", "Makefile", make, adding=False)
+    assert got == "\truff check .\n\truff format --check ."
+    toml = '[project]\nname = "tipcalc"\nversion = "0.3.1"\n'
+    good = 'keywords = ["tips", "bills"]'
+    assert usable(good, 'version = "0.3.1"', "pyproject.toml", toml, adding=True) == good
+    assert usable("keywords = [tips, bills]", 'version = "0.3.1"', "pyproject.toml", toml, adding=True) is None
+    assert usable('name = "other"', 'version = "0.3.1"', "pyproject.toml", toml, adding=True) is None  # a key twice
+    assert parses("a.json", '{"a": 1}') and not parses("a.json", "{a: 1}") and parses("notes.md", "{")
+
+
+async def test_a_note_is_changed_in_words_not_inside_the_call(scripted: ScriptedServer, tmp_path: Any) -> None:
+    """Writing inside the call's JSON, the 0.5B marked a todo item as "- add --currency flag - 1000...":
+    the call picks the line, and the new text is asked for after worked examples."""
+    from assistant.grounding import REWRITE
+
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "todo.txt").write_text(TODO)
+    seen: list[str] = []
+    agent = grammar_agent(scripted, code_tools(tmp_path, seen))
+    agent.workspace = tmp_path
+    line = "- add a --currency flag"
+    scripted.script(
+        call_json("read_file", {"path": "notes/todo.txt"}),
+        call_json("edit_file", {"path": "notes/todo.txt", "old_text": line, "new_text": REWRITE}),
+        text(f"{line} (luis)"),
+        text("Marked."),
+    )
+    events = await run(agent, "luis is on the currency flag, mark that todo item with (luis)")
+    assert seen == ["read:notes/todo.txt", f"edit:{line}->{line} (luis)"]
+    assert REWRITE in scripted.requests[1]["grammar"] and line in scripted.requests[1]["grammar"]
+    worded = scripted.requests[2]
+    assert "grammar" not in worded and worded["messages"][-1]["content"].startswith("File: notes/todo.txt\nLine: ")
+    assert "mark that todo item with (luis)" in worded["messages"][-1]["content"]
+    assert events[-1].text == "Marked."
+
+
+async def test_lines_added_to_a_note_are_written_in_words_after_the_line_picked(
+    scripted: ScriptedServer, tmp_path: Any
+) -> None:
+    from assistant.grounding import ADD_CODE
+
+    (tmp_path / ".gitignore").write_text("__pycache__/\n.pytest_cache/\n")
+    seen: list[str] = []
+    agent = grammar_agent(scripted, code_tools(tmp_path, seen))
+    agent.workspace = tmp_path
+    last = ".pytest_cache/"
+    scripted.script(
+        call_json("read_file", {"path": ".gitignore"}),
+        call_json("edit_file", {"path": ".gitignore", "old_text": last, "new_text": ADD_CODE}),
+        text("*.egg-info/"),
+        text("Added."),
+    )
+    await run(agent, "add egg-info folders to the gitignore")
+    assert seen == ["read:.gitignore", f"edit:{last}->{last}\n*.egg-info/"]
+    assert "After the line: .pytest_cache/" in json.dumps(scripted.requests[2]["messages"])
