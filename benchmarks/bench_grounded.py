@@ -131,6 +131,8 @@ async def ask_all(questions: list[dict[str, Any]], args: argparse.Namespace, cor
     from assistant.api import Assistant
 
     overrides: dict[str, Any] = {"collection": args.collection, "retrieval": "auto"}
+    if args.top_k:
+        overrides["retrieval_top_k"] = args.top_k
     if args.base_url:
         overrides.update(base_url=args.base_url, model=args.model)
     else:
@@ -169,7 +171,7 @@ def retrieval_only(questions: list[dict[str, Any]], args: argparse.Namespace, co
     from assistant.config import load_settings
     from assistant.retrieval import open_retriever
 
-    settings = load_settings({"collection": args.collection})
+    settings = load_settings({"collection": args.collection, **({"retrieval_top_k": args.top_k} if args.top_k else {})})
     setup = open_retriever(settings, corpus)
     if setup.retriever is None:
         raise SystemExit(f"no retriever: {setup.status}")
@@ -243,6 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--base-url", default=None)
     parser.add_argument("--model", default=None)
     parser.add_argument("--collection", default="bench-grounded-stdlib")
+    parser.add_argument("--top-k", type=int, default=0, help="passages retrieved per question (default: the setting's)")
     parser.add_argument("--tools", action="store_true", help="offer the built-in files and run tools too")
     parser.add_argument("--retrieval-only", action="store_true", help="measure retrieval recall only (no model)")
     parser.add_argument("--turn-timeout", type=float, default=300.0)
