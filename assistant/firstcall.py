@@ -107,7 +107,7 @@ APP_RUN = re.compile(
     r"\b(?:run|runs|running|start|starting|launch|launching|try) (?:the |my |our |this )?"
     r"(?:app|application|program|cli|tool)\b"
     # "what does tipcalc come up with for 99.99 split two ways": what the program gives for an input
-    r"|\bwhat (?:does|would|will) (?:the |my |our |this )?[\w-]+ (?:come up with|give|print|output|say|show|return"
+    r"|\bwhat (?:does|would|will) (?:the |my |our |this )?[\w-]+ (?:come up with|give|print|output|say|show|return|do"
     r"|spit out|make of) (?:for|with|on|if)\b(?=.*\d)"
 )
 # Questions about the machine or the repository's state, answered by a command.
@@ -187,7 +187,8 @@ INSTALLED_ASKED = re.compile(
 NOT_PROGRAMS = frozenset(["the", "a", "an", "it", "this", "that", "my", "our", "your", "there", "any", "we", "i"])
 # "do any of our tests use parametrize?": a search for what they would use (the 0.5B ran the tests)
 SEARCH_QUESTION = re.compile(
-    r"\b(?:do|does|did|is|are) (?:any|all|some|none|either) (?:of )?(?:the |our |my |these |those |this )?"
+    r"\b(?:do|does|did|is|are) (?:any|all|some|none|either|anything|something|anyone|anybody) (?:of )?"
+    r"(?:the |our |my |these |those |this )?"
     r"(?:[\w-]+ ){0,3}(?:use|uses|call|calls|import|imports|mention|mentions|reference|references|contain|contains"
     r"|read|reads|load|loads|open|opens|define|defines|have|has|set|sets|raise|raises)"
     r"\s+(?:the |a |an |any )?`?([\w.@-]+)"

@@ -219,6 +219,9 @@ def _path_mentions(words: list[str], lowered: str, files: list[str], dirs: list[
     return found
 
 
+PACKAGE_METADATA = re.compile(
+    r"\b(?:package|project|packaging|distribution)(?:'s)? (?:metadata|config(?:uration)?|build (?:config|settings))\b"
+)
 THE_CLI = re.compile(
     r"\b(?:the|our|my|this|its|their) (?:cli|command[- ]line(?: interface| module| tool)?)\b|\bcli module\b"
 )
@@ -230,12 +233,18 @@ def _hidden_named(base: str, said: set[str], lowered: str) -> bool:
     command-line module as "the CLI"."""
     if base in ("__main__.py", "cli.py"):  # "the CLI module" (the 0.5B read the README twice instead)
         return bool(THE_CLI.search(lowered))
+    if base in ("pyproject.toml", "setup.cfg", "setup.py"):  # "the package metadata should point at README.md"
+        return bool(PACKAGE_METADATA.search(lowered))
     return base.startswith(".") and (base[1:] in said or (base == ".gitignore" and names_gitignore(said)))
 
 
 def names_gitignore(words: AbstractSet[str]) -> bool:
-    """Do the request's (lower-case) words name .gitignore: "the gitignore", "ignore ... in git"?"""
-    return "gitignore" in words or {"ignore", "git"} <= words
+    """Do the request's (lower-case) words name .gitignore: "the gitignore", "ignore ... in git", "keep
+    ... out of git"?"""
+    return "gitignore" in words or ("git" in words and bool(words & GIT_IGNORING))
+
+
+GIT_IGNORING = frozenset(["ignore", "ignored", "ignores", "untracked", "out"])
 
 
 def _distinctive_word(said: set[str], files: list[str]) -> list[str]:
@@ -541,6 +550,10 @@ def _file_choices(rel: str, text: str, lines: list[str], request: str, symbols: 
         return [_edit_choice(path, setting[0], {"const": setting[1]})]
     if file_kind(rel) == "code" and (default := _set_default(request, lines)) is not None:
         return [_edit_choice(path, default[0], {"const": default[1]})]
+    if MOVED.search(low) and (moved := _moved_item(low, text, lines)) is not None:
+        # "move the currency item to the top of my todo list": the list, reordered here (the 0.5B read
+        # the list twice and changed nothing)
+        return [_edit_choice(path, moved[0], {"const": moved[1]})]
     if not ADDING.search(low) and (changes := substitutions(request, lines)):
         # "4 people instead of 3", "rename `language` to `locale`": the change is written out
         return [_edit_choice(path, old, {"const": new}) for old, new in changes]
@@ -552,7 +565,9 @@ def _file_choices(rel: str, text: str, lines: list[str], request: str, symbols: 
         block.extend(line for line in found if line in lines)
     named = _content_words(request) - _content_words(rel.replace("/", " ").replace(".", " "))
     relevant = block or [line for line in lines if _content_words(line) & named] or lines
-    adding = bool(ADDING.search(low))
+    # ignoring something more in git is a line added to .gitignore ("keep my .venv folder out of git")
+    adding = bool(ADDING.search(low)) or (rel.rsplit("/", 1)[-1] == ".gitignore" and not REMOVING.search(low))
+    adding = adding or _new_setting(rel, low, lines)
     # a removal is asked, not described: "dedupe must remove repeated items; fix it" is a fix (the
     # 0.5B, offered only deletions, deleted the line it had to fix)
     removal = REMOVE_ASKED.search(low) if file_kind(rel) == "code" else REMOVING.search(low)
@@ -615,6 +630,45 @@ def _ordinal_item(low: str, text: str, lines: list[str]) -> list[str]:
     items = [line for line in text.splitlines() if line in unique and LIST_MARKER.match(line)]
     index = ORDINALS[found.group(1)]
     return [items[index]] if -len(items) <= index < len(items) else []
+
+
+def _new_setting(rel: str, low: str, lines: list[str]) -> bool:
+    """Does a change of a settings file name no key it has ("the package metadata should point at
+    README.md as its readme": a `readme` key added, not a line rewritten)?"""
+    if file_kind(rel) != "config" or REMOVING.search(low) or not STATE_WANTED.search(low):
+        return False
+    keys = [line.split("=", 1)[0] for line in lines if "=" in line and not line.lstrip().startswith("#")]
+    said = _content_words(low)
+    return bool(keys) and not any(_key_words(key) & said for key in keys)
+
+
+MOVED = re.compile(r"\b(?:move|bump)\b.*\b(?:to|at) the (?:very )?(top|beginning|start|front|bottom|end)\b")
+
+
+def _moved_item(low: str, text: str, lines: list[str]) -> tuple[str, str] | None:
+    """(old, new) of a list item moved to its list's top or bottom: the item most words of the request
+    name (one, among the list's items), the lines between it and the list's edge moved past it."""
+    where = MOVED.search(low)
+    all_lines = text.splitlines()
+    unique = set(lines)
+    items = [i for i, line in enumerate(all_lines) if line in unique and LIST_MARKER.match(line)]
+    if where is None or len(items) < 2:
+        return None
+    said = _content_words(low)
+    scores = [len(_content_words(all_lines[i]) & said) for i in items]
+    best = max(scores)
+    if best == 0 or scores.count(best) != 1:
+        return None
+    at = items[scores.index(best)]
+    to_top = where.group(1) in ("top", "beginning", "start", "front")
+    run = [i for i in items if (i <= at if to_top else i >= at)]
+    if run != list(range(run[0], run[-1] + 1)) or len(run) < 2:  # items not side by side, or already there
+        return None
+    block = all_lines[run[0] : run[-1] + 1]
+    item = all_lines[at]
+    rest = [line for line in block if line != item]
+    moved = [item, *rest] if to_top else [*rest, item]
+    return "\n".join(block), "\n".join(moved)
 
 
 def _whole_line(line: str, text: str) -> str:
@@ -682,9 +736,11 @@ def _content_words(text: str) -> set[str]:
 EDIT_VERBS = (
     "change|add|remove|delete|drop|get rid of|rename|replace|update|fix|patch|bump|set|cross|insert|append|edit|make"
     "|put|turn|mark"
-    "|give(?! me\\b| us\\b)|correct|raise|lower|increase|decrease|uncomment|comment out|switch"
+    "|give(?! me\\b| us\\b| it a (?:go|try|shot|spin|whirl)\\b)"
+    "|correct|raise|lower|increase|decrease|uncomment|comment out|switch"
     "|retitle|reword|rephrase|implement"
     "|take(?=.*\\b(?:off|out of|out)\\b)|push(?=.*\\bback\\b)"
+    "|move(?=.*\\b(?:top|bottom|beginning|start|front|end|above|below|before|after|under)\\b)"
 )
 LEAD_IN = r"(?:(?:please|pls|plz|now|then|ok|okay|and|also|so|can you|could you|would you|i want you to)[,]?\s+)*"
 EDIT_FIRST = re.compile(rf"^\s*{LEAD_IN}(?:{EDIT_VERBS})\b")
@@ -721,7 +777,7 @@ _SUBJECT = r"^\s*(?:the\s+|my\s+|our\s+)?[\w./()-]+(?:\s+[\w./()-]+){0,2}\s+"
 STATE_WANTED = re.compile(
     _SUBJECT + r"(?:should|must|needs? to|ought to|has to)\s+(?:also\s+|now\s+|really\s+)?(?:list|have|include"
     r"|contain|raise|return|accept|check|support|print|show|say|use|read|default|take|handle|reject|skip|ignore"
-    r"|cover|mention|round|allow|refuse|strip|keep)\b"
+    r"|cover|mention|round|allow|refuse|strip|keep|point|link|refer|declare|require|run|call|exit|warn|fail)\b"
     rf"|{_SUBJECT}(?:needs|wants|is missing|lacks|could use)\s+(?:a|an|some)\b"
 )
 
@@ -733,14 +789,24 @@ def asks_edit(low: str) -> bool:
     low = MAKE_COMMAND.sub("maketarget", low)
     if STATE_WANTED.search(low) and not QUESTION.match(low) and not low.rstrip().endswith("?"):
         return True
-    if re.match(rf"\s*{LEAD_IN}(?:also\s+)?ignore\b.*\bgit\b", low):  # "ignore egg-info folders in git too"
+    if GIT_IGNORE_ASKED.match(low):  # "ignore egg-info folders in git too", "keep my .venv out of git"
         return True
     said = bool(SHOULD_CHANGE.search(low)) and not QUESTION.match(low)  # not "what should be in a README?"
-    return bool(EDIT_FIRST.search(low) or EDIT_LATER.search(low) or said or MAKE_PASS.search(low))
+    wished = bool(HAVE_IT.search(low)) and not QUESTION.match(low)
+    return bool(EDIT_FIRST.search(low) or EDIT_LATER.search(low) or said or wished or MAKE_PASS.search(low))
 
 
+GIT_IGNORE_ASKED = re.compile(rf"\s*{LEAD_IN}(?:also\s+)?(?:ignore\b.*\bgit\b|(?:keep|leave)\b.*\bout of git\b)")
+# "have it check the message text too", "and have them print the total": a change, said as a wish
+HAVE_IT = re.compile(
+    rf"(?:^|[,;:.!?-]\s*|\b(?:and|then|just)\s+){LEAD_IN}have (?:it|them|that|this)\s+(?:also\s+)?"
+    r"(?!been\b|got\b|a\b|to\b|any\b|the\b)[a-z]+"
+)
 EDIT_LATER = re.compile(rf"(?:\bthen|\band|[,:;.!?])\s+{LEAD_IN}(?:{EDIT_VERBS})\b")
-RUN_ASKED = re.compile(r"^\s*" + LEAD_IN + r"(?:re)?run\b|\b(?:then|and)\s+(?:re)?run\b|\bexecute\b")
+RUN_ASKED = re.compile(
+    r"^\s*" + LEAD_IN + r"(?:re)?run\b|\b(?:then|and)\s+(?:re)?run\b|\bexecute\b"
+    r"|\bgive it a (?:go|try|spin|whirl|shot)\b|\btry it(?: out)?\b"
+)
 MANY = re.compile(r"\b(?:every|each|all|both)\b")
 RESULT_CALL = re.compile(r"\[The tool call ([\w-]+)\(")
 EDITS = ("edit_file", "write_file")

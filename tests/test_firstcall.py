@@ -531,3 +531,15 @@ def test_the_cli_names_the_command_line_module(tmp_path: Path) -> None:
     names = ground("read the README and the CLI module and compare", tmp_path, paths).names
     assert names == ("README.md", "tipcalc/__main__.py")
     assert ground("for a small cli would you pick argparse or click?", tmp_path, paths).names == ()
+
+
+def test_whether_anything_calls_a_name_is_a_search() -> None:
+    a = ask("apart from the cli, does anything else call print()?")
+    assert a.tools == ("grep",) and only(a, "grep") == ("print",)
+
+
+def test_what_the_app_does_with_an_input_is_a_run() -> None:
+    from assistant.firstcall import APP_RUN
+
+    assert APP_RUN.search("what does the cli do with a negative bill like -20? give it a go")
+    assert not APP_RUN.search("what does the cli do with its arguments?")  # no input given: no run

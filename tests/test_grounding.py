@@ -378,3 +378,71 @@ def test_grep_filters_files_by_a_kind_the_workspace_has(ws: Path) -> None:
     (narrowed,) = narrow_paths([grep], workspace_paths(ws))
     include = narrowed["function"]["parameters"]["properties"]["include"]["enum"]
     assert include[0] == "*" and "*.py" in include and "*.toml" in include and "b" not in include
+
+
+def _choices(ws: Path, rel: str, request: str) -> list[dict[str, Any]]:
+    from assistant.grounding import constrain_edits
+
+    (edit,) = constrain_edits([_edit_tool()], ws, {rel}, request, rewrite=True)
+    return [c["properties"] for c in edit["function"]["parameters"]["anyOf"]]
+
+
+def test_an_item_moved_to_the_top_or_bottom_of_a_list_is_reordered_here(ws: Path) -> None:
+    """ "move it to the top of my todo list": the 0.5B read the list twice and changed nothing."""
+    todo = "# todo\n- split by item\n- add a --currency flag\n- write docs for settings.toml\n"
+    (ws / "todo.md").write_text(todo)
+    (top,) = _choices(ws, "todo.md", "the currency flag is the most urgent thing now, move it to the top of my todo list")
+    assert top["old_text"] == {"const": "- split by item\n- add a --currency flag"}
+    assert top["new_text"] == {"const": "- add a --currency flag\n- split by item"}
+    (bottom,) = _choices(ws, "todo.md", "move the split item to the bottom")
+    assert todo.replace(bottom["old_text"]["const"], bottom["new_text"]["const"]).endswith("toml\n- split by item\n")
+    # no one item named (or the only one already at that edge): no reordering, the line is picked instead
+    assert all("enum" in c["old_text"] for c in _choices(ws, "todo.md", "move an item to the top"))
+    from assistant.grounding import REWRITE
+
+    assert {c["new_text"]["const"] for c in _choices(ws, "todo.md", "move split by item to the top")} == {REWRITE}
+
+
+def test_lines_of_notes_and_settings_are_picked_and_written_next(ws: Path) -> None:
+    """A note's or a setting's new text is written in words after the call picks the line
+    (assistant/linewords.py); ignoring more in git, or a key the file lacks, is a line added."""
+    from assistant.grounding import ADD_CODE, REWRITE
+
+    (ws / ".gitignore").write_text("__pycache__/\n.pytest_cache/\n")
+    (ws / "pyproject.toml").write_text('[project]\nname = "tipcalc"\nversion = "0.3.1"\n')
+    (ignored,) = _choices(ws, ".gitignore", "keep my .venv folder out of git please")
+    assert ignored["new_text"] == {"const": ADD_CODE} and ignored["old_text"]["enum"] == ["__pycache__/", ".pytest_cache/"]
+    (readme,) = _choices(ws, "pyproject.toml", "the package metadata should point at README.md as its readme")
+    assert readme["new_text"] == {"const": ADD_CODE}
+    (version,) = _choices(ws, "pyproject.toml", "the version should be 0.4.0 now")  # a key it has: that line
+    assert version["new_text"] == {"const": REWRITE} and version["old_text"]["enum"] == ['version = "0.3.1"']
+    (marked,) = _choices(ws, "notes/todo.txt", "mark the a item with (luis)")
+    assert marked["new_text"] == {"const": REWRITE}
+
+
+@pytest.mark.parametrize(
+    ("said", "edit"),
+    [
+        ("keep my .venv folder out of git please", True),
+        ("test_divide_by_zero only checks the exception type, have it check the message text too", True),
+        ("the package metadata should point at README.md as its readme", True),
+        ("the currency flag is urgent, move it to the top of my todo list", True),
+        ("what does the cli do with a negative bill like -20? give it a go", False),
+        ("what would you have it do?", False),
+        ("have you got a minute?", False),
+        ("move on to the next question", False),
+    ],
+)
+def test_changes_said_as_wishes_are_edits(said: str, edit: bool) -> None:
+    from assistant.grounding import asks_edit
+
+    assert asks_edit(said.lower()) is edit
+
+
+def test_files_named_by_what_they_are(ws: Path) -> None:
+    from assistant.grounding import RUN_ASKED, _hidden_named, names_gitignore
+
+    assert names_gitignore({"keep", "my", "venv", "out", "of", "git"}) and not names_gitignore({"git", "log"})
+    assert _hidden_named("pyproject.toml", set(), "the package metadata should point at readme.md")
+    assert not _hidden_named("pyproject.toml", set(), "what metadata does a jpeg hold?")
+    assert RUN_ASKED.search("what does it do with -20? give it a go") and not RUN_ASKED.search("give it a name")
