@@ -391,7 +391,8 @@ def test_an_item_moved_to_the_top_or_bottom_of_a_list_is_reordered_here(ws: Path
     """ "move it to the top of my todo list": the 0.5B read the list twice and changed nothing."""
     todo = "# todo\n- split by item\n- add a --currency flag\n- write docs for settings.toml\n"
     (ws / "todo.md").write_text(todo)
-    (top,) = _choices(ws, "todo.md", "the currency flag is the most urgent thing now, move it to the top of my todo list")
+    said = "the currency flag is the most urgent thing now, move it to the top of my todo list"
+    (top,) = _choices(ws, "todo.md", said)
     assert top["old_text"] == {"const": "- split by item\n- add a --currency flag"}
     assert top["new_text"] == {"const": "- add a --currency flag\n- split by item"}
     (bottom,) = _choices(ws, "todo.md", "move the split item to the bottom")
@@ -411,7 +412,8 @@ def test_lines_of_notes_and_settings_are_picked_and_written_next(ws: Path) -> No
     (ws / ".gitignore").write_text("__pycache__/\n.pytest_cache/\n")
     (ws / "pyproject.toml").write_text('[project]\nname = "tipcalc"\nversion = "0.3.1"\n')
     (ignored,) = _choices(ws, ".gitignore", "keep my .venv folder out of git please")
-    assert ignored["new_text"] == {"const": ADD_CODE} and ignored["old_text"]["enum"] == ["__pycache__/", ".pytest_cache/"]
+    assert ignored["new_text"] == {"const": ADD_CODE}
+    assert ignored["old_text"]["enum"] == ["__pycache__/", ".pytest_cache/"]
     (readme,) = _choices(ws, "pyproject.toml", "the package metadata should point at README.md as its readme")
     assert readme["new_text"] == {"const": ADD_CODE}
     (version,) = _choices(ws, "pyproject.toml", "the version should be 0.4.0 now")  # a key it has: that line
