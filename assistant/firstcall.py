@@ -243,6 +243,11 @@ WORK_WORDS = re.compile(
 
 
 # a message taken back: nothing to do
+NOTHING_MORE = re.compile(
+    r"\b(?:nothing (?:(?:else |more )?to (?:change|do|fix|add)|more|else) (?:there |here |then |for now )*"
+    r"(?:then|thanks|thank you|cheers)|no (?:changes?|need|edits?) (?:needed|then|there)"
+    r"|that'?s all(?: for now)?[,.! ]+(?:thanks|thank you|cheers))\b"
+)
 RETRACTED = re.compile(
     r"\b(?:ignore (?:me|that|this)|never ?mind|nvm|disregard (?:me|that|this)|wrong (?:window|chat|tab|person)"
     r"|sent (?:that|this) by mistake|didn'?t mean to send)\b"
@@ -269,6 +274,8 @@ def is_small_talk(text: str) -> bool:
         return True
     if len(words) <= 10 and RETRACTED.search(low) and "?" not in low and not WORK_WORDS.search(low):
         return True  # "oops, wrong window - ignore me" (the 0.5B read the meeting notes)
+    if len(words) <= 14 and NOTHING_MORE.search(low) and "?" not in low and not RUN_WORDS.search(low):
+        return True  # "ok cool, nothing to change there then. thanks" (the 0.5B read the file again)
     return len(words) <= 12 and bool(THANKS.search(low)) and not ASKS_MORE.search(low.split(None, 1)[-1])
 
 

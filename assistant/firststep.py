@@ -79,8 +79,11 @@ PATH_LIKE = re.compile(r"[\w.-]*/[\w./-]*|\b[\w-]+\.[A-Za-z]\w{0,4}\b")
 # a place the previous turn showed: "there" (not "is there", "there's"), "in it", "that file"
 PLACE = re.compile(
     r"(?<!\bis )(?<!\bare )(?<!\bwas )\bthere\b(?!'s| is| are| was| were)"
-    r"|\b(?:in|into|to|from) (?:it|that file|that one|this file)\b|\bthat file\b"
+    r"|\b(?:in|into|to|from|under|below|above) (?:it|that file|that one|this file)\b|\bthat file\b"
 )
+# "the one that isn't __init__ or __main__", "apart from the cli": the names said after these are left out
+EXCLUDING = r"\b(?:isn'?t|is not|not|except|other than|apart from|aside from|besides|excluding|but)\s+"
+ONE_OF = re.compile(r"\b(?:the|that|this) (?:other )?(?:one|file)\b|\bthe other\b")
 PRONOUN = re.compile(r"\b(?:it|its|that one|this one|them|those)\b")
 
 
@@ -290,6 +293,13 @@ class FirstStep:
             # the text an edit adds names nothing to open: "add '- Fix percent()' under 0.3.1 in it"
             said = QUOTED.sub(" ", request) if asks_edit(low) else request
             grounding = self._names.ground(said, root, paths, after_tools=after_tools(messages))
+            previous = previous_files(messages, paths[0])
+            excluded = _excluded(low, [*grounding.names, *previous])
+            if excluded:  # "open the one that isn't __init__ or __main__": not those
+                grounding = Grounding(tuple(n for n in grounding.names if n not in excluded), grounding.pointer)
+                other = [f for f in previous if f not in excluded]
+                if not grounding.names and other and ONE_OF.search(low):
+                    return Grounding((other[0],), "the previous turn")
             referred = self._referred(request, messages, grounding.names)
             if referred:
                 grounding = Grounding(tuple(referred), grounding.pointer or "the previous turn")
@@ -405,6 +415,22 @@ def _spelled(path: str, low: str) -> bool:
     """Does the (lower-case) request spell out the file (its path, name or stem), not just a word of it?"""
     base = path.rsplit("/", 1)[-1].lower()
     return path.lower() in low or base in low or re.search(rf"\b{re.escape(base.split('.', 1)[0])}\b", low) is not None
+
+
+def _excluded(low: str, names: Sequence[str]) -> set[str]:
+    """The names a (lower-case) request says it does not mean: each spelled right after "isn't",
+    "except", "apart from" ... or after another excluded one ("isn't __init__ or __main__")."""
+    out: set[str] = set()
+    for name in names:
+        base = name.rstrip("/").rsplit("/", 1)[-1].lower()
+        stem = re.escape(base.split(".", 1)[0] if not base.startswith(".") else base)
+        found = re.search(rf"(?:{EXCLUDING})(?:the |my |our )?(?:[\w.]+ (?:or|and|nor) (?:the )?)?`?{stem}\b", low)
+        if found is not None:
+            out.add(name)
+    if "__main__.py" not in {n.rsplit("/", 1)[-1] for n in out}:  # "apart from the cli": the command line
+        cli = re.search(rf"(?:{EXCLUDING})the (?:cli|command[- ]line)\b", low)
+        out |= {n for n in names if cli and n.rsplit("/", 1)[-1] in ("__main__.py", "cli.py")}
+    return out
 
 
 def _symbols(grounding: Grounding, files: Sequence[str]) -> list[str]:

@@ -233,6 +233,8 @@ def _hidden_named(base: str, said: set[str], lowered: str) -> bool:
     command-line module as "the CLI"."""
     if base in ("__main__.py", "cli.py"):  # "the CLI module" (the 0.5B read the README twice instead)
         return bool(THE_CLI.search(lowered))
+    if base in ("Makefile", "makefile", "GNUmakefile"):  # "add an install target that does pip install -e ."
+        return bool(re.search(r"\b(?:make )?(?:target|recipe)s?\b", lowered))
     if base in ("pyproject.toml", "setup.cfg", "setup.py"):  # "the package metadata should point at README.md"
         return bool(PACKAGE_METADATA.search(lowered))
     return base.startswith(".") and (base[1:] in said or (base == ".gitignore" and names_gitignore(said)))

@@ -543,3 +543,39 @@ def test_what_the_app_does_with_an_input_is_a_run() -> None:
 
     assert APP_RUN.search("what does the cli do with a negative bill like -20? give it a go")
     assert not APP_RUN.search("what does the cli do with its arguments?")  # no input given: no run
+
+
+def test_a_close_with_nothing_to_change_is_small_talk() -> None:
+    for said in ("ok cool, nothing to change there then. thanks", "no changes needed then", "that's all, thanks"):
+        assert is_small_talk(said), said
+    assert not is_small_talk("nothing to change in calc.py? run the tests")
+
+
+def test_names_said_as_left_out_are_not_what_the_request_is_about() -> None:
+    from assistant.firststep import _excluded
+
+    listed = ["tipcalc/__init__.py", "tipcalc/__main__.py"]
+    assert _excluded("open the one that isnt __init__ or __main__", listed) == set(listed)
+    assert _excluded("apart from the cli, does anything else call print()?", listed) == {"tipcalc/__main__.py"}
+    assert _excluded("open calc.py, not the tests", ["calc.py"]) == set()
+
+
+def test_the_one_left_after_a_listing_is_the_file_meant(tmp_path: Path) -> None:
+    """ "open the one that isn't __init__ or __main__" after listing a folder (the 0.5B read __main__.py)."""
+    from assistant.steps import GrammarSteps
+    from assistant.toolprompt import workspace_paths
+
+    (tmp_path / "tipcalc").mkdir()
+    for name in ("__init__.py", "__main__.py", "split.py"):
+        (tmp_path / "tipcalc" / name).write_text("x = 1\n")
+    (tmp_path / "Makefile").write_text("run:\n\tpython -m tipcalc\n")
+    steps = GrammarSteps(None, None, workspace=lambda: tmp_path)  # type: ignore[arg-type]
+    steps._paths = workspace_paths(tmp_path)
+    listing = folded("what's in the tipcalc folder?", "list_files", {"path": "tipcalc"},
+                     "__init__.py\n__main__.py\nsplit.py")  # fmt: skip
+    said = "open the one that isnt __init__ or __main__"
+    messages = [listing, {"role": "assistant", "content": "It has __init__.py, __main__.py and split.py."},
+                {"role": "user", "content": said}]  # fmt: skip
+    assert steps._ground(said, messages).names == ("tipcalc/split.py",)
+    # a make target named: the Makefile
+    assert steps._ground("also add an install target that does pip install -e .", []).names == ("Makefile",)
