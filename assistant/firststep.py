@@ -293,7 +293,7 @@ class FirstStep:
             # the text an edit adds names nothing to open: "add '- Fix percent()' under 0.3.1 in it"
             said = QUOTED.sub(" ", request) if asks_edit(low) else request
             grounding = self._names.ground(said, root, paths, after_tools=after_tools(messages))
-            previous = previous_files(messages, paths[0])
+            previous = previous_files(messages, paths[0]) if paths is not None else []
             excluded = _excluded(low, [*grounding.names, *previous])
             if excluded:  # "open the one that isn't __init__ or __main__": not those
                 grounding = Grounding(tuple(n for n in grounding.names if n not in excluded), grounding.pointer)
