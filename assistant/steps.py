@@ -96,6 +96,7 @@ from assistant.toolprompt import (
     workspace_paths,
 )
 from assistant.turntext import (
+    QUESTION_ASKED,
     asked_again,
     carried_request,
     last_user_text,
@@ -236,6 +237,12 @@ class GrammarSteps(FirstStep):
         # 0.5B answered "hi there!" with `{"name": "read_file", "arguments": {"path": "hi.txt"}}`, its
         # examples' format, when `{"` edged out "Hello" as the first token); it is asked again in words
         talk = bool(self.last_decision.get("small_talk"))
+        # a question answered from this turn's results is answered in words: the 0.5B answered "which
+        # functions round their result?" with `{"name": "round", ...}` and "what's my PATH set to?" with
+        # a grep call written as text (neither is run; the answer is asked again in words)
+        worded = talk or (
+            bool(turn_calls(messages)) and bool(QUESTION_ASKED.match(request_text(last_user_text(messages)).lower()))
+        )
         recognise = list(tools) or None
         # An edit this step does not offer is not run: once the edits asked for are made, the 0.5B
         # wrote another edit_file under its answer, and the line was added twice.
@@ -257,10 +264,12 @@ class GrammarSteps(FirstStep):
         # files it had just read, the 0.5B started its answer with a call to read the first again)
         asked = _answer_asked(messages, served)
         source = self.endpoint.stream(asked, None, text_call_tools=recognise, **params)
-        async for event in self._worded(source, messages, params) if talk else source:
+        # asked again: as small talk is, or the same ask under the words-only grammar
+        again, note = (messages, IN_WORDS) if talk else (asked, None)
+        async for event in self._worded(source, again, note, params) if worded else source:
             if isinstance(event, TextDelta):
                 text += event.text
-            elif isinstance(event, ToolCallReady) and talk:
+            elif isinstance(event, ToolCallReady) and worded:
                 dropped = True
                 continue
             elif (isinstance(event, ToolCallReady) and (judged or _repeats(event.call, made))
@@ -310,11 +319,11 @@ class GrammarSteps(FirstStep):
         low = " ".join(request_text(last_user_text(messages)).lower().split())
         return not (_change_asked(low) or MORE_ASKED.search(low))
 
-    async def _worded(self, events: AsyncIterator[Event], messages: Sequence[dict[str, Any]],
+    async def _worded(self, events: AsyncIterator[Event], messages: Sequence[dict[str, Any]], note: str | None,
                       params: dict[str, Any]) -> AsyncIterator[Event]:  # fmt: skip
         """An answer that must be words: held until its first character shows; one that starts a JSON
         object (a call to a tool that does not exist: "hello" got `{"name": "hello!", ...}`) is
-        asked for again, in words."""
+        asked for again, in words (``messages`` with ``note`` after them, when given)."""
         held: list[Event] = []
         text, flowing, call = "", False, False
         async for event in events:
@@ -338,7 +347,9 @@ class GrammarSteps(FirstStep):
         if aclose is not None:
             await aclose()
         # asked again, in words, under a grammar whose first character cannot start a call
-        async for event in self._answer_now(messages, {**params, "grammar": WORDS_GRAMMAR}, IN_WORDS):
+        words = {**params, "grammar": WORDS_GRAMMAR}
+        retry = self._answer_now(messages, words, note) if note else self.endpoint.stream(messages, None, **words)
+        async for event in retry:
             yield event
 
     async def _answer_now(self, messages: Sequence[dict[str, Any]], params: dict[str, Any],

@@ -1403,3 +1403,25 @@ def test_an_edits_free_text_is_bounded_and_a_new_file_is_not() -> None:
     props = edit["function"]["parameters"]["properties"]
     assert props["new_text"]["maxLength"] == props["old_text"]["maxLength"] == 1500 and "maxLength" not in props["path"]
     assert "maxLength" not in write["function"]["parameters"]["properties"]["content"]
+
+
+async def test_a_question_answered_from_results_with_a_call_is_asked_again_in_words(
+    scripted: ScriptedServer, model_decides: None
+) -> None:
+    """ "which functions round their result?": after the search the 0.5B answered `{"name": "round", ...}`.
+    A question's answer from this turn's results is words: the call is neither run nor shown, and the
+    same ask is sent again under the words-only grammar."""
+    from assistant.events import TextDelta
+    from assistant.steps import WORDS_GRAMMAR
+
+    seen: list[str] = []
+    agent = grammar_agent(scripted, files_tools(seen))
+    scripted.script(starts_call(), call_json("read_file", {"path": "todo.txt"}),
+                    answer_start("The"), text('{"name": "list_files", "arguments": {}}'),
+                    text("Two items: buy milk and fix the percent bug."))  # fmt: skip
+    events = await run(agent, "what's on my todo list in todo.txt?")
+    assert seen == ["todo.txt"]  # the read ran; the call written as the answer did not
+    shown = "".join(e.text for e in events if isinstance(e, TextDelta))
+    assert shown == "Two items: buy milk and fix the percent bug." and '"name"' not in shown
+    retry = scripted.requests[-1]
+    assert retry["grammar"] == WORDS_GRAMMAR and retry["messages"] == scripted.requests[-2]["messages"]
