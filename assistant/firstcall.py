@@ -218,6 +218,8 @@ class Ask:
     why: str
     only: Mapping[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)  # tool -> (argument, values)
     firm: bool = False  # the words settle it: the first-step classifier is not asked
+    # tool -> (argument, prefixes): the argument starts with one of these, the model writes the rest
+    starts: Mapping[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
 
 
 THANKS = re.compile(
@@ -551,10 +553,15 @@ def _run_ask(request: str, low: str, named_files: Sequence[str], defined_in: dic
     makefile = {s for s, where in defined_in.items() if any(w.rsplit("/", 1)[-1] == "Makefile" for w in where)}
     bare = bool(NO_ARGUMENTS.search(low))
     given = bool(re.search(r"\d|--", low))
-    if APP_RUN.search(low) and given and not re.search(r"\bmakefile\b|\bexample\b", low):
+    packages = [f.split("/", 1)[0] for f in files if f.endswith("/__main__.py") and f.count("/") == 1]
+    named_app = any(re.search(rf"\b(?:run|try|launch|start)\s+{re.escape(p.lower())}\b", low) for p in packages)
+    if (APP_RUN.search(low) or named_app) and given and not re.search(r"\bmakefile\b|\bexample\b", low):
         # "what does the program print for a 60 bill, 3 people, 20 percent tip": the model writes the
-        # command with those arguments (held to the run target, it ran the Makefile's own example)
-        return Ask(("run_command",), "asks what the app gives for an input")
+        # command's arguments (held to the run target, it ran the Makefile's own example), after the
+        # app's own command (left free, it ran `python tipcalc.py --people 0`, a file that does not exist)
+        heads = _app_commands(set(), files, python, arguments=False)
+        starts = {"run_command": ("command", tuple(f"{h} " for h in heads))} if heads else {}
+        return Ask(("run_command",), "asks what the app gives for an input", starts=starts)
     if APP_RUN.search(low) and (app := _app_commands(makefile, files, python, given, bare)):
         # "run the app on the Makefile's example bill": its run target, or its package (the 0.5B ran
         # `make bill`, a target that does not exist)

@@ -36,18 +36,18 @@ from assistant.firstcall import (
     search_terms,
 )
 from assistant.followup import ADD_TEST, TurnState, is_test_file, test_commands, tests_for, workspace_python
-from assistant.grammar import CallGrammar, Unsupported, call_grammar, tool_parts
+from assistant.grammar import STARTS_WITH, CallGrammar, Unsupported, call_grammar, tool_parts
 from assistant.grounding import (
     EDIT_FIRST,
     FOLLOW_UP,
     LEAD_IN,
     POINTERS,
-    QUOTED,
     RUNS,
     Grounding,
     WorkspaceNames,
     asks_edit,
     bare_tool,
+    edit_said,
 )
 from assistant.intent import ANSWER as INTENT_ANSWER
 from assistant.intent import describe as describe_intent
@@ -266,7 +266,8 @@ class FirstStep:
         `def round_tip(tip): return round(tip, 2)` for "a function that rounds the tip")."""
         if ask is not None and tool in ask.tools:
             limit = ask.only.get(tool)
-            return self._ask_grammar(Ask((tool,), ask.why, {tool: limit} if limit else {}))
+            starts = {tool: ask.starts[tool]} if tool in ask.starts else {}
+            return self._ask_grammar(Ask((tool,), ask.why, {tool: limit} if limit else {}, starts=starts))
         offered = [t for t in self._offered if bare_tool(tool_parts(t)[0]) == tool]
         files = self._paths[0] if self._paths is not None else []
         root = self._root()
@@ -291,7 +292,7 @@ class FirstStep:
             paths = self._paths if self._paths is not None else workspace_paths(root)
             low = request.lower()
             # the text an edit adds names nothing to open: "add '- Fix percent()' under 0.3.1 in it"
-            said = QUOTED.sub(" ", request) if asks_edit(low) else request
+            said = edit_said(request)
             grounding = self._names.ground(said, root, paths, after_tools=after_tools(messages))
             previous = previous_files(messages, paths[0]) if paths is not None else []
             excluded = _excluded(low, [*grounding.names, *previous])
@@ -368,7 +369,13 @@ class FirstStep:
             name = bare_tool(tool_parts(tool)[0])
             if name in ask.tools:
                 limit = ask.only.get(name)
-                keep.append(_only_argument(tool, limit[0], limit[1]) if limit else tool)
+                start = ask.starts.get(name)
+                if limit:
+                    keep.append(_only_argument(tool, limit[0], limit[1]))
+                elif start:
+                    keep.append(_starting_argument(tool, start[0], start[1]))
+                else:
+                    keep.append(tool)
         return _grammar_of(keep)
 
 
@@ -441,6 +448,14 @@ def _symbols(grounding: Grounding, files: Sequence[str]) -> list[str]:
 def _reads_only(tools: list[dict[str, Any]], paths: Sequence[str]) -> list[dict[str, Any]]:
     """The tools, with read_file limited to ``paths``."""
     return [_only_argument(t, "path", paths) if bare_tool(tool_parts(t)[0]) == "read_file" else t for t in tools]
+
+
+def _starting_argument(tool: dict[str, Any], arg: str, prefixes: Sequence[str], bound: int = 200) -> dict[str, Any]:
+    """The tool as the grammar offers it with one argument that starts with one of ``prefixes``."""
+    fn = dict(tool.get("function", tool))
+    choices = [{"type": "string", STARTS_WITH: p, "maxLength": bound} for p in prefixes]
+    fn["parameters"] = {"type": "object", "required": [arg], "properties": {arg: {"anyOf": choices}}}
+    return {"type": "function", "function": fn} if "function" in tool else fn
 
 
 def _only_argument(tool: dict[str, Any], arg: str, values: Sequence[str]) -> dict[str, Any]:

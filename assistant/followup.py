@@ -49,7 +49,7 @@ RESULT_BLOCK = re.compile(r"\[The tool call ([\w-]+)\((.*?)\) returned:\]\n", re
 # Asking to see files: "show me all of it", "open it", "read every file", "go through each file",
 # "what the notes say". "Show me where X is used" is answered by the search itself.
 READ_ASKED = re.compile(
-    r"\b(?:open|read|cat|view|go through)\b"
+    r"\b(?:open|read|cat|view|go through|compare|diff)\b"
     r"|\bshow\b(?:\s+\w+){0,6}?\s+(?:it|them|files?|source|code|contents?|one|all)\b"
     r"|\bwhat\b.*\b(?:says?|decided?)\b"
 )

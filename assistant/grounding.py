@@ -737,7 +737,7 @@ def _content_words(text: str) -> set[str]:
 
 EDIT_VERBS = (
     "change|add|remove|delete|drop|get rid of|rename|replace|update|fix|patch|bump|set|cross|insert|append|edit|make"
-    "|put|turn|mark"
+    "|put|turn|mark|tick|check off|cross off"
     "|give(?! me\\b| us\\b| it a (?:go|try|shot|spin|whirl)\\b)"
     "|correct|raise|lower|increase|decrease|uncomment|comment out|switch"
     "|retitle|reword|rephrase|implement"
@@ -784,6 +784,19 @@ STATE_WANTED = re.compile(
 )
 
 
+# a list item named by what it says: "tick off the settings docs one", "the currency flag item"
+ITEM_PHRASE = re.compile(r"\bthe ((?:[\w.-]+ ){1,5})(?:one|item|entry|task|line|bullet)\b", re.IGNORECASE)
+
+
+def edit_said(request: str) -> str:
+    """What an edit request names to open: not the text it adds ("add '- Fix percent()' under 0.3.1 in
+    it"), nor the list item it means ("tick off the settings docs one" is an item of the todo list:
+    the 0.5B read settings.toml)."""
+    if not asks_edit(request.lower()):
+        return request
+    return ITEM_PHRASE.sub(" the item", QUOTED.sub(" ", request))
+
+
 def asks_edit(low: str) -> bool:
     """Does the (lower-case) request ask for a change of a file?"""
     if MAKE_PASS.search(low):
@@ -804,7 +817,7 @@ HAVE_IT = re.compile(
     rf"(?:^|[,;:.!?-]\s*|\b(?:and|then|just)\s+){LEAD_IN}have (?:it|them|that|this)\s+(?:also\s+)?"
     r"(?!been\b|got\b|a\b|to\b|any\b|the\b)[a-z]+"
 )
-EDIT_LATER = re.compile(rf"(?:\bthen|\band|[,:;.!?])\s+{LEAD_IN}(?:{EDIT_VERBS})\b")
+EDIT_LATER = re.compile(rf"(?:\bthen|\band|[,:;.!?]|\s[-\u2013\u2014])\s+{LEAD_IN}(?:{EDIT_VERBS})\b")
 RUN_ASKED = re.compile(
     r"^\s*" + LEAD_IN + r"(?:re)?run\b|\b(?:then|and)\s+(?:re)?run\b|\bexecute\b"
     r"|\bgive it a (?:go|try|spin|whirl|shot)\b|\btry it(?: out)?\b"

@@ -72,7 +72,6 @@ from assistant.grounding import (
     EDITS,
     LEAD_IN,
     MANY,
-    QUOTED,
     REWRITE,
     SHOULD_CHANGE,
     TAKEN_OFF,
@@ -82,6 +81,7 @@ from assistant.grounding import (
     bare_tool,
     code_run_owed,
     constrain_edits,
+    edit_said,
     file_kind,
     keeps_tests,
     normal_path,
@@ -464,7 +464,7 @@ class GrammarSteps(FirstStep):
         words = set(re.findall(r"\w+", PATH_LIKE.sub(" ", request)))
         asked_symbols = {s for s in defined_in if s in words and names_definition(s)}
         # the text an edit adds names no file: "put 'check the changelog' on the list" edits the list
-        said = QUOTED.sub(" ", request) if asks_edit(request.lower()) else request
+        said = edit_said(request)
         named = [n for n in self._names.ground(said, root, self._paths).names if n in files]
         named = named or [n for n in self._referred(request, messages, named) if n in files]
         if ADD_TEST.search(request.lower()):  # the test goes in the tests' file (ch6-005 edited textutils.py)

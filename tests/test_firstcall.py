@@ -579,3 +579,30 @@ def test_the_one_left_after_a_listing_is_the_file_meant(tmp_path: Path) -> None:
     assert steps._ground(said, messages).names == ("tipcalc/split.py",)
     # a make target named: the Makefile
     assert steps._ground("also add an install target that does pip install -e .", []).names == ("Makefile",)
+
+
+def test_a_run_of_the_app_with_arguments_starts_with_the_apps_own_command() -> None:
+    """ "run tipcalc on a 30 bill with --people 0": left free, the 0.5B ran `python tipcalc.py --people 0`."""
+    files = [*FILES, "tipcalc/__main__.py"]
+    a = first_ask("run tipcalc on a 30 bill with --people 0, then show me the code that decides that's an error",
+                  [], ["tipcalc/"], [], DEFINED, "python", files)  # fmt: skip
+    assert (
+        a is not None
+        and a.tools == ("run_command",)
+        and a.starts == {"run_command": ("command", ("python -m tipcalc ",))}
+    )
+
+
+async def test_the_app_command_is_a_prefix_in_the_grammar(tmp_path: Path) -> None:
+    from assistant.firstcall import Ask
+    from assistant.steps import GrammarSteps
+
+    steps = GrammarSteps(None, None, workspace=lambda: tmp_path)  # type: ignore[arg-type]
+    steps._offered = [{"type": "function", "function": {"name": "run_command", "parameters": {
+        "type": "object", "properties": {"command": {"type": "string"}}, "required": ["command"]}}}]  # fmt: skip
+    grammar = steps._ask_grammar(Ask(("run_command",), "x", starts={"run_command": ("command", ("python -m app ",))}))
+    assert grammar is not None and "python -m app " in grammar.text
+    from tests.test_grammar import accepts
+
+    assert accepts(grammar.text, '{"name": "run_command", "arguments": {"command": "python -m app 30 --people 0"}}')
+    assert not accepts(grammar.text, '{"name": "run_command", "arguments": {"command": "python app.py 30"}}')

@@ -327,6 +327,7 @@ def test_a_command_runs_in_the_workspace_or_one_of_its_folders(ws: Path) -> None
 
     run = {"type": "function", "function": {"name": "run_command", "parameters": {"type": "object", "properties": {
         "command": {"type": "string"}, "cwd": {"type": "string"}}}}}  # fmt: skip
+
     def cwd(said: str) -> list[str]:
         (narrowed,) = narrow_paths([run], workspace_paths(ws), said=said)
         return list(narrowed["function"]["parameters"]["properties"]["cwd"]["enum"])
@@ -448,3 +449,17 @@ def test_files_named_by_what_they_are(ws: Path) -> None:
     assert _hidden_named("pyproject.toml", set(), "the package metadata should point at readme.md")
     assert not _hidden_named("pyproject.toml", set(), "what metadata does a jpeg hold?")
     assert RUN_ASKED.search("what does it do with -20? give it a go") and not RUN_ASKED.search("give it a name")
+
+
+def test_a_list_item_named_by_what_it_says_names_no_file() -> None:
+    from assistant.grounding import asks_edit, edit_said
+
+    said = "go through my todo list and tick off the settings docs one - put [x] in front of it"
+    assert asks_edit(said) and "settings" not in edit_said(said) and "todo list" in edit_said(said)
+    assert edit_said("what does the settings docs one say?") == "what does the settings docs one say?"  # no edit
+
+
+def test_a_comparison_reads_both_files() -> None:
+    from assistant.followup import READ_ASKED
+
+    assert READ_ASKED.search("compare the usage example in the readme with what make run does")
