@@ -45,8 +45,8 @@ ADD_SYSTEM = "You add lines to a file as the user asks. Reply with only the new 
 CHANGE_SHOTS = (
     ("todo.txt", "mark the milk item with (anna)", "- buy milk", "- buy milk (anna)"),
     ("config.ini", "the server should listen on 8080", "port = 80", "port = 8080"),
-    ("Makefile", "make build should also build the docs with mkdocs build", "\tpython -m build",
-     "\tpython -m build\n\tmkdocs build"),
+    ("Makefile", "make test should also show coverage - coverage report after pytest", "\tpytest",
+     "\tpytest\n\tcoverage report"),
     ("NEWS.md", "the 1.0 heading should say it came out on 2023-05-01", "## 1.0", "## 1.0 - 2023-05-01"),
 )  # fmt: skip
 ADD_SHOTS = (
@@ -73,22 +73,30 @@ def exchange(path: str, line: str, asked: str, adding: bool) -> list[dict[str, A
     return messages
 
 
+TRIES = ((0.0, None), (0.7, 1))  # (temperature, seed): greedy, then once sampled
+
+
 async def worded_edit(endpoint: Endpoint, root: Path | None, messages: Sequence[dict[str, Any]], arguments: str,
-                      params: dict[str, Any], adding: bool) -> str:  # fmt: skip
+                      params: dict[str, Any], adding: bool) -> str | None:  # fmt: skip
     """The edit call's arguments with the new text written in words (the line kept when ``adding``);
-    nothing usable back: ``new_text`` is the line itself, and the file keeps what it had."""
+    None when nothing usable came back, greedy or sampled once (then no edit is made)."""
     args = json.loads(arguments)
     path, line = str(args.get("path", "")), str(args.get("old_text", ""))
     asked = carried_request(request_text(last_user_text(messages)), messages)
-    reply = ""
-    request = {**plain(params), "max_tokens": MAX_TOKENS, "temperature": 0.0}
-    async for event in endpoint.stream(exchange(path, line, asked, adding), None, with_logprobs=False, **request):
-        if isinstance(event, TextDelta):
-            reply += event.text
     text = edit_text(root, path) if root is not None else None
-    new = usable(reply, line, path, text or "", adding)
-    args["new_text"] = line if new is None else (f"{line}\n{new}" if adding else new)
-    return json.dumps(args)
+    for temperature, seed in TRIES:
+        request = {**plain(params), "max_tokens": MAX_TOKENS, "temperature": temperature}
+        if seed is not None:
+            request["seed"] = seed
+        reply = ""
+        async for event in endpoint.stream(exchange(path, line, asked, adding), None, with_logprobs=False, **request):
+            if isinstance(event, TextDelta):
+                reply += event.text
+        new = usable(reply, line, path, text or "", adding)
+        if new is not None:
+            args["new_text"] = f"{line}\n{new}" if adding else new
+            return json.dumps(args)
+    return None
 
 
 def usable(reply: str, line: str, path: str, text: str, adding: bool) -> str | None:

@@ -139,6 +139,7 @@ SERVED = "what the request names is read and nothing more is asked"
 # held as a possible call) until the 240 s turn limit; the context keeps 1024 tokens for the reply.
 ANSWER_MAX_TOKENS = 1024
 ANSWER_NOW = "[The changes are made. Tell me in a sentence or two what you did.]"
+NO_EDIT = "[No change was made: the new text could not be written. Tell me in a sentence what you would change.]"
 IN_WORDS = "[This needs no tool. Reply to me in words.]"
 WORDS_GRAMMAR = r"root ::= [^{\[ \t\r\n] [^\x00]*"  # any text that does not start a JSON call
 
@@ -214,7 +215,8 @@ class GrammarSteps(FirstStep):
             try:
                 done = False
                 async for event in self._decide_and_call(messages, grammar, params):
-                    done = done or isinstance(event, ToolCallReady | StreamError)
+                    # a call, an error, or an answer given in its place (an edit not made): the step is done
+                    done = done or isinstance(event, ToolCallReady | StreamError | Finish)
                     yield event
                 if done:
                     return
@@ -534,7 +536,14 @@ class GrammarSteps(FirstStep):
         if parsed is None:  # cut by max_tokens: the loop reports the bad arguments to the model
             parsed = (name or grammar.tools[0], output)
         if bare_tool(parsed[0]) == "edit_file" and (ADD_CODE in parsed[1] or REWRITE in parsed[1]):
-            parsed = (parsed[0], await self._written(messages, parsed[1], params))
+            written = await self._written(messages, parsed[1], params)
+            if written is None:  # no usable text for the change: nothing is edited, and the answer says so
+                path = json.loads(parsed[1]).get("path")
+                yield Notice("info", f"the model wrote no usable change for {path}: the file is left as it was")
+                async for answer in self._answer_now(messages, _answer_params(params), NO_EDIT):
+                    yield answer
+                return
+            parsed = (parsed[0], written)
         if bare_tool(parsed[0]) in EDITS and _repeats(ToolCall(call_id, *parsed), call_keys(messages)):
             # the same edit again (the 1.5B, asked once more for converter.py's fix, wrote the function it
             # had already added, and it was added twice): not made again; the turn ends with what was done
@@ -550,7 +559,8 @@ class GrammarSteps(FirstStep):
         yield ToolCallReady(ToolCall(call_id, parsed[0], parsed[1], source="grammar"))
         yield Finish("tool_calls")
 
-    async def _written(self, messages: Sequence[dict[str, Any]], arguments: str, params: dict[str, Any]) -> str:
+    async def _written(self, messages: Sequence[dict[str, Any]], arguments: str,
+                       params: dict[str, Any]) -> str | None:  # fmt: skip
         """An edit whose new text the grammar left to be written next: code as a whole function (or
         the code added), other files' lines after worked examples."""
         adding, root = ADD_CODE in arguments, self._root()

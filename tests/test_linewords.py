@@ -100,3 +100,33 @@ async def test_lines_added_to_a_note_are_written_in_words_after_the_line_picked(
     await run(agent, "add egg-info folders to the gitignore")
     assert seen == ["read:.gitignore", f"edit:{last}->{last}\n*.egg-info/"]
     assert "After the line: .pytest_cache/" in json.dumps(scripted.requests[2]["messages"])
+
+
+async def test_no_usable_text_twice_means_no_edit_and_the_answer_says_so(
+    scripted: ScriptedServer, tmp_path: Any
+) -> None:
+    """The same line back (greedy, then sampled once): nothing is edited (an edit that changes nothing
+    would read as done), a line says so, and the answer is asked for with that said."""
+    from assistant.events import Notice
+    from assistant.grounding import REWRITE
+    from assistant.steps import NO_EDIT
+
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "todo.txt").write_text(TODO)
+    seen: list[str] = []
+    agent = grammar_agent(scripted, code_tools(tmp_path, seen))
+    agent.workspace = tmp_path
+    line = "- add a --currency flag"
+    scripted.script(
+        call_json("read_file", {"path": "notes/todo.txt"}),
+        call_json("edit_file", {"path": "notes/todo.txt", "old_text": line, "new_text": REWRITE}),
+        text(line),
+        text(f"```\n{line}\n```"),
+        text("I would add (luis) to that item."),
+    )
+    events = await run(agent, "luis is on the currency flag, mark that todo item with (luis)")
+    assert seen == ["read:notes/todo.txt"]  # no edit
+    assert any(isinstance(e, Notice) and "left as it was" in e.message for e in events)
+    assert scripted.requests[3]["temperature"] == 0.7 and scripted.requests[3]["seed"] == 1  # the sampled try
+    assert scripted.requests[4]["messages"][-1]["content"].endswith(NO_EDIT)
+    assert events[-1].text == "I would add (luis) to that item."
