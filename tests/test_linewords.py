@@ -16,6 +16,15 @@ pytestmark = pytest.mark.usefixtures("close_endpoints")
 TODO = "- support splitting by item\n- add a --currency flag\n- write docs\n"
 
 
+def todo_agent(scripted: ScriptedServer, tmp_path: Any, seen: list[str]) -> tuple[Any, str]:
+    """A grammar agent over a workspace with notes/todo.txt, and the line its edits pick."""
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "todo.txt").write_text(TODO)
+    agent = grammar_agent(scripted, code_tools(tmp_path, seen))
+    agent.workspace = tmp_path
+    return agent, "- add a --currency flag"
+
+
 def test_the_exchange_is_worked_examples_then_this_edit() -> None:
     messages = exchange("notes/todo.txt", "- add a --currency flag", "mark it with (luis)", adding=False)
     roles = [m["role"] for m in messages]
@@ -60,12 +69,8 @@ async def test_a_note_is_changed_in_words_not_inside_the_call(scripted: Scripted
     the call picks the line, and the new text is asked for after worked examples."""
     from assistant.grounding import REWRITE
 
-    (tmp_path / "notes").mkdir()
-    (tmp_path / "notes" / "todo.txt").write_text(TODO)
     seen: list[str] = []
-    agent = grammar_agent(scripted, code_tools(tmp_path, seen))
-    agent.workspace = tmp_path
-    line = "- add a --currency flag"
+    agent, line = todo_agent(scripted, tmp_path, seen)
     scripted.script(
         call_json("read_file", {"path": "notes/todo.txt"}),
         call_json("edit_file", {"path": "notes/todo.txt", "old_text": line, "new_text": REWRITE}),
@@ -111,12 +116,8 @@ async def test_no_usable_text_twice_means_no_edit_and_the_answer_says_so(
     from assistant.grounding import REWRITE
     from assistant.steps import NO_EDIT
 
-    (tmp_path / "notes").mkdir()
-    (tmp_path / "notes" / "todo.txt").write_text(TODO)
     seen: list[str] = []
-    agent = grammar_agent(scripted, code_tools(tmp_path, seen))
-    agent.workspace = tmp_path
-    line = "- add a --currency flag"
+    agent, line = todo_agent(scripted, tmp_path, seen)
     scripted.script(
         call_json("read_file", {"path": "notes/todo.txt"}),
         call_json("edit_file", {"path": "notes/todo.txt", "old_text": line, "new_text": REWRITE}),
