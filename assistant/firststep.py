@@ -298,7 +298,11 @@ class FirstStep:
             excluded = _excluded(low, [*grounding.names, *previous])
             if excluded:  # "open the one that isn't __init__ or __main__": not those
                 grounding = Grounding(tuple(n for n in grounding.names if n not in excluded), grounding.pointer)
+                # the files beside those left out first: "the one that isn't __init__ or __main__"
+                # after listing a folder is that folder's other file, not one the answer named
+                beside = {f.rsplit("/", 1)[0] for f in excluded if "/" in f}
                 other = [f for f in previous if f not in excluded]
+                other = sorted(other, key=lambda f: ("/" in f and f.rsplit("/", 1)[0] in beside) is False)
                 if not grounding.names and other and ONE_OF.search(low):
                     return Grounding((other[0],), "the previous turn")
             referred = self._referred(request, messages, grounding.names)

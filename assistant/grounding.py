@@ -587,6 +587,9 @@ def _file_choices(rel: str, text: str, lines: list[str], request: str, symbols: 
             item = _list_item(first, quoted.group(1) or quoted.group(2), step=0)
             return [_edit_choice(path, first, {"const": item + "\n" + first})]
     at_end = AT_END.search(low) or (quoted and not PLACED.search(QUOTED.sub(" ", low)))
+    # a note, a list or an ignore file gains a line at its end unless a place is said (offered every
+    # line, the 0.5B anchored ".venv" on `__pycache__/` and wrote that line back)
+    at_end = at_end or (file_kind(rel) is None and not PLACED.search(QUOTED.sub(" ", low)))
     if adding and (at_end or (file_kind(rel) == "code" and NEW_DEFINITION.search(low))):
         relevant = [_last_line(text, lines) or relevant[-1]]
     if not adding and file_kind(rel) == "code":

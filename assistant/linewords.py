@@ -54,6 +54,8 @@ ADD_SHOTS = (
     ("pyproject.toml", "the package should list its license: MIT", 'version = "1.2.0"', 'license = "MIT"'),
     ("notes.md", "I need to remember to water the plants", "- buy milk", "- water the plants"),
 )
+LEAD = re.compile(r"^\s*(?:(?:ok|okay|so|and|also|now|then|please|right|cool)\b[,.!]?\s+)+", re.I)
+RULE = re.compile(r"^[\w.$()/-]+\s*:(?!=)", re.M)  # a Makefile target's line
 LAYOUT = re.compile(r"^(?:File|Line|Asked|After the line):", re.M)
 RUN = re.compile(r"(.)\1{24}")  # "1000000000000000000000000..." is no edit
 
@@ -82,7 +84,8 @@ async def worded_edit(endpoint: Endpoint, root: Path | None, messages: Sequence[
     None when nothing usable came back, greedy or sampled once (then no edit is made)."""
     args = json.loads(arguments)
     path, line = str(args.get("path", "")), str(args.get("old_text", ""))
-    asked = carried_request(request_text(last_user_text(messages)), messages)
+    # without "ok, also": the 0.5B began the Makefile's new lines with the "ok" the request began with
+    asked = LEAD.sub("", carried_request(request_text(last_user_text(messages)), messages)) or line
     text = edit_text(root, path) if root is not None else None
     for temperature, seed in TRIES:
         request = {**plain(params), "max_tokens": MAX_TOKENS, "temperature": temperature}
@@ -95,8 +98,31 @@ async def worded_edit(endpoint: Endpoint, root: Path | None, messages: Sequence[
         new = usable(reply, line, path, text or "", adding)
         if new is not None:
             args["new_text"] = f"{line}\n{new}" if adding else new
-            return json.dumps(args)
+            return json.dumps(_after_recipe(args, text or "") if adding and _is_makefile(path) else args)
     return None
+
+
+def _is_makefile(path: str) -> bool:
+    return path.rsplit("/", 1)[-1] in ("Makefile", "makefile", "GNUmakefile")
+
+
+def _after_recipe(args: dict[str, Any], text: str) -> dict[str, Any]:
+    """A new Makefile target goes after the whole rule it was anchored in, never between a target and
+    its recipe (the 0.5B anchored "install:" on "test:", which would take over test's recipe)."""
+    line, new = str(args["old_text"]), str(args["new_text"])[len(str(args["old_text"])) + 1 :]
+    if not RULE.search(new):
+        return args
+    lines = text.splitlines()
+    at = next((i for i, old in enumerate(lines) if old == line), None)
+    if at is None:
+        return args
+    end = at
+    while end + 1 < len(lines) and (lines[end + 1].startswith("\t") or (end == at and RULE.match(lines[at]))):
+        end += 1
+    block = "\n".join(lines[at : end + 1])
+    if text.count(block) != 1:
+        return args
+    return {**args, "old_text": block, "new_text": f"{block}\n\n{new.strip(chr(10))}"}
 
 
 def usable(reply: str, line: str, path: str, text: str, adding: bool) -> str | None:
@@ -104,9 +130,8 @@ def usable(reply: str, line: str, path: str, text: str, adding: bool) -> str | N
     new = code_block(reply).strip("\n")
     if LAYOUT.search(new) or RUN.search(new) or len(new) > MAX_CHARS or not new.strip():
         return None
-    if path.rsplit("/", 1)[-1] in ("Makefile", "makefile", "GNUmakefile") and line.startswith("\t"):
-        # a recipe's lines start with a tab; the model's often start with spaces
-        new = "\n".join(re.sub(r"^ {2,}", "\t", part) for part in new.split("\n"))
+    if _is_makefile(path):
+        new = _recipe_tabs(new, line)
     if adding:
         existing = {old.strip() for old in text.splitlines()}
         kept = [part for part in new.split("\n") if part.strip() and part.strip() not in existing]
@@ -119,6 +144,22 @@ def usable(reply: str, line: str, path: str, text: str, adding: bool) -> str | N
     if after and not parses(path, after):
         return None
     return new
+
+
+def _recipe_tabs(new: str, line: str) -> str:
+    """A Makefile's recipe lines start with a tab; the model's often start with spaces or nothing
+    ("install:\npip install -e ."): each line under a target line, or under a recipe line, gets one."""
+    out: list[str] = []
+    in_rule = line.startswith("\t") or bool(RULE.match(line))
+    for part in new.split("\n"):
+        if RULE.match(part):
+            in_rule = True
+        elif part.strip() and in_rule and not part.startswith("\t") and not part.lstrip().startswith("#"):
+            part = "\t" + part.lstrip()
+        elif not part.strip():
+            in_rule = False
+        out.append(part)
+    return "\n".join(out)
 
 
 def parses(path: str, text: str) -> bool:

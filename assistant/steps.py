@@ -242,9 +242,11 @@ class GrammarSteps(FirstStep):
         # a question answered from this turn's results is answered in words: the 0.5B answered "which
         # functions round their result?" with `{"name": "round", ...}` and "what's my PATH set to?" with
         # a grep call written as text (neither is run; the answer is asked again in words)
-        worded = talk or (
-            bool(turn_calls(messages)) and bool(QUESTION_ASKED.match(request_text(last_user_text(messages)).lower()))
-        )
+        after = bool(turn_calls(messages))
+        worded = talk or (after and bool(QUESTION_ASKED.match(request_text(last_user_text(messages)).lower())))
+        # any answer after results starts in words: one that starts a call (`["name": "run_command", ...]`
+        # after the run it names) is asked again; a call further on in an instruction's answer still runs
+        words_first = worded or after
         recognise = list(tools) or None
         # An edit this step does not offer is not run: once the edits asked for are made, the 0.5B
         # wrote another edit_file under its answer, and the line was added twice.
@@ -268,7 +270,7 @@ class GrammarSteps(FirstStep):
         source = self.endpoint.stream(asked, None, text_call_tools=recognise, **params)
         # asked again: as small talk is, or the same ask under the words-only grammar
         again, note = (messages, IN_WORDS) if talk else (asked, None)
-        async for event in self._worded(source, again, note, params) if worded else source:
+        async for event in self._worded(source, again, note, params) if words_first else source:
             if isinstance(event, TextDelta):
                 text += event.text
             elif isinstance(event, ToolCallReady) and worded:
@@ -540,7 +542,8 @@ class GrammarSteps(FirstStep):
             if written is None:  # no usable text for the change: nothing is edited, and the answer says so
                 path = json.loads(parsed[1]).get("path")
                 yield Notice("info", f"the model wrote no usable change for {path}: the file is left as it was")
-                async for answer in self._answer_now(messages, _answer_params(params), NO_EDIT):
+                words = {**_answer_params(params), "grammar": WORDS_GRAMMAR}  # in words: no call written as it
+                async for answer in self._answer_now(messages, words, NO_EDIT):
                     yield answer
                 return
             parsed = (parsed[0], written)

@@ -574,7 +574,9 @@ def test_the_one_left_after_a_listing_is_the_file_meant(tmp_path: Path) -> None:
     listing = folded("what's in the tipcalc folder?", "list_files", {"path": "tipcalc"},
                      "__init__.py\n__main__.py\nsplit.py")  # fmt: skip
     said = "open the one that isnt __init__ or __main__"
-    messages = [listing, {"role": "assistant", "content": "It has __init__.py, __main__.py and split.py."},
+    (tmp_path / "README.md").write_text("# tipcalc\n")
+    answer = "See README.md: the folder has __init__.py, __main__.py and split.py."  # the answer names README first
+    messages = [listing, {"role": "assistant", "content": answer},
                 {"role": "user", "content": said}]  # fmt: skip
     assert steps._ground(said, messages).names == ("tipcalc/split.py",)
     # a make target named: the Makefile

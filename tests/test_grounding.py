@@ -414,7 +414,7 @@ def test_lines_of_notes_and_settings_are_picked_and_written_next(ws: Path) -> No
     (ws / "pyproject.toml").write_text('[project]\nname = "tipcalc"\nversion = "0.3.1"\n')
     (ignored,) = _choices(ws, ".gitignore", "keep my .venv folder out of git please")
     assert ignored["new_text"] == {"const": ADD_CODE}
-    assert ignored["old_text"]["enum"] == ["__pycache__/", ".pytest_cache/"]
+    assert ignored["old_text"] == {"enum": [".pytest_cache/"]}  # at the end: no place is said
     (readme,) = _choices(ws, "pyproject.toml", "the package metadata should point at README.md as its readme")
     assert readme["new_text"] == {"const": ADD_CODE}
     (version,) = _choices(ws, "pyproject.toml", "the version should be 0.4.0 now")  # a key it has: that line

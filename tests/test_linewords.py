@@ -131,3 +131,22 @@ async def test_no_usable_text_twice_means_no_edit_and_the_answer_says_so(
     assert scripted.requests[3]["temperature"] == 0.7 and scripted.requests[3]["seed"] == 1  # the sampled try
     assert scripted.requests[4]["messages"][-1]["content"].endswith(NO_EDIT)
     assert events[-1].text == "I would add (luis) to that item."
+
+
+def test_a_new_make_target_goes_after_the_whole_rule_with_tabs() -> None:
+    """ "add an install target that does pip install -e .": the 0.5B anchored it on "test:" and wrote
+    "ok\\ninstall:\\npip install -e ." (the request's "ok", no tab): between test: and its recipe."""
+    from assistant.linewords import LEAD, _after_recipe
+
+    make = "test:\n\tpython -m pytest -q tests\n\nlint:\n\truff check .\n"
+    new = usable("install:\npip install -e .", "test:", "Makefile", make, adding=True)
+    assert new == "install:\n\tpip install -e ."
+    moved = _after_recipe({"path": "Makefile", "old_text": "test:", "new_text": f"test:\n{new}"}, make)
+    assert moved["old_text"] == "test:\n\tpython -m pytest -q tests"
+    after = make.replace(moved["old_text"], moved["new_text"], 1)
+    assert after.startswith("test:\n\tpython -m pytest -q tests\n\ninstall:\n\tpip install -e .\n\nlint:")
+    # a recipe line added to a rule stays in it
+    assert (
+        usable("  ruff format --check .", "\truff check .", "Makefile", make, adding=True) == "\truff format --check ."
+    )
+    assert LEAD.sub("", "ok, also add an install target") == "add an install target"

@@ -873,7 +873,11 @@ async def test_a_text_call_to_a_tool_this_step_does_not_offer_is_not_run(
                     answer_start(), text(again), text("Added b."))  # fmt: skip
     events = await run(agent, "Add 'b' to todo.txt")
     assert seen == ["todo.txt", "edit:- a\n- b"] and (tmp_path / "todo.txt").read_text() == "- a\n- b\n"
-    assert scripted.requests[-1]["messages"][-1]["content"].endswith(ANSWER_NOW)  # asked for the answer in words
+    # asked again in words: the same ask, under the grammar whose first character cannot start a call
+    from assistant.steps import WORDS_GRAMMAR
+
+    assert scripted.requests[-1]["grammar"] == WORDS_GRAMMAR
+    assert scripted.requests[-1]["messages"] == scripted.requests[-2]["messages"]
     assert isinstance(events[-1], TurnEnd) and events[-1].text == "Added b."
 
 
