@@ -569,6 +569,7 @@ def _file_choices(rel: str, text: str, lines: list[str], request: str, symbols: 
     relevant = block or [line for line in lines if _content_words(line) & named] or lines
     # ignoring something more in git is a line added to .gitignore ("keep my .venv folder out of git")
     adding = bool(ADDING.search(low)) or (rel.rsplit("/", 1)[-1] == ".gitignore" and not REMOVING.search(low))
+    adding = adding and not MARKING.search(low)  # "put [x] in front of it": that line changes
     adding = adding or _new_setting(rel, low, lines)
     # a removal is asked, not described: "dedupe must remove repeated items; fix it" is a fix (the
     # 0.5B, offered only deletions, deleted the line it had to fix)
@@ -647,6 +648,11 @@ def _new_setting(rel: str, low: str, lines: list[str]) -> bool:
     return bool(keys) and not any(_key_words(key) & said for key in keys)
 
 
+# text put on a line that is there: "tick off the settings docs one - put [x] in front of it"
+MARKING = re.compile(
+    r"\b(?:put|add|write|stick|prepend|append)\b.{0,40}?\b(?:in front of|before|after|next to|at the (?:start|end) of)"
+    r" (?:it|that|this|them|the (?:item|line|entry|one|heading|title))\b"
+)
 MOVED = re.compile(r"\b(?:move|bump)\b.*\b(?:to|at) the (?:very )?(top|beginning|start|front|bottom|end)\b")
 
 

@@ -463,3 +463,10 @@ def test_a_comparison_reads_both_files() -> None:
     from assistant.followup import READ_ASKED
 
     assert READ_ASKED.search("compare the usage example in the readme with what make run does")
+
+
+def test_text_put_on_a_line_changes_that_line(ws: Path) -> None:
+    from assistant.grounding import REWRITE
+
+    said = "go through my todo list and tick off the a one - put [x] in front of it"
+    assert {c["new_text"]["const"] for c in _choices(ws, "notes/todo.txt", said)} == {REWRITE}
