@@ -501,7 +501,9 @@ def first_ask(request: str, named_files: Sequence[str], folders: Sequence[str], 
             return Ask(("read_file",), f"asks to change {(in_clause or symbols)[0]}, defined in {defining[0]}",
                        {"read_file": ("path", tuple(defining))})  # fmt: skip
         return None  # the edit rules decide what comes next
-    if (patterns := exists_patterns(low)) and (not named_files or any(p.startswith("*") for p in patterns)):
+    if (patterns := _as_typed(exists_patterns(low), request)) and (
+        not named_files or any(p.startswith("*") for p in patterns)
+    ):
         # "is there a tox.ini or noxfile anywhere?", "any .txt files apart from my todo list?": whether
         # files exist is a glob (the 0.5B grepped for 'tox.ini' and read the todo list), a kind of file
         # even when the request names one to leave out
@@ -630,6 +632,15 @@ NAMED_FILES = {"dockerfile": "Dockerfile*", "makefile": "Makefile", "procfile": 
 
 
 LIST_THEN_OPEN = re.compile(r"\b(?:and|then)\s+(?:then\s+)?(?:open|read|show me|cat|print)\b")
+
+
+def _as_typed(patterns: tuple[str, ...], request: str) -> tuple[str, ...]:
+    """The patterns as the request spells them (a glob is case-sensitive: "MANIFEST.in", not "manifest.in")."""
+    out = []
+    for pattern in patterns:
+        found = re.search(re.escape(pattern), request, re.IGNORECASE)
+        out.append(found.group(0) if found else pattern)
+    return tuple(out)
 
 
 def exists_patterns(low: str) -> tuple[str, ...]:

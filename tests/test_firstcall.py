@@ -608,3 +608,8 @@ async def test_the_app_command_is_a_prefix_in_the_grammar(tmp_path: Path) -> Non
 
     assert accepts(grammar.text, '{"name": "run_command", "arguments": {"command": "python -m app 30 --people 0"}}')
     assert not accepts(grammar.text, '{"name": "run_command", "arguments": {"command": "python app.py 30"}}')
+
+
+def test_a_file_asked_about_is_globbed_as_spelled() -> None:
+    a = ask("is there a setup.cfg or a MANIFEST.in at the root?")
+    assert a.tools == ("glob",) and only(a, "glob") == ("setup.cfg", "MANIFEST.in")
