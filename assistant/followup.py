@@ -396,6 +396,9 @@ def _edit_owed(low: str, state: TurnState, named: Sequence[str], preferred: Abst
     # `def mean(` in calc.py, edited the meeting notes)
     if not named and not state.read and not ready and (found := sorted(dict.fromkeys(found), key=is_test_file)):
         return Owed(("read_file",), f"{found[0]} is what the search found: read it first", paths=(found[0],))
+    if not named and not state.read and not ready and state.called("grep", "glob") and not preferred:
+        # the search found nothing, and nothing is named: no file to change (the 0.5B edited the meeting notes)
+        return None
     symbols = frozenset(_failing_symbols(runs, files))
     return Owed(("edit_file",), "the request asks for an edit not made yet", paths=tuple(ready[:1]),
                 symbols=symbols, fix=bool(FIX_ASKED.search(low)))  # fmt: skip

@@ -314,3 +314,12 @@ def test_a_request_that_keeps_the_tests_never_owes_an_edit_of_one() -> None:
     says = ("read_file", {"path": "greet.py"}, "# Do not edit or delete the tests.\ndef main():\n    pass")
     other = next_owed(asked, folded(asked, failed, says, edit), {"greet.py"}, named, named, {}, [])
     assert other is not None and other.paths == ("tests/test_greet.py",)
+
+
+def test_a_search_that_found_nothing_owes_no_edit_of_some_other_file() -> None:
+    """ "find the message about needing at least one person and change it to ...": the search found
+    nothing, and the 0.5B edited the meeting notes; with no file named or found, nothing is owed."""
+    asked = "find the message about needing at least one person and change it to 'need someone'"
+    assert owed(asked, ("grep", {"pattern": "needing"}, "no matches for 'needing'")) is None
+    found = owed(asked, ("grep", {"pattern": "person"}, "calc.py:3: x = 'one person'"))
+    assert found is not None and found.tools == ("read_file",) and found.paths == ("calc.py",)
