@@ -566,7 +566,10 @@ def _file_choices(rel: str, text: str, lines: list[str], request: str, symbols: 
             found = [line for line in found[1:] if not line.strip().startswith(DOC_STARTS)] or found
         block.extend(line for line in found if line in lines)
     named = _content_words(request) - _content_words(rel.replace("/", " ").replace(".", " "))
-    relevant = block or [line for line in lines if _content_words(line) & named] or lines
+    # a version the request names is the line's own ("the 0.3.1 heading"): those lines first
+    versions = set(VERSION.findall(request))
+    versioned = [line for line in lines if versions & set(VERSION.findall(line))]
+    relevant = block or versioned or [line for line in lines if _content_words(line) & named] or lines
     # ignoring something more in git is a line added to .gitignore ("keep my .venv folder out of git")
     adding = bool(ADDING.search(low)) or (rel.rsplit("/", 1)[-1] == ".gitignore" and not REMOVING.search(low))
     adding = adding and not MARKING.search(low)  # "put [x] in front of it": that line changes
@@ -648,10 +651,13 @@ def _new_setting(rel: str, low: str, lines: list[str]) -> bool:
     return bool(keys) and not any(_key_words(key) & said for key in keys)
 
 
+VERSION = re.compile(r"(?<![\w.])\d+\.\d+(?:\.\d+)*(?![\w.]*\w)")
 # text put on a line that is there: "tick off the settings docs one - put [x] in front of it"
 MARKING = re.compile(
     r"\b(?:put|add|write|stick|prepend|append)\b.{0,40}?\b(?:in front of|before|after|next to|at the (?:start|end) of)"
     r" (?:it|that|this|them|the (?:item|line|entry|one|heading|title))\b"
+    # "put the release date 2024-04-20 on the 0.3.1 heading"
+    r"|\b(?:put|add|write)\b.{0,40}?\bon (?:the|that|this) (?:[\w.-]+ ){0,3}(?:heading|title|line|item|entry)\b"
 )
 MOVED = re.compile(r"\b(?:move|bump)\b.*\b(?:to|at) the (?:very )?(top|beginning|start|front|bottom|end)\b")
 

@@ -470,3 +470,11 @@ def test_text_put_on_a_line_changes_that_line(ws: Path) -> None:
 
     said = "go through my todo list and tick off the a one - put [x] in front of it"
     assert {c["new_text"]["const"] for c in _choices(ws, "notes/todo.txt", said)} == {REWRITE}
+
+
+def test_a_heading_named_by_its_version_is_the_line_changed(ws: Path) -> None:
+    from assistant.grounding import REWRITE
+
+    (ws / "CHANGELOG.md").write_text("# Changelog\n\n## 0.3.1\n- Fix rounding.\n\n## 0.2.0\n- First public release.\n")
+    (choice,) = _choices(ws, "CHANGELOG.md", "put the release date 2024-04-20 on the 0.3.1 heading in the changelog")
+    assert choice["new_text"] == {"const": REWRITE} and choice["old_text"] == {"enum": ["## 0.3.1"]}
