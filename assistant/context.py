@@ -239,7 +239,6 @@ def message_text(wire: dict[str, Any]) -> str:
 
 
 PASSAGES_HEAD = "[Passages from my files, most relevant first:]"
-BEST_LAST = False  # the most relevant passage next to the question instead (an experiment's switch)
 # Measured on the 0.5B (benchmarks/bench_grounded.py, 45 questions): asked only to name the file, it
 # often answered with a bare number ("24", "4") that was wrong and could be traced to no passage.
 # Asked to quote the line it used, it copies the line that holds the answer.
@@ -252,14 +251,14 @@ def fold_passages(passages: list[dict[str, Any]], current: list[dict[str, Any]])
 
     Seen on the 0.5B model: passages as separate system messages were retrieved but not used
     (2 of 5 right answers, no citation). In the user's turn, right before the question, they are.
+    Most relevant first: with the order reversed (the best passage next to the question), the 0.5B
+    answered 24 of 39 questions whose passage was retrieved, against 29 of 39, and cited the right
+    file 85% of the time, against 97% (benchmarks/bench_grounded.py, 45 questions).
     """
     from assistant.retrieval.retriever import PREAMBLE
 
     bodies = [str(p.get("content") or "").removeprefix(PREAMBLE).strip() for p in passages]
-    head = PASSAGES_HEAD
-    if BEST_LAST:
-        bodies, head = bodies[::-1], PASSAGES_HEAD.replace("most relevant first", "most relevant last")
-    block = head + "\n\n" + "\n\n".join(bodies) + "\n\n" + PASSAGES_ASK
+    block = PASSAGES_HEAD + "\n\n" + "\n\n".join(bodies) + "\n\n" + PASSAGES_ASK
     out = [dict(m) for m in current]
     for msg in out:
         if msg.get("role") == "user":
