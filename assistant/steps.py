@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from assistant.codewords import addition, plain, rewrite
 from assistant.conversation import ANSWER_NOTE
+from assistant.editchoices import constrain_edits
 from assistant.events import (
     Decision,
     Event,
@@ -80,7 +81,6 @@ from assistant.grounding import (
     asks_edit,
     bare_tool,
     code_run_owed,
-    constrain_edits,
     edit_said,
     file_kind,
     keeps_tests,

@@ -235,7 +235,8 @@ def test_an_edit_after_a_search_reads_what_the_search_found() -> None:
 
 
 def test_a_removal_said_as_what_may_happen_is_an_edit() -> None:
-    from assistant.grounding import QUOTED, REMOVE_ASKED, asks_edit
+    from assistant.editchoices import REMOVE_ASKED
+    from assistant.grounding import QUOTED, asks_edit
 
     said = "i wrote the settings docs already so that item can come off my todo list"
     assert asks_edit(said) and REMOVE_ASKED.search(said)

@@ -106,8 +106,9 @@ def test_read_paths_from_folded_and_native_calls() -> None:
 
 
 def test_edits_limited_to_lines_of_files_read(ws: Path) -> None:
+    from assistant.editchoices import constrain_edits
     from assistant.grammar import call_grammar, parse_call
-    from assistant.grounding import constrain_edits, unique_lines
+    from assistant.grounding import unique_lines
 
     (ws / "dup.txt").write_text("same\nsame\nonce\n")
     assert unique_lines(ws, "dup.txt") == ["once"]  # a repeated line would make the edit ambiguous
@@ -165,8 +166,8 @@ def _edit_tool() -> dict[str, Any]:
 
 
 def test_edit_choices_follow_the_request(ws: Path) -> None:
+    from assistant.editchoices import constrain_edits
     from assistant.grammar import call_grammar
-    from assistant.grounding import constrain_edits
     from tests.test_grammar import accepts
 
     (ws / "settings.toml").write_text("[defaults]\ntip = 18\ncurrency = 'EUR'\n")
@@ -182,7 +183,7 @@ def test_edit_choices_follow_the_request(ws: Path) -> None:
 
 
 def test_quoted_text_put_on_a_list_with_no_place_goes_at_the_end(ws: Path) -> None:
-    from assistant.grounding import constrain_edits
+    from assistant.editchoices import constrain_edits
 
     (ws / "notes" / "todo.txt").write_text("- split by item\n- fix rounding\n")
     (edit,) = constrain_edits([_edit_tool()], ws, {"notes/todo.txt"}, "Put 'translate to French' on the todo list")
@@ -193,7 +194,7 @@ def test_quoted_text_put_on_a_list_with_no_place_goes_at_the_end(ws: Path) -> No
 
 
 def test_quoted_text_put_at_the_top_goes_before_the_first_line(ws: Path) -> None:
-    from assistant.grounding import constrain_edits
+    from assistant.editchoices import constrain_edits
 
     (ws / "notes" / "todo.txt").write_text("- split by item\n- fix rounding\n")
     (edit,) = constrain_edits([_edit_tool()], ws, {"notes/todo.txt"}, "Put 'ship 0.4' at the very top of my todo list")
@@ -203,8 +204,9 @@ def test_quoted_text_put_at_the_top_goes_before_the_first_line(ws: Path) -> None
 
 
 def test_what_an_edit_of_a_note_may_add_is_bounded(ws: Path) -> None:
+    from assistant.editchoices import constrain_edits
     from assistant.grammar import call_grammar
-    from assistant.grounding import MAX_ADDED_CHARS, constrain_edits
+    from assistant.grounding import MAX_ADDED_CHARS
     from tests.test_grammar import accepts
 
     (ws / "notes" / "todo.txt").write_text("- a\n")
@@ -216,7 +218,7 @@ def test_what_an_edit_of_a_note_may_add_is_bounded(ws: Path) -> None:
 
 
 def test_removing_takes_the_whole_line_out(ws: Path) -> None:
-    from assistant.grounding import constrain_edits
+    from assistant.editchoices import constrain_edits
 
     (ws / "notes" / "todo.txt").write_text("- split by item\n- write docs for settings\n- fix rounding\n")
     (edit,) = constrain_edits([_edit_tool()], ws, {"notes/todo.txt"}, "Remove the first item")
@@ -233,7 +235,7 @@ def test_removing_takes_the_whole_line_out(ws: Path) -> None:
 
 
 def test_adding_at_the_end_anchors_on_the_last_line(ws: Path) -> None:
-    from assistant.grounding import constrain_edits
+    from assistant.editchoices import constrain_edits
 
     (ws / "notes" / "todo.txt").write_text("- first\n- second\n- last one\n\n")
     (edit,) = constrain_edits([_edit_tool()], ws, {"notes/todo.txt"}, "Add 'ship it' at the end of my todo list")
@@ -256,7 +258,7 @@ def test_adding_at_the_end_anchors_on_the_last_line(ws: Path) -> None:
     ],
 )
 def test_setting_a_value_is_that_change(ws: Path, request_text: str, old: str, new: str) -> None:
-    from assistant.grounding import constrain_edits
+    from assistant.editchoices import constrain_edits
 
     (ws / "settings.toml").write_text("[defaults]\ntip = 18\ncurrency = 'EUR'\nround_to = 0.01\nlanguage = \"en\"\n")
     (edit,) = constrain_edits([_edit_tool()], ws, {"settings.toml"}, request_text)
@@ -266,7 +268,8 @@ def test_setting_a_value_is_that_change(ws: Path, request_text: str, old: str, n
 
 
 def test_a_fix_offers_the_lines_of_the_definition(ws: Path) -> None:
-    from assistant.grounding import constrain_edits, definition_lines
+    from assistant.editchoices import constrain_edits
+    from assistant.grounding import definition_lines
 
     source = "def add(a, b):\n    return a + b\n\n\ndef percent(part, whole):\n    # Percent.\n"
     source += "    return part / whole * 10\n"
@@ -298,7 +301,8 @@ def test_folders_fifos_and_loops_are_never_read(ws: Path) -> None:
     """Seen in the benchmark: a read_file of a folder put the folder in the read set, and the turn died."""
     import os
 
-    from assistant.grounding import constrain_edits, unique_lines
+    from assistant.editchoices import constrain_edits
+    from assistant.grounding import unique_lines
 
     os.mkfifo(ws / "pipe.txt")
     (ws / "loop.txt").symlink_to(ws / "loop.txt")
@@ -309,7 +313,8 @@ def test_folders_fifos_and_loops_are_never_read(ws: Path) -> None:
 
 
 def test_a_described_removal_in_code_is_a_fix_not_a_deletion(ws: Path) -> None:
-    from assistant.grounding import MAX_REPLACED_CHARS, constrain_edits
+    from assistant.editchoices import constrain_edits
+    from assistant.grounding import MAX_REPLACED_CHARS
 
     code = 'def dedupe(items):\n    """No repeats, in order."""\n    return list(set(items))\n'
     (ws / "listutil.py").write_text(code)
@@ -347,7 +352,7 @@ def test_a_command_runs_in_the_workspace_or_one_of_its_folders(ws: Path) -> None
     ],
 )
 def test_a_default_value_asked_is_that_change_of_the_line_holding_it(ws: Path, request_text: str, new: str) -> None:
-    from assistant.grounding import constrain_edits
+    from assistant.editchoices import constrain_edits
 
     (ws / "textutils.py").write_text("def truncate(text: str, width: int = 20) -> str:\n    return text[:width]\n")
     (edit,) = constrain_edits([_edit_tool()], ws, {"textutils.py"}, request_text, frozenset({"truncate"}))
@@ -359,7 +364,8 @@ def test_a_default_value_asked_is_that_change_of_the_line_holding_it(ws: Path, r
 def test_code_added_with_a_quoted_example_is_written_in_words(ws: Path) -> None:
     """ "add a slugify test whose input has a number in it, like 'Table 12'": the 0.5B's edit added
     the line "Table 12" to the test file; quoted text in a request about code is an example."""
-    from assistant.grounding import ADD_CODE, constrain_edits
+    from assistant.editchoices import constrain_edits
+    from assistant.grounding import ADD_CODE
 
     request = "read tests/test_calc.py and add a percent test whose input is 'Table 12'"
     (asked,) = constrain_edits([_edit_tool()], ws, {"tests/test_calc.py"}, request, rewrite=True)
@@ -382,7 +388,7 @@ def test_grep_filters_files_by_a_kind_the_workspace_has(ws: Path) -> None:
 
 
 def _choices(ws: Path, rel: str, request: str) -> list[dict[str, Any]]:
-    from assistant.grounding import constrain_edits
+    from assistant.editchoices import constrain_edits
 
     (edit,) = constrain_edits([_edit_tool()], ws, {rel}, request, rewrite=True)
     return [c["properties"] for c in edit["function"]["parameters"]["anyOf"]]

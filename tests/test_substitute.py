@@ -48,7 +48,7 @@ def test_what_is_not_a_clear_substitution_is_left_to_the_model() -> None:
 
 
 def test_the_edit_grammar_offers_the_substituted_line(tmp_path: Path) -> None:
-    from assistant.grounding import constrain_edits
+    from assistant.editchoices import constrain_edits
 
     (tmp_path / "README.md").write_text("\n".join(README) + "\n")
     tool = {"type": "function", "function": {"name": "edit_file", "parameters": {"type": "object", "properties": {
