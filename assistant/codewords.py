@@ -172,9 +172,10 @@ def _from_def(code: str, name: str) -> str:
 
 
 async def written(endpoint: Endpoint, messages: Sequence[dict[str, Any]], params: dict[str, Any],
-                  temperature: float = 0.0, seed: int | None = None) -> str:  # fmt: skip
+                  temperature: float = 0.0, seed: int | None = None,
+                  max_tokens: int = REWRITE_MAX_TOKENS) -> str:  # fmt: skip
     """The code block of the model's reply to ``messages`` (greedy unless told, bounded)."""
-    request = {**plain(params), "max_tokens": REWRITE_MAX_TOKENS, "temperature": temperature}
+    request = {**plain(params), "max_tokens": max_tokens, "temperature": temperature}
     if seed is not None:
         request["seed"] = seed
     reply = ""

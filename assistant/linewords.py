@@ -27,8 +27,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from assistant.codewords import code_block, plain
-from assistant.events import TextDelta
+from assistant.codewords import SAMPLED_TRIES, code_block, written
 from assistant.grounding import edit_text
 from assistant.turntext import carried_request, last_user_text, request_text
 
@@ -75,7 +74,7 @@ def exchange(path: str, line: str, asked: str, adding: bool) -> list[dict[str, A
     return messages
 
 
-TRIES = ((0.0, None), (0.7, 1))  # (temperature, seed): greedy, then once sampled
+TRIES = ((0.0, None), SAMPLED_TRIES[0])  # (temperature, seed): greedy, then once sampled
 
 
 async def worded_edit(endpoint: Endpoint, root: Path | None, messages: Sequence[dict[str, Any]], arguments: str,
@@ -88,13 +87,7 @@ async def worded_edit(endpoint: Endpoint, root: Path | None, messages: Sequence[
     asked = LEAD.sub("", carried_request(request_text(last_user_text(messages)), messages)) or line
     text = edit_text(root, path) if root is not None else None
     for temperature, seed in TRIES:
-        request = {**plain(params), "max_tokens": MAX_TOKENS, "temperature": temperature}
-        if seed is not None:
-            request["seed"] = seed
-        reply = ""
-        async for event in endpoint.stream(exchange(path, line, asked, adding), None, with_logprobs=False, **request):
-            if isinstance(event, TextDelta):
-                reply += event.text
+        reply = await written(endpoint, exchange(path, line, asked, adding), params, temperature, seed, MAX_TOKENS)
         new = usable(reply, line, path, text or "", adding)
         if new is not None:
             args["new_text"] = f"{line}\n{new}" if adding else new
