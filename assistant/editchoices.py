@@ -254,6 +254,11 @@ VERSION = re.compile(r"(?<![\w.])\d+\.\d+(?:\.\d+)*(?![\w.]*\w)")
 MARKING = re.compile(
     r"\b(?:put|add|write|stick|prepend|append)\b.{0,40}?\b(?:in front of|before|after|next to|at the (?:start|end) of)"
     r" (?:it|that|this|them|the (?:item|line|entry|one|heading|title))\b"
+    # "put a (done) after the call mum item": a mark put on an item its words name (not "add a reminder
+    # after the a item", a new line)
+    r"|\b(?:put|add|write|stick|prepend|append)\s+(?!(?:a|an|another|one more|the)\s+(?:new\s+)?"
+    r"(?:reminder|item|line|task|entry|note|todo|bullet|point)s?\b).{1,30}?\b(?:in front of|before|after|next to)"
+    r" the (?:[\w'()-]+ ){1,5}?(?:item|entry|one|bullet|task)\b"
     # "put the release date 2024-04-20 on the 0.3.1 heading"
     r"|\b(?:put|add|write)\b.{0,40}?\bon (?:the|that|this) (?:[\w.-]+ ){0,3}(?:heading|title|line|item|entry)\b"
 )

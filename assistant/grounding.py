@@ -243,7 +243,7 @@ def names_gitignore(words: AbstractSet[str]) -> bool:
     return "gitignore" in words or ("git" in words and bool(words & GIT_IGNORING))
 
 
-GIT_IGNORING = frozenset(["ignore", "ignored", "ignores", "untracked", "out"])
+GIT_IGNORING = frozenset(["ignore", "ignored", "ignores", "untracked", "out", "track", "tracking", "tracks", "tracked"])
 
 
 def _distinctive_word(said: set[str], files: list[str]) -> list[str]:
@@ -518,7 +518,12 @@ def asks_edit(low: str) -> bool:
     return bool(EDIT_FIRST.search(low) or EDIT_LATER.search(low) or said or wished or MAKE_PASS.search(low))
 
 
-GIT_IGNORE_ASKED = re.compile(rf"\s*{LEAD_IN}(?:also\s+)?(?:ignore\b.*\bgit\b|(?:keep|leave)\b.*\bout of git\b)")
+GIT_IGNORE_ASKED = re.compile(
+    rf"\s*{LEAD_IN}(?:also\s+)?(?:ignore\b.*\bgit\b|(?:keep|leave)\b.*\bout of git\b"
+    # "stop git from tracking log files", "don't let git track *.log", "git shouldn't track the build dir"
+    r"|(?:stop|don'?t|do not|never)\b.*\b(?:git\b.*\btrack|track(?:ing)?\b.*\bgit\b)"
+    r"|git (?:should ?n[o']?t|must ?n[o']?t|should never) (?:be )?track)"
+)
 # "have it check the message text too", "and have them print the total": a change, said as a wish
 HAVE_IT = re.compile(
     rf"(?:^|[,;:.!?-]\s*|\b(?:and|then|just)\s+){LEAD_IN}have (?:it|them|that|this)\s+(?:also\s+)?"

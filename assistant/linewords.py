@@ -47,6 +47,7 @@ CHANGE_SHOTS = (
     ("Makefile", "make test should also show coverage - coverage report after pytest", "\tpytest",
      "\tpytest\n\tcoverage report"),
     ("NEWS.md", "the 1.0 heading should say it came out on 2023-05-01", "## 1.0", "## 1.0 - 2023-05-01"),
+    ("tasks.md", "put DONE in front of the backups one", "- set up backups", "- DONE set up backups"),
 )  # fmt: skip
 ADD_SHOTS = (
     (".gitignore", "ignore log files too", "build/", "*.log"),

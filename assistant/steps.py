@@ -96,8 +96,8 @@ from assistant.toolprompt import (
     workspace_paths,
 )
 from assistant.turntext import (
-    QUESTION_ASKED,
     asked_again,
+    asks_question,
     carried_request,
     last_user_text,
     request_text,
@@ -243,7 +243,7 @@ class GrammarSteps(FirstStep):
         # functions round their result?" with `{"name": "round", ...}` and "what's my PATH set to?" with
         # a grep call written as text (neither is run; the answer is asked again in words)
         after = bool(turn_calls(messages))
-        worded = talk or (after and bool(QUESTION_ASKED.match(request_text(last_user_text(messages)).lower())))
+        worded = talk or (after and asks_question(request_text(last_user_text(messages))))
         # any answer after results starts in words: one that starts a call (`["name": "run_command", ...]`
         # after the run it names) is asked again; a call further on in an instruction's answer still runs
         words_first = worded or after

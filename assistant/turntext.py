@@ -115,6 +115,21 @@ QUESTION_ASKED = re.compile(
     r"|will|would|has|have|any|anything|anywhere)\b|.*\?\s*$",
     re.S,
 )
+# "hey what does add give back for 2 and 3": a greeting or lead-in before the question
+QUESTION_LEAD = re.compile(
+    r"^\s*(?:(?:hey|hi|hello|ok|okay|so|um|uh|oh|ah|btw|right|cool|and|also|sorry|quick (?:one|question)"
+    r"|one more thing|another (?:one|question))\b[\s,.!:;-]*)+"
+)
+
+
+def asks_question(said: str) -> bool:
+    """Is the (user's) request a question: starts with a question word after any lead-in, or ends in "?"."""
+    low = said.lower()
+    return bool(QUESTION_ASKED.match(QUESTION_LEAD.sub("", low)))
+
+
+NOTHING_FOUND = re.compile(r"no (?:files match|matches for) '.*'\Z", re.S)
+NOTHING_MATCHED = "Nothing matched: no such file or text exists in the project. "
 ANSWER_LAST = "From the results above, answer in one or two sentences: "
 CHANGE_TOLD = "The change above is made. In one sentence, tell me what changed."
 CHANGE_AND_RESULTS_TOLD = (
@@ -136,7 +151,7 @@ def results_first(messages: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         return out
     names = [bare_tool(n) for n in parts[1::3]]
     changed = any(n in EDITS for n in names)
-    if not changed and not QUESTION_ASKED.match(said.lower()):
+    if not changed and not asks_question(said):
         # an instruction ("Read the file notes.txt and tell me the secret word in it") keeps the folded
         # layout: with it last, after its results, the 0.5B wrote the instruction back
         return out
@@ -146,6 +161,10 @@ def results_first(messages: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         ask = f"My request was: {said}\n{CHANGE_TOLD}"
     elif changed:
         ask = f"My request was: {said}\n{CHANGE_AND_RESULTS_TOLD}"
+    elif all(NOTHING_FOUND.match(body.strip()) for body in parts[3::3]):
+        # every search found nothing: said plainly first (asked "is there a setup.cfg anywhere?" after
+        # a glob that matched no file, the 0.5B answered "yes")
+        ask = NOTHING_MATCHED + ANSWER_LAST + said
     else:
         ask = ANSWER_LAST + said
     passages = head.split(PASSAGES_ASK, 1)[0] + PASSAGES_ASK + "\n\n" if PASSAGES_ASK in head else ""

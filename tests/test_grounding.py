@@ -433,6 +433,10 @@ def test_lines_of_notes_and_settings_are_picked_and_written_next(ws: Path) -> No
     ("said", "edit"),
     [
         ("keep my .venv folder out of git please", True),
+        ("stop git from tracking log files", True),
+        ("git shouldn't track the build folder", True),
+        ("don't let git track *.log files", True),
+        ("does git track the notes folder?", False),
         ("test_divide_by_zero only checks the exception type, have it check the message text too", True),
         ("the package metadata should point at README.md as its readme", True),
         ("the currency flag is urgent, move it to the top of my todo list", True),
@@ -452,6 +456,7 @@ def test_files_named_by_what_they_are(ws: Path) -> None:
     from assistant.grounding import RUN_ASKED, _hidden_named, names_gitignore
 
     assert names_gitignore({"keep", "my", "venv", "out", "of", "git"}) and not names_gitignore({"git", "log"})
+    assert names_gitignore({"stop", "git", "from", "tracking", "log", "files"})
     assert _hidden_named("pyproject.toml", set(), "the package metadata should point at readme.md")
     assert not _hidden_named("pyproject.toml", set(), "what metadata does a jpeg hold?")
     assert RUN_ASKED.search("what does it do with -20? give it a go") and not RUN_ASKED.search("give it a name")
@@ -476,6 +481,9 @@ def test_text_put_on_a_line_changes_that_line(ws: Path) -> None:
 
     said = "go through my todo list and tick off the a one - put [x] in front of it"
     assert {c["new_text"]["const"] for c in _choices(ws, "notes/todo.txt", said)} == {REWRITE}
+    # "put a (done) after the call mum item": the 0.5B added a line "- call mum (done)" under it
+    for said in ("put a (done) after the a item in my todo", "stick DONE in front of the a one"):
+        assert {c["new_text"]["const"] for c in _choices(ws, "notes/todo.txt", said)} == {REWRITE}, said
 
 
 def test_a_heading_named_by_its_version_is_the_line_changed(ws: Path) -> None:

@@ -8,6 +8,8 @@ from assistant.turntext import (
     ANSWER_LAST,
     CHANGE_AND_RESULTS_TOLD,
     CHANGE_TOLD,
+    NOTHING_MATCHED,
+    asks_question,
     carried_request,
     result_label,
     results_first,
@@ -87,3 +89,29 @@ def test_an_instruction_keeps_the_folded_layout() -> None:
     asked = "what's the secret word in notes.txt?"
     question = [{"role": "user", "content": folded(asked, ("read_file", '{"path": "notes.txt"}', "pelican"))}]
     assert results_first(question)[-1]["content"].endswith(ANSWER_LAST + asked)
+
+
+def test_a_question_after_a_lead_in_is_still_a_question() -> None:
+    # "hey what does add in mathutil give back for 2 and 3": the instruction layout was used, and the
+    # 0.5B answered with the fold itself ("The tool call read_file(...) returned: ...")
+    for said in ("hey what does add give back for 2 and 3", "ok so which file has the tests",
+                 "Quick one: where is truncate defined", "hi, is there a Makefile"):  # fmt: skip
+        assert asks_question(said), said
+    for said in ("hey, show me calc.py", "ok so read the README", "so highway to the danger zone"):
+        assert not asks_question(said), said
+    said = "hey what does add in mathutil give back for 2 and 3"
+    messages = [{"role": "user", "content": folded(said, ("read_file", '{"path": "mathutil.py"}', "def add"))}]
+    assert results_first(messages)[-1]["content"].endswith(ANSWER_LAST + said)
+
+
+def test_searches_that_found_nothing_are_said_plainly_before_the_question() -> None:
+    # asked "is there a setup.cfg anywhere?" after a glob that matched nothing, the 0.5B answered "yes"
+    said = "is there a setup.cfg anywhere?"
+    empty = folded(said, ("glob", '{"pattern": "setup.cfg"}', "no files match 'setup.cfg'"))
+    assert results_first([{"role": "user", "content": empty}])[-1]["content"].endswith(
+        NOTHING_MATCHED + ANSWER_LAST + said
+    )
+    found = folded(said, ("glob", '{"pattern": "*.cfg"}', "setup.cfg"),
+                   ("grep", '{"pattern": "x"}', "no matches for 'x'"))  # fmt: skip
+    content = results_first([{"role": "user", "content": found}])[-1]["content"]
+    assert NOTHING_MATCHED not in content and content.endswith(ANSWER_LAST + said)
