@@ -255,9 +255,11 @@ def fold_passages(passages: list[dict[str, Any]], current: list[dict[str, Any]])
     answered 24 of 39 questions whose passage was retrieved, against 29 of 39, and cited the right
     file 85% of the time, against 97% (benchmarks/bench_grounded.py, 45 questions).
     """
+    from assistant.retrieval.focus import focus
     from assistant.retrieval.retriever import PREAMBLE
 
-    bodies = [str(p.get("content") or "").removeprefix(PREAMBLE).strip() for p in passages]
+    asked = next((str(m.get("content") or "") for m in current if m.get("role") == "user"), "")
+    bodies = [focus(str(p.get("content") or "").removeprefix(PREAMBLE).strip(), asked) for p in passages]
     block = PASSAGES_HEAD + "\n\n" + "\n\n".join(bodies) + "\n\n" + PASSAGES_ASK
     out = [dict(m) for m in current]
     for msg in out:
