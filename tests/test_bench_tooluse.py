@@ -26,7 +26,7 @@ import tooluse_lib as lib  # noqa: E402
 SET_NAMES = (
     "dev", "test", "test2", "test3", "test4", "test5", "test6", "test7", "test8", "test9",
     "test10", "chains", "chains-heldout", "chains-heldout2", "chains-heldout3", "chains-heldout4",
-    "chains-heldout5", "chains-heldout6", "chains-heldout7",
+    "chains-heldout5", "chains-heldout6", "chains-heldout7", "test11", "chains-heldout8",
 )  # fmt: skip
 SETS = {name: lib.load_jsonl(BENCH / "tooluse" / f"{name}.jsonl") for name in SET_NAMES}
 # Requests that test2 repeats from test (written before this check); every later set is disjoint from all others.
@@ -57,7 +57,8 @@ def test_sets_have_the_sizes_the_issue_asks_for_and_no_overlap() -> None:
     ("name", "prefix", "size"),
     [("test5", "t5", 40), ("chains-heldout2", "ch2", 10), ("test6", "t6", 40), ("chains-heldout3", "ch3", 10),
      ("test7", "t7", 40), ("chains-heldout4", "ch4", 10), ("test8", "t8", 40), ("chains-heldout5", "ch5", 10),
-     ("test9", "t9", 40), ("chains-heldout6", "ch6", 10), ("test10", "t10", 40), ("chains-heldout7", "ch7", 10)],
+     ("test9", "t9", 40), ("chains-heldout6", "ch6", 10), ("test10", "t10", 40), ("chains-heldout7", "ch7", 10),
+     ("test11", "t11", 40), ("chains-heldout8", "ch8", 10)],
 )  # fmt: skip
 def test_the_later_held_out_sets_have_their_size_and_mix(name: str, prefix: str, size: int) -> None:
     rows = SETS[name]
@@ -407,6 +408,56 @@ EDIT_CASES_10: list[tuple[str, Edit | list[Edit], Edit | list[Edit]]] = [
     ("ch7-010", [("pyproject.toml", *SURNAME), ("LICENSE", *SURNAME)], ("pyproject.toml", *SURNAME)),  # LICENSE missed
 ]  # fmt: skip
 
+SETTINGS_TODO = "- write docs for settings.toml\n"
+SUPPORT_TODO = "- support splitting by item instead of evenly\n"
+TODO_TEXT = SUPPORT_TODO + TODO_CURRENCY + SETTINGS_TODO + PERCENT_TODO
+SORTED_TODO = TODO_CURRENCY + PERCENT_TODO + SUPPORT_TODO + SETTINGS_TODO
+DECISION = "- Decision: keep the default tip at 18 percent.\n"
+ACTION = "- Dana to write up the settings docs.\n"
+APOSTROPHE = '\n\ndef test_slugify_apostrophe():\n    assert slugify("Joe\'s Diner") == "{}"\n'
+FMT_TARGET = "fmt:\n{}ruff format .\n\nclean:\n"
+DIVIDE_DEF = "def divide(a: float, b: float) -> float:\n"
+MULTIPLY_DEF = "def multiply(a: float, b: float) -> float:\n"
+DIVIDE_DOC = '    """Divide a by b; raises ZeroDivisionError if b is zero."""\n'
+TRUNC_END = 'return text[: width - 3] + "..."\n'
+TITLE_CASE = '\n\ndef title_case(text: str) -> str:\n    return " ".join(w.capitalize() for w in text.split())\n'
+FIFTY = "\n\ndef test_tip_on_fifty():\n    assert tip_amount(50, {}) == 10.0\n"
+V040 = ("pyproject.toml", VERSION, 'version = "0.4.0"')
+PY310 = ("pyproject.toml", '">=3.9"', '">=3.10"')
+UNRELEASED_310 = "## Unreleased\n- Require Python 3.10 or newer.\n"
+
+# test11 and chains-heldout8
+EDIT_CASES_11: list[tuple[str, Edit | list[Edit], Edit | list[Edit]]] = [
+    ("t11-021", ("notes/todo.txt", PERCENT_TODO, ""),
+     ("notes/todo.txt", SETTINGS_TODO + PERCENT_TODO, "")),  # the item before it gone too
+    ("t11-022", ("settings.toml", "tip_percent = 18", "tip_percent = 20"),
+     ("tipcalc/__main__.py", "default=18", "default=20")),  # the CLI's default, not the setting
+    ("t11-023", (MEETING, DECISION, DECISION + ACTION), (MEETING, DECISION, ACTION)),  # the decision replaced
+    ("t11-024", ("tests/test_textutils.py", SLUG_AT, SLUG_AT + APOSTROPHE.format("joe-s-diner")),
+     ("tests/test_textutils.py", SLUG_AT, SLUG_AT + APOSTROPHE.format("joes-diner"))),  # fails
+    ("t11-025", [("Makefile", "clean:\n", FMT_TARGET.format("\t")),
+                 ("Makefile", "lint run clean", "lint run fmt clean")],
+     ("Makefile", "clean:\n", FMT_TARGET.format("    "))),  # spaces, not a tab
+    ("t11-026", ("README.md", "## Licence", "## License"),
+     [("README.md", "## Licence", "## License"), ("README.md", "MIT, see LICENSE.", "MIT, see License.")]),
+    ("t11-027", (".gitignore", ".pytest_cache/\n", ".pytest_cache/\n.ruff_cache/\n"),
+     (".gitignore", ".pytest_cache/\n", ".ruff_cache/\n")),  # .pytest_cache dropped
+    ("t11-028", ("calc.py", DIVIDE_DEF, DIVIDE_DEF + DIVIDE_DOC),
+     ("calc.py", MULTIPLY_DEF, MULTIPLY_DEF + DIVIDE_DOC)),  # on multiply
+    ("t11-029", ("textutils.py", TRUNC_END, TRUNC_END + TITLE_CASE), ("calc.py", MEAN_END, MEAN_END + TITLE_CASE)),
+    ("t11-030", [V040, ("tipcalc/__init__.py", INIT_VERSION, '__version__ = "0.4.0"')],
+     [V040, ("tipcalc/__init__.py", INIT_VERSION, '__version__ = "0.4"')]),  # not the same version
+    ("ch8-003", ("notes/todo.txt", TODO_TEXT, SORTED_TODO),
+     ("notes/todo.txt", SUPPORT_TODO + TODO_CURRENCY, TODO_CURRENCY + SUPPORT_TODO)),  # only the first item moved
+    ("ch8-004", ("calc.py", "whole * 10\n", "whole * 100\n"), ("tests/test_calc.py", "== 25.0", "== 2.5")),
+    ("ch8-005", ("tests/test_split.py", "== 15.0\n", "== 15.0\n" + FIFTY.format("20")),
+     ("tests/test_split.py", "== 15.0\n", "== 15.0\n" + FIFTY.format("0.2"))),  # a fraction, not a percent
+    ("ch8-006", ("calc.py", "cannot divide by zero", "division by zero is not allowed"),
+     ("calc.py", 'ZeroDivisionError("cannot divide by zero")', 'ValueError("division by zero is not allowed")')),
+    ("ch8-010", [PY310, ("CHANGELOG.md", "## 0.3.1\n", UNRELEASED_310 + "\n## 0.3.1\n")],
+     [PY310, ("CHANGELOG.md", FIRST + "\n", FIRST + "\n\n" + UNRELEASED_310)]),  # at the bottom
+]  # fmt: skip
+
 # (record, file, text replaced, replacement): a right edit and a near miss for each edit label of
 # test6 and chains-heldout3 (then test7's, chains-heldout4's, test8's and chains-heldout5's above); the
 # right one must pass the label's file checks, the near miss must not.
@@ -441,6 +492,7 @@ EDIT_CASES: list[tuple[str, Edit | list[Edit], Edit | list[Edit]]] = [
     *EDIT_CASES_8,
     *EDIT_CASES_9,
     *EDIT_CASES_10,
+    *EDIT_CASES_11,
 ]  # fmt: skip
 
 
@@ -462,7 +514,7 @@ def test_the_later_edit_labels_take_a_right_edit_and_refuse_a_near_miss(
 
 def test_every_edit_label_of_the_later_sets_is_exercised() -> None:
     later = ("test6", "chains-heldout3", "test7", "chains-heldout4", "test8", "chains-heldout5", "test9",
-             "chains-heldout6", "test10", "chains-heldout7")  # fmt: skip
+             "chains-heldout6", "test10", "chains-heldout7", "test11", "chains-heldout8")  # fmt: skip
     labelled = {r["id"] for name in later for r in SETS[name] if "files" in r["check"]}
     assert labelled == {c[0] for c in EDIT_CASES}
 
