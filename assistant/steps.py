@@ -141,7 +141,9 @@ ANSWER_MAX_TOKENS = 1024
 ANSWER_NOW = "[The changes are made. Tell me in a sentence or two what you did.]"
 NO_EDIT = "[No change was made: the new text could not be written. Tell me in a sentence what you would change.]"
 IN_WORDS = "[This needs no tool. Reply to me in words.]"
-WORDS_GRAMMAR = r"root ::= [^{\[ \t\r\n] [^\x00]*"  # any text that does not start a JSON call
+# any text that does not start a JSON call, fenced or not (asked again in words after a repeated grep,
+# the 0.5B wrote that grep in a ```json fence, and the fence was the answer shown: ch7-001, ch7-006)
+WORDS_GRAMMAR = r"root ::= [^{\[` \t\r\n] [^\x00]*"
 
 
 class StepRunner(Protocol):
@@ -289,8 +291,9 @@ class GrammarSteps(FirstStep):
                 dropped = True
                 continue
             elif isinstance(event, Finish) and dropped and not called and not text.strip():
-                # the answer was only that call: asked again, in words
-                async for answer in self._answer_now(messages, params, IN_WORDS if talk else ANSWER_NOW):
+                # the answer was only that call: asked again, in words, under a grammar that cannot start one
+                again_words = {**params, "grammar": WORDS_GRAMMAR}
+                async for answer in self._answer_now(messages, again_words, IN_WORDS if talk else ANSWER_NOW):
                     yield answer
                 return
             elif isinstance(event, Finish) and (repeated or dropped) and not called:

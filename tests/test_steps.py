@@ -772,6 +772,14 @@ async def test_a_call_the_answer_repeats_costs_no_further_request(scripted: Scri
                     text("Milk."))  # fmt: skip
     events = await run(short, "todo?")
     assert isinstance(events[-1], TurnEnd) and events[-1].text == "Milk."
+    # asked again under a grammar that cannot start a call, fenced or not (the 0.5B wrote the same call
+    # in a ```json fence again, and the fence was the answer shown)
+    from assistant.steps import WORDS_GRAMMAR
+    from tests.test_grammar import accepts
+
+    assert scripted.requests[-1]["grammar"] == WORDS_GRAMMAR
+    assert accepts(WORDS_GRAMMAR, "Milk.") and accepts(WORDS_GRAMMAR, "See:\n```json\n{}\n```")
+    assert not accepts(WORDS_GRAMMAR, quoted) and not accepts(WORDS_GRAMMAR, '{"name": "x"}')
 
 
 async def test_asked_to_open_a_file_it_is_read(scripted: ScriptedServer, tmp_path: Any) -> None:
