@@ -233,7 +233,8 @@ class Assistant:
         endpoint = Endpoint(self._endpoint_config(base_url, model))
         self._stack.push_async_callback(endpoint.aclose)
         self.endpoint = endpoint
-        params: dict[str, Any] = {"temperature": s.temperature, "max_tokens": s.max_tokens}
+        temperature = s.temperature if s.temperature is not None else self.profile.temperature
+        params: dict[str, Any] = {"temperature": temperature, "max_tokens": s.max_tokens}
         self.agent = Agent(
             endpoint,
             self.tools,

@@ -185,6 +185,8 @@ class ModelProfile:
     compact_tools: bool = False
     logprobs_with_tools: bool = True
     call_threshold: float = DEFAULT_CALL_THRESHOLD  # grammar mode: p(first token starts a call) to call
+    # the answers' temperature when the settings give none (None: the server's own default)
+    temperature: float | None = None
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -212,6 +214,8 @@ class ModelProfile:
             f"context window: {caps.context_window or 'unknown'}",
             images_line(caps),
         ]
+        if self.temperature is not None:
+            out.append(f"answers: temperature {self.temperature:g} unless the settings give one")
         if self.tool_calls == "grammar":
             out.append("decision: a turn's first step (answer, or which tool) is chosen by a classifier trained on "
                        "labelled requests, with the workspace's names; later steps by what the request still asks "
@@ -255,6 +259,12 @@ def is_small_text_caller(model: str) -> bool:
     return any(name.startswith(p) or p in name for p in SMALL_TEXT_CALLERS)
 
 
+# A small model's answers are greedy unless the settings say otherwise: sampled at llama-server's default
+# (0.8), the 0.5B read the meeting notes ("Present: Dana, Luis") and answered that Dana was there, and
+# answered "7" for a listing of five test files (benchmarks/bench_tooluse.py, test11).
+SMALL_MODEL_TEMPERATURE = 0.0
+
+
 def build_profile(model: str, caps: Capabilities, *, tool_calls: str = "auto", text_tool_calls: bool | None = None,
                   local: bool = False) -> ModelProfile:  # fmt: skip
     """Decide once how to ask this model for tools (see the module docstring)."""
@@ -278,6 +288,7 @@ def build_profile(model: str, caps: Capabilities, *, tool_calls: str = "auto", t
     profile = ModelProfile(
         model=model, capabilities=caps, tool_calls=mode, fold_results=small and mode != "native",
         compact_tools=mode == "grammar", logprobs_with_tools=caps.logprobs_with_tools, notes=notes,
+        temperature=SMALL_MODEL_TEMPERATURE if small else None,
     )  # fmt: skip
     if not caps.logprobs_with_tools and mode != "grammar":
         profile.notes.append("no logprobs on requests that offer tools (/tokens works on answers without tools)")
