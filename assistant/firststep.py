@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from assistant.conversation import ANSWER_NOTE
 from assistant.firstcall import (
     CREATE_WANTED,
     SEARCH_WORDS,
@@ -42,6 +43,7 @@ from assistant.grounding import (
     FOLLOW_UP,
     LEAD_IN,
     POINTERS,
+    RUN_ASKED,
     RUNS,
     Grounding,
     WorkspaceNames,
@@ -54,7 +56,7 @@ from assistant.intent import describe as describe_intent
 from assistant.intent import intent_text
 from assistant.intent import load as load_intent
 from assistant.toolprompt import workspace_paths
-from assistant.turntext import after_tools, passage_files, previous_request
+from assistant.turntext import after_tools, passage_files, previous_request, user_text
 
 ANSWER = "answer"
 
@@ -96,6 +98,18 @@ class FirstChoice:
     decision: dict[str, Any] = field(default_factory=dict)  # what GrammarSteps.last_decision reports
 
 
+def code_just_written(messages: Sequence[dict[str, Any]]) -> bool:
+    """Did the previous answer write code (a fenced block), in a turn that used no tool?"""
+    users = [i for i, m in enumerate(messages) if m.get("role") == "user"]
+    if len(users) < 2:
+        return False
+    turn = messages[users[-2] : users[-1]]
+    if any(m.get("role") == "tool" or m.get("tool_calls") for m in turn) or ANSWER_NOTE in user_text(turn[0]):
+        return False
+    answer = next((m for m in reversed(turn) if m.get("role") == "assistant"), None)
+    return answer is not None and "```" in str(answer.get("content") or "")
+
+
 def _answer(why: str, **decision: Any) -> FirstChoice:
     """An answer in words; a call written as it does not run (``small_talk``)."""
     return FirstChoice(None, why, {"p_call": None, **decision, "small_talk": True})
@@ -121,6 +135,8 @@ class FirstStep:
         if asked_for is not None:  # "Test it with run_python": the user named the tool
             return FirstChoice(asked_for, "names " + ", ".join(named), {"p_call": None, "named": named})
         grounding, general = self.grounding(request, messages)
+        if not grounding.names and self._changes_written_code(request, messages):
+            return _answer("a change to the code the previous answer wrote")
         if general and not grounding and not POINTERS.search(request.lower()):
             # the model's own call probability sent "whats the pytest flag to stop at the first
             # failure" (p 0.43) to run the suite
@@ -139,6 +155,14 @@ class FirstStep:
             grounded = self._grounded_grammar(grounding, request) or grammar
             return FirstChoice(grounded, described, {"p_call": None, "grounded": described})
         return None
+
+    @staticmethod
+    def _changes_written_code(request: str, messages: Sequence[dict[str, Any]]) -> bool:
+        """ "nice, now have it return an empty string when it's given None", after the answer wrote a
+        function: a change of that code, answered in words (the 0.5B read a file: t11-036); "run it"
+        still runs it."""
+        low = " ".join(request.lower().split())
+        return code_just_written(messages) and asks_edit(low) and not RUN_ASKED.search(low)
 
     def _learned_choice(self, learned: tuple[str, str, float], ask: Ask | None, grounding: Grounding,
                         request: str, content: str) -> FirstChoice | None:  # fmt: skip

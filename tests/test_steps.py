@@ -1437,3 +1437,30 @@ async def test_a_question_answered_from_results_with_a_call_is_asked_again_in_wo
     assert shown == "Two items: buy milk and fix the percent bug." and '"name"' not in shown
     retry = scripted.requests[-1]
     assert retry["grammar"] == WORDS_GRAMMAR and retry["messages"] == scripted.requests[-2]["messages"]
+
+
+async def test_a_change_to_the_code_the_previous_answer_wrote_is_answered_in_words(
+    scripted: ScriptedServer, tmp_path: Any
+) -> None:
+    """ "nice, now have it return an empty string when it's given None", after a function written in the
+    answer: the 0.5B read a file of the workspace (t11-036). Naming a file still works on it."""
+    (tmp_path / "calc.py").write_text("def add(a, b):\n    return a + b\n")
+    seen: list[str] = []
+    agent = grammar_agent(scripted, files_tools(seen))
+    agent.workspace = tmp_path
+    wrote = "```python\ndef shout(s):\n    return s.upper()\n```"
+    scripted.script(text(wrote), text("```python\ndef shout(s):\n    return '' if s is None else s.upper()\n```"))
+    await run(agent, "write me a python function that upper-cases a string")
+    events = await run(agent, "nice, now have it return an empty string when it's given None")
+    assert seen == [] and [e.why for e in events if isinstance(e, Decision)] == [
+        "a change to the code the previous answer wrote"
+    ]
+    assert "grammar" not in scripted.requests[-1]
+    from assistant.firststep import code_just_written
+
+    said = [{"role": "user", "content": "write it"}, {"role": "assistant", "content": wrote},
+            {"role": "user", "content": "now have it return ''"}]  # fmt: skip
+    assert code_just_written(said) and not code_just_written(said[:1] + said[2:])
+    used = [said[0], {"role": "assistant", "content": None, "tool_calls": [{"id": "1"}]},
+            {"role": "tool", "content": "x"}, {"role": "assistant", "content": wrote}, said[2]]  # fmt: skip
+    assert not code_just_written(used)  # that turn used a tool: "have it ..." may mean the file
