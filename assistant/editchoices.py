@@ -250,6 +250,19 @@ def _new_setting(rel: str, low: str, lines: list[str]) -> bool:
 
 
 VERSION = re.compile(r"(?<![\w.])\d+\.\d+(?:\.\d+)*(?![\w.]*\w)")
+
+
+def bumped(line: str, request: str) -> str | None:
+    """The line with its one version replaced by the one version the request gives ("bump us to 0.4.0":
+    `version = "0.3.1"` -> `version = "0.4.0"`), or None. Asked to write such a line, the 0.5B wrote
+    nothing usable, and no edit was made (t11-030)."""
+    said = set(VERSION.findall(request))
+    there = VERSION.findall(line)
+    if len(said) != 1 or len(there) != 1 or there[0] in said:
+        return None
+    return line.replace(there[0], said.pop(), 1)
+
+
 # text put on a line that is there: "tick off the settings docs one - put [x] in front of it"
 MARKING = re.compile(
     r"\b(?:put|add|write|stick|prepend|append)\b.{0,40}?\b(?:in front of|before|after|next to|at the (?:start|end) of)"

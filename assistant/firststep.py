@@ -34,6 +34,7 @@ from assistant.firstcall import (
     is_general,
     is_small_talk,
     previous_files,
+    run_again,
     search_terms,
 )
 from assistant.followup import ADD_TEST, TurnState, is_test_file, test_commands, tests_for, workspace_python
@@ -128,6 +129,8 @@ class FirstStep:
         """The first step of a turn, when the request decides it (None: the model's own call
         probability does). ``content`` is the user's message as sent (retrieved passages included);
         ``grammar`` is every offered tool's."""
+        if (again := run_again(request, messages)) is not None and (ran := self._rerun(again)) is not None:
+            return ran  # "ok do 60 between the two of us with a 10% tip", after the app ran (t11-020)
         if is_small_talk(request) or is_arithmetic(request):
             return _answer("small talk or a sum")
         named = self._named_tools(request)
@@ -155,6 +158,13 @@ class FirstStep:
             grounded = self._grounded_grammar(grounding, request) or grammar
             return FirstChoice(grounded, described, {"p_call": None, "grounded": described})
         return None
+
+    def _rerun(self, head: str) -> FirstChoice | None:
+        """The program the previous turn ran, with the inputs the model writes after its command."""
+        why = f"gives {head} new inputs"
+        ask = Ask(("run_command",), why, starts={"run_command": ("command", (head + " ",))})
+        grammar = self._ask_grammar(ask)
+        return FirstChoice(grammar, why, {"p_call": None, "asked": why}) if grammar is not None else None
 
     @staticmethod
     def _changes_written_code(request: str, messages: Sequence[dict[str, Any]]) -> bool:

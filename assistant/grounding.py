@@ -180,8 +180,9 @@ def read_regular(path: Path, limit: int) -> bytes | None:
         os.close(fd)
 
 
-# spellings that name the same file ("the file that has the licence text" is LICENSE)
-SPELLINGS = {"licence": "license", "licences": "licenses"}
+# spellings that name the same file ("the file that has the licence text" is LICENSE; "who owns the
+# copyright on this code" too: the 0.5B read the meeting notes)
+SPELLINGS = {"licence": "license", "licences": "licenses", "copyright": "license"}
 
 
 def _words(text: str) -> list[str]:
@@ -492,7 +493,14 @@ STATE_WANTED = re.compile(
 
 
 # a list item named by what it says: "tick off the settings docs one", "the currency flag item"
-ITEM_PHRASE = re.compile(r"\bthe ((?:[\w.-]+ ){1,5})(?:one|item|entry|task|line|bullet)\b", re.IGNORECASE)
+# (or a heading: "in the readme, switch the licence heading to the american spelling" edits the README)
+ITEM_PHRASE = re.compile(
+    r"\bthe ((?:[\w.-]+ ){1,5})(?:one|item|entry|task|line|bullet|heading|section|title)\b", re.IGNORECASE
+)
+# "add an action point to the notes from the may meeting: Dana to write up the settings docs": the text
+# after the colon is what is added, and names no file (the 0.5B edited settings.toml too)
+FILE_SAID = re.compile(r"[\w.-]*/[\w./-]*|\b[\w-]+\.(?:py|md|txt|toml|json|cfg|ini|ya?ml|rst)\b")
+ADDED_AFTER_COLON = re.compile(r"^(.*\b(?:add|append|put|write|jot|note)\b[^:]*?):\s+\S", re.IGNORECASE | re.S)
 
 
 def edit_said(request: str) -> str:
@@ -501,7 +509,9 @@ def edit_said(request: str) -> str:
     the 0.5B read settings.toml)."""
     if not asks_edit(request.lower()):
         return request
-    return ITEM_PHRASE.sub(" the item", QUOTED.sub(" ", request))
+    added = ADDED_AFTER_COLON.match(request)
+    said = added.group(1) if added and not FILE_SAID.search(request[added.end(1) :]) else request
+    return ITEM_PHRASE.sub(" the item", QUOTED.sub(" ", said))
 
 
 def asks_edit(low: str) -> bool:
@@ -520,6 +530,8 @@ def asks_edit(low: str) -> bool:
 
 GIT_IGNORE_ASKED = re.compile(
     rf"\s*{LEAD_IN}(?:also\s+)?(?:ignore\b.*\bgit\b|(?:keep|leave)\b.*\bout of git\b"
+    # "ruff keeps leaving its cache folder around, get git to ignore it please"
+    r"|.*\b(?:get|make|have|tell|let) git (?:to )?ignore\b"
     # "stop git from tracking log files", "don't let git track *.log", "git shouldn't track the build dir"
     r"|(?:stop|don'?t|do not|never)\b.*\b(?:git\b.*\btrack|track(?:ing)?\b.*\bgit\b)"
     r"|git (?:should ?n[o']?t|must ?n[o']?t|should never) (?:be )?track)"

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from assistant.codewords import addition, plain, rewrite
 from assistant.conversation import ANSWER_NOTE
-from assistant.editchoices import constrain_edits
+from assistant.editchoices import bumped, constrain_edits
 from assistant.events import (
     Decision,
     Event,
@@ -570,6 +570,10 @@ class GrammarSteps(FirstStep):
         """An edit whose new text the grammar left to be written next: code as a whole function (or
         the code added), other files' lines after worked examples."""
         adding, root = ADD_CODE in arguments, self._root()
+        args = json.loads(arguments)
+        asked = carried_request(request_text(last_user_text(messages)), messages)
+        if not adding and (new := bumped(str(args.get("old_text", "")), asked)) is not None:
+            return json.dumps({**args, "new_text": new})  # a version bumped: no text to write
         if file_kind(str(json.loads(arguments).get("path", ""))) != "code":
             return await worded_edit(self.endpoint, root, messages, arguments, params, adding)
         if adding:

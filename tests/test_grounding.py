@@ -492,3 +492,28 @@ def test_a_heading_named_by_its_version_is_the_line_changed(ws: Path) -> None:
     (ws / "CHANGELOG.md").write_text("# Changelog\n\n## 0.3.1\n- Fix rounding.\n\n## 0.2.0\n- First public release.\n")
     (choice,) = _choices(ws, "CHANGELOG.md", "put the release date 2024-04-20 on the 0.3.1 heading in the changelog")
     assert choice["new_text"] == {"const": REWRITE} and choice["old_text"] == {"enum": ["## 0.3.1"]}
+
+
+def test_session_eleven_namings(ws: Path) -> None:
+    """test11's clean misses: "who owns the copyright" is the licence; "the licence heading" in the
+    readme is a heading of the README; text after "add ...:" is what is added; "get git to ignore it"."""
+    from assistant.grounding import asks_edit, edit_said
+
+    (ws / "LICENSE").write_text("MIT License\n\nCopyright (c) 2024 Dana\n")
+    assert "LICENSE" in names(ws, "who owns the copyright on this code and what year does it say")
+    said = "in the readme, switch the licence heading to the american spelling"
+    assert "licence" not in edit_said(said) and "readme" in edit_said(said)
+    said = "can you add an action point to the notes from the may meeting: Dana to write up the settings docs"
+    assert edit_said(said) == "can you add an action point to the notes from the may meeting"
+    assert edit_said("add a line to notes/todo.txt: check calc.py").endswith("check calc.py")  # a file after it
+    assert asks_edit("ruff keeps leaving its cache folder around, get git to ignore it please")
+
+
+def test_a_version_said_replaces_the_one_on_the_line() -> None:
+    from assistant.editchoices import bumped
+
+    assert bumped('version = "0.3.1"', "bump us to 0.4.0 - both in pyproject and __version__") == 'version = "0.4.0"'
+    assert bumped('requires-python = ">=3.9"', "we support 3.11 and up now") == 'requires-python = ">=3.11"'
+    assert bumped("## 0.3.1", "put the date on the 0.3.1 heading") is None  # the same version
+    assert bumped('version = "0.3.1"', "move 0.3.1 to 0.4.0") is None  # two versions said: which is new?
+    assert bumped("tip_percent = 18", "make it 20") is None

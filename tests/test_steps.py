@@ -1464,3 +1464,34 @@ async def test_a_change_to_the_code_the_previous_answer_wrote_is_answered_in_wor
     used = [said[0], {"role": "assistant", "content": None, "tool_calls": [{"id": "1"}]},
             {"role": "tool", "content": "x"}, {"role": "assistant", "content": wrote}, said[2]]  # fmt: skip
     assert not code_just_written(used)  # that turn used a tool: "have it ..." may mean the file
+
+
+async def test_new_inputs_after_the_app_ran_run_it_again(scripted: ScriptedServer, tmp_path: Any) -> None:
+    """ "ok do 60 between the two of us with a 10% tip", after the app ran: the intent classifier answered
+    in words (0.84, t11-020). The same program runs, the model writing only the new inputs."""
+    from assistant.firstcall import run_again
+
+    seen: list[str] = []
+    reg = files_tools(seen)
+
+    @reg.function
+    def run_command(command: str) -> str:
+        """Run a shell command."""
+        seen.append(command)
+        return "Each pays 33.00"
+
+    agent = grammar_agent(scripted, reg)
+    agent.workspace = tmp_path
+    again = {"command": "python -m tipcalc 60 --people 2 --tip 10"}
+    scripted.script(call_json("run_command", {"command": "python -m tipcalc 84.50 --people 3"}), answer_start("32"),
+                    text("32.39 each."), call_json("run_command", again), answer_start("33"),
+                    text("33.00 each."))  # fmt: skip
+    await run(agent, "run python -m tipcalc 84.50 --people 3")
+    asked = len(scripted.requests)
+    events = await run(agent, "ok do 60 between the two of us with a 10% tip")
+    assert seen[-1] == "python -m tipcalc 60 --people 2 --tip 10"
+    assert next(e.why for e in events if isinstance(e, Decision)) == "gives python -m tipcalc new inputs"
+    assert "python -m tipcalc " in scripted.requests[asked]["grammar"]  # the command's head is given
+    history = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "Hello"},
+               {"role": "user", "content": "now try 60 with 2 people"}]  # fmt: skip
+    assert run_again("now try 60 with 2 people", history) is None  # nothing ran before
