@@ -154,6 +154,9 @@ def _file_choices(rel: str, text: str, lines: list[str], request: str, symbols: 
         # "move the currency item to the top of my todo list": the list, reordered here (the 0.5B read
         # the list twice and changed nothing)
         return [_edit_choice(path, moved[0], {"const": moved[1]})]
+    if SORTED.search(low) and (ordered := _sorted_items(text)) is not None:
+        # "read through my todo list and then sort it alphabetically": the list, sorted here (ch8-003)
+        return [_edit_choice(path, ordered[0], {"const": ordered[1]})]
     if not ADDING.search(low) and (changes := substitutions(request, lines)):
         # "4 people instead of 3", "rename `language` to `locale`": the change is written out
         return [_edit_choice(path, old, {"const": new}) for old, new in changes]
@@ -253,12 +256,13 @@ VERSION = re.compile(r"(?<![\w.])\d+\.\d+(?:\.\d+)*(?![\w.]*\w)")
 
 
 def bumped(line: str, request: str) -> str | None:
-    """The line with its one version replaced by the one version the request gives ("bump us to 0.4.0":
-    `version = "0.3.1"` -> `version = "0.4.0"`), or None. Asked to write such a line, the 0.5B wrote
-    nothing usable, and no edit was made (t11-030)."""
-    said = set(VERSION.findall(request))
+    """The line with its one version replaced by the one new version the request gives ("bump us to
+    0.4.0": `version = "0.3.1"` -> `version = "0.4.0"`; a version the line has, said too, is the old
+    one), or None. Asked to write such a line, the 0.5B wrote nothing usable, and no edit was made
+    (t11-030)."""
     there = VERSION.findall(line)
-    if len(said) != 1 or len(there) != 1 or there[0] in said:
+    said = set(VERSION.findall(request)) - set(there)  # "we're dropping python 3.9 - require 3.10"
+    if len(said) != 1 or len(there) != 1:
         return None
     return line.replace(there[0], said.pop(), 1)
 
@@ -275,6 +279,7 @@ MARKING = re.compile(
     # "put the release date 2024-04-20 on the 0.3.1 heading"
     r"|\b(?:put|add|write)\b.{0,40}?\bon (?:the|that|this) (?:[\w.-]+ ){0,3}(?:heading|title|line|item|entry)\b"
 )
+SORTED = re.compile(r"\balphabeti[sz]e|\b(?:sort|order|reorder)\b.*\b(?:alphabetical(?:ly)?|a-z|a to z|by name)\b")
 MOVED = re.compile(r"\b(?:move|bump)\b.*\b(?:to|at) the (?:very )?(top|beginning|start|front|bottom|end)\b")
 
 
@@ -302,6 +307,27 @@ def _moved_item(low: str, text: str, lines: list[str]) -> tuple[str, str] | None
     rest = [line for line in block if line != item]
     moved = [item, *rest] if to_top else [*rest, item]
     return "\n".join(block), "\n".join(moved)
+
+
+def _sorted_items(text: str) -> tuple[str, str] | None:
+    """(old, new) of the file's longest run of list items, sorted by their words (case aside), or None
+    when there is none or it is sorted already."""
+    all_lines = text.splitlines()
+    best: list[int] = []
+    run: list[int] = []
+    for i, line in enumerate(all_lines):
+        if LIST_MARKER.match(line) and (not run or i == run[-1] + 1):
+            run.append(i)
+        else:
+            run = [i] if LIST_MARKER.match(line) else []
+        if len(run) > len(best):
+            best = list(run)
+    if len(best) < 2:
+        return None
+    block = [all_lines[i] for i in best]
+    ordered = sorted(block, key=lambda line: LIST_MARKER.sub("", line).strip().lower())
+    old = "\n".join(block)
+    return (old, "\n".join(ordered)) if ordered != block and text.count(old) == 1 else None
 
 
 def _whole_line(line: str, text: str) -> str:

@@ -207,6 +207,8 @@ _STOP_WORDS = (
     "lines use uses used using call calls called import imports imported mention mentions mentioned reference "
     "references referenced contain contains string word take takes argument arguments parameter parameters "
     "defined define set written thing things one ones somewhere still about just only also out up so if than"
+    # Python has no "throw": "find where we throw the error about needing at least one person" grepped it
+    " throw throws thrown throwing"
 )
 STOP = frozenset(_STOP_WORDS.split())
 

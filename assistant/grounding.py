@@ -451,6 +451,7 @@ EDIT_VERBS = (
     "|retitle|reword|rephrase|implement"
     "|take(?=.*\\b(?:off|out of|out)\\b)|push(?=.*\\bback\\b)"
     "|move(?=.*\\b(?:top|bottom|beginning|start|front|end|above|below|before|after|under)\\b)"
+    "|alphabeti[sz]e|(?:sort|order|reorder)(?=.*\\b(?:alphabetical(?:ly)?|a-z|a to z|by name)\\b)"
 )
 LEAD_IN = r"(?:(?:please|pls|plz|now|then|ok|okay|and|also|so|can you|could you|would you|i want you to)[,]?\s+)*"
 EDIT_FIRST = re.compile(rf"^\s*{LEAD_IN}(?:{EDIT_VERBS})\b")

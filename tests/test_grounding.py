@@ -515,5 +515,22 @@ def test_a_version_said_replaces_the_one_on_the_line() -> None:
     assert bumped('version = "0.3.1"', "bump us to 0.4.0 - both in pyproject and __version__") == 'version = "0.4.0"'
     assert bumped('requires-python = ">=3.9"', "we support 3.11 and up now") == 'requires-python = ">=3.11"'
     assert bumped("## 0.3.1", "put the date on the 0.3.1 heading") is None  # the same version
-    assert bumped('version = "0.3.1"', "move 0.3.1 to 0.4.0") is None  # two versions said: which is new?
+    assert bumped('version = "0.3.1"', "move 0.3.1 to 0.4.0") == 'version = "0.4.0"'  # the line has the old one
+    said = "we're dropping python 3.9 - make pyproject require 3.10 or newer"
+    assert bumped('requires-python = ">=3.9"', said) == 'requires-python = ">=3.10"'
+    assert bumped('version = "0.3.1"', "go from 0.4.0 to 0.5.0") is None  # two new ones: which?
     assert bumped("tip_percent = 18", "make it 20") is None
+
+
+def test_a_list_sorted_alphabetically_is_sorted_by_the_assistant(ws: Path) -> None:
+    """ "read through my todo list and then sort it alphabetically": the 0.5B read it and answered with
+    a call written as text (ch8-003). The list's items are sorted here; the model only calls."""
+    from assistant.grounding import asks_edit
+
+    (ws / "notes" / "todo.txt").write_text("# todo\n- write docs\n- add a flag\n- Fix percent()\n\nlater\n")
+    said = "read through my todo list and then sort it alphabetically"
+    assert asks_edit(said)
+    (choice,) = _choices(ws, "notes/todo.txt", said)
+    assert choice["old_text"] == {"const": "- write docs\n- add a flag\n- Fix percent()"}
+    assert choice["new_text"] == {"const": "- add a flag\n- Fix percent()\n- write docs"}
+    assert not asks_edit("how do i sort a list in python?") and not asks_edit("what order are the tests run in")
