@@ -35,7 +35,7 @@ from assistant.grounding import (
     edit_text,
     file_kind,
 )
-from assistant.substitute import substitutions
+from assistant.substitute import message_changes, substitutions
 
 ADDING = re.compile(r"\b(?:add|append|insert|put)\b")
 REMOVING = re.compile(r"\b(?:remove|delete|drop|strike)\b|\btake\b.*\b(?:off|out)\b")
@@ -157,7 +157,7 @@ def _file_choices(rel: str, text: str, lines: list[str], request: str, symbols: 
     if SORTED.search(low) and (ordered := _sorted_items(text)) is not None:
         # "read through my todo list and then sort it alphabetically": the list, sorted here (ch8-003)
         return [_edit_choice(path, ordered[0], {"const": ordered[1]})]
-    if not ADDING.search(low) and (changes := substitutions(request, lines)):
+    if not ADDING.search(low) and (changes := substitutions(request, lines) or message_changes(request, lines)):
         # "4 people instead of 3", "rename `language` to `locale`": the change is written out
         return [_edit_choice(path, old, {"const": new}) for old, new in changes]
     block: list[str] = []

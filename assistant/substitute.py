@@ -76,3 +76,43 @@ def _bare(value: str) -> str:
     if len(value) >= 2 and value[0] == value[-1] and value[0] in "`'\"":
         return value[1:-1]
     return value
+
+
+# "find the divide-by-zero error message and change it to say 'division by zero is not allowed'"
+NEW_MESSAGE = re.compile(
+    r"\b(?:message|error|warning|text|wording|string)\b.*?\b(?:to say|to read|to|into|so it says|so it reads)\s+"
+    r"(?P<q>['\"`])(?P<new>[^'\"`\n]{3,120})(?P=q)",
+    re.I | re.S,
+)
+# a message the code shows: a string literal given to raise, print, a warning, a log or an exit
+SHOWN_LITERAL = re.compile(
+    r"\b(?:raise\s+\w+|print|warn|warning|error|info|debug|exit|fail|Exception|Error)\w*\(\s*f?(?P<q>['\"])"
+    r"(?P<text>[^'\"\n]{3,200})(?P=q)"
+)
+WORD = re.compile(r"[a-z]{3,}")
+COMMON_WORDS = frozenset(["the", "and", "find", "change", "message", "error", "say", "says", "text", "make", "that"])
+
+
+def message_changes(request: str, lines: Sequence[str]) -> list[tuple[str, str]]:
+    """(old line, new line) of the one message the request asks to reword ("find the message about
+    needing at least one person and change it to 'need at least one person to split the bill'"): the
+    string literal shown by raise/print/... that shares the most words with the rest of the request.
+    Asked to write such a line itself, the 0.5B rewrote the whole function around it (ch8-006)."""
+    found = NEW_MESSAGE.search(request)
+    if found is None:
+        return []
+    rest = request[: found.start("q")].lower()
+    said = {w.rstrip("s") for w in WORD.findall(rest) if w not in COMMON_WORDS}
+    scored = []
+    for line in lines:
+        shown = SHOWN_LITERAL.search(line)
+        if shown is not None:
+            words = {w.rstrip("s") for w in WORD.findall(shown.group("text").lower())}
+            scored.append((len(words & said), line, shown))
+    best = max((score for score, _, _ in scored), default=0)
+    top = [(line, shown) for score, line, shown in scored if score == best]
+    if best == 0 or len(top) != 1:
+        return []
+    line, shown = top[0]
+    new = found.group("new").replace(shown.group("q"), "\\" + shown.group("q"))
+    return [(line, line[: shown.start("text")] + new + line[shown.end("text") :])]

@@ -66,3 +66,19 @@ def test_a_bug_report_is_not_a_change_to_write() -> None:
     assert substitutions("median returns 3 instead of 2.5, fix it", test_lines) == []
     assert substitutions("it printed 45.00 instead of 46.00", ["assert total == 46.00"]) == []
     assert substitutions("it should return 2.5 instead of 3", ["    return 3"]) == [("    return 3", "    return 2.5")]
+
+
+def test_a_message_reworded_is_written_here() -> None:
+    """ "find the divide-by-zero error message and change it to say 'division by zero is not allowed'":
+    the 0.5B rewrote the whole function around it (ch8-006). The one message whose words the request
+    shares is the line changed, its quotes kept."""
+    from assistant.substitute import message_changes
+
+    lines = ["def divide(a, b):", "    if b == 0:", '        raise ZeroDivisionError("cannot divide by zero")',
+             '    print("dividing now")', "    return a / b"]  # fmt: skip
+    said = "find the divide-by-zero error message and change it to say 'division by zero is not allowed'"
+    assert message_changes(said, lines) == [
+        (lines[2], '        raise ZeroDivisionError("division by zero is not allowed")')
+    ]
+    assert message_changes("change the error message to 'nope'", lines) == []  # which one? none shares a word
+    assert message_changes("change the default to 20", lines) == []
