@@ -52,6 +52,10 @@ READ_ASKED = re.compile(
     r"\b(?:open|read|cat|view|go through|compare|diff)\b"
     r"|\bshow\b(?:\s+\w+){0,6}?\s+(?:it|them|files?|source|code|contents?|one|all)\b"
     r"|\bwhat\b.*\b(?:says?|decided?)\b"
+    # "see what's in the notes folder and give me a one-liner on each file in there" (ch8-009: listed only)
+    r"|\b(?:summari[sz]e|sum up)\b"
+    r"|\b(?:one-?liner|summary|overview|rundown|gist|line|sentence|blurb)s?"
+    r" (?:on|of|for|about|per) (?:each|every|all)\b"
 )
 WANTS_TESTS = re.compile(
     r"\btest (?:file|module|case)s?\b|\btested\b|\b(?:its|their) tests?\b"

@@ -324,3 +324,12 @@ def test_a_search_that_found_nothing_owes_no_edit_of_some_other_file() -> None:
     assert owed(asked, ("grep", {"pattern": "needing"}, "no matches for 'needing'")) is None
     found = owed(asked, ("grep", {"pattern": "person"}, "calc.py:3: x = 'one person'"))
     assert found is not None and found.tools == ("read_file",) and found.paths == ("calc.py",)
+
+
+def test_a_summary_of_each_file_listed_reads_them() -> None:
+    """ "see what's in the tests folder and give me a one-liner on each file in there": the 0.5B listed
+    the folder and answered from the names alone (ch8-009)."""
+    listing = ("list_files", {"path": "tests"}, "__init__.py\ntest_calc.py\ntest_textutils.py")
+    plan = owed("see what's in the tests folder and give me a one-liner on each file in there", listing)
+    assert plan is not None and plan.paths == ("tests/test_calc.py", "tests/test_textutils.py")
+    assert owed("what's in the tests folder?", listing) is None  # the listing answers it
