@@ -20,6 +20,7 @@ from typing import Any
 from assistant.grammar import KEEP_PREFIX, STARTS_WITH
 from assistant.grounding import (
     ADD_CODE,
+    ADDED_AFTER_COLON,
     DOC_STARTS,
     EDIT_VERBS,
     MAX_ADDED_CHARS,
@@ -183,13 +184,20 @@ def _file_choices(rel: str, text: str, lines: list[str], request: str, symbols: 
         # remove a todo item, rewrote it with two new ones)
         picked = _ordinal_item(low, text, lines) or relevant
         return [_edit_choice(path, _whole_line(line, text), {"const": ""}) for line in picked]
-    quoted = QUOTED.search(request)
+    in_quotes = QUOTED.search(request)
+    quoted = (in_quotes.group(1) or in_quotes.group(2)) if in_quotes else None
+    colon = ADDED_AFTER_COLON.match(request) if adding and file_kind(rel) != "code" and not quoted else None
+    if colon is not None:
+        # "add an action point to the notes from the may meeting: Dana to write up the settings docs":
+        # the text after the colon is the line added, as if quoted (the 0.5B wrote "Write up the settings
+        # docs", without "Dana to")
+        quoted = request[colon.end(1) :].lstrip(": ").strip().rstrip(".") or None
     if adding and quoted and AT_TOP.search(QUOTED.sub(" ", low)):
         # "put 'ship 0.4' at the very top of my todo list": before the first line, in its style
         unique = set(lines)
         first = next((line for line in text.splitlines() if line in unique), None)
         if first is not None:
-            item = _list_item(first, quoted.group(1) or quoted.group(2), step=0)
+            item = _list_item(first, quoted, step=0)
             return [_edit_choice(path, first, {"const": item + "\n" + first})]
     at_end = AT_END.search(low) or (quoted and not PLACED.search(QUOTED.sub(" ", low)))
     # a note, a list or an ignore file gains a line at its end unless a place is said (offered every
@@ -218,7 +226,7 @@ def _file_choices(rel: str, text: str, lines: list[str], request: str, symbols: 
         return [_edit_choice(path, {"enum": relevant}, {"const": ADD_CODE})]
     if quoted and len(relevant) == 1:  # "add 'release 0.4'": the user wrote the text
         line = relevant[0]
-        return [_edit_choice(path, line, {"const": line + "\n" + _list_item(line, quoted.group(1) or quoted.group(2))})]
+        return [_edit_choice(path, line, {"const": line + "\n" + _list_item(line, quoted)})]
     if rewrite:  # the lines added are written next, in words (assistant/linewords.py)
         return [_edit_choice(path, {"enum": relevant}, {"const": ADD_CODE})]
     # what a note or a setting gains is a line or two: bounded, so that a small model cannot write on

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -495,14 +495,24 @@ RUN_AGAIN = re.compile(
 )
 
 
-def run_again(request: str, messages: Sequence[dict[str, Any]]) -> str | None:
-    """The program the previous turn ran (its command's head), when the request gives it new inputs."""
+USE_ASKED = re.compile(r"\b(?:use|run|try|start|launch)\b")
+
+
+def run_again(request: str, messages: Sequence[dict[str, Any]],
+              apps: Callable[[], Sequence[str]] = tuple) -> str | None:  # fmt: skip
+    """The program the previous turn ran (its command's head), when the request gives it new inputs;
+    or the app (the first of ``apps()``) when the previous request asked how to use or run it ("how do i
+    use this thing to split a bill?" then "ok do 60 between the two of us with a 10% tip": t11-020)."""
     low = " ".join(request.lower().split())
     if not re.search(r"\d", low) or not RUN_AGAIN.match(low) or asks_edit(low):
         return None
     commands = previous_commands(messages)
     if not commands:
-        return None
+        users = [m for m in messages if m.get("role") == "user"]
+        before = users[-2].get("content") if len(users) >= 2 else None
+        asked = isinstance(before, str) and bool(USE_ASKED.search(before.lower()))
+        found = apps() if asked else ()
+        return found[0] if found else None
     words = commands[-1].split()
     head = words[:3] if words[:2] and words[1] == "-m" else words[:2] if words[0].startswith("python") else words[:1]
     return " ".join(head) if head and words[0] not in ("pytest", "make", "ruff", "ls", "cat") else None
@@ -731,6 +741,11 @@ def _make_target(low: str, defined_in: dict[str, set[str]]) -> tuple[str, tuple[
 
 
 NO_ARGUMENTS = re.compile(r"\b(?:no|without|zero|empty) (?:args|arguments|options|flags|parameters|input)\b")
+
+
+def app_commands(files: Sequence[str], python: str) -> tuple[str, ...]:
+    """The commands that run the project's app with arguments (`python -m tipcalc`)."""
+    return _app_commands(set(), files, python, arguments=False, bare=True)
 
 
 def _app_commands(makefile: set[str], files: Sequence[str], python: str, arguments: bool,

@@ -27,6 +27,7 @@ from assistant.firstcall import (
     CREATE_WANTED,
     SEARCH_WORDS,
     Ask,
+    app_commands,
     defining_files,
     first_ask,
     is_abstract,
@@ -129,7 +130,7 @@ class FirstStep:
         """The first step of a turn, when the request decides it (None: the model's own call
         probability does). ``content`` is the user's message as sent (retrieved passages included);
         ``grammar`` is every offered tool's."""
-        if (again := run_again(request, messages)) is not None and (ran := self._rerun(again)) is not None:
+        if (again := run_again(request, messages, self._apps)) is not None and (ran := self._rerun(again)):
             return ran  # "ok do 60 between the two of us with a 10% tip", after the app ran (t11-020)
         if is_small_talk(request) or is_arithmetic(request):
             return _answer("small talk or a sum")
@@ -158,6 +159,12 @@ class FirstStep:
             grounded = self._grounded_grammar(grounding, request) or grammar
             return FirstChoice(grounded, described, {"p_call": None, "grounded": described})
         return None
+
+    def _apps(self) -> tuple[str, ...]:
+        """How the workspace's app runs with arguments (none without a workspace)."""
+        root = self._root()
+        paths = self._paths if self._paths is not None else workspace_paths(root) if root is not None else None
+        return app_commands(paths[0], workspace_python(root)) if root is not None and paths is not None else ()
 
     def _rerun(self, head: str) -> FirstChoice | None:
         """The program the previous turn ran, with the inputs the model writes after its command."""

@@ -89,7 +89,7 @@ async def worded_edit(endpoint: Endpoint, root: Path | None, messages: Sequence[
     text = edit_text(root, path) if root is not None else None
     for temperature, seed in TRIES:
         reply = await written(endpoint, exchange(path, line, asked, adding), params, temperature, seed, MAX_TOKENS)
-        new = usable(reply, line, path, text or "", adding)
+        new = usable(reply, line, path, text or "", adding, asked)
         if new is not None:
             args["new_text"] = f"{line}\n{new}" if adding else new
             return json.dumps(_after_recipe(args, text or "") if adding and _is_makefile(path) else args)
@@ -119,10 +119,13 @@ def _after_recipe(args: dict[str, Any], text: str) -> dict[str, Any]:
     return {**args, "old_text": block, "new_text": f"{block}\n\n{new.strip(chr(10))}"}
 
 
-def usable(reply: str, line: str, path: str, text: str, adding: bool) -> str | None:
-    """The new text of a reply, or None when it changes nothing or cannot be right."""
+def usable(reply: str, line: str, path: str, text: str, adding: bool, asked: str = "") -> str | None:
+    """The new text of a reply, or None when it changes nothing or cannot be right (the request
+    written back: "get git to ignore it please" became a line of .gitignore, t11-027)."""
     new = code_block(reply).strip("\n")
     if LAYOUT.search(new) or RUN.search(new) or len(new) > MAX_CHARS or not new.strip():
+        return None
+    if asked and _words(asked) and _words(asked) <= _words(new):
         return None
     if _is_makefile(path):
         new = _recipe_tabs(new, line)
@@ -138,6 +141,10 @@ def usable(reply: str, line: str, path: str, text: str, adding: bool) -> str | N
     if after and not parses(path, after):
         return None
     return new
+
+
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"[a-z]{3,}", text.lower()))
 
 
 def _recipe_tabs(new: str, line: str) -> str:

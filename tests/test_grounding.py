@@ -534,3 +534,13 @@ def test_a_list_sorted_alphabetically_is_sorted_by_the_assistant(ws: Path) -> No
     assert choice["old_text"] == {"const": "- write docs\n- add a flag\n- Fix percent()"}
     assert choice["new_text"] == {"const": "- add a flag\n- Fix percent()\n- write docs"}
     assert not asks_edit("how do i sort a list in python?") and not asks_edit("what order are the tests run in")
+
+
+def test_text_after_add_colon_is_the_line_added(ws: Path) -> None:
+    """ "add an action point to the notes from the may meeting: Dana to write up the settings docs": the
+    0.5B wrote "- Write up the settings docs" (t11-023); the text after the colon is added as written."""
+    (ws / "notes" / "meeting.md").write_text("# Meeting\n\n- Release 0.4 in June.\n- Keep the tip at 18.\n")
+    said = "can you add an action point to the notes from the may meeting: Dana to write up the settings docs"
+    (choice,) = _choices(ws, "notes/meeting.md", said)
+    assert choice["old_text"] == {"const": "- Keep the tip at 18."}
+    assert choice["new_text"] == {"const": "- Keep the tip at 18.\n- Dana to write up the settings docs"}

@@ -47,6 +47,12 @@ def test_a_reply_that_changes_nothing_or_cannot_be_right_is_not_used() -> None:
     assert usable("File: todo.txt\nLine: x", line, "todo.txt", TODO, adding=False) is None  # the layout echoed
     assert usable("- add --currency flag - " + "0" * 40, line, "todo.txt", TODO, adding=False) is None
     assert usable("x" * 500, line, "todo.txt", TODO, adding=False) is None
+    # the request written back as the new line ("get git to ignore it please" added to .gitignore: t11-027)
+    asked = "ruff keeps leaving its cache folder around, get git to ignore it please"
+    assert usable(asked, "__pycache__/", ".gitignore", "__pycache__/\n", adding=True, asked=asked) is None
+    assert usable(".ruff_cache/", "__pycache__/", ".gitignore", "__pycache__/\n", adding=True, asked=asked) == (
+        ".ruff_cache/"
+    )
     # lines added that the file has already are not added again; nothing new left: None
     assert usable("- write docs\n- ship it", "- write docs", "todo.txt", TODO, adding=True) == "- ship it"
     assert usable("- write docs", "- write docs", "todo.txt", TODO, adding=True) is None

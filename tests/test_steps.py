@@ -1495,3 +1495,18 @@ async def test_new_inputs_after_the_app_ran_run_it_again(scripted: ScriptedServe
     history = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "Hello"},
                {"role": "user", "content": "now try 60 with 2 people"}]  # fmt: skip
     assert run_again("now try 60 with 2 people", history) is None  # nothing ran before
+
+
+def test_numbers_after_asking_how_to_use_the_app_run_it() -> None:
+    """ "how do i use this thing to split a bill?" then "ok do 60 between the two of us with a 10% tip":
+    the classifier answered in words (t11-020); the app runs, with the inputs the model writes."""
+    from assistant.firstcall import run_again
+
+    said = "ok do 60 between the two of us with a 10% tip"
+    history = [{"role": "user", "content": "how do i use this thing to split a bill?"},
+               {"role": "assistant", "content": "Run python -m tipcalc BILL."},
+               {"role": "user", "content": said}]  # fmt: skip
+    assert run_again(said, history, lambda: ("python -m tipcalc",)) == "python -m tipcalc"
+    assert run_again(said, history) is None  # no app in the workspace
+    chat = [{"role": "user", "content": "what's a good tip in the US?"}, *history[1:]]
+    assert run_again(said, chat, lambda: ("python -m tipcalc",)) is None  # that turn asked nothing of it
