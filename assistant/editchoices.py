@@ -155,6 +155,11 @@ def _file_choices(rel: str, text: str, lines: list[str], request: str, symbols: 
         # "move the currency item to the top of my todo list": the list, reordered here (the 0.5B read
         # the list twice and changed nothing)
         return [_edit_choice(path, moved[0], {"const": moved[1]})]
+    bumps = [(line, new) for line in lines if (new := bumped(line, request)) is not None and _key_said(line, low)]
+    if len(bumps) == 1:
+        # "bump us to 0.4.0", "make pyproject require 3.10": the one line whose key the request names,
+        # its version replaced here (offered every line, the 0.5B picked `[project]`: t11-030)
+        return [_edit_choice(path, bumps[0][0], {"const": bumps[0][1]})]
     if SORTED.search(low) and (ordered := _sorted_items(text)) is not None:
         # "read through my todo list and then sort it alphabetically": the list, sorted here (ch8-003)
         return [_edit_choice(path, ordered[0], {"const": ordered[1]})]
@@ -273,6 +278,13 @@ def bumped(line: str, request: str) -> str | None:
     if len(said) != 1 or len(there) != 1:
         return None
     return line.replace(there[0], said.pop(), 1)
+
+
+def _key_said(line: str, low: str) -> bool:
+    """Does the request name the setting's key ("version", "require(s)") of a `key = value` line?"""
+    key = re.split(r"[=:]", line, maxsplit=1)[0] if re.search(r"[=:]", line) else ""
+    words = {w.rstrip("s") for w in re.findall(r"[a-z]{3,}", key.lower())}
+    return bool(words & {w.rstrip("s") for w in re.findall(r"[a-z]{3,}", low)})
 
 
 # text put on a line that is there: "tick off the settings docs one - put [x] in front of it"

@@ -423,8 +423,11 @@ def test_lines_of_notes_and_settings_are_picked_and_written_next(ws: Path) -> No
     assert ignored["old_text"] == {"enum": [".pytest_cache/"]}  # at the end: no place is said
     (readme,) = _choices(ws, "pyproject.toml", "the package metadata should point at README.md as its readme")
     assert readme["new_text"] == {"const": ADD_CODE}
-    (version,) = _choices(ws, "pyproject.toml", "the version should be 0.4.0 now")  # a key it has: that line
-    assert version["new_text"] == {"const": REWRITE} and version["old_text"]["enum"] == ['version = "0.3.1"']
+    (version,) = _choices(ws, "pyproject.toml", "the version should be 0.4.0 now")  # a key it has: that line,
+    assert version["new_text"] == {"const": 'version = "0.4.0"'}  # its version replaced by the one said
+    assert version["old_text"] == {"const": 'version = "0.3.1"'}
+    (described,) = _choices(ws, "pyproject.toml", "the version should say it is a beta now")
+    assert described["new_text"] == {"const": REWRITE} and described["old_text"]["enum"] == ['version = "0.3.1"']
     (marked,) = _choices(ws, "notes/todo.txt", "mark the a item with (luis)")
     assert marked["new_text"] == {"const": REWRITE}
 
@@ -544,3 +547,13 @@ def test_text_after_add_colon_is_the_line_added(ws: Path) -> None:
     (choice,) = _choices(ws, "notes/meeting.md", said)
     assert choice["old_text"] == {"const": "- Keep the tip at 18."}
     assert choice["new_text"] == {"const": "- Keep the tip at 18.\n- Dana to write up the settings docs"}
+
+
+def test_a_version_bump_offers_the_one_line_whose_key_is_named(ws: Path) -> None:
+    """ "bump us to 0.4.0 - both in pyproject and the package's __version__": offered every line, the 0.5B
+    picked `[project]` and no edit was made (t11-030)."""
+    (ws / "pyproject.toml").write_text('[project]\nname = "x"\nversion = "0.3.1"\nrequires-python = ">=3.9"\n')
+    (choice,) = _choices(ws, "pyproject.toml", "bump us to 0.4.0 - both in pyproject and the package's __version__")
+    assert choice["old_text"] == {"const": 'version = "0.3.1"'} and choice["new_text"] == {"const": 'version = "0.4.0"'}
+    (choice,) = _choices(ws, "pyproject.toml", "we're dropping python 3.9 - make pyproject require 3.10 or newer")
+    assert choice["new_text"] == {"const": 'requires-python = ">=3.10"'}
