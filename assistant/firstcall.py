@@ -323,7 +323,35 @@ def literal_command(request: str) -> str | None:
     words = rest.split()
     if not words or (words[0] not in COMMAND_WORDS and not words[0].startswith(("./", ".venv/", "venv/"))):
         return None
+    if len(words) > 1 and words[1].lower() in PROSE_AFTER_TOOL:
+        return None  # "run ruff over the project and tell me ...": a tool named in words (it ran `ruff over ...`)
     return rest
+
+
+PROSE_AFTER_TOOL = frozenset(
+    [
+        "over",
+        "on",
+        "against",
+        "across",
+        "through",
+        "for",
+        "the",
+        "a",
+        "an",
+        "my",
+        "our",
+        "this",
+        "that",
+        "it",
+        "everything",
+        "all",
+        "again",
+        "please",
+        "pls",
+        "quickly",
+    ]
+)
 
 
 def shell_commands(low: str, python: str) -> tuple[tuple[str, ...], str] | None:

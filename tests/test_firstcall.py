@@ -91,6 +91,9 @@ def test_commands_spelled_out_targets_and_tests() -> None:
     )
     assert literal_command("please run `make lint`") == "make lint"
     assert literal_command("run the tests") is None
+    # a tool named in words is no command: t11-017 ran `ruff over the project`; the linter's own check runs
+    assert literal_command("run ruff over the project and tell me if it flags anything") is None
+    assert "ruff check ." in only(ask("run ruff over the project and tell me if it flags anything"), "run_command")
     assert only(ask("ok, run the lint target"), "run_command") == ("make lint",)
     assert only(ask("Does the lint pass?"), "run_command") == ("make lint",)
     assert only(ask("What does make run print?"), "run_command") == ("make run",)
