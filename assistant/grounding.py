@@ -496,7 +496,10 @@ STATE_WANTED = re.compile(
 # a list item named by what it says: "tick off the settings docs one", "the currency flag item"
 # (or a heading: "in the readme, switch the licence heading to the american spelling" edits the README)
 ITEM_PHRASE = re.compile(
-    r"\bthe ((?:[\w.-]+ ){1,5})(?:one|item|entry|task|line|bullet|heading|section|title)\b", re.IGNORECASE
+    # (words naming it, not a place: "note it in the changelog under a new Unreleased heading" names the changelog)
+    r"\bthe ((?:(?!(?:under|in|into|of|at|on|to|from|with|for|by|a|an|the|new)\b)[\w.-]+ ){1,5})"
+    r"(?:one|item|entry|task|line|bullet|heading|section|title)\b",
+    re.IGNORECASE,
 )
 # "add an action point to the notes from the may meeting: Dana to write up the settings docs": the text
 # after the colon is what is added, and names no file (the 0.5B edited settings.toml too)

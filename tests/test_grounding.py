@@ -506,6 +506,8 @@ def test_session_eleven_namings(ws: Path) -> None:
     assert "LICENSE" in names(ws, "who owns the copyright on this code and what year does it say")
     said = "in the readme, switch the licence heading to the american spelling"
     assert "licence" not in edit_said(said) and "readme" in edit_said(said)
+    said = "make pyproject require 3.10 or newer, and note it in the changelog under a new Unreleased heading"
+    assert "changelog" in edit_said(said)  # a place, not the heading's name (ch8-010 edited only pyproject)
     said = "can you add an action point to the notes from the may meeting: Dana to write up the settings docs"
     assert edit_said(said) == "can you add an action point to the notes from the may meeting"
     assert edit_said("add a line to notes/todo.txt: check calc.py").endswith("check calc.py")  # a file after it
