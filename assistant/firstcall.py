@@ -14,15 +14,14 @@ choice among the workspace's own paths, and the commands a request itself spells
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from assistant.followup import RESULT_BLOCK, TEST_WORD, WANTS_TESTS, TurnState, test_commands
-from assistant.grounding import LEAD_IN, QUOTED, asks_edit, bare_tool, normal_path, path_argument
+from assistant.grounding import LEAD_IN, QUOTED, asks_edit, normal_path, path_argument
 
 # The answer needs no tool: a greeting, thanks or goodbye and nothing else.
 SMALL_TALK = frozenset((
@@ -491,59 +490,6 @@ def _mentions(text: str, known: set[str], by_base: dict[str, list[str]]) -> list
         if len(hits) == 1:
             found.append(hits[0])
     return found
-
-
-def previous_commands(messages: Sequence[dict[str, Any]]) -> list[str]:
-    """The commands the previous turn ran, in order."""
-    users = [i for i, m in enumerate(messages) if m.get("role") == "user"]
-    if len(users) < 2:
-        return []
-    out: list[str] = []
-    for message in messages[users[-2] : users[-1]]:
-        content = message.get("content")
-        folded = RESULT_BLOCK.findall(content) if isinstance(content, str) else []
-        native = [((c.get("function") or {}).get("name"), (c.get("function") or {}).get("arguments"))
-                  for c in message.get("tool_calls") or []]  # fmt: skip
-        for name, arguments in [*folded, *native]:
-            if bare_tool(str(name or "")) != "run_command":
-                continue
-            try:
-                command = json.loads(str(arguments or "{}")).get("command")
-            except (ValueError, AttributeError):
-                continue
-            if isinstance(command, str) and command.strip():
-                out.append(command.strip())
-    return out
-
-
-# "ok do 60 between the two of us with a 10% tip", after the app ran: the same program, new inputs
-RUN_AGAIN = re.compile(
-    r"^\s*(?:(?:ok|okay|now|and|so|right|cool|then|great|nice)[,!.]?\s+)*"
-    r"(?:do|try|what about|how about|and|now|same (?:thing )?(?:for|with)|again (?:with|for))\b"
-)
-
-
-USE_ASKED = re.compile(r"\b(?:use|run|try|start|launch)\b")
-
-
-def run_again(request: str, messages: Sequence[dict[str, Any]],
-              apps: Callable[[], Sequence[str]] = tuple) -> str | None:  # fmt: skip
-    """The program the previous turn ran (its command's head), when the request gives it new inputs;
-    or the app (the first of ``apps()``) when the previous request asked how to use or run it ("how do i
-    use this thing to split a bill?" then "ok do 60 between the two of us with a 10% tip": t11-020)."""
-    low = " ".join(request.lower().split())
-    if not re.search(r"\d", low) or not RUN_AGAIN.match(low) or asks_edit(low):
-        return None
-    commands = previous_commands(messages)
-    if not commands:
-        users = [m for m in messages if m.get("role") == "user"]
-        before = users[-2].get("content") if len(users) >= 2 else None
-        asked = isinstance(before, str) and bool(USE_ASKED.search(before.lower()))
-        found = apps() if asked else ()
-        return found[0] if found else None
-    words = commands[-1].split()
-    head = words[:3] if words[:2] and words[1] == "-m" else words[:2] if words[0].startswith("python") else words[:1]
-    return " ".join(head) if head and words[0] not in ("pytest", "make", "ruff", "ls", "cat") else None
 
 
 def _call_paths(text: str) -> list[str]:

@@ -35,10 +35,17 @@ from assistant.firstcall import (
     is_general,
     is_small_talk,
     previous_files,
-    run_again,
     search_terms,
 )
-from assistant.followup import ADD_TEST, TurnState, is_test_file, test_commands, tests_for, workspace_python
+from assistant.followup import (
+    ADD_TEST,
+    TurnState,
+    is_test_file,
+    run_again,
+    test_commands,
+    tests_for,
+    workspace_python,
+)
 from assistant.grammar import STARTS_WITH, CallGrammar, Unsupported, call_grammar, tool_parts
 from assistant.grounding import (
     EDIT_FIRST,

@@ -25,7 +25,7 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -487,3 +487,56 @@ def _read_owed(low: str, state: TurnState, files: Sequence[str], named: Sequence
         return None
     return Owed(("read_file",), f"the request asks to see what {state.results[0].name} found",
                 paths=tuple(ranked if many else ranked[:1]))  # fmt: skip
+
+
+def previous_commands(messages: Sequence[dict[str, Any]]) -> list[str]:
+    """The commands the previous turn ran, in order."""
+    users = [i for i, m in enumerate(messages) if m.get("role") == "user"]
+    if len(users) < 2:
+        return []
+    out: list[str] = []
+    for message in messages[users[-2] : users[-1]]:
+        content = message.get("content")
+        folded = RESULT_BLOCK.findall(content) if isinstance(content, str) else []
+        native = [((c.get("function") or {}).get("name"), (c.get("function") or {}).get("arguments"))
+                  for c in message.get("tool_calls") or []]  # fmt: skip
+        for name, arguments in [*folded, *native]:
+            if bare_tool(str(name or "")) != "run_command":
+                continue
+            try:
+                command = json.loads(str(arguments or "{}")).get("command")
+            except (ValueError, AttributeError):
+                continue
+            if isinstance(command, str) and command.strip():
+                out.append(command.strip())
+    return out
+
+
+# "ok do 60 between the two of us with a 10% tip", after the app ran: the same program, new inputs
+RUN_AGAIN = re.compile(
+    r"^\s*(?:(?:ok|okay|now|and|so|right|cool|then|great|nice)[,!.]?\s+)*"
+    r"(?:do|try|what about|how about|and|now|same (?:thing )?(?:for|with)|again (?:with|for))\b"
+)
+
+
+USE_ASKED = re.compile(r"\b(?:use|run|try|start|launch)\b")
+
+
+def run_again(request: str, messages: Sequence[dict[str, Any]],
+              apps: Callable[[], Sequence[str]] = tuple) -> str | None:  # fmt: skip
+    """The program the previous turn ran (its command's head), when the request gives it new inputs;
+    or the app (the first of ``apps()``) when the previous request asked how to use or run it ("how do i
+    use this thing to split a bill?" then "ok do 60 between the two of us with a 10% tip": t11-020)."""
+    low = " ".join(request.lower().split())
+    if not re.search(r"\d", low) or not RUN_AGAIN.match(low) or asks_edit(low):
+        return None
+    commands = previous_commands(messages)
+    if not commands:
+        users = [m for m in messages if m.get("role") == "user"]
+        before = users[-2].get("content") if len(users) >= 2 else None
+        asked = isinstance(before, str) and bool(USE_ASKED.search(before.lower()))
+        found = apps() if asked else ()
+        return found[0] if found else None
+    words = commands[-1].split()
+    head = words[:3] if words[:2] and words[1] == "-m" else words[:2] if words[0].startswith("python") else words[:1]
+    return " ".join(head) if head and words[0] not in ("pytest", "make", "ruff", "ls", "cat") else None

@@ -1469,7 +1469,7 @@ async def test_a_change_to_the_code_the_previous_answer_wrote_is_answered_in_wor
 async def test_new_inputs_after_the_app_ran_run_it_again(scripted: ScriptedServer, tmp_path: Any) -> None:
     """ "ok do 60 between the two of us with a 10% tip", after the app ran: the intent classifier answered
     in words (0.84, t11-020). The same program runs, the model writing only the new inputs."""
-    from assistant.firstcall import run_again
+    from assistant.followup import run_again
 
     seen: list[str] = []
     reg = files_tools(seen)
@@ -1500,7 +1500,7 @@ async def test_new_inputs_after_the_app_ran_run_it_again(scripted: ScriptedServe
 def test_numbers_after_asking_how_to_use_the_app_run_it() -> None:
     """ "how do i use this thing to split a bill?" then "ok do 60 between the two of us with a 10% tip":
     the classifier answered in words (t11-020); the app runs, with the inputs the model writes."""
-    from assistant.firstcall import run_again
+    from assistant.followup import run_again
 
     said = "ok do 60 between the two of us with a 10% tip"
     history = [{"role": "user", "content": "how do i use this thing to split a bill?"},
