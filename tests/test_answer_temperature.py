@@ -18,7 +18,7 @@ def test_the_profile_sets_a_small_models_answer_temperature() -> None:
 
 
 @pytest.mark.parametrize(("model", "given", "sent"), [
-    ("qwen2.5-coder-0.5b", None, 0.0),  # sampled at the server's default 0.8 before: facts went astray
+    ("qwen2.5-coder-0.5b", None, 0.0),  # sampled at the server's default 0.8 before
     ("qwen2.5-coder-0.5b", 0.7, 0.7),  # the settings win
     ("gpt-4o-mini", None, None),  # the server's default
 ])  # fmt: skip
