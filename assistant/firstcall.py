@@ -327,30 +327,9 @@ def literal_command(request: str) -> str | None:
     return rest
 
 
-PROSE_AFTER_TOOL = frozenset(
-    [
-        "over",
-        "on",
-        "against",
-        "across",
-        "through",
-        "for",
-        "the",
-        "a",
-        "an",
-        "my",
-        "our",
-        "this",
-        "that",
-        "it",
-        "everything",
-        "all",
-        "again",
-        "please",
-        "pls",
-        "quickly",
-    ]
-)
+# words after a command's name that make it prose, not a command line
+_PROSE_WORDS = "over on against across through for the a an my our this that it everything all again please pls quickly"
+PROSE_AFTER_TOOL = frozenset(_PROSE_WORDS.split())
 
 
 def shell_commands(low: str, python: str) -> tuple[tuple[str, ...], str] | None:

@@ -490,26 +490,11 @@ def _read_owed(low: str, state: TurnState, files: Sequence[str], named: Sequence
 
 
 def previous_commands(messages: Sequence[dict[str, Any]]) -> list[str]:
-    """The commands the previous turn ran, in order."""
-    users = [i for i, m in enumerate(messages) if m.get("role") == "user"]
-    if len(users) < 2:
-        return []
-    out: list[str] = []
-    for message in messages[users[-2] : users[-1]]:
-        content = message.get("content")
-        folded = RESULT_BLOCK.findall(content) if isinstance(content, str) else []
-        native = [((c.get("function") or {}).get("name"), (c.get("function") or {}).get("arguments"))
-                  for c in message.get("tool_calls") or []]  # fmt: skip
-        for name, arguments in [*folded, *native]:
-            if bare_tool(str(name or "")) != "run_command":
-                continue
-            try:
-                command = json.loads(str(arguments or "{}")).get("command")
-            except (ValueError, AttributeError):
-                continue
-            if isinstance(command, str) and command.strip():
-                out.append(command.strip())
-    return out
+    """The commands the previous turn ran, in order (its results read as ``turn_results`` reads this turn's)."""
+    current = max((i for i, m in enumerate(messages) if m.get("role") == "user"), default=0)
+    results = turn_results(messages[:current]) if current else []
+    commands = [r.arguments.get("command") for r in results if r.name == "run_command"]
+    return [c.strip() for c in commands if isinstance(c, str) and c.strip()]
 
 
 # "ok do 60 between the two of us with a 10% tip", after the app ran: the same program, new inputs

@@ -1510,3 +1510,9 @@ def test_numbers_after_asking_how_to_use_the_app_run_it() -> None:
     assert run_again(said, history) is None  # no app in the workspace
     chat = [{"role": "user", "content": "what's a good tip in the US?"}, *history[1:]]
     assert run_again(said, chat, lambda: ("python -m tipcalc",)) is None  # that turn asked nothing of it
+    # the previous turn's run, folded into its message (small models), is read like a native call
+    ran = ('run it\n\n[Answer my request using these tool results:]\n\n'
+           '[The tool call run_command({"command": "python -m tipcalc 50"}) returned:]\nok')  # fmt: skip
+    folded = [{"role": "user", "content": ran}, {"role": "assistant", "content": "25 each."},
+              {"role": "user", "content": "now try 70 with 4 people"}]  # fmt: skip
+    assert run_again("now try 70 with 4 people", folded) == "python -m tipcalc"
