@@ -522,6 +522,14 @@ def run_again(request: str, messages: Sequence[dict[str, Any]],
         asked = isinstance(before, str) and bool(USE_ASKED.search(before.lower()))
         found = apps() if asked else ()
         return found[0] if found else None
+    # only a Python program runs again with new inputs: the head of any other command the model ran
+    # before (a shell command, the tests, a linter) is not given to it again
     words = commands[-1].split()
-    head = words[:3] if words[:2] and words[1] == "-m" else words[:2] if words[0].startswith("python") else words[:1]
-    return " ".join(head) if head and words[0] not in ("pytest", "make", "ruff", "ls", "cat") else None
+    if len(words) < 2 or not Path(words[0]).name.startswith("python") or words[1] in ("-c", "-"):
+        return None
+    if words[1] == "-m":
+        return f"{words[0]} -m {words[2]}" if len(words) > 2 and words[2] not in NOT_RERUN else None
+    return " ".join(words[:2])
+
+
+NOT_RERUN = frozenset(["pytest", "ruff", "pip", "unittest", "mypy", "black", "venv"])

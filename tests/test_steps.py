@@ -1516,3 +1516,8 @@ def test_numbers_after_asking_how_to_use_the_app_run_it() -> None:
     folded = [{"role": "user", "content": ran}, {"role": "assistant", "content": "25 each."},
               {"role": "user", "content": "now try 70 with 4 people"}]  # fmt: skip
     assert run_again("now try 70 with 4 people", folded) == "python -m tipcalc"
+    # only a Python program runs again: not a one-word command (it raised IndexError), a shell command
+    # the model ran before, or the tests
+    for before in ("ls", "rm -rf build", "python -m pytest -q"):
+        other = [{"role": "user", "content": ran.replace("python -m tipcalc 50", before)}, *folded[1:]]
+        assert run_again("now try 70 with 4 people", other) is None, before
