@@ -243,8 +243,8 @@ def report(summary: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--set", default="dev", help="a set of benchmarks/tooluse (dev, test, test2..test11, chains, "
-                        "chains-heldout, chains-heldout2..chains-heldout8) or a path to a .jsonl set")
+    parser.add_argument("--set", default="dev", help="a set of benchmarks/tooluse (dev, test, test2..test12, chains, "
+                        "chains-heldout, chains-heldout2..chains-heldout9) or a path to a .jsonl set")
     parser.add_argument("--limit", type=int, default=0, help="only the first N records")
     parser.add_argument("--ids", default="", help="only these record ids (comma-separated)")
     parser.add_argument("--local-model", default="qwen2.5-coder-0.5b", help="qwen2.5-coder-0.5b | qwen2.5-coder-1.5b")

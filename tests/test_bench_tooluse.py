@@ -26,7 +26,7 @@ import tooluse_lib as lib  # noqa: E402
 SET_NAMES = (
     "dev", "test", "test2", "test3", "test4", "test5", "test6", "test7", "test8", "test9",
     "test10", "chains", "chains-heldout", "chains-heldout2", "chains-heldout3", "chains-heldout4",
-    "chains-heldout5", "chains-heldout6", "chains-heldout7", "test11", "chains-heldout8",
+    "chains-heldout5", "chains-heldout6", "chains-heldout7", "test11", "chains-heldout8", "test12", "chains-heldout9",
 )  # fmt: skip
 SETS = {name: lib.load_jsonl(BENCH / "tooluse" / f"{name}.jsonl") for name in SET_NAMES}
 # Requests that test2 repeats from test (written before this check); every later set is disjoint from all others.
@@ -58,7 +58,7 @@ def test_sets_have_the_sizes_the_issue_asks_for_and_no_overlap() -> None:
     [("test5", "t5", 40), ("chains-heldout2", "ch2", 10), ("test6", "t6", 40), ("chains-heldout3", "ch3", 10),
      ("test7", "t7", 40), ("chains-heldout4", "ch4", 10), ("test8", "t8", 40), ("chains-heldout5", "ch5", 10),
      ("test9", "t9", 40), ("chains-heldout6", "ch6", 10), ("test10", "t10", 40), ("chains-heldout7", "ch7", 10),
-     ("test11", "t11", 40), ("chains-heldout8", "ch8", 10)],
+     ("test11", "t11", 40), ("chains-heldout8", "ch8", 10), ("test12", "t12", 40), ("chains-heldout9", "ch9", 10)],
 )  # fmt: skip
 def test_the_later_held_out_sets_have_their_size_and_mix(name: str, prefix: str, size: int) -> None:
     rows = SETS[name]
@@ -458,6 +458,63 @@ EDIT_CASES_11: list[tuple[str, Edit | list[Edit], Edit | list[Edit]]] = [
      [PY310, ("CHANGELOG.md", FIRST + "\n", FIRST + "\n\n" + UNRELEASED_310)]),  # at the bottom
 ]  # fmt: skip
 
+CLEAN = "rm -rf .pytest_cache __pycache__ */__pycache__"
+SUB_TEST = "assert subtract(10, 4) == 6\n"
+NEGATIVE = "\n\ndef test_subtract_negative():\n    assert subtract(4, 10) == {}\n"
+RUFF_I = 'extend-select = ["I"]\n'
+PEOPLE_MSG = '"people must be at least 1"'
+SAFE = (
+    "\n\ndef safe_divide(a: float, b: float, default: float = {}) -> float:\n"
+    "    if b == 0:\n        return default\n    return a / b\n"
+)
+PAYS = 'f"each person pays {share:.2f}'
+CASH = "- handle cash rounding\n"
+WC_DEF = "def word_count(text: str) -> int:\n"
+WC_DOC = '    """Number of whitespace-separated words in text."""\n'
+ADD_TEST = "assert add(2, 3) == 5\n"
+APPROX = "\n\ndef test_add_floats():\n    assert add(0.1, 0.2) == {}\n"
+SLUG_DOC = "'Chez Marie, Paris' -> 'chez-marie-paris'"
+TIP_20 = ("settings.toml", "tip_percent = 18", "tip_percent = 20")
+
+# test12 and chains-heldout9
+EDIT_CASES_12: list[tuple[str, Edit | list[Edit], Edit | list[Edit]]] = [
+    ("t12-014", ("settings.toml", 'currency = "EUR"', 'currency = "GBP"'),
+     ("settings.toml", 'language = "en"\n', 'language = "en"\ncurrency = "GBP"\n')),  # under [display], EUR kept
+    ("t12-015", ("Makefile", CLEAN, CLEAN + " .ruff_cache"),
+     ("Makefile", ".pytest_cache __pycache__", ".ruff_cache __pycache__")),  # .pytest_cache no longer cleaned
+    ("t12-016", ("tests/test_calc.py", SUB_TEST, SUB_TEST + NEGATIVE.format("-6")),
+     ("tests/test_calc.py", SUB_TEST, SUB_TEST + NEGATIVE.format("6"))),  # fails
+    ("t12-017", ("README.md", "## Licence", "## Requirements\n\nPython 3.9 or newer.\n\n## Licence"),
+     ("README.md", "## Development", "Needs Python 3.9 or newer.\n\n## Development")),  # no section of its own
+    ("t12-018", ("pyproject.toml", "line-length = 100\n", "line-length = 100\n\n[tool.ruff.lint]\n" + RUFF_I),
+     ("pyproject.toml", '">=3.9"\n', '">=3.9"\n' + RUFF_I)),  # under [project]
+    ("t12-019", ("tipcalc/split.py", PEOPLE_MSG, 'f"people must be at least 1, got {people}"'),
+     ("tipcalc/split.py", PEOPLE_MSG, '"people must be at least 1, got {people}"')),  # not an f-string
+    ("t12-020", ("calc.py", MEAN_END, MEAN_END + SAFE.format("0.0")),
+     ("calc.py", MEAN_END, MEAN_END + SAFE.format("None"))),
+    ("t12-021", ("LICENSE", "(c) 2024 Dana", "(c) 2024-2025 Dana"), ("LICENSE", "(c) 2024 Dana", "(c) 2025 Dana")),
+    ("t12-022", (MEETING, "Present: Dana, Luis", "Present: Dana, Luis, Priya"),
+     (MEETING, "Present: Dana, Luis\n", "Present: Dana, Luis\nAlso present: Priya\n")),
+    ("t12-023", ("tipcalc/__main__.py", PAYS, PAYS + " EUR"),
+     ("tipcalc/__main__.py", PAYS, 'f"each person pays EUR {share:.2f}')),  # the currency before the amount
+    ("t12-024", ("notes/todo.txt", SUPPORT_TODO, CASH + SUPPORT_TODO),
+     ("notes/todo.txt", PERCENT_TODO, PERCENT_TODO + CASH)),  # at the bottom
+    ("t12-025", ("settings.toml", "show_total = true", "show_total = false"),
+     ("settings.toml", "show_total = true", "show_total = False")),  # not TOML
+    ("t12-026", ("calc.py", "whole * 10\n", "whole * 100\n"), ("tests/test_calc.py", "== 25.0", "== 2.5")),
+    ("t12-030", ("textutils.py", WC_DEF, WC_DEF + WC_DOC), ("textutils.py", TRUNC_DEF, TRUNC_DEF + WC_DOC)),
+    ("ch9-003", ("Makefile", "--people 3 --tip 15", "--people 3 --tip 18"),
+     ("README.md", "--people 3 --tip 15", "--people 3 --tip 18")),  # the README's example, not make run
+    ("ch9-004", ("calc.py", "whole * 10\n", "whole * 100\n"), ("tests/test_calc.py", "== 25.0", "== 2.5")),
+    ("ch9-005", ("tests/test_calc.py", ADD_TEST, ADD_TEST + APPROX.format("pytest.approx(0.3)")),
+     ("tests/test_calc.py", ADD_TEST, ADD_TEST + APPROX.format("0.3"))),  # exact float comparison fails
+    ("ch9-006", ("textutils.py", SLUG_DOC, "'Le Petit Bistro' -> 'le-petit-bistro'"),
+     ("tests/test_textutils.py", '"Chez Marie, Paris") == "chez-marie-paris"',
+      '"Le Petit Bistro") == "le-petit-bistro"')),  # the test changed, not the docstring
+    ("ch9-010", [TIP_20, ("tipcalc/__main__.py", "default=18", "default=20")],
+     [TIP_20, ("tipcalc/split.py", "tip_percent: float = 18", "tip_percent: float = 20")]),  # split_bill, not the CLI
+]  # fmt: skip
+
 # (record, file, text replaced, replacement): a right edit and a near miss for each edit label of
 # test6 and chains-heldout3 (then test7's, chains-heldout4's, test8's and chains-heldout5's above); the
 # right one must pass the label's file checks, the near miss must not.
@@ -493,6 +550,7 @@ EDIT_CASES: list[tuple[str, Edit | list[Edit], Edit | list[Edit]]] = [
     *EDIT_CASES_9,
     *EDIT_CASES_10,
     *EDIT_CASES_11,
+    *EDIT_CASES_12,
 ]  # fmt: skip
 
 
@@ -514,7 +572,8 @@ def test_the_later_edit_labels_take_a_right_edit_and_refuse_a_near_miss(
 
 def test_every_edit_label_of_the_later_sets_is_exercised() -> None:
     later = ("test6", "chains-heldout3", "test7", "chains-heldout4", "test8", "chains-heldout5", "test9",
-             "chains-heldout6", "test10", "chains-heldout7", "test11", "chains-heldout8")  # fmt: skip
+             "chains-heldout6", "test10", "chains-heldout7", "test11", "chains-heldout8", "test12",
+             "chains-heldout9")  # fmt: skip
     labelled = {r["id"] for name in later for r in SETS[name] if "files" in r["check"]}
     assert labelled == {c[0] for c in EDIT_CASES}
 
