@@ -22,6 +22,7 @@ from typing import Any
 
 from assistant.followup import RESULT_BLOCK, TEST_WORD, WANTS_TESTS, TurnState, test_commands
 from assistant.grounding import LEAD_IN, QUOTED, asks_edit, normal_path, path_argument
+from assistant.turntext import previous_request
 
 # The answer needs no tool: a greeting, thanks or goodbye and nothing else.
 SMALL_TALK = frozenset((
@@ -54,7 +55,8 @@ SEARCH_WORDS = re.compile(
     r"^\s*(?:please |can you |could you )?(?:find|search|grep|locate|look for)\b"
     r"|\b(?:anywhere|everywhere|hard-?coded)\b|\bwhere(?:'s| is| are| do| does| did)\b"
     r"|\b(?:which|what) (?:files?|tests?|functions?|modules?|places?|classes?|methods?)\b"
-    r"|\b(?:which|what|who|where)\b.*\b(?:uses?|used|using|calls?|called|imports?|imported|mentions?|mentioned)\b"
+    r"|\b(?:which|what|who|where)\b.*\b(?:uses?|used|using|calls?|called|imports?|imported|mentions?|mentioned"
+    r"|pulls? in|pulled in)\b"
     r"|^\s*(?:is there )?(?:anything|any code|any file|anyone|something)\b.*\b(?:uses?|using|calls?|calling|imports?|"
     r"importing|mentions?|mentioning|reads?|reading)\b"
 )
@@ -64,7 +66,8 @@ FIND_WORDS = re.compile(
     r"using|calls?|called|imports?|imported)\b"
 )
 USE_WORDS = re.compile(
-    r"\b(?:uses?|used|using|calls?|called|imports?|imported|references?|referenced|mentions?|defined)\b"
+    r"\b(?:uses?|used|using|calls?|called|imports?|imported|references?|referenced|mentions?|defined"
+    r"|pulls? in|pulled in|pulling in)\b"
 )
 # "is truncate actually used by the app, or only by its test?": where it is used is a search (the 0.5B
 # read the file that defines it)
@@ -72,7 +75,12 @@ USED_QUESTION = re.compile(
     r"^\s*(?:is|are|does|do)\s+(?:the\s+)?`?[\w.()]+`?\s+(?:function\s+)?(?:actually\s+|really\s+|even\s+|ever\s+|still\s+)?"
     r"(?:used|called|imported|referenced|use|call)\b"
 )
-IMPORT_WORDS = re.compile(r"\b(?:imports?|imported|importing)\b")
+IMPORT_WORDS = re.compile(r"\b(?:imports?|imported|importing|pulls? in|pulling in|pulled in)\b")
+# whether tests pass: "which test is failing rn?", "are the tests green?", "the failing tests"
+TESTS_STATE = re.compile(
+    r"\b(?:tests?|test suite|suite)\b(?: (?:is|are|keeps?|still|currently|now|rn|that'?s|that is|that are))*"
+    r" (?:fail\w*|broken|red|green|pass(?:es|ing)?)\b|\b(?:failing|broken|red) (?:tests?|suite)\b"
+)
 ANYWHERE = re.compile(r"\b(?:anywhere|everywhere|hard-?coded|any (?:other )?(?:file|place)s?)\b")
 PROJECT_FACT = re.compile(r"(?<![\w-])--[a-z][\w-]*")  # an option of the project's command line
 VERSION = re.compile(r"(?<![\w.])\d+(?:\.\d+)+(?![\w.])")
@@ -159,6 +167,8 @@ GENERAL = re.compile(
     r"|\bwhat(?:'?s| is| are)? the (?:[\w-]+ ){0,3}(?:flag|option|switch|syntax|shortcut|keyword) (?:to|for|that)\b"
     # "side question, why does make insist on tabs instead of spaces?" (the 0.5B read the README)
     r"|^\s*(?:a |one )?(?:side|random|general|unrelated|off-topic|off topic) question\b"
+    # "does python's round() send 2.5 up to 3?": the language's own (the 0.5B read the notes)
+    r"|\bpython'?s (?:own |built-?in |standard )?`?(?!(?:version|file|path|package|executable|interpreter)s?\b)[a-z_]"
 )
 ABSTRACT = re.compile(
     r"\b(?:in general|generally speaking|as a rule|in general terms)\b"
@@ -455,9 +465,19 @@ def previous_files(messages: Sequence[dict[str, Any]], files: Sequence[str], pla
                 called.append(path)
         names = _mentions(text, known, by_base)
         (answered if message.get("role") == "assistant" else mentioned).extend(names)
+    # "what's the most recent release in it?" after "is there a changelog in here?": the file the
+    # previous request named by its stem comes first (the 0.5B's last read there was the todo list)
+    said = set(re.findall(r"[a-z]\w+", previous_request(messages).lower()))
+    spelled = [f for f in called[::-1] + answered + mentioned if _stem(f) in said]
     if place:  # "there": where the previous turn went (its calls), before what its answer mentions
-        return list(dict.fromkeys(called[::-1] + answered + mentioned[::-1]))
-    return list(dict.fromkeys(answered + called[::-1] + mentioned[::-1]))
+        return list(dict.fromkeys(spelled + called[::-1] + answered + mentioned[::-1]))
+    return list(dict.fromkeys(spelled + answered + called[::-1] + mentioned[::-1]))
+
+
+def _stem(path: str) -> str:
+    """``CHANGELOG.md`` -> ``changelog``; stems of fewer than four letters name nothing ("a.py")."""
+    stem = path.rsplit("/", 1)[-1].split(".", 1)[0].lower()
+    return stem if len(stem) >= 4 else ""
 
 
 def _mentions(text: str, known: set[str], by_base: dict[str, list[str]]) -> list[str]:
@@ -524,7 +544,7 @@ def first_ask(request: str, named_files: Sequence[str], folders: Sequence[str], 
         return Ask(("read_file",), f"asks about make {about[0]}", {"read_file": ("path", about[1])})
     # "make the run target use --people 4" asks for no run; "find where X is tested and run it" searches first
     run = (
-        bool(RUN_WORDS.search(NOT_RUN.sub(" ", low)) or APP_RUN.search(low))
+        bool(RUN_WORDS.search(NOT_RUN.sub(" ", low)) or APP_RUN.search(low) or TESTS_STATE.search(low))
         and not SEARCH_FIRST.search(low)
         and not CREATE_WANTED.search(low)
     )
@@ -591,7 +611,9 @@ def _run_ask(request: str, low: str, named_files: Sequence[str], defined_in: dic
         if VERBOSE.search(low):  # "with verbose output": pytest's -v instead of -q
             commands = tuple(c.replace(" -q", " -v") for c in commands)
         if commands:
-            return Ask(("run_command",), "asks to run the tests", {"run_command": ("command", commands)})
+            # "which test is failing rn?": only a run can tell (the classifier grepped for "failing")
+            return Ask(("run_command",), "asks to run the tests", {"run_command": ("command", commands)},
+                       firm=bool(TESTS_STATE.search(low)))  # fmt: skip
     return None
 
 

@@ -90,7 +90,9 @@ PATH_LIKE = re.compile(r"[\w.-]*/[\w./-]*|\b[\w-]+\.[A-Za-z]\w{0,4}\b")
 # a place the previous turn showed: "there" (not "is there", "there's"), "in it", "that file"
 PLACE = re.compile(
     r"(?<!\bis )(?<!\bare )(?<!\bwas )\bthere\b(?!'s| is| are| was| were)"
-    r"|\b(?:in|into|to|from|under|below|above) (?:it|that file|that one|this file)\b|\bthat file\b"
+    r"|\b(?:in|into|to|from|under|below|above|(?:top|bottom|end|start|beginning) of)"
+    r" (?:it|that file|that one|this file)\b"
+    r"|\bthat file\b"
 )
 # "the one that isn't __init__ or __main__", "apart from the cli": the names said after these are left out
 EXCLUDING = r"\b(?:isn'?t|is not|not|except|other than|apart from|aside from|besides|excluding|but)\s+"

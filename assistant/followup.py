@@ -54,6 +54,9 @@ READ_ASKED = re.compile(
     r"|\bwhat\b.*\b(?:says?|decided?)\b"
     # "see what's in the notes folder and give me a one-liner on each file in there" (ch8-009: listed only)
     r"|\b(?:summari[sz]e|sum up)\b"
+    # "does the top entry in the changelog match the version pyproject declares?" (ch9-007: the 0.5B
+    # read the changelog, then the README and settings.toml)
+    r"|\b(?:match|matches|agree|agrees|lines? up|consistent|in sync|differ|differs)\b"
     r"|\b(?:one-?liner|summary|overview|rundown|gist|line|sentence|blurb)s?"
     r" (?:on|of|for|about|per) (?:each|every|all)\b"
 )

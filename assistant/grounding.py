@@ -445,9 +445,9 @@ def enclosing_definition(text: str, line: str) -> tuple[str, str] | None:
 
 EDIT_VERBS = (
     "change|add|remove|delete|drop|get rid of|rename|replace|update|fix|patch|bump|set|cross|insert|append|edit|make"
-    "|put|turn|mark|tick|check off|cross off"
+    "|put|stick|turn|mark|tick|check off|cross off"
     "|give(?! me\\b| us\\b| it a (?:go|try|shot|spin|whirl)\\b)"
-    "|correct|raise|lower|increase|decrease|uncomment|comment out|switch"
+    "|correct|raise|lower|increase|decrease|uncomment|comment out|switch|swap"
     "|retitle|reword|rephrase|implement"
     "|take(?=.*\\b(?:off|out of|out)\\b)|push(?=.*\\bback\\b)"
     "|move(?=.*\\b(?:top|bottom|beginning|start|front|end|above|below|before|after|under)\\b)"

@@ -616,3 +616,47 @@ async def test_the_app_command_is_a_prefix_in_the_grammar(tmp_path: Path) -> Non
 def test_a_file_asked_about_is_globbed_as_spelled() -> None:
     a = ask("is there a setup.cfg or a MANIFEST.in at the root?")
     assert a.tools == ("glob",) and only(a, "glob") == ("setup.cfg", "MANIFEST.in")
+
+
+def test_rules_added_after_the_twelfth_held_out_set(tmp_path: Path) -> None:
+    # which test fails: only a run tells, and the classifier is not asked (it grepped for "failing")
+    for request in ("which test is failing rn?", "are the tests green?", "run the failing tests again"):
+        a = ask(request)
+        assert a is not None and a.tools == ("run_command",) and a.firm, request
+    a = ask("which test covers percent?", symbols=["percent"])
+    assert a is None or not a.firm
+    # "pulls in" is an import
+    a = ask("what pulls in stuff from calc.py?", ["calc.py"])
+    assert a is not None and a.tools == ("grep",) and only(a, "grep") == ("calc",)
+    # the language's own: answered
+    assert is_general("does python's round() send 2.5 up to 3?")
+    assert is_general("is python's sort stable?")
+    assert not is_general("what's python's version in pyproject?")
+    # "it" is the file the previous request named, though the turn read another one last
+    first = folded("is there a changelog in here?", "read_file", {"path": "CHANGELOG.md"}, "## 0.3.1\n- Round.")
+    then = '[The tool call read_file({"path": "notes/todo.txt"}) returned:]\n- add a --currency flag'
+    messages = [
+        {"role": "user", "content": first["content"] + "\n\n" + then},
+        {"role": "assistant", "content": "Yes, there is one."},
+        {"role": "user", "content": "what's the most recent release in it?"},
+    ]
+    files = [*FILES, "CHANGELOG.md"]
+    assert previous_files(messages, files, place=True)[0] == "CHANGELOG.md"
+    assert previous_files(messages, files)[0] == "CHANGELOG.md"
+
+
+def test_the_top_of_it_is_the_previous_turns_file_and_stick_is_an_edit(tmp_path: Path) -> None:
+    from assistant.grounding import asks_edit
+    from assistant.steps import GrammarSteps
+    from assistant.toolprompt import workspace_paths
+
+    assert asks_edit("stick 'handle cash rounding' at the very top of it")
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "todo.txt").write_text("- add a --currency flag\n")
+    (tmp_path / "notes" / "meeting-2024-05-02.md").write_text("# Meeting\nPresent: Dana, Luis\n")
+    steps = GrammarSteps(None, None, workspace=lambda: tmp_path)  # type: ignore[arg-type]
+    steps._paths = workspace_paths(tmp_path)
+    shown = [folded("what's left on the todo list", "read_file", {"path": "notes/todo.txt"},
+                    "- add a --currency flag\n"), {"role": "assistant", "content": "One item."}]  # fmt: skip
+    stick = "stick 'handle cash rounding' at the very top of it"
+    assert steps._ground(stick, [*shown, {"role": "user", "content": stick}]).names == ("notes/todo.txt",)

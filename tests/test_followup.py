@@ -333,3 +333,14 @@ def test_a_summary_of_each_file_listed_reads_them() -> None:
     plan = owed("see what's in the tests folder and give me a one-liner on each file in there", listing)
     assert plan is not None and plan.paths == ("tests/test_calc.py", "tests/test_textutils.py")
     assert owed("what's in the tests folder?", listing) is None  # the listing answers it
+
+
+def test_whether_two_named_files_match_reads_both() -> None:
+    """ "does the top entry in the changelog match the version pyproject declares?": the 0.5B read the
+    changelog, then the README and settings.toml, never pyproject.toml (ch9-007)."""
+    asked = "does the top entry in the changelog match the version settings.toml declares?"
+    read = ("read_file", {"path": "Makefile"}, "## 0.3.1")
+    plan = owed(asked, read, named=["Makefile", "settings.toml"])
+    assert plan is not None and plan.tools == ("read_file",) and plan.paths == ("settings.toml",)
+    newer = "is the top entry in the Makefile newer than settings.toml?"
+    assert owed(newer, read, named=["Makefile", "settings.toml"]) is None

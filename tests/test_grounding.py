@@ -559,3 +559,10 @@ def test_a_version_bump_offers_the_one_line_whose_key_is_named(ws: Path) -> None
     assert choice["old_text"] == {"const": 'version = "0.3.1"'} and choice["new_text"] == {"const": 'version = "0.4.0"'}
     (choice,) = _choices(ws, "pyproject.toml", "we're dropping python 3.9 - make pyproject require 3.10 or newer")
     assert choice["new_text"] == {"const": 'requires-python = ">=3.10"'}
+
+
+def test_swap_is_an_edit_verb() -> None:
+    from assistant.grounding import asks_edit
+
+    assert asks_edit("find it and swap the example for 'le petit bistro' -> 'le-petit-bistro'")
+    assert asks_edit("swap the default currency to gbp")

@@ -475,8 +475,8 @@ async def test_an_edit_the_model_chose_of_an_unread_file_becomes_a_read(
     # nothing named: the model decides, and chooses an edit of a file it has not seen
     scripted.script(starts_call(), call_json("edit_file", {"path": "todo.txt", "old_text": "- x", "new_text": "y"}),
                     answer_start(), text("Done."))  # fmt: skip
-    events = await run(agent, "swap the milk for oat milk")
-    assert seen == ["todo.txt"]  # read, not edited
+    events = await run(agent, "translate the milk line to french")  # a change the edit rules do not know
+    assert seen == ["todo.txt"], [e for e in events if isinstance(e, Decision)]  # read, not edited
     notices = [e.message for e in events if isinstance(e, Notice)]
     assert any("reading todo.txt before editing it" in n for n in notices)
 
