@@ -94,8 +94,38 @@ async def addition(
         args["old_text"], args["new_text"] = again
         return json.dumps(args)
     gap = "\n\n\n" if re.match(r"(?:async\s+)?(?:def|class)\s|@", code) else "\n"  # a new top-level definition
+    if gap == "\n\n\n" and text is not None and (whole := _whole_definition(text, anchor)) is not None:
+        # a new function goes after the one the chosen line is in, not inside it (the 0.5B chose the
+        # line `def divide(...):` for "add safe_divide ... leave divide alone": divide lost its body)
+        anchor = args["old_text"] = whole
     args["new_text"] = anchor + gap + code
     return json.dumps(args)
+
+
+def _whole_definition(text: str, anchor: str) -> str | None:
+    """The top-level definition (decorators to last body line) that the anchor is inside and does not
+    end, when it is one: the text to add a new definition after."""
+    at = text.find(anchor) if anchor.strip() else -1
+    if at < 0:
+        return None
+    lines = text.splitlines(keepends=True)
+    offsets = [0]
+    for line in lines:
+        offsets.append(offsets[-1] + len(line))
+    last = max(i for i in range(len(lines)) if offsets[i] < at + len(anchor.rstrip("\n")) or i == 0)
+    start = next((i for i in range(last, -1, -1) if re.match(r"(?:async\s+)?(?:def|class)\s", lines[i])), None)
+    if start is None:
+        return None
+    while start > 0 and lines[start - 1].startswith("@"):
+        start -= 1
+    end = last + 1
+    while end < len(lines) and (not lines[end].strip() or lines[end][0] in " \t"):
+        end += 1
+    while end > last + 1 and not lines[end - 1].strip():
+        end -= 1
+    if end <= last + 1 or offsets[start] > at:
+        return None  # the anchor ends the definition already, or starts before it
+    return "".join(lines[start:end]).rstrip("\n")
 
 
 def _def_line(name: str) -> re.Pattern[str]:

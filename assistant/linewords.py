@@ -54,6 +54,9 @@ ADD_SHOTS = (
     ("pyproject.toml", "the package should list its license: MIT", 'version = "1.2.0"', 'license = "MIT"'),
     ("notes.md", "I need to remember to water the plants", "- buy milk", "- water the plants"),
 )
+ECHO_SHARE = 0.8
+VARIANT_RATIO = 0.8
+ADD_WORDS = re.compile(r"\b(?:add|append|insert|another|new (?:line|entry|item)|duplicate|copy|also list)\b", re.I)
 LEAD = re.compile(r"^\s*(?:(?:ok|okay|so|and|also|now|then|please|right|cool)\b[,.!]?\s+)+", re.I)
 RULE = re.compile(r"^[\w.$()/-]+\s*:(?!=)", re.M)  # a Makefile target's line
 LAYOUT = re.compile(r"^(?:File|Line|Asked|After the line):", re.M)
@@ -91,6 +94,10 @@ async def worded_edit(endpoint: Endpoint, root: Path | None, messages: Sequence[
         reply = await written(endpoint, exchange(path, line, asked, adding), params, temperature, seed, MAX_TOKENS)
         new = usable(reply, line, path, text or "", adding, asked)
         if new is not None:
+            if adding and _variant(line, new) and not ADD_WORDS.search(asked):
+                # "make the copyright year a range": the 0.5B wrote the line with 2024-2025 under the
+                # one with 2024 (t12-021); a changed copy of the line, not asked to be added, replaces it
+                adding = False
             args["new_text"] = f"{line}\n{new}" if adding else new
             return json.dumps(_after_recipe(args, text or "") if adding and _is_makefile(path) else args)
     return None
@@ -125,7 +132,7 @@ def usable(reply: str, line: str, path: str, text: str, adding: bool, asked: str
     new = code_block(reply).strip("\n")
     if LAYOUT.search(new) or RUN.search(new) or len(new) > MAX_CHARS or not new.strip():
         return None
-    if asked and _words(asked) and _words(asked) <= _words(new):
+    if asked and _echoes(asked, new):
         return None
     if _is_makefile(path):
         new = _recipe_tabs(new, line)
@@ -145,6 +152,23 @@ def usable(reply: str, line: str, path: str, text: str, adding: bool, asked: str
 
 def _words(text: str) -> set[str]:
     return set(re.findall(r"[a-z]{3,}", text.lower()))
+
+
+def _echoes(asked: str, new: str) -> bool:
+    """Is the new text the request written back? Nearly all its words, and next to nothing else
+    ("priya was at the may meeting, add her to the list of who was there", t12-022)."""
+    said, wrote = _words(asked), _words(new)
+    if not said:
+        return False
+    return said <= wrote or (len(said & wrote) >= ECHO_SHARE * len(said) and len(wrote - said) <= 1)
+
+
+def _variant(line: str, new: str) -> bool:
+    """Is ``new`` one line that is ``line`` changed a little (a year made a range, a name added)?"""
+    from difflib import SequenceMatcher
+
+    old, new = line.strip(), new.strip()
+    return bool(old) and "\n" not in new and old != new and SequenceMatcher(None, old, new).ratio() >= VARIANT_RATIO
 
 
 def _recipe_tabs(new: str, line: str) -> str:

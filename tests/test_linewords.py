@@ -156,3 +156,29 @@ def test_a_new_make_target_goes_after_the_whole_rule_with_tabs() -> None:
         usable("  ruff format --check .", "\truff check .", "Makefile", make, adding=True) == "\truff format --check ."
     )
     assert LEAD.sub("", "ok, also add an install target") == "add an install target"
+
+
+async def test_a_changed_copy_of_the_line_replaces_it_unless_adding_was_asked(tmp_path: Any) -> None:
+    """ "make the copyright year a range": the 0.5B wrote the line with 2024-2025 under the one with
+    2024 (t12-021)."""
+    from assistant.linewords import worded_edit
+    from tests.test_steps import CodeReplies
+
+    line = "Copyright (c) 2024 Dana Whitfield"
+    (tmp_path / "LICENSE").write_text(f"MIT License\n\n{line}\n")
+    args = json.dumps({"path": "LICENSE", "old_text": line, "new_text": "x"})
+    ranged = "Copyright (c) 2024-2025 Dana Whitfield"
+    for asked, want in (("make the copyright year a range", ranged),
+                        ("add a copyright line for 2025 too", f"{line}\n{ranged}")):  # fmt: skip
+        messages = [{"role": "user", "content": asked}]
+        done = await worded_edit(CodeReplies(ranged), tmp_path, messages, args, {}, adding=True)
+        assert done is not None and json.loads(done)["new_text"] == want, asked
+
+
+def test_the_request_written_back_with_a_word_left_out_is_no_new_line() -> None:
+    asked = "priya was at the may meeting as well, add her to the list of who was there"
+    echo = "priya was at the may meeting, add her to the list of who was there"
+    notes = "Present: Dana, Luis\n- Decision: keep 18.\n"
+    assert usable(echo, "- Decision: keep 18.", "notes.md", notes, adding=True, asked=asked) is None
+    assert usable("Present: Dana, Luis, Priya", "Present: Dana, Luis", "notes.md", notes, adding=False,
+                  asked=asked) == "Present: Dana, Luis, Priya"  # fmt: skip

@@ -1521,3 +1521,23 @@ def test_numbers_after_asking_how_to_use_the_app_run_it() -> None:
     for before in ("ls", "rm -rf build", "python -m pytest -q"):
         other = [{"role": "user", "content": ran.replace("python -m tipcalc 50", before)}, *folded[1:]]
         assert run_again("now try 70 with 4 people", other) is None, before
+
+
+async def test_a_new_function_goes_after_the_definition_whose_line_was_chosen(tmp_path: Any) -> None:
+    """ "add safe_divide(a, b, default=0.0) to calc ... leave divide alone": the 0.5B chose the line
+    `def divide(...):`, and safe_divide went between divide's head and its body (t12-020)."""
+    from assistant.codewords import addition
+    from assistant.grounding import ADD_CODE
+
+    divide = "@cache\ndef divide(a, b):\n    if b == 0:\n        raise ZeroDivisionError\n\n    return a / b"
+    (tmp_path / "calc.py").write_text(f"import x\n\n\n{divide}\n\n\nclass K:\n    pass\n")
+    messages = [{"role": "user", "content": "add safe_divide"}]
+    new = "def safe_divide(a, b, default=0.0):\n    return default if b == 0 else a / b"
+    for anchor in ("def divide(a, b):", "        raise ZeroDivisionError", "@cache\ndef divide(a, b):"):
+        args = json.dumps({"path": "calc.py", "old_text": anchor, "new_text": ADD_CODE})
+        done = json.loads(await addition(CodeReplies(new), tmp_path, messages, args, {}))
+        assert done["old_text"] == divide and done["new_text"] == f"{divide}\n\n\n{new}", anchor
+    for anchor in ("    return a / b", "import x", "    pass"):  # the end of a definition, or outside one
+        args = json.dumps({"path": "calc.py", "old_text": anchor, "new_text": ADD_CODE})
+        done = json.loads(await addition(CodeReplies(new), tmp_path, messages, args, {}))
+        assert done["old_text"] == anchor and done["new_text"] == f"{anchor}\n\n\n{new}", anchor
