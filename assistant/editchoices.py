@@ -197,6 +197,14 @@ def _file_choices(rel: str, text: str, lines: list[str], request: str, symbols: 
         # the text after the colon is the line added, as if quoted (the 0.5B wrote "Write up the settings
         # docs", without "Dana to")
         quoted = request[colon.end(1) :].lstrip(": ").strip().rstrip(".") or None
+        section = SECTION_ADDED.search(colon.group(1)) if rel.lower().endswith(".md") else None
+        last = _last_line(text, lines) if section and quoted else None
+        if section and quoted and last is not None:
+            # "add a short requirements section: 3.9 or newer": a heading and its text at the end (the
+            # 0.5B's line was "3.9 or newer" under the usage example, t12-017)
+            title = section.group(1).strip()
+            body = f"{last}\n\n## {title[0].upper()}{title[1:]}\n\n{quoted[0].upper()}{quoted[1:]}."
+            return [_edit_choice(path, last, {"const": body})]
     if adding and quoted and AT_TOP.search(QUOTED.sub(" ", low)):
         # "put 'ship 0.4' at the very top of my todo list": before the first line, in its style
         unique = set(lines)
@@ -240,6 +248,9 @@ def _file_choices(rel: str, text: str, lines: list[str], request: str, symbols: 
     return [_edit_choice(path, line, {"type": "string", KEEP_PREFIX: line, **bound}) for line in relevant]
 
 
+SECTION_ADDED = re.compile(
+    r"\b(?:a|an|the)\s+(?:(?:short|brief|small|new|little)\s+)?([a-z][\w -]{1,30}?)\s+(?:section|heading)\b", re.I
+)
 ORDINALS = {"first": 0, "second": 1, "third": 2, "fourth": 3, "fifth": 4, "last": -1}
 ORDINAL_ITEM = re.compile(r"\b(first|second|third|fourth|fifth|last) (?:item|line|entry|thing|task|one|point)\b")
 

@@ -453,10 +453,15 @@ EDIT_VERBS = (
     "|move(?=.*\\b(?:top|bottom|beginning|start|front|end|above|below|before|after|under)\\b)"
     "|alphabeti[sz]e|(?:sort|order|reorder)(?=.*\\b(?:alphabetical(?:ly)?|a-z|a to z|by name)\\b)"
 )
-LEAD_IN = r"(?:(?:please|pls|plz|now|then|ok|okay|and|also|so|can you|could you|would you|i want you to)[,]?\s+)*"
+LEAD_IN = (r"(?:(?:please|pls|plz|now|then|ok|okay|and|also|so|can you|could you|would you|i want you to"
+           r"|go ahead and|go and|go)[,]?\s+)*")  # fmt: skip
 EDIT_FIRST = re.compile(rf"^\s*{LEAD_IN}(?:{EDIT_VERBS})\b")
 # "the first item should say 'by dish' rather than 'by item'", "truncate() should cut at 30 by default, not 20"
-QUESTION = re.compile(r"\s*(?:what|which|how|why|where|when|who|should|does|do|is|are|can)\b")
+# "when does it round?" asks; "when split_bill gets 0 people the error should say so" wants a change
+QUESTION = re.compile(
+    r"\s*(?:what|which|how|why|where|who|should|does|do|is|are|can"
+    r"|when\s+(?:does|do|did|is|are|was|were|will|would|should|can|could)\b)\b"
+)
 SHOULD_CHANGE = re.compile(
     r"\bshould (?:\w+ ){0,2}?(?:be|say|read|use|cut|default|return|print|show|split|have|take|list|run|go)\b.*"
     r"\b(?:not|rather than|instead of)\b"
@@ -484,7 +489,8 @@ MAKE_COMMAND = re.compile(
 # A state wanted, said of a file or a definition: "pyproject should list some keywords: tips, bills",
 # "truncate should raise a ValueError when width is under 4", "calc needs a clamp(value, low, high)
 # helper" (the 0.5B read the file and answered with the request's own words)
-_SUBJECT = r"^\s*(?:the\s+|my\s+|our\s+)?[\w./()-]+(?:\s+[\w./()-]+){0,2}\s+"
+# "when split_bill gets a bad number of people the error should say ...": a condition may come first
+_SUBJECT = r"^\s*(?:(?:when|if|whenever)\s.{3,80}?,?\s+)?(?:the\s+|my\s+|our\s+)?[\w./()-]+(?:\s+[\w./()-]+){0,2}\s+"
 STATE_WANTED = re.compile(
     _SUBJECT + r"(?:should|must|needs? to|ought to|has to)\s+(?:also\s+|now\s+|really\s+)?(?:list|have|include"
     r"|contain|raise|return|accept|check|support|print|show|say|use|read|default|take|handle|reject|skip|ignore"

@@ -566,3 +566,28 @@ def test_swap_is_an_edit_verb() -> None:
 
     assert asks_edit("find it and swap the example for 'le petit bistro' -> 'le-petit-bistro'")
     assert asks_edit("swap the default currency to gbp")
+
+
+def test_a_section_added_with_its_text_after_a_colon_is_a_heading_at_the_end(ws: Path) -> None:
+    """ "readme never says what python you need. add a short requirements section: 3.9 or newer": the
+    0.5B added the line "3.9 or newer" under the usage example (t12-017)."""
+    (ws / "README.md").write_text("# tipcalc\n\nSplit a bill.\n\n## Usage\n\n    python -m tipcalc 84.50\n")
+    said = "readme never says what python you need. add a short requirements section: 3.9 or newer"
+    (choice,) = _choices(ws, "README.md", said)
+    assert choice["old_text"] == {"const": "    python -m tipcalc 84.50"}
+    assert choice["new_text"] == {"const": "    python -m tipcalc 84.50\n\n## Requirements\n\n3.9 or newer."}
+    (ws / "notes" / "meeting.md").write_text("# Meeting\n\n- Keep the tip at 18.\n")
+    action = "can you add a short action point to the notes from the may meeting: Dana to write docs"
+    (choice,) = _choices(ws, "notes/meeting.md", action)
+    assert choice["new_text"] == {"const": "- Keep the tip at 18.\n- Dana to write docs"}  # no heading
+
+
+def test_a_change_wished_after_a_condition_or_with_go_first_is_an_edit() -> None:
+    from assistant.grounding import asks_edit
+
+    assert asks_edit("when split_bill gets a bad number of people the error should say what number it actually got")
+    assert asks_edit("ok go fix the code then, the test itself is right")  # t12-026: "go" led in
+    assert asks_edit("go ahead and bump the version")
+    for question in ("when does the app round totals?", "when is the release due", "if the tests fail what to do?",
+                     "when the bill is 0 what should it print?", "go through calc.py and explain it"):  # fmt: skip
+        assert not asks_edit(question), question
