@@ -244,6 +244,7 @@ PASSAGES_HEAD = "[Passages from my files, most relevant first:]"
 # Asked to quote the line it used, it copies the line that holds the answer.
 PASSAGES_ASK = ("[If these passages answer my question, answer from them in a sentence, then quote the line "
                 "that says it and name its file and lines, like path:12-30. If they do not, ignore them.]")  # fmt: skip
+KEY_LINES_HEAD = "[The lines of these passages that share the most words with my question:]"
 
 
 def fold_passages(passages: list[dict[str, Any]], current: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -256,11 +257,18 @@ def fold_passages(passages: list[dict[str, Any]], current: list[dict[str, Any]])
     file 85% of the time, against 97% (benchmarks/bench_grounded.py, 45 questions). Cut to the
     definition the question names (`def choice` for "random.choice"), the passages of 11 of those
     questions changed, and the 0.5B answered 8 of them right, against 9 uncut (greedy both times).
+    The three lines sharing the most words with the question, repeated after the passages
+    (assistant/keylines.py): 30 of 39 right against 28, none lost, the right `path:lines` cited 33
+    times against 29.
     """
+    from assistant.keylines import key_lines
     from assistant.retrieval.retriever import PREAMBLE
 
     bodies = [str(p.get("content") or "").removeprefix(PREAMBLE).strip() for p in passages]
-    block = PASSAGES_HEAD + "\n\n" + "\n\n".join(bodies) + "\n\n" + PASSAGES_ASK
+    asked = next((str(m.get("content") or "") for m in current if m.get("role") == "user"), "")
+    keys = key_lines(asked, bodies) if asked else []
+    lines = f"\n\n{KEY_LINES_HEAD}\n" + "\n".join(keys) if keys else ""
+    block = PASSAGES_HEAD + "\n\n" + "\n\n".join(bodies) + lines + "\n\n" + PASSAGES_ASK
     out = [dict(m) for m in current]
     for msg in out:
         if msg.get("role") == "user":
