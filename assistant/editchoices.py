@@ -38,7 +38,7 @@ from assistant.grounding import (
 )
 from assistant.substitute import message_changes, substitutions
 
-ADDING = re.compile(r"\b(?:add|append|insert|put)\b")
+ADDING = re.compile(r"\b(?:add|append|insert|put|stick)\b")
 REMOVING = re.compile(r"\b(?:remove|delete|drop|strike)\b|\btake\b.*\b(?:off|out)\b")
 REMOVE_ASKED = re.compile(
     r"^\s*(?:(?:please|now|then|ok|okay|and|also|so|can you|could you|would you)[,]?\s+)*"

@@ -163,6 +163,21 @@ def _echoes(asked: str, new: str) -> bool:
     return said <= wrote or (len(said & wrote) >= ECHO_SHARE * len(said) and len(wrote - said) <= 1)
 
 
+def replaced_copy(arguments: str, asked: str) -> str:
+    """An edit that keeps a line and adds a changed copy of it under it, when adding was not asked:
+    the copy replaces the line ("make the copyright year a range": the 0.5B kept the line with 2024
+    and added one with 2024-2025 under it, t12-021)."""
+    try:
+        args = json.loads(arguments)
+        old, new = str(args["old_text"]), str(args["new_text"])
+    except (ValueError, KeyError, TypeError):
+        return arguments
+    added = new[len(old) + 1 :] if new.startswith(old + "\n") else ""
+    if "\n" in old or not _variant(old, added) or ADD_WORDS.search(asked):
+        return arguments
+    return json.dumps({**args, "new_text": added})
+
+
 def _variant(line: str, new: str) -> bool:
     """Is ``new`` one line that is ``line`` changed a little (a year made a range, a name added)?"""
     from difflib import SequenceMatcher

@@ -88,7 +88,7 @@ from assistant.grounding import (
     read_paths,
     turn_calls,
 )
-from assistant.linewords import worded_edit
+from assistant.linewords import replaced_copy, worded_edit
 from assistant.shown import shown_files, shown_listing
 from assistant.toolprompt import (
     example_calls,
@@ -550,6 +550,8 @@ class GrammarSteps(FirstStep):
                     yield answer
                 return
             parsed = (parsed[0], written)
+        if bare_tool(parsed[0]) == "edit_file":
+            parsed = (parsed[0], replaced_copy(parsed[1], request_text(last_user_text(messages))))
         if bare_tool(parsed[0]) in EDITS and _repeats(ToolCall(call_id, *parsed), call_keys(messages)):
             # the same edit again (the 1.5B, asked once more for converter.py's fix, wrote the function it
             # had already added, and it was added twice): not made again; the turn ends with what was done

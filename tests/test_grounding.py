@@ -591,3 +591,10 @@ def test_a_change_wished_after_a_condition_or_with_go_first_is_an_edit() -> None
     for question in ("when does the app round totals?", "when is the release due", "if the tests fail what to do?",
                      "when the bill is 0 what should it print?", "go through calc.py and explain it"):  # fmt: skip
         assert not asks_edit(question), question
+
+
+def test_text_stuck_at_the_top_goes_before_the_first_line(ws: Path) -> None:
+    """ "stick 'handle cash rounding' at the very top of it": the 0.5B added it at the end (t12-024)."""
+    (ws / "notes" / "todo.txt").write_text("- support splitting by item\n- fix percent() rounding\n")
+    (choice,) = _choices(ws, "notes/todo.txt", "stick 'handle cash rounding' at the very top of it")
+    assert choice["new_text"] == {"const": "- handle cash rounding\n- support splitting by item"}

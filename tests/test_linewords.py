@@ -182,3 +182,14 @@ def test_the_request_written_back_with_a_word_left_out_is_no_new_line() -> None:
     assert usable(echo, "- Decision: keep 18.", "notes.md", notes, adding=True, asked=asked) is None
     assert usable("Present: Dana, Luis, Priya", "Present: Dana, Luis", "notes.md", notes, adding=False,
                   asked=asked) == "Present: Dana, Luis, Priya"  # fmt: skip
+
+
+def test_a_kept_line_with_a_changed_copy_under_it_becomes_the_copy_unless_adding_was_asked() -> None:
+    from assistant.linewords import replaced_copy
+
+    line, ranged = "Copyright (c) 2024 Dana Whitfield", "Copyright (c) 2024-2025 Dana Whitfield"
+    call = json.dumps({"path": "LICENSE", "old_text": line, "new_text": f"{line}\n{ranged}"})
+    assert json.loads(replaced_copy(call, "make the copyright year a range"))["new_text"] == ranged
+    assert replaced_copy(call, "add a second copyright line for 2025") == call
+    other = json.dumps({"path": "todo.txt", "old_text": "- a flag", "new_text": "- a flag\n- write the docs"})
+    assert replaced_copy(other, "put docs on the list") == other  # a new line, not a copy
