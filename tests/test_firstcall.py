@@ -660,3 +660,11 @@ def test_the_top_of_it_is_the_previous_turns_file_and_stick_is_an_edit(tmp_path:
                     "- add a --currency flag\n"), {"role": "assistant", "content": "One item."}]  # fmt: skip
     stick = "stick 'handle cash rounding' at the very top of it"
     assert steps._ground(stick, [*shown, {"role": "user", "content": stick}]).names == ("notes/todo.txt",)
+
+
+def test_words_ending_in_ing_are_searched_by_their_stem() -> None:
+    """ "whichever test covers dividing by zero": `divid` finds divide() (the 0.5B grepped "dividing")."""
+    assert "divid" in search_terms("track down whichever test covers dividing by zero")
+    assert "dividing" not in search_terms("track down whichever test covers dividing by zero")
+    assert search_terms("anything about splitting by item?") == ["anything", "split", "item"]
+    assert "sett" in search_terms("where is the rounding setting read")  # not `set`
