@@ -1061,9 +1061,9 @@ async def test_a_line_of_code_is_rewritten_in_words_not_inside_the_call(
         await edit_after(text("```python\nreturn part / whole * 100\n```"))
         == f"edit:{line}->    return part / whole * 100"
     )
-    # a function cut short (or not Python) leaves the file as it was
+    # a function cut short (or not Python) leaves the file as it was: no edit is made
     cut = text("```python\ndef percent(part, whole):\n    return (part / \n")
-    assert await edit_after(cut) == f"edit:{function}{line}->{function}{line}"
+    assert await edit_after(cut) == "read:calc.py"
     # the same function back: asked once more, told it has to change
     same, fixed = (
         text(f"```python\n{function}{line}\n```"),
@@ -1113,8 +1113,10 @@ async def test_code_added_is_written_in_words_after_the_line_the_call_picks(
     scripted.script(call_json("read_file", {"path": "calc.py"}),
                     call_json("edit_file", {"path": "calc.py", "old_text": last, "new_text": ADD_CODE}),
                     text("```python\ndef square(x:\n```"), text("Sorry."))  # fmt: skip
-    await run(agent, "add a function square(x) to calc.py")
-    assert seen == ["read:calc.py", f"edit:{last}->{last}"]
+    events = await run(agent, "add a function square(x) to calc.py")
+    assert seen == ["read:calc.py"]  # no edit that changes nothing (ch9-004: the tests were run again as if fixed)
+    assert any("wrote no usable change for calc.py" in e.message for e in events if isinstance(e, Notice))
+    assert isinstance(events[-1], TurnEnd) and events[-1].text == "Sorry."
 
 
 async def test_code_asked_for_in_words_leaves_the_retrieved_passages_out(tmp_path: Any) -> None:
