@@ -108,7 +108,8 @@ async def test_a_failing_test_is_run_read_fixed_and_run_again(
     (ws / "tests").mkdir()
     (ws / "tests" / "test_calc.py").write_text("from calc import percent\n\n\ndef test_percent():\n"
                                                "    assert percent(1, 4) == 25.0\n")  # fmt: skip
-    events = await turn(server, ws, "Run the tests, then fix whatever is failing", max_steps=8)
+    events = await turn(server, ws, "Run the tests, then fix whatever is failing: percent should multiply by 100",
+                        max_steps=8)  # fmt: skip
     calls = [(e.call.name, json.loads(e.call.arguments)) for e in events if isinstance(e, ToolCallReady)]
     names = [name for name, _ in calls]
     assert names[:4] == ["run_command", "read_file", "edit_file", "run_command"], calls
@@ -116,7 +117,36 @@ async def test_a_failing_test_is_run_read_fixed_and_run_again(
     # the call picks the line; the new code is written in words, as the whole function holding it
     assert calls[2][1]["path"] == "calc.py" and "    return part / whole * 10" in calls[2][1]["old_text"]
     assert calls[3][1]["command"] == calls[0][1]["command"]  # the same run, to check the fix
-    assert "def percent(part, whole):" in (ws / "calc.py").read_text()  # the signature kept
+    fixed = (ws / "calc.py").read_text()
+    assert "def percent(part, whole):" in fixed and "* 100" in fixed, fixed  # the signature kept, the bug fixed
+    assert isinstance(events[-1], TurnEnd)
+
+
+async def test_a_fix_written_back_unchanged_is_not_made_and_the_answer_says_so(
+    server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Told only "fix whatever is failing", the 0.5B writes percent back as it was: no edit is made,
+    the tests are not run again as if fixed, and the turn says the model wrote no usable change."""
+    import os
+    import sys
+
+    from assistant.events import Notice
+
+    monkeypatch.setenv("PATH", str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""))
+    ws = project(tmp_path)
+    source = "def percent(part, whole):\n    return part / whole * 10\n"
+    (ws / "calc.py").write_text(source)
+    (ws / "tests").mkdir()
+    (ws / "tests" / "test_calc.py").write_text("from calc import percent\n\n\ndef test_percent():\n"
+                                               "    assert percent(1, 4) == 25.0\n")  # fmt: skip
+    events = await turn(server, ws, "Run the tests, then fix whatever is failing", max_steps=8)
+    names = [e.call.name for e in events if isinstance(e, ToolCallReady)]
+    assert names[:2] == ["run_command", "read_file"]
+    if "edit_file" in names:  # a model that writes a change: it is a real one
+        assert (ws / "calc.py").read_text() != source
+    else:
+        assert (ws / "calc.py").read_text() == source and names.count("run_command") == 1
+        assert any("wrote no usable change for calc.py" in e.message for e in events if isinstance(e, Notice))
     assert isinstance(events[-1], TurnEnd)
 
 
