@@ -198,8 +198,7 @@ def _file_choices(rel: str, text: str, lines: list[str], request: str, symbols: 
         # docs", without "Dana to")
         quoted = request[colon.end(1) :].lstrip(": ").strip().rstrip(".") or None
         section = SECTION_ADDED.search(colon.group(1)) if rel.lower().endswith(".md") else None
-        last = _last_line(text, lines) if section and quoted else None
-        if section and quoted and last is not None:
+        if section and quoted and (last := _last_line(text, lines)) is not None:
             # "add a short requirements section: 3.9 or newer": a heading and its text at the end (the
             # 0.5B's line was "3.9 or newer" under the usage example, t12-017)
             title = section.group(1).strip()

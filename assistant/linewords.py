@@ -94,7 +94,7 @@ async def worded_edit(endpoint: Endpoint, root: Path | None, messages: Sequence[
         reply = await written(endpoint, exchange(path, line, asked, adding), params, temperature, seed, MAX_TOKENS)
         new = usable(reply, line, path, text or "", adding, asked)
         if new is not None:
-            if adding and _variant(line, new) and not ADD_WORDS.search(asked):
+            if adding and _replaces(line, new, asked):
                 # "make the copyright year a range": the 0.5B wrote the line with 2024-2025 under the
                 # one with 2024 (t12-021); a changed copy of the line, not asked to be added, replaces it
                 adding = False
@@ -173,9 +173,14 @@ def replaced_copy(arguments: str, asked: str) -> str:
     except (ValueError, KeyError, TypeError):
         return arguments
     added = new[len(old) + 1 :] if new.startswith(old + "\n") else ""
-    if "\n" in old or not _variant(old, added) or ADD_WORDS.search(asked):
+    if "\n" in old or not _replaces(old, added, asked):
         return arguments
     return json.dumps({**args, "new_text": added})
+
+
+def _replaces(line: str, new: str, asked: str) -> bool:
+    """Does ``new``, written under ``line``, replace it: a changed copy of it, and adding not asked?"""
+    return _variant(line, new) and not ADD_WORDS.search(asked)
 
 
 def _variant(line: str, new: str) -> bool:
